@@ -1,0 +1,172 @@
+//! The library's error type.
+//!
+//! Every error that input can cause names its place: the input file, the
+//! absolute line (1-based, counted over the whole file, header included) and,
+//! where it is known, the column or the flag. The binary adds nothing but a
+//! prefix; a library user gets the same messages.
+
+use std::fmt;
+use std::io;
+
+/// A place in the input: the input's name and a 1-based line number.
+///
+/// `line` counts physical lines (`\n`) from the start of the file, so a
+/// quoted CSV field that spans lines makes later records start on later
+/// lines, exactly as an editor would show them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Location {
+    /// The input's name as given on the command line (`-` or `<stdin>` for
+    /// standard input).
+    pub input: String,
+    /// 1-based physical line where the record starts.
+    pub line: u64,
+}
+
+impl fmt::Display for Location {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.input, self.line)
+    }
+}
+
+/// Everything that can go wrong in a fanfold run.
+///
+/// Variants that come from input carry a [`Location`]; variants that come
+/// from configuration name the flag.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// Reading an input or writing the output failed.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file (or `<stdin>`, `<stdout>`) involved.
+        path: String,
+        /// The underlying error.
+        #[source]
+        source: io::Error,
+    },
+    /// A CSV record could not be parsed (bad quoting, invalid UTF-8 where
+    /// text was required).
+    #[error("{at}: malformed CSV: {message}")]
+    Csv {
+        /// Where the record starts.
+        at: Location,
+        /// What the parser said.
+        message: String,
+    },
+    /// A CSV record has a different number of fields than the header.
+    #[error("{at}: expected {expected} fields (as in the header), found {found}")]
+    FieldCount {
+        /// Where the record starts.
+        at: Location,
+        /// Number of fields in the header.
+        expected: usize,
+        /// Number of fields in this record.
+        found: usize,
+    },
+    /// A quoted CSV field was still open at the end of the input.
+    #[error("{at}: unterminated quoted field (the quote opened on this line never closes)")]
+    UnterminatedQuote {
+        /// The line where the quote opened.
+        at: Location,
+    },
+    /// An NDJSON line is not a JSON object.
+    #[error("{at}:{column}: invalid JSON: {message}")]
+    Json {
+        /// The line.
+        at: Location,
+        /// 1-based column reported by the JSON parser.
+        column: usize,
+        /// What the parser said.
+        message: String,
+    },
+    /// The header of a later CSV input differs from the first input's.
+    #[error("{input}: header {found:?} differs from the header of {first_input} {expected:?}")]
+    HeaderMismatch {
+        /// The input whose header differs.
+        input: String,
+        /// Its header fields.
+        found: Vec<String>,
+        /// The first input.
+        first_input: String,
+        /// The first input's header fields.
+        expected: Vec<String>,
+    },
+    /// A flag names a column that does not exist.
+    #[error("{flag}: unknown column `{column}`; the columns are: {}", available.join(", "))]
+    UnknownColumn {
+        /// The flag that named it, e.g. `--group-by`.
+        flag: String,
+        /// The unknown name.
+        column: String,
+        /// The columns that do exist, in order.
+        available: Vec<String>,
+    },
+    /// A value under a numeric aggregate or a numeric sort key is not a
+    /// number.
+    #[error("{at}: column `{column}`: `{value}` is not a number ({purpose})")]
+    NotNumeric {
+        /// Where the record starts.
+        at: Location,
+        /// The column.
+        column: String,
+        /// The offending value (lossily decoded).
+        value: String,
+        /// What needed the number, e.g. `sum:amount`.
+        purpose: String,
+    },
+    /// An NDJSON record has a key that the CSV output header lacks.
+    #[error("{at}: key `{key}` is not among the output columns ({}); pass --select to choose the columns", columns.join(", "))]
+    UnexpectedKey {
+        /// Where the record starts.
+        at: Location,
+        /// The key.
+        key: String,
+        /// The output header.
+        columns: Vec<String>,
+    },
+    /// An integer aggregate left the range of a 128-bit integer.
+    #[error("column `{column}`: integer sum overflows 128 bits")]
+    Overflow {
+        /// The column being summed.
+        column: String,
+    },
+    /// A flag's value is invalid.
+    #[error("{flag}: {message}")]
+    Flag {
+        /// The flag, e.g. `--agg`.
+        flag: String,
+        /// What is wrong and how to fix it.
+        message: String,
+    },
+    /// A worker panicked while processing a chunk: a bug in fanfold.
+    #[error(
+        "internal error while processing the chunk at {at}: {message} (this is a bug in fanfold)"
+    )]
+    WorkerPanic {
+        /// The first record of the chunk.
+        at: Location,
+        /// The panic message.
+        message: String,
+    },
+}
+
+impl Error {
+    /// A [`Error::Flag`] for `flag` with `message`.
+    pub fn flag(flag: impl Into<String>, message: impl Into<String>) -> Self {
+        Error::Flag { flag: flag.into(), message: message.into() }
+    }
+
+    /// An [`Error::Io`] for `path`.
+    pub fn io(path: impl Into<String>, source: io::Error) -> Self {
+        Error::Io { path: path.into(), source }
+    }
+
+    /// True when this is a broken pipe on the output (the reader went away,
+    /// as with `fanfold big.csv | head`), which the command treats as success.
+    pub fn is_broken_pipe(&self) -> bool {
+        matches!(self, Error::Io { source, .. } if source.kind() == io::ErrorKind::BrokenPipe)
+    }
+}
+
+/// `Result` with fanfold's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;

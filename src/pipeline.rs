@@ -1,0 +1,211 @@
+//! The public entry point: a [`Pipeline`] describes one run (inputs,
+//! formats, chunking, parallelism, transforms, reducer); [`Pipeline::run`]
+//! executes it.
+
+use std::io::Write;
+use std::sync::Arc;
+
+use crate::error::{Error, Result};
+use crate::exec::{self, ExecOptions, RunStats};
+use crate::format::Format;
+use crate::parse::ParseOptions;
+use crate::reduce::{AggSpec, Concat, GroupBy, Reducer, Sink, SortKeySpec, Sorted};
+use crate::sink::encode::Encoder;
+use crate::source::{ChunkLimit, Input, Splitter};
+use crate::transform::{Layout, Projection};
+
+/// Default target chunk size in bytes.
+pub const DEFAULT_CHUNK_BYTES: usize = 1 << 20;
+
+/// Which reducer a run uses.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum ReduceSpec {
+    /// Every record in input order.
+    #[default]
+    Concat,
+    /// A stable sort by these keys.
+    Sort(Vec<SortKeySpec>),
+    /// One row per group of `keys` (none: one global row) with `aggs`.
+    GroupBy {
+        /// Output column names to group by.
+        keys: Vec<String>,
+        /// Aggregates, in output order.
+        aggs: Vec<AggSpec>,
+    },
+}
+
+/// One run of fanfold: build it with struct update syntax from
+/// [`Pipeline::new`], then call [`Pipeline::run`].
+///
+/// ```
+/// use fanfold::{Input, Pipeline, ReduceSpec};
+/// # let dir = tempfile::tempdir()?;
+/// # let path = dir.path().join("sales.csv");
+/// std::fs::write(&path, "city,amount\nOslo,1.50\nLima,2\nOslo,0.25\n")?;
+/// let pipeline = Pipeline {
+///     reduce: ReduceSpec::GroupBy {
+///         keys: vec!["city".into()],
+///         aggs: vec!["count".parse()?, "sum:amount".parse()?],
+///     },
+///     threads: 2,
+///     ..Pipeline::new(vec![Input::Path(path)])
+/// };
+/// let mut out = Vec::new();
+/// pipeline.run(&mut out, "<memory>")?;
+/// assert_eq!(String::from_utf8(out)?, "city,count,sum_amount\nLima,1,2\nOslo,2,1.75\n");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pipeline {
+    /// The inputs, read in order as one stream.
+    pub inputs: Vec<Input>,
+    /// Input format; `None` guesses from the first input's extension
+    /// (standard input and unknown extensions: CSV).
+    pub input_format: Option<Format>,
+    /// Output format; `None` means the input's.
+    pub output_format: Option<Format>,
+    /// CSV input delimiter; `None` is the format's (`,` or tab).
+    pub delimiter: Option<u8>,
+    /// How big chunks are.
+    pub chunk: ChunkLimit,
+    /// Worker threads (at least 1).
+    pub threads: usize,
+    /// Chunks read but not yet merged, at most (at least 1).
+    pub max_in_flight: usize,
+    /// `--select` / `--drop` / `--rename`.
+    pub projection: Projection,
+    /// Texts that count as missing (`--null`), besides empty fields and
+    /// JSON null.
+    pub null_markers: Vec<String>,
+    /// The reducer.
+    pub reduce: ReduceSpec,
+}
+
+impl Pipeline {
+    /// A concat of `inputs` with default settings: 1 MiB chunks, one worker
+    /// per available core, `2 × threads` chunks in flight.
+    pub fn new(inputs: Vec<Input>) -> Pipeline {
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+        Pipeline {
+            inputs,
+            input_format: None,
+            output_format: None,
+            delimiter: None,
+            chunk: ChunkLimit::Bytes(DEFAULT_CHUNK_BYTES),
+            threads,
+            max_in_flight: 2 * threads,
+            projection: Projection::default(),
+            null_markers: Vec::new(),
+            reduce: ReduceSpec::Concat,
+        }
+    }
+
+    /// The input format this pipeline reads.
+    pub fn resolved_input_format(&self) -> Format {
+        self.input_format
+            .or_else(|| match self.inputs.first() {
+                Some(Input::Path(p)) => Format::from_path(p),
+                _ => None,
+            })
+            .unwrap_or(Format::Csv)
+    }
+
+    /// Runs the pipeline, writing the result to `out` (named `out_name` in
+    /// errors).
+    ///
+    /// # Errors
+    /// Bad settings ([`Error::Flag`], [`Error::UnknownColumn`]), and any
+    /// error from reading, parsing, reducing or writing, naming its place.
+    pub fn run(&self, out: &mut dyn Write, out_name: &str) -> Result<RunStats> {
+        match &self.reduce {
+            ReduceSpec::Concat => self.run_with(out, out_name, |_, enc| Ok(Concat::new(enc))),
+            ReduceSpec::Sort(keys) => self.run_with(out, out_name, |layout, enc| {
+                let resolved = keys
+                    .iter()
+                    .map(|k| Ok((layout.resolve("--sort-by", &k.column)?, k.clone())))
+                    .collect::<Result<Vec<_>>>()?;
+                Ok(Sorted::new(resolved, enc, self.null_bytes()))
+            }),
+            ReduceSpec::GroupBy { keys, aggs } => self.run_with(out, out_name, |layout, enc| {
+                let keys = keys
+                    .iter()
+                    .map(|k| layout.resolve("--group-by", k))
+                    .collect::<Result<Vec<_>>>()?;
+                let aggs = aggs
+                    .iter()
+                    .map(|a| {
+                        let col =
+                            a.column.as_ref().map(|c| layout.resolve("--agg", c)).transpose()?;
+                        Ok((a.clone(), col))
+                    })
+                    .collect::<Result<Vec<_>>>()?;
+                Ok(GroupBy::new(keys, aggs, enc, self.null_bytes()))
+            }),
+        }
+    }
+
+    /// Runs the pipeline with a custom reducer, built by `make` from the
+    /// resolved output layout and an encoder for the output format.
+    ///
+    /// # Errors
+    /// As [`Pipeline::run`], plus any error `make` returns.
+    pub fn run_with<R: Reducer>(
+        &self,
+        out: &mut dyn Write,
+        out_name: &str,
+        make: impl FnOnce(&Layout, Encoder) -> Result<R>,
+    ) -> Result<RunStats> {
+        if self.threads == 0 {
+            return Err(Error::flag("--threads", "must be at least 1"));
+        }
+        if self.max_in_flight == 0 {
+            return Err(Error::flag("--max-in-flight", "must be at least 1"));
+        }
+        if matches!(self.chunk, ChunkLimit::Bytes(0) | ChunkLimit::Records(0)) {
+            return Err(Error::flag("--chunk-bytes/--chunk-size", "must be at least 1"));
+        }
+        let format = self.resolved_input_format();
+        let delimiter = self.delimiter.or(format.default_delimiter()).unwrap_or(b',');
+        let out_format = self.output_format.unwrap_or(format);
+        let out_delimiter = match out_format {
+            Format::Tsv => b'\t',
+            _ if out_format == format => delimiter,
+            _ => b',',
+        };
+        let mut splitter = Splitter::new(self.inputs.clone(), format, delimiter, self.chunk);
+        let header = splitter.header()?;
+        let columns = header.clone().unwrap_or_default();
+        let json_input = format == Format::Ndjson;
+        let layout =
+            Layout::new(&self.projection, &columns, json_input, out_format == Format::Ndjson);
+        // With no input at all there are no columns to check flags against.
+        let layout = match (layout, &header) {
+            (Ok(l), _) => l,
+            (Err(_), None) => Layout::new(&Projection::default(), &[], json_input, true)?,
+            (Err(e), Some(_)) => return Err(e),
+        };
+        let encoder = Encoder::new(out_format, out_delimiter, layout.clone(), self.null_bytes());
+        let reducer = match make(&layout, encoder) {
+            Ok(r) => r,
+            Err(e) if header.is_some() => return Err(e),
+            Err(_) => return Ok(RunStats { threads: self.threads, ..RunStats::default() }),
+        };
+        let mut sink = Sink::new(out, out_name);
+        if header.is_none() {
+            // Every input is empty: nothing to read, and no header to write.
+            return Ok(RunStats { threads: self.threads, ..RunStats::default() });
+        }
+        let parse = ParseOptions {
+            format,
+            delimiter,
+            header_len: columns.len(),
+            input_names: splitter.input_names().to_vec(),
+        };
+        let opts = ExecOptions { threads: self.threads, max_in_flight: self.max_in_flight };
+        exec::run(splitter, parse, Arc::new(reducer), &mut sink, opts)
+    }
+
+    fn null_bytes(&self) -> Vec<Vec<u8>> {
+        self.null_markers.iter().map(|s| s.as_bytes().to_vec()).collect()
+    }
+}

@@ -1,0 +1,178 @@
+//! Records and fields as the map and reduce stages see them.
+//!
+//! A [`Record`] borrows from the chunk being processed: no field is copied
+//! on the way from the input bytes to a reducer. CSV records are
+//! `csv::ByteRecord`s addressed by column index; NDJSON records are the
+//! object's key/value pairs in input order, each value kept as its raw JSON
+//! text so that it can be written back byte for byte.
+
+use std::borrow::Cow;
+
+use serde_json::value::RawValue;
+
+use crate::error::Location;
+
+/// One field of a record, borrowed from the input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Field<'a> {
+    /// The key is absent from an NDJSON object.
+    Absent,
+    /// JSON `null`.
+    Null,
+    /// A CSV/TSV field's text (quotes removed, `""` undoubled).
+    Text(&'a [u8]),
+    /// A JSON string literal, quotes and escapes included, as read.
+    JsonString(&'a [u8]),
+    /// Any other JSON literal (number, `true`, `false`, object, array), as
+    /// read.
+    JsonOther(&'a [u8]),
+}
+
+impl<'a> Field<'a> {
+    /// The field's text: CSV text as is, a JSON string unescaped, other JSON
+    /// literals as written; `None` for [`Field::Absent`] and [`Field::Null`].
+    ///
+    /// Allocates only for a JSON string that holds an escape sequence.
+    pub fn text(&self) -> Option<Cow<'a, [u8]>> {
+        match *self {
+            Field::Absent | Field::Null => None,
+            Field::Text(t) | Field::JsonOther(t) => Some(Cow::Borrowed(t)),
+            Field::JsonString(raw) => Some(unescape_json_string(raw)),
+        }
+    }
+
+    /// True when aggregates skip this field: absent, JSON null, an empty
+    /// CSV field, or equal to one of `null_markers` (compared as text).
+    pub fn is_missing(&self, null_markers: &[Vec<u8>]) -> bool {
+        match self {
+            Field::Absent | Field::Null => true,
+            Field::Text(t) => t.is_empty() || null_markers.iter().any(|m| m == t),
+            Field::JsonString(_) => {
+                !null_markers.is_empty()
+                    && self.text().is_some_and(|t| null_markers.iter().any(|m| *m == *t))
+            }
+            Field::JsonOther(_) => false,
+        }
+    }
+}
+
+/// Unescapes a JSON string literal (with its quotes); borrows when there is
+/// no backslash. Invalid literals (which the parser has already rejected)
+/// come back as their raw inner bytes.
+fn unescape_json_string(raw: &[u8]) -> Cow<'_, [u8]> {
+    let inner = if raw.len() >= 2 { &raw[1..raw.len() - 1] } else { raw };
+    if memchr::memchr(b'\\', inner).is_none() {
+        return Cow::Borrowed(inner);
+    }
+    match serde_json::from_slice::<String>(raw) {
+        Ok(s) => Cow::Owned(s.into_bytes()),
+        Err(_) => Cow::Borrowed(inner),
+    }
+}
+
+/// Where a column's value comes from in an input record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    /// The n-th field of a CSV/TSV record (0-based).
+    Index(usize),
+    /// The value of this key in an NDJSON object.
+    Key(String),
+}
+
+/// A resolved reference to a column: its output name and where its value
+/// is read from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ColumnRef {
+    /// The column's name in the output (after `--rename`).
+    pub name: String,
+    /// Where the value comes from.
+    pub source: Source,
+}
+
+/// The fields of a record, in input order.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Fields<'a> {
+    Csv(&'a csv::ByteRecord),
+    Json(&'a [(Cow<'a, str>, &'a RawValue)]),
+}
+
+/// One input record, borrowed from its chunk.
+#[derive(Debug, Clone, Copy)]
+pub struct Record<'a> {
+    pub(crate) fields: Fields<'a>,
+    pub(crate) input: &'a str,
+    pub(crate) line: u64,
+}
+
+impl<'a> Record<'a> {
+    /// The value of `column`; [`Field::Absent`] when an NDJSON object lacks
+    /// the key.
+    pub fn get(&self, column: &ColumnRef) -> Field<'a> {
+        self.get_source(&column.source)
+    }
+
+    /// The value at `source`.
+    pub fn get_source(&self, source: &Source) -> Field<'a> {
+        match (self.fields, source) {
+            (Fields::Csv(rec), Source::Index(i)) => rec.get(*i).map_or(Field::Absent, Field::Text),
+            (Fields::Json(pairs), Source::Key(k)) => pairs
+                .iter()
+                .find(|(name, _)| name == k)
+                .map_or(Field::Absent, |(_, v)| json_field(v)),
+            _ => Field::Absent,
+        }
+    }
+
+    /// Calls `f` with every key (NDJSON) or `None` (CSV, whose names live in
+    /// the header) and value, in input order.
+    pub(crate) fn for_each_field(&self, mut f: impl FnMut(Option<&str>, Field<'a>)) {
+        match self.fields {
+            Fields::Csv(rec) => rec.iter().for_each(|t| f(None, Field::Text(t))),
+            Fields::Json(pairs) => pairs.iter().for_each(|(k, v)| f(Some(k), json_field(v))),
+        }
+    }
+
+    /// The record's input and 1-based starting line.
+    pub fn location(&self) -> Location {
+        Location { input: self.input.to_string(), line: self.line }
+    }
+
+    /// 1-based line where the record starts in its input.
+    pub fn line(&self) -> u64 {
+        self.line
+    }
+}
+
+fn json_field(v: &RawValue) -> Field<'_> {
+    let raw = v.get().as_bytes();
+    match raw.first() {
+        Some(b'"') => Field::JsonString(raw),
+        Some(b'n') => Field::Null,
+        _ => Field::JsonOther(raw),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_string_unescapes_only_when_needed() {
+        assert!(matches!(Field::JsonString(br#""abc""#).text(), Some(Cow::Borrowed(b"abc"))));
+        assert_eq!(
+            Field::JsonString(br#""a\"\u00e9""#).text().unwrap().as_ref(),
+            "a\"é".as_bytes()
+        );
+    }
+
+    #[test]
+    fn missing_values() {
+        let na = vec![b"NA".to_vec()];
+        assert!(Field::Text(b"").is_missing(&[]));
+        assert!(Field::Text(b"NA").is_missing(&na));
+        assert!(!Field::Text(b"NA").is_missing(&[]));
+        assert!(Field::Null.is_missing(&[]));
+        assert!(Field::JsonString(br#""NA""#).is_missing(&na));
+        assert!(!Field::JsonOther(b"0").is_missing(&na));
+    }
+}

@@ -1,0 +1,531 @@
+//! The group-by reducer: one output row per distinct key, with aggregates.
+//!
+//! Each worker folds its chunk into a hash map from the group key to one
+//! accumulator per aggregate; partials merge map into map in chunk order.
+//! Every accumulator's merge is exact (integer counts, exact decimal sums,
+//! sets), so results never depend on chunking.
+//!
+//! Output: group columns first, then the aggregates in the order given.
+//! Groups are sorted by key, column by column: numbers first, in numeric
+//! order; then text, by bytes (UTF-8 code point order); missing keys last.
+//! Column aggregates skip missing values (empty, null, absent, `--null`
+//! markers), as SQL does; `count` counts every record of the group. A sum or
+//! mean over no values is missing (an empty field or `null`).
+
+use std::cmp::Ordering;
+use std::collections::{HashMap, HashSet};
+use std::str::FromStr;
+
+use crate::error::{Error, Result};
+use crate::record::{ColumnRef, Field, Record};
+use crate::reduce::number::{format_f64, parse_number, ExactSum, Number};
+use crate::reduce::{Reducer, Sink};
+use crate::sink::encode::{write_json_string, Encoder, OutValue, OwnedField};
+
+/// What an aggregate computes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AggKind {
+    /// Records in the group (`count`), or non-missing values of a column
+    /// (`count:col`).
+    Count,
+    /// Exact sum (`sum:col`); integers stay integers.
+    Sum,
+    /// Exact sum divided by the number of values (`mean:col`).
+    Mean,
+    /// Smallest value (`min:col`): numeric when every value is a number,
+    /// else by bytes; written as read.
+    Min,
+    /// Largest value (`max:col`), as for `min`.
+    Max,
+    /// Number of distinct values (`distinct:col`), compared as text.
+    Distinct,
+}
+
+impl AggKind {
+    /// The aggregate's name as written in `--agg`.
+    pub fn name(self) -> &'static str {
+        match self {
+            AggKind::Count => "count",
+            AggKind::Sum => "sum",
+            AggKind::Mean => "mean",
+            AggKind::Min => "min",
+            AggKind::Max => "max",
+            AggKind::Distinct => "distinct",
+        }
+    }
+}
+
+/// One `--agg` as the user wrote it: `kind[:column][=name]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AggSpec {
+    /// What to compute.
+    pub kind: AggKind,
+    /// The output column it reads; `None` only for `count`.
+    pub column: Option<String>,
+    /// The result's column name (default `kind_column`, or `count`).
+    pub name: String,
+}
+
+impl FromStr for AggSpec {
+    type Err = Error;
+
+    /// Parses `count`, `count:col`, `sum:col`, `mean:col`, `min:col`,
+    /// `max:col`, `distinct:col`, each with an optional `=name`.
+    fn from_str(s: &str) -> Result<Self> {
+        let (body, name) = match s.split_once('=') {
+            Some((b, n)) if !n.is_empty() => (b, Some(n.to_string())),
+            Some(_) => return Err(Error::flag("--agg", format!("`{s}`: empty name after `=`"))),
+            None => (s, None),
+        };
+        let (kind_str, column) = match body.split_once(':') {
+            Some((k, c)) if !c.is_empty() => (k, Some(c.to_string())),
+            Some(_) => return Err(Error::flag("--agg", format!("`{s}`: empty column after `:`"))),
+            None => (body, None),
+        };
+        let kind = match kind_str {
+            "count" => AggKind::Count,
+            "sum" => AggKind::Sum,
+            "mean" | "avg" => AggKind::Mean,
+            "min" => AggKind::Min,
+            "max" => AggKind::Max,
+            "distinct" => AggKind::Distinct,
+            other => {
+                return Err(Error::flag(
+                    "--agg",
+                    format!(
+                        "`{s}`: unknown aggregate `{other}`; use count, count:col, sum:col, \
+                         mean:col, min:col, max:col or distinct:col"
+                    ),
+                ))
+            }
+        };
+        if kind != AggKind::Count && column.is_none() {
+            return Err(Error::flag(
+                "--agg",
+                format!("`{s}`: `{kind_str}` needs a column, e.g. `{kind_str}:amount`"),
+            ));
+        }
+        let name = name.unwrap_or_else(|| match &column {
+            Some(c) => format!("{kind_str}_{c}"),
+            None => "count".to_string(),
+        });
+        Ok(AggSpec { kind, column, name })
+    }
+}
+
+#[derive(Debug, Clone)]
+struct Agg {
+    kind: AggKind,
+    column: Option<ColumnRef>,
+    label: String,
+}
+
+/// Groups records and computes aggregates; see the module docs.
+#[derive(Debug, Clone)]
+pub struct GroupBy {
+    keys: Vec<ColumnRef>,
+    aggs: Vec<Agg>,
+    encoder: Encoder,
+    null_markers: Vec<Vec<u8>>,
+    names: Vec<String>,
+}
+
+/// Per-group, per-aggregate state.
+#[derive(Debug, Clone)]
+enum Acc {
+    Count(u64),
+    Sum(ExactSum, u64),
+    Extreme(Extreme),
+    Distinct(HashSet<Box<[u8]>>),
+}
+
+#[derive(Debug, Clone, Default)]
+struct Extreme {
+    /// Best numeric value and its text.
+    num: Option<(f64, Box<[u8]>)>,
+    /// Best value by bytes.
+    text: Option<Box<[u8]>>,
+    non_numeric: bool,
+}
+
+impl Extreme {
+    /// Takes `text` when it beats the current value (`max` says which
+    /// direction); ties keep the earlier value.
+    fn update(&mut self, text: &[u8], number: Option<f64>, max: bool) {
+        let better = |o: Ordering| if max { o == Ordering::Greater } else { o == Ordering::Less };
+        match number {
+            Some(v) => {
+                if self.num.as_ref().is_none_or(|(cur, _)| better(v.total_cmp(cur))) {
+                    self.num = Some((v, text.into()));
+                }
+            }
+            None => self.non_numeric = true,
+        }
+        if self.text.as_deref().is_none_or(|cur| better(text.cmp(cur))) {
+            self.text = Some(text.into());
+        }
+    }
+
+    fn merge(&mut self, other: Extreme, max: bool) {
+        self.non_numeric |= other.non_numeric;
+        let better = |o: Ordering| if max { o == Ordering::Greater } else { o == Ordering::Less };
+        if let Some((v, t)) = other.num {
+            if self.num.as_ref().is_none_or(|(cur, _)| better(v.total_cmp(cur))) {
+                self.num = Some((v, t));
+            }
+        }
+        if let Some(t) = other.text {
+            if self.text.as_deref().is_none_or(|cur| better(t.as_ref().cmp(cur))) {
+                self.text = Some(t);
+            }
+        }
+    }
+
+    fn result(&self) -> Option<&[u8]> {
+        if self.non_numeric {
+            self.text.as_deref()
+        } else {
+            self.num.as_ref().map(|(_, t)| t.as_ref())
+        }
+    }
+}
+
+/// The groups of consecutive chunks: encoded key to accumulators.
+#[derive(Debug, Default)]
+pub struct GroupPartial {
+    groups: HashMap<Box<[u8]>, Vec<Acc>>,
+    scratch: Vec<u8>,
+}
+
+// Group key encoding: per key column a tag byte, a 4-byte little-endian
+// length and the text. Injective; the output order is computed at the end.
+const TAG_MISSING: u8 = 0;
+const TAG_TEXT: u8 = 1;
+const TAG_JSON_STRING: u8 = 2;
+const TAG_JSON_OTHER: u8 = 3;
+
+impl GroupBy {
+    /// A group-by over resolved `keys` and `aggs` (each with its column
+    /// resolved), writing through `encoder`.
+    pub fn new(
+        keys: Vec<ColumnRef>,
+        aggs: Vec<(AggSpec, Option<ColumnRef>)>,
+        encoder: Encoder,
+        null_markers: Vec<Vec<u8>>,
+    ) -> Self {
+        let mut names: Vec<String> = keys.iter().map(|k| k.name.clone()).collect();
+        names.extend(aggs.iter().map(|(s, _)| s.name.clone()));
+        let aggs = aggs
+            .into_iter()
+            .map(|(spec, column)| {
+                let label = match &spec.column {
+                    Some(c) => format!("{}:{c}", spec.kind.name()),
+                    None => spec.kind.name().to_string(),
+                };
+                Agg { kind: spec.kind, column, label }
+            })
+            .collect();
+        GroupBy { keys, aggs, encoder, null_markers, names }
+    }
+
+    fn new_accs(&self) -> Vec<Acc> {
+        self.aggs
+            .iter()
+            .map(|a| match a.kind {
+                AggKind::Count => Acc::Count(0),
+                AggKind::Sum | AggKind::Mean => Acc::Sum(ExactSum::default(), 0),
+                AggKind::Min | AggKind::Max => Acc::Extreme(Extreme::default()),
+                AggKind::Distinct => Acc::Distinct(HashSet::new()),
+            })
+            .collect()
+    }
+
+    fn not_numeric(&self, agg: &Agg, record: &Record<'_>, text: &[u8]) -> Error {
+        let column = agg.column.as_ref().map(|c| c.name.clone()).unwrap_or_default();
+        Error::NotNumeric {
+            at: record.location(),
+            purpose: agg.label.clone(),
+            column,
+            value: String::from_utf8_lossy(text).into_owned(),
+        }
+    }
+}
+
+fn encode_key_part(out: &mut Vec<u8>, field: Field<'_>) {
+    let (tag, text) = match field {
+        Field::Absent | Field::Null => (TAG_MISSING, None),
+        Field::Text(t) => (TAG_TEXT, Some(std::borrow::Cow::Borrowed(t))),
+        Field::JsonString(_) => (TAG_JSON_STRING, field.text()),
+        Field::JsonOther(t) => (TAG_JSON_OTHER, Some(std::borrow::Cow::Borrowed(t))),
+    };
+    out.push(tag);
+    let text = text.unwrap_or_default();
+    out.extend_from_slice(&(text.len() as u32).to_le_bytes());
+    out.extend_from_slice(&text);
+}
+
+fn decode_key(mut key: &[u8]) -> Vec<(u8, &[u8])> {
+    let mut parts = Vec::new();
+    while key.len() >= 5 {
+        let tag = key[0];
+        let len = u32::from_le_bytes([key[1], key[2], key[3], key[4]]) as usize;
+        parts.push((tag, &key[5..5 + len]));
+        key = &key[5 + len..];
+    }
+    parts
+}
+
+/// Sort class of a key part: numbers, then text, then missing.
+#[derive(Debug, PartialEq, PartialOrd)]
+enum KeyOrder<'a> {
+    Num(f64, &'a [u8]),
+    Text(&'a [u8]),
+    Missing,
+}
+
+fn key_order(tag: u8, text: &[u8]) -> KeyOrder<'_> {
+    if tag == TAG_MISSING {
+        return KeyOrder::Missing;
+    }
+    if tag != TAG_JSON_STRING {
+        if let Some(n) = parse_number(text) {
+            return KeyOrder::Num(n.to_f64(), text);
+        }
+    }
+    KeyOrder::Text(text)
+}
+
+fn cmp_key_order(a: &KeyOrder<'_>, b: &KeyOrder<'_>) -> Ordering {
+    match (a, b) {
+        (KeyOrder::Num(x, s), KeyOrder::Num(y, t)) => x.total_cmp(y).then_with(|| s.cmp(t)),
+        (KeyOrder::Num(..), _) => Ordering::Less,
+        (_, KeyOrder::Num(..)) => Ordering::Greater,
+        (KeyOrder::Text(s), KeyOrder::Text(t)) => s.cmp(t),
+        (KeyOrder::Text(_), KeyOrder::Missing) => Ordering::Less,
+        (KeyOrder::Missing, KeyOrder::Text(_)) => Ordering::Greater,
+        (KeyOrder::Missing, KeyOrder::Missing) => Ordering::Equal,
+    }
+}
+
+impl Reducer for GroupBy {
+    type Partial = GroupPartial;
+
+    fn empty(&self) -> GroupPartial {
+        GroupPartial::default()
+    }
+
+    fn fold(&self, partial: &mut GroupPartial, record: &Record<'_>) -> Result<()> {
+        let mut key = std::mem::take(&mut partial.scratch);
+        key.clear();
+        for k in &self.keys {
+            encode_key_part(&mut key, record.get(k));
+        }
+        if !partial.groups.contains_key(key.as_slice()) {
+            partial.groups.insert(key.as_slice().into(), self.new_accs());
+        }
+        let accs = partial.groups.get_mut(key.as_slice()).expect("inserted above");
+        partial.scratch = key;
+        for (agg, acc) in self.aggs.iter().zip(accs.iter_mut()) {
+            let Some(col) = &agg.column else {
+                if let Acc::Count(n) = acc {
+                    *n += 1;
+                }
+                continue;
+            };
+            let field = record.get(col);
+            if field.is_missing(&self.null_markers) {
+                continue;
+            }
+            let text = field.text().unwrap_or_default();
+            match acc {
+                Acc::Count(n) => *n += 1,
+                Acc::Sum(sum, n) => {
+                    let num = match field {
+                        Field::JsonString(_) => None,
+                        _ => parse_number(&text),
+                    };
+                    match num {
+                        Some(v) => {
+                            sum.add(v);
+                            *n += 1;
+                        }
+                        None => return Err(self.not_numeric(agg, record, &text)),
+                    }
+                }
+                Acc::Extreme(e) => {
+                    let num = parse_number(&text).map(Number::to_f64);
+                    e.update(&text, num, agg.kind == AggKind::Max);
+                }
+                Acc::Distinct(set) => {
+                    if !set.contains(text.as_ref()) {
+                        set.insert(text.as_ref().into());
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn merge(&self, total: &mut GroupPartial, next: GroupPartial) -> Result<()> {
+        if total.groups.is_empty() {
+            total.groups = next.groups;
+            return Ok(());
+        }
+        for (key, accs) in next.groups {
+            match total.groups.get_mut(&key) {
+                None => {
+                    total.groups.insert(key, accs);
+                }
+                Some(mine) => {
+                    for ((agg, a), b) in self.aggs.iter().zip(mine.iter_mut()).zip(accs) {
+                        match (a, b) {
+                            (Acc::Count(x), Acc::Count(y)) => *x += y,
+                            (Acc::Sum(x, n), Acc::Sum(y, m)) => {
+                                x.merge(y);
+                                *n += m;
+                            }
+                            (Acc::Extreme(x), Acc::Extreme(y)) => {
+                                x.merge(y, agg.kind == AggKind::Max)
+                            }
+                            (Acc::Distinct(x), Acc::Distinct(y)) => x.extend(y),
+                            _ => unreachable!("accumulators of one aggregate share a kind"),
+                        }
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn start(&self, sink: &mut Sink<'_>) -> Result<()> {
+        let mut header = Vec::new();
+        self.encoder.header(&self.names, &mut header);
+        sink.write(&header, 0)
+    }
+
+    fn finish(&self, mut total: GroupPartial, sink: &mut Sink<'_>) -> Result<()> {
+        if self.keys.is_empty() && total.groups.is_empty() {
+            // A global aggregate over no records still has one row.
+            total.groups.insert(Vec::new().into(), self.new_accs());
+        }
+        type Decoded<'k> = (Vec<(u8, &'k [u8])>, &'k Vec<Acc>);
+        let mut groups: Vec<Decoded<'_>> =
+            total.groups.iter().map(|(k, v)| (decode_key(k), v)).collect();
+        groups.sort_by(|(a, _), (b, _)| {
+            for (x, y) in a.iter().zip(b.iter()) {
+                let o = cmp_key_order(&key_order(x.0, x.1), &key_order(y.0, y.1));
+                if o != Ordering::Equal {
+                    return o;
+                }
+            }
+            Ordering::Equal
+        });
+        let mut buf = Vec::with_capacity(1 << 16);
+        let mut values = Vec::with_capacity(self.names.len());
+        for (key, accs) in groups {
+            values.clear();
+            for (tag, text) in key {
+                values.push(OutValue::Field(match tag {
+                    TAG_TEXT => OwnedField::Text(text.to_vec()),
+                    TAG_JSON_STRING => {
+                        let mut raw = Vec::new();
+                        write_json_string(&mut raw, text);
+                        OwnedField::JsonString(raw)
+                    }
+                    TAG_JSON_OTHER => OwnedField::JsonOther(text.to_vec()),
+                    _ => OwnedField::Missing,
+                }));
+            }
+            for (agg, acc) in self.aggs.iter().zip(accs) {
+                let v = match acc {
+                    Acc::Count(n) => OutValue::Number(n.to_string().into_bytes()),
+                    Acc::Sum(sum, n) => {
+                        if sum.overflowed() {
+                            return Err(Error::Overflow { column: agg.label.clone() });
+                        }
+                        let mut out = Vec::new();
+                        if *n == 0 {
+                            OutValue::Field(OwnedField::Missing)
+                        } else if agg.kind == AggKind::Sum {
+                            sum.write(&mut out);
+                            OutValue::Number(out)
+                        } else {
+                            format_f64(sum.to_f64() / *n as f64, &mut out);
+                            OutValue::Number(out)
+                        }
+                    }
+                    Acc::Extreme(e) => match e.result() {
+                        Some(t) => OutValue::Field(OwnedField::Text(t.to_vec())),
+                        None => OutValue::Field(OwnedField::Missing),
+                    },
+                    Acc::Distinct(set) => OutValue::Number(set.len().to_string().into_bytes()),
+                };
+                values.push(v);
+            }
+            self.encoder.row(&self.names, &values, &mut buf);
+            if buf.len() >= 1 << 16 {
+                sink.write(&buf, 0)?;
+                buf.clear();
+            }
+        }
+        sink.write(&buf, 0)?;
+        sink.records += total.groups.len() as u64;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_agg_specs() {
+        let a: AggSpec = "mean:arr_delay".parse().unwrap();
+        assert_eq!(
+            (a.kind, a.column.as_deref(), a.name.as_str()),
+            (AggKind::Mean, Some("arr_delay"), "mean_arr_delay")
+        );
+        let c: AggSpec = "count=n".parse().unwrap();
+        assert_eq!((c.kind, c.column, c.name.as_str()), (AggKind::Count, None, "n"));
+        let e = "sum".parse::<AggSpec>().unwrap_err().to_string();
+        assert!(e.contains("needs a column"), "{e}");
+        assert!("median:x"
+            .parse::<AggSpec>()
+            .unwrap_err()
+            .to_string()
+            .contains("unknown aggregate"));
+    }
+
+    #[test]
+    fn keys_order_numbers_then_text_then_missing() {
+        let mut v = [
+            key_order(TAG_TEXT, b"b"),
+            key_order(TAG_MISSING, b""),
+            key_order(TAG_TEXT, b"10"),
+            key_order(TAG_TEXT, b"9"),
+            key_order(TAG_TEXT, b"a"),
+        ];
+        v.sort_by(cmp_key_order);
+        assert_eq!(
+            v,
+            [
+                KeyOrder::Num(9.0, b"9"),
+                KeyOrder::Num(10.0, b"10"),
+                KeyOrder::Text(b"a"),
+                KeyOrder::Text(b"b"),
+                KeyOrder::Missing
+            ]
+        );
+    }
+
+    #[test]
+    fn extremes_prefer_numbers_and_keep_text() {
+        let mut e = Extreme::default();
+        for t in ["10", "9", "1.50"] {
+            e.update(t.as_bytes(), parse_number(t.as_bytes()).map(Number::to_f64), false);
+        }
+        assert_eq!(e.result(), Some(&b"1.50"[..]));
+        e.update(b"abc", None, false);
+        assert_eq!(e.result(), Some(&b"1.50"[..]));
+    }
+}

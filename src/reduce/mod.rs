@@ -1,0 +1,134 @@
+//! Reducers: how the workers' partial results become the output.
+//!
+//! A [`Reducer`] folds the records of one chunk into a `Partial` on a worker
+//! thread, then the executor merges partials **strictly in chunk order**
+//! (`seq`) on one thread. A reducer's `merge` therefore only needs to be
+//! associative, not commutative, for the output to be deterministic: the
+//! same input and pipeline give the same bytes for any thread count, chunk
+//! size or scheduling.
+//!
+//! Built in: [`Concat`] (every record in input order, streamed),
+//! [`Sorted`] (stable sort, k-way merge of per-chunk sorted runs) and
+//! [`GroupBy`] (one row per group with aggregates).
+
+pub mod concat;
+pub mod group_by;
+pub mod number;
+pub mod sorted;
+
+use std::io::Write;
+
+pub use concat::Concat;
+pub use group_by::{AggKind, AggSpec, GroupBy};
+pub use sorted::{SortKeySpec, Sorted};
+
+use crate::error::{Error, Result};
+use crate::record::Record;
+
+/// A pluggable reduction. See the module docs for the ordering contract.
+///
+/// The executor calls, per chunk on a worker: [`Reducer::empty`], then
+/// [`Reducer::fold`] for each record, then [`Reducer::seal`]. On the merging
+/// thread, in chunk order: [`Reducer::merge`] into the running total, then
+/// [`Reducer::drain`] (a streaming reducer writes what is final). At the
+/// end, [`Reducer::finish`]. [`Reducer::start`] runs once before anything
+/// is written.
+///
+/// When any call returns an error the run stops and later calls are not
+/// made; nothing is committed to an output file.
+pub trait Reducer: Send + Sync + 'static {
+    /// The partial result of some consecutive chunks.
+    type Partial: Send + 'static;
+
+    /// The identity partial (no records).
+    fn empty(&self) -> Self::Partial;
+
+    /// Adds one record to a chunk's partial.
+    ///
+    /// # Errors
+    /// When the record cannot be reduced (e.g. a non-numeric value under a
+    /// sum); the error should name the record's location.
+    fn fold(&self, partial: &mut Self::Partial, record: &Record<'_>) -> Result<()>;
+
+    /// Finishes a chunk's partial on the worker (e.g. sorts a run), after
+    /// its last record.
+    ///
+    /// # Errors
+    /// Reducer-specific.
+    fn seal(&self, _partial: &mut Self::Partial) -> Result<()> {
+        Ok(())
+    }
+
+    /// Merges `next`, the partial of the chunks right after those in
+    /// `total`, into `total`. Must be associative.
+    ///
+    /// # Errors
+    /// Reducer-specific (e.g. an integer overflow).
+    fn merge(&self, total: &mut Self::Partial, next: Self::Partial) -> Result<()>;
+
+    /// Writes anything at the start of the output (a CSV header).
+    ///
+    /// # Errors
+    /// Write errors.
+    fn start(&self, _sink: &mut Sink<'_>) -> Result<()> {
+        Ok(())
+    }
+
+    /// Writes what in `total` is final, after a merge. Only streaming
+    /// reducers (concat) write here.
+    ///
+    /// # Errors
+    /// Write errors.
+    fn drain(&self, _total: &mut Self::Partial, _sink: &mut Sink<'_>) -> Result<()> {
+        Ok(())
+    }
+
+    /// Writes the result once every chunk has been merged.
+    ///
+    /// # Errors
+    /// Write errors, or errors found only at the end (overflow).
+    fn finish(&self, total: Self::Partial, sink: &mut Sink<'_>) -> Result<()>;
+}
+
+/// The writer reducers write to: counts records and names the output in
+/// errors.
+pub struct Sink<'a> {
+    out: &'a mut dyn Write,
+    name: &'a str,
+    records: u64,
+    bytes: u64,
+}
+
+impl std::fmt::Debug for Sink<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sink").field("name", &self.name).field("records", &self.records).finish()
+    }
+}
+
+impl<'a> Sink<'a> {
+    /// A sink over `out`, named `name` in errors.
+    pub fn new(out: &'a mut dyn Write, name: &'a str) -> Self {
+        Sink { out, name, records: 0, bytes: 0 }
+    }
+
+    /// Writes `bytes` holding `records` output records.
+    ///
+    /// # Errors
+    /// [`Error::Io`] naming the output (a broken pipe included).
+    pub fn write(&mut self, bytes: &[u8], records: u64) -> Result<()> {
+        self.out.write_all(bytes).map_err(|e| Error::io(self.name, e))?;
+        self.records += records;
+        self.bytes += bytes.len() as u64;
+        Ok(())
+    }
+
+    /// Output records written so far.
+    pub fn records(&self) -> u64 {
+        self.records
+    }
+
+    /// Output bytes written so far.
+    pub fn bytes(&self) -> u64 {
+        self.bytes
+    }
+}

@@ -1,0 +1,275 @@
+//! The sorted reducer: a stable sort of all records by one or more keys.
+//!
+//! Each worker sorts its chunk's records into a run (a stable sort, so ties
+//! keep input order); at the end the runs are merged with a k-way merge
+//! that breaks ties by chunk order. The result is the same as one stable
+//! sort of the whole input, whatever the chunking.
+//!
+//! Ordering per key: `:n` compares numerically (a non-numeric value is an
+//! error naming its line), otherwise by the bytes of the text (UTF-8 code
+//! point order). Missing values (empty, null, absent, `--null` markers) sort
+//! last in both directions.
+
+use std::cmp::Ordering;
+use std::str::FromStr;
+
+use crate::error::{Error, Result};
+use crate::record::{ColumnRef, Record};
+use crate::reduce::number::parse_number;
+use crate::reduce::{Reducer, Sink};
+use crate::sink::encode::Encoder;
+
+/// One `--sort-by` key as the user wrote it: `col[:n][:desc]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SortKeySpec {
+    /// Output column name.
+    pub column: String,
+    /// Compare as numbers (`:n`).
+    pub numeric: bool,
+    /// Descending (`:desc`).
+    pub descending: bool,
+}
+
+impl FromStr for SortKeySpec {
+    type Err = Error;
+
+    /// Parses `col`, `col:n`, `col:desc`, `col:n:desc` (also `:asc`).
+    fn from_str(s: &str) -> Result<Self> {
+        let mut parts = s.split(':');
+        let column = parts.next().unwrap_or_default().to_string();
+        if column.is_empty() {
+            return Err(Error::flag("--sort-by", format!("`{s}`: a key needs a column name")));
+        }
+        let mut spec = SortKeySpec { column, numeric: false, descending: false };
+        for p in parts {
+            match p {
+                "n" | "num" => spec.numeric = true,
+                "desc" => spec.descending = true,
+                "asc" => spec.descending = false,
+                other => {
+                    return Err(Error::flag(
+                        "--sort-by",
+                        format!("`{s}`: unknown modifier `{other}`; use col[:n][:desc]"),
+                    ))
+                }
+            }
+        }
+        Ok(spec)
+    }
+}
+
+#[derive(Debug, Clone)]
+struct Key {
+    column: ColumnRef,
+    numeric: bool,
+    descending: bool,
+}
+
+/// Sorts all records; see the module docs.
+#[derive(Debug, Clone)]
+pub struct Sorted {
+    keys: Vec<Key>,
+    encoder: Encoder,
+    null_markers: Vec<Vec<u8>>,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum KeyVal {
+    Num(f64),
+    /// Range in the run's key arena.
+    Str(usize, usize),
+    Missing,
+}
+
+/// One chunk's records, encoded, with their keys; sorted by [`Reducer::seal`].
+#[derive(Debug, Default)]
+pub struct Run {
+    keys: Vec<KeyVal>,
+    arena: Vec<u8>,
+    data: Vec<u8>,
+    /// Record i is `data[ends[i-1]..ends[i]]`.
+    ends: Vec<usize>,
+    /// Record indices in sorted order.
+    order: Vec<u32>,
+}
+
+impl Run {
+    fn record(&self, i: usize) -> &[u8] {
+        let start = if i == 0 { 0 } else { self.ends[i - 1] };
+        &self.data[start..self.ends[i]]
+    }
+}
+
+/// The sorted runs of consecutive chunks, in chunk order.
+#[derive(Debug, Default)]
+pub struct SortedPartial {
+    runs: Vec<Run>,
+}
+
+impl Sorted {
+    /// A sorted reducer over resolved `keys` (column, numeric, descending),
+    /// writing through `encoder`; `null_markers` count as missing.
+    pub fn new(
+        keys: Vec<(ColumnRef, SortKeySpec)>,
+        encoder: Encoder,
+        null_markers: Vec<Vec<u8>>,
+    ) -> Self {
+        let keys = keys
+            .into_iter()
+            .map(|(column, s)| Key { column, numeric: s.numeric, descending: s.descending })
+            .collect();
+        Sorted { keys, encoder, null_markers }
+    }
+
+    fn cmp(&self, a: &Run, ai: usize, b: &Run, bi: usize) -> Ordering {
+        let n = self.keys.len();
+        for (k, key) in self.keys.iter().enumerate() {
+            let (x, y) = (a.keys[ai * n + k], b.keys[bi * n + k]);
+            let ord = match (x, y) {
+                (KeyVal::Missing, KeyVal::Missing) => Ordering::Equal,
+                (KeyVal::Missing, _) => return Ordering::Greater,
+                (_, KeyVal::Missing) => return Ordering::Less,
+                (KeyVal::Num(p), KeyVal::Num(q)) => p.total_cmp(&q),
+                (KeyVal::Str(s, e), KeyVal::Str(s2, e2)) => a.arena[s..e].cmp(&b.arena[s2..e2]),
+                (KeyVal::Num(_), KeyVal::Str(..)) => Ordering::Less,
+                (KeyVal::Str(..), KeyVal::Num(_)) => Ordering::Greater,
+            };
+            let ord = if key.descending { ord.reverse() } else { ord };
+            if ord != Ordering::Equal {
+                return ord;
+            }
+        }
+        Ordering::Equal
+    }
+}
+
+impl Reducer for Sorted {
+    type Partial = SortedPartial;
+
+    fn empty(&self) -> SortedPartial {
+        SortedPartial { runs: vec![Run::default()] }
+    }
+
+    fn fold(&self, partial: &mut SortedPartial, record: &Record<'_>) -> Result<()> {
+        let run = partial.runs.last_mut().expect("a partial being folded has one run");
+        for key in &self.keys {
+            let field = record.get(&key.column);
+            if field.is_missing(&self.null_markers) {
+                run.keys.push(KeyVal::Missing);
+                continue;
+            }
+            let text = field.text().unwrap_or_default();
+            if key.numeric {
+                match parse_number(&text) {
+                    Some(n) => run.keys.push(KeyVal::Num(n.to_f64())),
+                    None => {
+                        return Err(Error::NotNumeric {
+                            at: record.location(),
+                            column: key.column.name.clone(),
+                            value: String::from_utf8_lossy(&text).into_owned(),
+                            purpose: format!("--sort-by {}:n", key.column.name),
+                        })
+                    }
+                }
+            } else {
+                let s = run.arena.len();
+                run.arena.extend_from_slice(&text);
+                run.keys.push(KeyVal::Str(s, run.arena.len()));
+            }
+        }
+        self.encoder.record(record, &mut run.data)?;
+        run.ends.push(run.data.len());
+        Ok(())
+    }
+
+    fn seal(&self, partial: &mut SortedPartial) -> Result<()> {
+        for run in &mut partial.runs {
+            let mut order: Vec<u32> = (0..run.ends.len() as u32).collect();
+            order.sort_by(|&i, &j| self.cmp(run, i as usize, run, j as usize));
+            run.order = order;
+        }
+        Ok(())
+    }
+
+    fn merge(&self, total: &mut SortedPartial, next: SortedPartial) -> Result<()> {
+        total.runs.extend(next.runs.into_iter().filter(|r| !r.ends.is_empty()));
+        Ok(())
+    }
+
+    fn start(&self, sink: &mut Sink<'_>) -> Result<()> {
+        let mut header = Vec::new();
+        if !self.encoder.layout().is_dynamic() {
+            self.encoder.header(&self.encoder.layout().names(), &mut header);
+        }
+        sink.write(&header, 0)
+    }
+
+    fn finish(&self, total: SortedPartial, sink: &mut Sink<'_>) -> Result<()> {
+        let runs: Vec<&Run> = total.runs.iter().filter(|r| !r.ends.is_empty()).collect();
+        // A binary min-heap of (run, position in run.order); ties go to the
+        // earlier run, which keeps the sort stable across chunks.
+        let less = |a: (usize, usize), b: (usize, usize)| {
+            let (ra, rb) = (runs[a.0], runs[b.0]);
+            match self.cmp(ra, ra.order[a.1] as usize, rb, rb.order[b.1] as usize) {
+                Ordering::Less => true,
+                Ordering::Greater => false,
+                Ordering::Equal => a.0 < b.0,
+            }
+        };
+        let mut heap: Vec<(usize, usize)> = (0..runs.len()).map(|r| (r, 0)).collect();
+        for i in (0..heap.len() / 2).rev() {
+            sift_down(&mut heap, i, &less);
+        }
+        let mut buf = Vec::with_capacity(1 << 16);
+        let mut pending = 0;
+        while let Some(&(r, pos)) = heap.first() {
+            buf.extend_from_slice(runs[r].record(runs[r].order[pos] as usize));
+            pending += 1;
+            if buf.len() >= 1 << 16 {
+                sink.write(&buf, pending)?;
+                buf.clear();
+                pending = 0;
+            }
+            if pos + 1 < runs[r].order.len() {
+                heap[0] = (r, pos + 1);
+            } else {
+                let last = heap.len() - 1;
+                heap.swap(0, last);
+                heap.pop();
+            }
+            sift_down(&mut heap, 0, &less);
+        }
+        sink.write(&buf, pending)
+    }
+}
+
+fn sift_down<T: Copy>(heap: &mut [T], mut i: usize, less: &impl Fn(T, T) -> bool) {
+    loop {
+        let (l, r) = (2 * i + 1, 2 * i + 2);
+        let mut m = i;
+        if l < heap.len() && less(heap[l], heap[m]) {
+            m = l;
+        }
+        if r < heap.len() && less(heap[r], heap[m]) {
+            m = r;
+        }
+        if m == i {
+            return;
+        }
+        heap.swap(i, m);
+        i = m;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_key_specs() {
+        let k: SortKeySpec = "amount:n:desc".parse().unwrap();
+        assert_eq!(k, SortKeySpec { column: "amount".into(), numeric: true, descending: true });
+        assert!("amount:x".parse::<SortKeySpec>().is_err());
+        assert!(":n".parse::<SortKeySpec>().is_err());
+    }
+}

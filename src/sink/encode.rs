@@ -1,0 +1,320 @@
+//! Encoding records into output bytes: CSV/TSV (RFC 4180 quoting) and
+//! NDJSON.
+//!
+//! Encoding runs inside the workers, so the thread that writes the output
+//! only copies bytes. A field no transform touched is written back as it
+//! was read: CSV text unchanged (re-quoted only where the output format
+//! needs it), JSON values as their raw text.
+//!
+//! Crossing formats:
+//! - CSV to NDJSON: an empty field or a `--null` marker becomes `null`, a
+//!   field that is a JSON number literal (RFC 8259 §6: `12`, `-1.50`, `1e3`,
+//!   not `007` or `+1`) is written bare, with its text unchanged; anything
+//!   else becomes a JSON string (invalid UTF-8 is replaced by U+FFFD).
+//! - NDJSON to CSV: strings are unescaped, `null` and absent keys become an
+//!   empty field, numbers, booleans, objects and arrays are written as their
+//!   JSON text.
+
+use crate::error::{Error, Result};
+use crate::format::Format;
+use crate::record::{Field, Record};
+use crate::reduce::number::is_json_number;
+use crate::transform::Layout;
+
+/// Encodes records under a [`Layout`] into one output format.
+#[derive(Debug, Clone)]
+pub struct Encoder {
+    format: Format,
+    delimiter: u8,
+    layout: Layout,
+    null_markers: Vec<Vec<u8>>,
+    /// NDJSON: `{"name":` then `,"name":` per column, pre-escaped.
+    json_prefixes: Vec<Vec<u8>>,
+}
+
+impl Encoder {
+    /// An encoder writing `format` with `delimiter` (CSV/TSV), under
+    /// `layout`. `null_markers` (from `--null`) become `null` in NDJSON
+    /// output of CSV fields.
+    pub fn new(format: Format, delimiter: u8, layout: Layout, null_markers: Vec<Vec<u8>>) -> Self {
+        let json_prefixes = layout
+            .columns
+            .iter()
+            .enumerate()
+            .map(|(i, c)| {
+                let mut p = vec![if i == 0 { b'{' } else { b',' }];
+                write_json_string(&mut p, c.name.as_bytes());
+                p.push(b':');
+                p
+            })
+            .collect();
+        Encoder { format, delimiter, layout, null_markers, json_prefixes }
+    }
+
+    /// The output format.
+    pub fn format(&self) -> Format {
+        self.format
+    }
+
+    /// The layout records are written under.
+    pub fn layout(&self) -> &Layout {
+        &self.layout
+    }
+
+    /// Appends the header line (CSV/TSV) for `names`; nothing for NDJSON.
+    pub fn header(&self, names: &[String], out: &mut Vec<u8>) {
+        if self.format.is_delimited() {
+            let fields: Vec<&[u8]> = names.iter().map(|n| n.as_bytes()).collect();
+            self.csv_row(&fields, out);
+        }
+    }
+
+    fn csv_row(&self, fields: &[&[u8]], out: &mut Vec<u8>) {
+        if fields.len() == 1 && fields[0].is_empty() {
+            out.extend_from_slice(b"\"\"\n");
+            return;
+        }
+        for (i, f) in fields.iter().enumerate() {
+            if i > 0 {
+                out.push(self.delimiter);
+            }
+            write_csv_field(out, f, self.delimiter);
+        }
+        out.push(b'\n');
+    }
+
+    /// Appends `rec` as one output record.
+    ///
+    /// # Errors
+    /// [`Error::UnexpectedKey`] when an NDJSON record written as CSV without
+    /// `--select` has a key that is not in the header (taken from the first
+    /// record).
+    pub fn record(&self, rec: &Record<'_>, out: &mut Vec<u8>) -> Result<()> {
+        if let Some(dynamic) = &self.layout.dynamic {
+            // NDJSON to NDJSON, keys per record.
+            let mut first = true;
+            rec.for_each_field(|key, value| {
+                let key = key.unwrap_or_default();
+                if dynamic.drop.contains(key) {
+                    return;
+                }
+                let name = dynamic.rename.get(key).map_or(key, String::as_str);
+                out.push(if first { b'{' } else { b',' });
+                first = false;
+                write_json_string(out, name.as_bytes());
+                out.push(b':');
+                self.json_value(value, out);
+            });
+            if first {
+                out.push(b'{');
+            }
+            out.extend_from_slice(b"}\n");
+            return Ok(());
+        }
+        if self.layout.strict_keys {
+            self.check_keys(rec)?;
+        }
+        match self.format {
+            Format::Csv | Format::Tsv => {
+                let cols = &self.layout.columns;
+                if cols.len() == 1 {
+                    let v = rec.get(&cols[0]);
+                    let t = v.text();
+                    self.csv_row(&[t.as_deref().unwrap_or_default()], out);
+                    return Ok(());
+                }
+                for (i, c) in cols.iter().enumerate() {
+                    if i > 0 {
+                        out.push(self.delimiter);
+                    }
+                    if let Some(t) = rec.get(c).text() {
+                        write_csv_field(out, &t, self.delimiter);
+                    }
+                }
+                out.push(b'\n');
+            }
+            Format::Ndjson => {
+                for (c, prefix) in self.layout.columns.iter().zip(&self.json_prefixes) {
+                    out.extend_from_slice(prefix);
+                    self.json_value(rec.get(c), out);
+                }
+                if self.layout.columns.is_empty() {
+                    out.push(b'{');
+                }
+                out.extend_from_slice(b"}\n");
+            }
+        }
+        Ok(())
+    }
+
+    fn check_keys(&self, rec: &Record<'_>) -> Result<()> {
+        let mut bad = None;
+        rec.for_each_field(|key, _| {
+            if let Some(k) = key {
+                if bad.is_none()
+                    && !self
+                        .layout
+                        .columns
+                        .iter()
+                        .any(|c| matches!(&c.source, crate::record::Source::Key(s) if s == k))
+                {
+                    bad = Some(k.to_string());
+                }
+            }
+        });
+        match bad {
+            None => Ok(()),
+            Some(key) => {
+                Err(Error::UnexpectedKey { at: rec.location(), key, columns: self.layout.names() })
+            }
+        }
+    }
+
+    /// Appends one output row of already computed values (group-by results),
+    /// `values` in the order of `names`.
+    pub fn row(&self, names: &[String], values: &[OutValue], out: &mut Vec<u8>) {
+        match self.format {
+            Format::Csv | Format::Tsv => {
+                let texts: Vec<std::borrow::Cow<'_, [u8]>> = values
+                    .iter()
+                    .map(|v| match v {
+                        OutValue::Field(f) => f.as_field().text().unwrap_or_default(),
+                        OutValue::Number(n) => std::borrow::Cow::Borrowed(n.as_slice()),
+                    })
+                    .collect();
+                let fields: Vec<&[u8]> = texts.iter().map(|t| t.as_ref()).collect();
+                self.csv_row(&fields, out);
+            }
+            Format::Ndjson => {
+                for (i, (name, v)) in names.iter().zip(values).enumerate() {
+                    out.push(if i == 0 { b'{' } else { b',' });
+                    write_json_string(out, name.as_bytes());
+                    out.push(b':');
+                    match v {
+                        OutValue::Field(f) => self.json_value(f.as_field(), out),
+                        OutValue::Number(n) => out.extend_from_slice(n),
+                    }
+                }
+                if names.is_empty() {
+                    out.push(b'{');
+                }
+                out.extend_from_slice(b"}\n");
+            }
+        }
+    }
+
+    fn json_value(&self, value: Field<'_>, out: &mut Vec<u8>) {
+        match value {
+            Field::Absent | Field::Null => out.extend_from_slice(b"null"),
+            Field::JsonString(raw) | Field::JsonOther(raw) => out.extend_from_slice(raw),
+            Field::Text(t) => {
+                if t.is_empty() || self.null_markers.iter().any(|m| m == t) {
+                    out.extend_from_slice(b"null");
+                } else if is_json_number(t) {
+                    out.extend_from_slice(t);
+                } else {
+                    write_json_string(out, t);
+                }
+            }
+        }
+    }
+}
+
+/// An owned field value (a group key) kept past its chunk.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum OwnedField {
+    /// Absent or JSON `null`.
+    Missing,
+    /// CSV text.
+    Text(Vec<u8>),
+    /// A raw JSON string literal.
+    JsonString(Vec<u8>),
+    /// Another raw JSON literal.
+    JsonOther(Vec<u8>),
+}
+
+impl OwnedField {
+    /// Copies a borrowed field.
+    pub fn from_field(f: Field<'_>) -> Self {
+        match f {
+            Field::Absent | Field::Null => OwnedField::Missing,
+            Field::Text(t) => OwnedField::Text(t.to_vec()),
+            Field::JsonString(t) => OwnedField::JsonString(t.to_vec()),
+            Field::JsonOther(t) => OwnedField::JsonOther(t.to_vec()),
+        }
+    }
+
+    /// Borrows it back as a [`Field`].
+    pub fn as_field(&self) -> Field<'_> {
+        match self {
+            OwnedField::Missing => Field::Null,
+            OwnedField::Text(t) => Field::Text(t),
+            OwnedField::JsonString(t) => Field::JsonString(t),
+            OwnedField::JsonOther(t) => Field::JsonOther(t),
+        }
+    }
+}
+
+/// A value in a computed output row.
+#[derive(Debug, Clone, PartialEq)]
+pub enum OutValue {
+    /// A field copied from the input (a group key, a min or max).
+    Field(OwnedField),
+    /// A computed number, already formatted.
+    Number(Vec<u8>),
+}
+
+/// Appends `field` quoted as RFC 4180 (§2.6, §2.7) requires: inside `"`
+/// when it holds the delimiter, a quote, `\r` or `\n`, with `"` doubled.
+/// Spaces are kept and not quoted, as the `csv` crate does.
+pub fn write_csv_field(out: &mut Vec<u8>, field: &[u8], delimiter: u8) {
+    let needs = field.iter().any(|&b| b == delimiter || b == b'"' || b == b'\n' || b == b'\r');
+    if !needs {
+        out.extend_from_slice(field);
+        return;
+    }
+    out.push(b'"');
+    for &b in field {
+        if b == b'"' {
+            out.push(b'"');
+        }
+        out.push(b);
+    }
+    out.push(b'"');
+}
+
+/// Appends `text` as a JSON string literal (invalid UTF-8 replaced by
+/// U+FFFD).
+pub fn write_json_string(out: &mut Vec<u8>, text: &[u8]) {
+    let s = String::from_utf8_lossy(text);
+    // serde_json writes valid escapes; writing to a Vec cannot fail.
+    let _ = serde_json::to_writer(&mut *out, s.as_ref());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn csv_quoting_round_trips_through_the_csv_crate() {
+        let fields: Vec<&[u8]> = vec![b"plain", b"a,b", b"say \"hi\"", b"two\nlines", b"", b" sp "];
+        let mut out = Vec::new();
+        for (i, f) in fields.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            write_csv_field(&mut out, f, b',');
+        }
+        out.push(b'\n');
+        let mut rdr = csv::ReaderBuilder::new().has_headers(false).from_reader(out.as_slice());
+        let rec = rdr.byte_records().next().unwrap().unwrap();
+        assert_eq!(rec.iter().collect::<Vec<_>>(), fields);
+    }
+
+    #[test]
+    fn json_strings_are_escaped() {
+        let mut out = Vec::new();
+        write_json_string(&mut out, "a\"b\n\u{e9}".as_bytes());
+        assert_eq!(out, "\"a\\\"b\\n\u{e9}\"".as_bytes());
+    }
+}

@@ -1,0 +1,475 @@
+//! The splitter: cuts a stream of inputs into [`Chunk`]s at record
+//! boundaries, counting lines so that every record keeps its absolute line.
+//!
+//! # The splitting rule
+//!
+//! A chunk ends right after a `\n` that is not inside a quoted CSV field.
+//! For NDJSON every `\n` ends a record (JSON strings cannot hold a raw
+//! newline). For CSV the splitter follows RFC 4180 quoting the way the `csv`
+//! crate's parser does:
+//!
+//! - a `"` opens a quoted field only at the start of a field: at the start of
+//!   a record, or right after the delimiter, `\n` or `\r`;
+//! - inside a quoted field the next `"` closes it, and a `"` right after a
+//!   closing quote reopens it (that is the doubled quote `""`);
+//! - a `"` anywhere else is an ordinary character.
+//!
+//! So `a,"x\ny",b\n` is one record over two lines, `a,b""c\n` is one record,
+//! and `"say ""hi""",1\n` is one record. A quote still open at the end of an
+//! input is an [`Error::UnterminatedQuote`] naming the line where it opened.
+//!
+//! With [`ChunkLimit::Bytes`] a chunk ends at the first boundary at or after
+//! the target size, so a chunk holds at least one whole record whatever its
+//! length. With [`ChunkLimit::Records`] it ends after that many `\n`-ended
+//! records (blank lines count). Chunks never span two inputs. The scan uses
+//! `memchr`, so it runs at memory speed on the reader thread.
+
+use std::io::Read;
+
+use memchr::{memchr, memchr2, memchr_iter};
+
+use crate::error::{Error, Location, Result};
+use crate::format::Format;
+use crate::source::Input;
+
+/// How big chunks are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChunkLimit {
+    /// Target size in bytes: a chunk ends at the first record boundary at or
+    /// after this many bytes.
+    Bytes(usize),
+    /// Number of records (lines, for NDJSON) per chunk.
+    Records(usize),
+}
+
+/// A run of whole records from one input, the unit of parallel work.
+#[derive(Debug, Clone)]
+pub struct Chunk {
+    /// Position in the stream of chunks, from 0; partials merge in this order.
+    pub seq: u64,
+    /// Index of the input (in the order given) the bytes come from.
+    pub input: usize,
+    /// 1-based line number of the chunk's first byte in its input.
+    pub first_line: u64,
+    /// The records' bytes, from a record start to just after a record end
+    /// (or the end of the input).
+    pub data: Vec<u8>,
+}
+
+/// Smallest read from an input, in bytes.
+const READ_STEP: usize = 64 * 1024;
+
+#[derive(Debug, Default, Clone)]
+struct ScanState {
+    pos: usize,
+    in_quote: bool,
+    quote_line: u64,
+    lines: u64,
+    records: usize,
+    after_close: usize,
+}
+
+struct Current {
+    index: usize,
+    reader: Box<dyn Read + Send>,
+    buf: Vec<u8>,
+    /// Line number of `buf[0]`.
+    line: u64,
+    eof: bool,
+    scan: ScanState,
+}
+
+/// Cuts inputs into chunks. See the module docs for the rule.
+///
+/// Call [`Splitter::header`] first (CSV: reads the header of the first
+/// input; NDJSON: peeks at the keys of the first record), then
+/// [`Splitter::next_chunk`] until it returns `None`.
+pub struct Splitter {
+    inputs: Vec<Input>,
+    names: Vec<String>,
+    format: Format,
+    delimiter: u8,
+    limit: ChunkLimit,
+    next_input: usize,
+    current: Option<Current>,
+    seq: u64,
+    header: Option<(usize, Vec<String>)>,
+    header_done: bool,
+    bytes_read: u64,
+}
+
+impl std::fmt::Debug for Splitter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Splitter")
+            .field("inputs", &self.names)
+            .field("format", &self.format)
+            .field("limit", &self.limit)
+            .field("seq", &self.seq)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Splitter {
+    /// A splitter over `inputs`, read in order as one stream.
+    ///
+    /// `delimiter` is used for CSV/TSV only.
+    ///
+    /// # Panics
+    /// When `limit` is zero bytes or zero records.
+    pub fn new(inputs: Vec<Input>, format: Format, delimiter: u8, limit: ChunkLimit) -> Splitter {
+        assert!(!matches!(limit, ChunkLimit::Bytes(0) | ChunkLimit::Records(0)));
+        let names = inputs.iter().map(Input::name).collect();
+        Splitter {
+            inputs,
+            names,
+            format,
+            delimiter,
+            limit,
+            next_input: 0,
+            current: None,
+            seq: 0,
+            header: None,
+            header_done: false,
+            bytes_read: 0,
+        }
+    }
+
+    /// The inputs' names, indexed like [`Chunk::input`].
+    pub fn input_names(&self) -> &[String] {
+        &self.names
+    }
+
+    /// Bytes read from the inputs so far.
+    pub fn bytes_read(&self) -> u64 {
+        self.bytes_read
+    }
+
+    /// The column names: for CSV/TSV the first non-empty input's header; for
+    /// NDJSON the keys of the first record, in order. `None` when every
+    /// input is empty.
+    ///
+    /// # Errors
+    /// I/O errors, an unterminated quote in the header, or an invalid first
+    /// NDJSON record.
+    pub fn header(&mut self) -> Result<Option<Vec<String>>> {
+        if !self.header_done {
+            self.header_done = true;
+            if self.format.is_delimited() {
+                while self.header.is_none() && self.open_next()? {}
+            } else {
+                self.peek_json_keys()?;
+            }
+        }
+        Ok(self.header.as_ref().map(|(_, h)| h.clone()))
+    }
+
+    /// The next chunk, or `None` at the end of the last input.
+    ///
+    /// # Errors
+    /// I/O errors, an unterminated quote, or a CSV input whose header
+    /// differs from the first input's.
+    pub fn next_chunk(&mut self) -> Result<Option<Chunk>> {
+        self.header()?;
+        loop {
+            if self.current.is_none() && !self.open_next()? {
+                return Ok(None);
+            }
+            let csv = self.format.is_delimited();
+            let delim = self.delimiter;
+            let limit = self.limit;
+            let cur = self.current.as_mut().expect("an input is open");
+            if let Some(cut) = scan(&cur.buf, &mut cur.scan, csv, delim, limit) {
+                return Ok(Some(self.emit(cut)));
+            }
+            if cur.eof {
+                if cur.buf.is_empty() {
+                    self.current = None;
+                    continue;
+                }
+                if cur.scan.in_quote {
+                    let at = Location {
+                        input: self.names[cur.index].clone(),
+                        line: cur.line + cur.scan.quote_line,
+                    };
+                    return Err(Error::UnterminatedQuote { at });
+                }
+                let all = cur.buf.len();
+                return Ok(Some(self.emit(all)));
+            }
+            let want = match limit {
+                ChunkLimit::Bytes(t) => t.saturating_sub(cur.buf.len()).max(READ_STEP),
+                ChunkLimit::Records(_) => READ_STEP,
+            };
+            self.fill(want)?;
+        }
+    }
+
+    fn emit(&mut self, cut: usize) -> Chunk {
+        let cur = self.current.as_mut().expect("an input is open");
+        let cap = match self.limit {
+            ChunkLimit::Bytes(t) => t + READ_STEP,
+            ChunkLimit::Records(_) => READ_STEP,
+        };
+        let mut rest = Vec::with_capacity(cap.max(cur.buf.len() - cut));
+        rest.extend_from_slice(&cur.buf[cut..]);
+        let mut data = std::mem::replace(&mut cur.buf, rest);
+        data.truncate(cut);
+        let lines = if cut == cur.scan.pos { cur.scan.lines } else { count_lines(&data) };
+        let chunk = Chunk { seq: self.seq, input: cur.index, first_line: cur.line, data };
+        cur.line += lines;
+        cur.scan = ScanState::default();
+        self.seq += 1;
+        chunk
+    }
+
+    /// Reads up to `want` more bytes into the current buffer.
+    fn fill(&mut self, want: usize) -> Result<()> {
+        let cur = self.current.as_mut().expect("an input is open");
+        let n = (&mut cur.reader)
+            .take(want as u64)
+            .read_to_end(&mut cur.buf)
+            .map_err(|e| Error::io(self.names[cur.index].clone(), e))?;
+        self.bytes_read += n as u64;
+        if n == 0 {
+            cur.eof = true;
+        }
+        Ok(())
+    }
+
+    /// Opens the next input, strips a UTF-8 BOM and, for CSV, reads and
+    /// checks its header. Returns false when there are no inputs left.
+    fn open_next(&mut self) -> Result<bool> {
+        let Some(input) = self.inputs.get(self.next_input) else {
+            return Ok(false);
+        };
+        let index = self.next_input;
+        self.next_input += 1;
+        let reader = input.open()?;
+        self.current = Some(Current {
+            index,
+            reader,
+            buf: Vec::new(),
+            line: 1,
+            eof: false,
+            scan: ScanState::default(),
+        });
+        self.fill(READ_STEP)?;
+        let cur = self.current.as_mut().expect("just opened");
+        if cur.buf.starts_with(b"\xEF\xBB\xBF") {
+            cur.buf.drain(..3);
+        }
+        if self.format.is_delimited() {
+            self.read_csv_header()?;
+        }
+        Ok(true)
+    }
+
+    fn read_csv_header(&mut self) -> Result<()> {
+        let delim = self.delimiter;
+        let cut = loop {
+            let cur = self.current.as_mut().expect("an input is open");
+            if let Some(cut) = scan(&cur.buf, &mut cur.scan, true, delim, ChunkLimit::Records(1)) {
+                break cut;
+            }
+            if cur.eof {
+                if cur.scan.in_quote {
+                    let at = Location { input: self.names[cur.index].clone(), line: 1 };
+                    return Err(Error::UnterminatedQuote { at });
+                }
+                break cur.buf.len();
+            }
+            self.fill(READ_STEP)?;
+        };
+        let cur = self.current.as_mut().expect("an input is open");
+        if cut == 0 {
+            // An empty input: no header, no records.
+            return Ok(());
+        }
+        let lines = cur.scan.lines;
+        let bytes: Vec<u8> = cur.buf.drain(..cut).collect();
+        cur.line += lines;
+        cur.scan = ScanState::default();
+        let index = cur.index;
+        let fields = parse_header(&bytes, delim, &self.names[index])?;
+        match &self.header {
+            None => self.header = Some((index, fields)),
+            Some((first, expected)) if *expected != fields => {
+                return Err(Error::HeaderMismatch {
+                    input: self.names[index].clone(),
+                    found: fields,
+                    first_input: self.names[*first].clone(),
+                    expected: expected.clone(),
+                });
+            }
+            Some(_) => {}
+        }
+        Ok(())
+    }
+
+    /// Finds the first non-blank NDJSON line and records its keys as the
+    /// header, without consuming anything.
+    fn peek_json_keys(&mut self) -> Result<()> {
+        loop {
+            if self.current.is_none() && !self.open_next()? {
+                return Ok(());
+            }
+            let cur = self.current.as_mut().expect("an input is open");
+            let mut start = 0;
+            let mut line = cur.line;
+            let mut found = None;
+            while start < cur.buf.len() {
+                let end = memchr(b'\n', &cur.buf[start..]).map(|i| start + i);
+                let Some(end) = end.or(if cur.eof { Some(cur.buf.len()) } else { None }) else {
+                    break;
+                };
+                let text = &cur.buf[start..end];
+                if !text.iter().all(u8::is_ascii_whitespace) {
+                    found = Some((start, end, line));
+                    break;
+                }
+                start = end + 1;
+                line += 1;
+            }
+            if let Some((s, e, line)) = found {
+                let name = self.names[cur.index].clone();
+                let keys = crate::parse::json_keys(&cur.buf[s..e], &name, line)?;
+                self.header = Some((cur.index, keys));
+                return Ok(());
+            }
+            if cur.eof {
+                // Nothing but blank lines in this input: move on, keeping it
+                // open is not needed since it holds no record.
+                self.current = None;
+                continue;
+            }
+            self.fill(READ_STEP)?;
+        }
+    }
+}
+
+fn parse_header(bytes: &[u8], delimiter: u8, input: &str) -> Result<Vec<String>> {
+    let mut rdr = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .delimiter(delimiter)
+        .flexible(true)
+        .from_reader(bytes);
+    let mut rec = csv::ByteRecord::new();
+    match rdr.read_byte_record(&mut rec) {
+        Ok(_) => {}
+        Err(e) => {
+            return Err(Error::Csv {
+                at: Location { input: input.to_string(), line: 1 },
+                message: e.to_string(),
+            })
+        }
+    }
+    Ok(rec.iter().map(|f| String::from_utf8_lossy(f).into_owned()).collect())
+}
+
+fn count_lines(bytes: &[u8]) -> u64 {
+    memchr_iter(b'\n', bytes).count() as u64
+}
+
+/// Scans `buf` from `st.pos`, updating the quote state and line count.
+/// Returns the cut position (just after a `\n`) once `limit` is reached, or
+/// `None` when the buffer ends first (`st` then covers all of it).
+fn scan(buf: &[u8], st: &mut ScanState, csv: bool, delim: u8, limit: ChunkLimit) -> Option<usize> {
+    let end = buf.len();
+    while st.pos < end {
+        if st.in_quote {
+            match memchr(b'"', &buf[st.pos..]) {
+                Some(i) => {
+                    let q = st.pos + i;
+                    st.lines += count_lines(&buf[st.pos..q]);
+                    st.in_quote = false;
+                    st.after_close = q + 1;
+                    st.pos = q + 1;
+                }
+                None => {
+                    st.lines += count_lines(&buf[st.pos..]);
+                    st.pos = end;
+                }
+            }
+            continue;
+        }
+        let found =
+            if csv { memchr2(b'\n', b'"', &buf[st.pos..]) } else { memchr(b'\n', &buf[st.pos..]) };
+        let Some(i) = found else {
+            st.pos = end;
+            break;
+        };
+        let p = st.pos + i;
+        st.pos = p + 1;
+        if buf[p] == b'\n' {
+            st.lines += 1;
+            st.records += 1;
+            let done = match limit {
+                ChunkLimit::Bytes(t) => st.pos >= t,
+                ChunkLimit::Records(n) => st.records >= n,
+            };
+            if done {
+                return Some(st.pos);
+            }
+        } else {
+            let opens = p == 0 || p == st.after_close || {
+                let prev = buf[p - 1];
+                prev == b'\n' || prev == b'\r' || prev == delim
+            };
+            if opens {
+                st.in_quote = true;
+                st.quote_line = st.lines;
+            }
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cuts(data: &[u8], limit: ChunkLimit) -> Vec<(usize, u64)> {
+        let mut st = ScanState::default();
+        let mut out = Vec::new();
+        let mut base = 0;
+        while let Some(c) = scan(&data[base..], &mut st, true, b',', limit) {
+            out.push((base + c, st.lines));
+            base += c;
+            st = ScanState::default();
+        }
+        out
+    }
+
+    #[test]
+    fn quoted_newline_is_not_a_boundary() {
+        let data = b"a,\"x\ny\",b\nc,d,e\n";
+        assert_eq!(cuts(data, ChunkLimit::Records(1)), vec![(10, 2), (16, 1)]);
+    }
+
+    #[test]
+    fn doubled_quotes_and_mid_field_quotes() {
+        let data = b"\"say \"\"hi\"\"\",1\na,b\"\"c\nq\"\n";
+        assert_eq!(cuts(data, ChunkLimit::Records(1)), vec![(15, 1), (22, 1), (25, 1)]);
+    }
+
+    #[test]
+    fn byte_limit_cuts_at_first_boundary_after_target() {
+        let data = b"aaaa\nbb\ncc\n";
+        assert_eq!(cuts(data, ChunkLimit::Bytes(6)), vec![(8, 2)]);
+    }
+
+    #[test]
+    fn splitter_keeps_lines_and_detects_unterminated_quote() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("u.csv");
+        std::fs::write(&p, "h1,h2\n1,2\n2,\"open\n3,4\n").unwrap();
+        let mut s = Splitter::new(vec![Input::Path(p)], Format::Csv, b',', ChunkLimit::Records(1));
+        assert_eq!(s.header().unwrap().unwrap(), vec!["h1", "h2"]);
+        let c = s.next_chunk().unwrap().unwrap();
+        assert_eq!((c.first_line, c.data.as_slice()), (2, &b"1,2\n"[..]));
+        match s.next_chunk() {
+            Err(Error::UnterminatedQuote { at }) => assert_eq!(at.line, 3),
+            other => panic!("{other:?}"),
+        }
+    }
+}

@@ -1,0 +1,152 @@
+//! Map transforms: projection (`--select`), removal (`--drop`) and renaming
+//! (`--rename`) of columns, resolved once against the input's columns into
+//! a [`Layout`] that the workers apply to every record.
+//!
+//! `--select` and `--drop` name input columns; `--rename old=new` gives an
+//! input column a new output name. Reducer flags (`--sort-by`,
+//! `--group-by`, `--agg`) name output columns, that is after renaming.
+
+use std::collections::{HashMap, HashSet};
+
+use crate::error::{Error, Result};
+use crate::record::{ColumnRef, Source};
+
+/// The projection the user asked for.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Projection {
+    /// Keep only these input columns, in this order (`--select`).
+    pub select: Option<Vec<String>>,
+    /// Remove these input columns (`--drop`).
+    pub drop: Vec<String>,
+    /// Rename input columns: `(old, new)` pairs (`--rename`).
+    pub rename: Vec<(String, String)>,
+}
+
+/// How output records are laid out: resolved from a [`Projection`] and the
+/// input's columns.
+#[derive(Debug, Clone)]
+pub struct Layout {
+    /// The output columns (the CSV header). For [`Layout::is_dynamic`]
+    /// layouts these are the first record's keys after the projection.
+    pub columns: Vec<ColumnRef>,
+    /// NDJSON to NDJSON without `--select`: every record keeps its own keys
+    /// (minus `drop`, renamed by `rename`) instead of a fixed column list.
+    pub(crate) dynamic: Option<DynamicKeys>,
+    /// NDJSON to CSV without `--select`: a record with a key outside
+    /// `columns` is an error rather than silently losing the value.
+    pub(crate) strict_keys: bool,
+}
+
+#[derive(Debug, Clone, Default)]
+pub(crate) struct DynamicKeys {
+    pub(crate) drop: HashSet<String>,
+    pub(crate) rename: HashMap<String, String>,
+}
+
+impl Layout {
+    /// Resolves `projection` against the input's columns.
+    ///
+    /// `input_columns` are the CSV header, or the first NDJSON record's keys.
+    /// `json_input` selects key-based access; `dynamic` asks for
+    /// per-record keys (NDJSON output without `--select`).
+    ///
+    /// # Errors
+    /// [`Error::UnknownColumn`] when a flag names a column not among
+    /// `input_columns` (for NDJSON, not in the first record).
+    pub fn new(
+        projection: &Projection,
+        input_columns: &[String],
+        json_input: bool,
+        dynamic: bool,
+    ) -> Result<Layout> {
+        let find = |flag: &str, name: &str| -> Result<usize> {
+            input_columns.iter().position(|c| c == name).ok_or_else(|| Error::UnknownColumn {
+                flag: flag.to_string(),
+                column: name.to_string(),
+                available: input_columns.to_vec(),
+            })
+        };
+        for d in &projection.drop {
+            find("--drop", d)?;
+        }
+        let mut rename = HashMap::new();
+        for (old, new) in &projection.rename {
+            find("--rename", old)?;
+            rename.insert(old.clone(), new.clone());
+        }
+        let chosen: Vec<usize> = match &projection.select {
+            Some(sel) => sel.iter().map(|s| find("--select", s)).collect::<Result<_>>()?,
+            None => (0..input_columns.len()).collect(),
+        };
+        let columns = chosen
+            .into_iter()
+            .filter(|&i| !projection.drop.contains(&input_columns[i]))
+            .map(|i| {
+                let old = &input_columns[i];
+                ColumnRef {
+                    name: rename.get(old).cloned().unwrap_or_else(|| old.clone()),
+                    source: if json_input { Source::Key(old.clone()) } else { Source::Index(i) },
+                }
+            })
+            .collect();
+        let is_dynamic = json_input && dynamic && projection.select.is_none();
+        Ok(Layout {
+            columns,
+            dynamic: is_dynamic
+                .then(|| DynamicKeys { drop: projection.drop.iter().cloned().collect(), rename }),
+            strict_keys: json_input && !dynamic && projection.select.is_none(),
+        })
+    }
+
+    /// The output column names, in order.
+    pub fn names(&self) -> Vec<String> {
+        self.columns.iter().map(|c| c.name.clone()).collect()
+    }
+
+    /// True when every record keeps its own keys (NDJSON to NDJSON without
+    /// `--select`).
+    pub fn is_dynamic(&self) -> bool {
+        self.dynamic.is_some()
+    }
+
+    /// Looks up an output column by name, for the reducer flags.
+    ///
+    /// # Errors
+    /// [`Error::UnknownColumn`] naming `flag` and listing the output columns.
+    pub fn resolve(&self, flag: &str, name: &str) -> Result<ColumnRef> {
+        self.columns.iter().find(|c| c.name == name).cloned().ok_or_else(|| Error::UnknownColumn {
+            flag: flag.to_string(),
+            column: name.to_string(),
+            available: self.names(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cols(v: &[&str]) -> Vec<String> {
+        v.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn select_drop_rename() {
+        let p = Projection {
+            select: Some(cols(&["c", "a", "b"])),
+            drop: cols(&["b"]),
+            rename: vec![("a".into(), "alpha".into())],
+        };
+        let l = Layout::new(&p, &cols(&["a", "b", "c"]), false, false).unwrap();
+        assert_eq!(l.names(), cols(&["c", "alpha"]));
+        assert_eq!(l.columns[1].source, Source::Index(0));
+        assert_eq!(l.resolve("--sort-by", "alpha").unwrap().source, Source::Index(0));
+    }
+
+    #[test]
+    fn unknown_column_lists_the_columns() {
+        let p = Projection { select: Some(cols(&["x"])), ..Default::default() };
+        let e = Layout::new(&p, &cols(&["a", "b"]), false, false).unwrap_err();
+        assert_eq!(e.to_string(), "--select: unknown column `x`; the columns are: a, b");
+    }
+}
