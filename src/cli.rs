@@ -43,6 +43,11 @@ pub struct Args {
     #[arg(long, value_name = "CHAR", value_parser = parse_delimiter)]
     pub delimiter: Option<u8>,
 
+    /// Field delimiter of CSV output; default the input's when the output
+    /// format is the input's, else `,` (csv) or tab (tsv).
+    #[arg(long, value_name = "CHAR", value_parser = parse_delimiter)]
+    pub output_delimiter: Option<u8>,
+
     /// Target chunk size: bytes, or with a unit (64KiB, 4MiB, 1GB).
     /// Default 1MiB.
     #[arg(long, value_name = "SIZE", value_parser = parse_size, conflicts_with = "chunk_size")]
@@ -75,8 +80,9 @@ pub struct Args {
 
     /// Sort by these keys: col[:n][:desc],... (`:n` numeric). Stable: ties
     /// keep input order; missing values sort last.
-    #[arg(long, value_name = "KEYS", value_delimiter = ',', conflicts_with_all = ["group_by", "agg"])]
-    pub sort_by: Vec<String>,
+    #[arg(long, value_name = "KEYS", value_delimiter = ',', conflicts_with_all = ["group_by", "agg"],
+          value_parser = parse_spec::<SortKeySpec>)]
+    pub sort_by: Vec<SortKeySpec>,
 
     /// Group by these columns: one output row per distinct key, sorted by key.
     #[arg(long, value_name = "COLS", value_delimiter = ',')]
@@ -85,8 +91,8 @@ pub struct Args {
     /// An aggregate per group: count, count:col, sum:col, mean:col, min:col,
     /// max:col, distinct:col, each with an optional =name. Repeatable.
     /// Without --group-by, one row over all records. Default: count.
-    #[arg(long, value_name = "SPEC", value_delimiter = ',')]
-    pub agg: Vec<String>,
+    #[arg(long, value_name = "SPEC", value_delimiter = ',', value_parser = parse_spec::<AggSpec>)]
+    pub agg: Vec<AggSpec>,
 
     /// Texts that mean "missing" (besides empty fields and JSON null), e.g.
     /// NA: skipped by column aggregates, sorted last, null in NDJSON output.
@@ -144,6 +150,15 @@ pub fn parse_size(s: &str) -> Result<usize, String> {
     Ok(bytes as usize)
 }
 
+/// Parses a `--sort-by` or `--agg` spec, so that clap reports a bad one
+/// (exit status 2) with the flag's name.
+fn parse_spec<T: std::str::FromStr<Err = fanfold::Error>>(s: &str) -> Result<T, String> {
+    s.parse::<T>().map_err(|e| match e {
+        fanfold::Error::Flag { message, .. } => message,
+        other => other.to_string(),
+    })
+}
+
 fn parse_delimiter(s: &str) -> Result<u8, String> {
     match s {
         "tab" | "\\t" => Ok(b'\t'),
@@ -165,7 +180,8 @@ impl Args {
     /// Builds the pipeline the arguments describe.
     ///
     /// # Errors
-    /// A bad `--sort-by` or `--agg` spec, naming the flag.
+    /// None today (specs are checked by clap); kept fallible for flags that
+    /// need the whole command line.
     pub fn to_pipeline(&self) -> fanfold::Result<Pipeline> {
         let inputs = if self.inputs.is_empty() {
             vec![Input::Stdin]
@@ -176,6 +192,7 @@ impl Args {
         p.input_format = self.input_format.map(Format::from);
         p.output_format = self.output_format.map(Format::from);
         p.delimiter = self.delimiter;
+        p.output_delimiter = self.output_delimiter;
         if let Some(b) = self.chunk_bytes {
             p.chunk = ChunkLimit::Bytes(b);
         }
@@ -196,15 +213,9 @@ impl Args {
         };
         p.null_markers = self.null.clone();
         if !self.sort_by.is_empty() {
-            let keys = self
-                .sort_by
-                .iter()
-                .map(|k| k.parse())
-                .collect::<fanfold::Result<Vec<SortKeySpec>>>()?;
-            p.reduce = ReduceSpec::Sort(keys);
+            p.reduce = ReduceSpec::Sort(self.sort_by.clone());
         } else if !self.group_by.is_empty() || !self.agg.is_empty() {
-            let mut aggs =
-                self.agg.iter().map(|a| a.parse()).collect::<fanfold::Result<Vec<AggSpec>>>()?;
+            let mut aggs = self.agg.clone();
             if aggs.is_empty() {
                 aggs.push("count".parse()?);
             }

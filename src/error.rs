@@ -124,11 +124,11 @@ pub enum Error {
         /// The output header.
         columns: Vec<String>,
     },
-    /// An integer aggregate left the range of a 128-bit integer.
-    #[error("column `{column}`: integer sum overflows 128 bits")]
-    Overflow {
-        /// The column being summed.
-        column: String,
+    /// A sum or mean is beyond the range of a 64-bit float.
+    #[error("{aggregate}: the result is beyond the range of a 64-bit float")]
+    OutOfRange {
+        /// The aggregate, e.g. `sum:amount`.
+        aggregate: String,
     },
     /// A flag's value is invalid.
     #[error("{flag}: {message}")]
@@ -148,6 +148,9 @@ pub enum Error {
         /// The panic message.
         message: String,
     },
+    /// Something that should not happen happened: a bug in fanfold.
+    #[error("internal error: {0} (this is a bug in fanfold)")]
+    Internal(String),
 }
 
 impl Error {

@@ -108,7 +108,7 @@ pub fn json_keys(line_bytes: &[u8], input: &str, line: u64) -> Result<Vec<String
 fn parse_object<'a>(raw: &'a [u8], input: &str, line: u64) -> Result<JsonObject<'a>> {
     serde_json::from_slice::<JsonObject<'a>>(raw).map_err(|e| Error::Json {
         at: Location { input: input.to_string(), line },
-        column: e.column(),
+        column: e.column().max(1),
         message: e.to_string().split(" at line ").next().unwrap_or_default().to_string(),
     })
 }

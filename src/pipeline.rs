@@ -17,6 +17,9 @@ use crate::transform::{Layout, Projection};
 /// Default target chunk size in bytes.
 pub const DEFAULT_CHUNK_BYTES: usize = 1 << 20;
 
+/// Largest accepted target chunk size in bytes (1 GiB).
+pub const MAX_CHUNK_BYTES: usize = 1 << 30;
+
 /// Which reducer a run uses.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub enum ReduceSpec {
@@ -66,6 +69,9 @@ pub struct Pipeline {
     pub output_format: Option<Format>,
     /// CSV input delimiter; `None` is the format's (`,` or tab).
     pub delimiter: Option<u8>,
+    /// CSV output delimiter; `None` keeps the input's when the output
+    /// format is the input's by default, else the output format's.
+    pub output_delimiter: Option<u8>,
     /// How big chunks are.
     pub chunk: ChunkLimit,
     /// Worker threads (at least 1).
@@ -91,6 +97,7 @@ impl Pipeline {
             input_format: None,
             output_format: None,
             delimiter: None,
+            output_delimiter: None,
             chunk: ChunkLimit::Bytes(DEFAULT_CHUNK_BYTES),
             threads,
             max_in_flight: 2 * threads,
@@ -161,16 +168,23 @@ impl Pipeline {
         if self.max_in_flight == 0 {
             return Err(Error::flag("--max-in-flight", "must be at least 1"));
         }
-        if matches!(self.chunk, ChunkLimit::Bytes(0) | ChunkLimit::Records(0)) {
-            return Err(Error::flag("--chunk-bytes/--chunk-size", "must be at least 1"));
+        match self.chunk {
+            ChunkLimit::Bytes(0) => return Err(Error::flag("--chunk-bytes", "must be at least 1")),
+            ChunkLimit::Records(0) => {
+                return Err(Error::flag("--chunk-size", "must be at least 1"))
+            }
+            ChunkLimit::Bytes(b) if b > MAX_CHUNK_BYTES => {
+                return Err(Error::flag("--chunk-bytes", "must be at most 1GiB"))
+            }
+            _ => {}
         }
         let format = self.resolved_input_format();
         let delimiter = self.delimiter.or(format.default_delimiter()).unwrap_or(b',');
         let out_format = self.output_format.unwrap_or(format);
-        let out_delimiter = match out_format {
-            Format::Tsv => b'\t',
-            _ if out_format == format => delimiter,
-            _ => b',',
+        let out_delimiter = match (self.output_delimiter, self.output_format) {
+            (Some(d), _) => d,
+            (None, None) => delimiter,
+            (None, Some(f)) => f.default_delimiter().unwrap_or(b','),
         };
         let mut splitter = Splitter::new(self.inputs.clone(), format, delimiter, self.chunk);
         let header = splitter.header()?;

@@ -174,12 +174,18 @@ pub fn run<R: Reducer>(
             cancel.store(true, Ordering::Relaxed);
         }
         drop(slot_tx);
-        let bytes = reader.join().unwrap_or_default();
+        let joined = reader.join();
         stats.chunks = next;
-        stats.bytes_read = bytes;
-        match failure {
-            Some(e) => Err(e),
-            None => Ok(total),
+        match (failure, joined) {
+            (Some(e), _) => Err(e),
+            (None, Err(panic)) => Err(Error::Internal(format!(
+                "the reader thread panicked: {}",
+                panic_message(&*panic)
+            ))),
+            (None, Ok(bytes)) => {
+                stats.bytes_read = bytes;
+                Ok(total)
+            }
         }
     });
     let total = outcome?;
@@ -206,13 +212,17 @@ fn process<R: Reducer>(
     match catch_unwind(AssertUnwindSafe(run)) {
         Ok(res) => res,
         Err(panic) => {
-            let message = panic
-                .downcast_ref::<&str>()
-                .map(|s| s.to_string())
-                .or_else(|| panic.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "unknown panic".to_string());
+            let message = panic_message(&*panic);
             let input = parse.input_names.get(chunk.input).cloned().unwrap_or_default();
             Err(Error::WorkerPanic { at: Location { input, line: chunk.first_line }, message })
         }
     }
+}
+
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".to_string())
 }

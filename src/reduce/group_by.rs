@@ -18,7 +18,7 @@ use std::str::FromStr;
 
 use crate::error::{Error, Result};
 use crate::record::{ColumnRef, Field, Record};
-use crate::reduce::number::{format_f64, parse_number, ExactSum, Number};
+use crate::reduce::number::{format_f64, parse_number, ExactSum};
 use crate::reduce::{Reducer, Sink};
 use crate::sink::encode::{write_json_string, Encoder, OutValue, OwnedField};
 
@@ -146,6 +146,8 @@ struct Extreme {
     /// Best value by bytes.
     text: Option<Box<[u8]>>,
     non_numeric: bool,
+    /// The values are JSON strings (written back as strings).
+    json_strings: bool,
 }
 
 impl Extreme {
@@ -168,6 +170,7 @@ impl Extreme {
 
     fn merge(&mut self, other: Extreme, max: bool) {
         self.non_numeric |= other.non_numeric;
+        self.json_strings |= other.json_strings;
         let better = |o: Ordering| if max { o == Ordering::Greater } else { o == Ordering::Less };
         if let Some((v, t)) = other.num {
             if self.num.as_ref().is_none_or(|(cur, _)| better(v.total_cmp(cur))) {
@@ -251,8 +254,9 @@ impl GroupBy {
     }
 }
 
-fn encode_key_part(out: &mut Vec<u8>, field: Field<'_>) {
+fn encode_key_part(out: &mut Vec<u8>, field: Field<'_>, null_markers: &[Vec<u8>]) {
     let (tag, text) = match field {
+        _ if field.is_missing(null_markers) => (TAG_MISSING, None),
         Field::Absent | Field::Null => (TAG_MISSING, None),
         Field::Text(t) => (TAG_TEXT, Some(std::borrow::Cow::Borrowed(t))),
         Field::JsonString(_) => (TAG_JSON_STRING, field.text()),
@@ -318,7 +322,7 @@ impl Reducer for GroupBy {
         let mut key = std::mem::take(&mut partial.scratch);
         key.clear();
         for k in &self.keys {
-            encode_key_part(&mut key, record.get(k));
+            encode_key_part(&mut key, record.get(k), &self.null_markers);
         }
         if !partial.groups.contains_key(key.as_slice()) {
             partial.groups.insert(key.as_slice().into(), self.new_accs());
@@ -346,14 +350,15 @@ impl Reducer for GroupBy {
                     };
                     match num {
                         Some(v) => {
-                            sum.add(v);
+                            sum.add(&v);
                             *n += 1;
                         }
                         None => return Err(self.not_numeric(agg, record, &text)),
                     }
                 }
                 Acc::Extreme(e) => {
-                    let num = parse_number(&text).map(Number::to_f64);
+                    e.json_strings |= matches!(field, Field::JsonString(_));
+                    let num = parse_number(&text).map(|n| n.to_f64());
                     e.update(&text, num, agg.kind == AggKind::Max);
                 }
                 Acc::Distinct(set) => {
@@ -440,21 +445,30 @@ impl Reducer for GroupBy {
                 let v = match acc {
                     Acc::Count(n) => OutValue::Number(n.to_string().into_bytes()),
                     Acc::Sum(sum, n) => {
-                        if sum.overflowed() {
-                            return Err(Error::Overflow { column: agg.label.clone() });
-                        }
                         let mut out = Vec::new();
+                        let out_of_range = || Error::OutOfRange { aggregate: agg.label.clone() };
                         if *n == 0 {
                             OutValue::Field(OwnedField::Missing)
                         } else if agg.kind == AggKind::Sum {
-                            sum.write(&mut out);
+                            if !sum.write(&mut out) {
+                                return Err(out_of_range());
+                            }
                             OutValue::Number(out)
                         } else {
-                            format_f64(sum.to_f64() / *n as f64, &mut out);
+                            let mean = sum.to_f64() / *n as f64;
+                            if !mean.is_finite() {
+                                return Err(out_of_range());
+                            }
+                            format_f64(mean, &mut out);
                             OutValue::Number(out)
                         }
                     }
                     Acc::Extreme(e) => match e.result() {
+                        Some(t) if e.json_strings => {
+                            let mut raw = Vec::new();
+                            write_json_string(&mut raw, t);
+                            OutValue::Field(OwnedField::JsonString(raw))
+                        }
                         Some(t) => OutValue::Field(OwnedField::Text(t.to_vec())),
                         None => OutValue::Field(OwnedField::Missing),
                     },
@@ -522,7 +536,7 @@ mod tests {
     fn extremes_prefer_numbers_and_keep_text() {
         let mut e = Extreme::default();
         for t in ["10", "9", "1.50"] {
-            e.update(t.as_bytes(), parse_number(t.as_bytes()).map(Number::to_f64), false);
+            e.update(t.as_bytes(), parse_number(t.as_bytes()).map(|n| n.to_f64()), false);
         }
         assert_eq!(e.result(), Some(&b"1.50"[..]));
         e.update(b"abc", None, false);

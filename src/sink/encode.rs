@@ -152,6 +152,7 @@ impl Encoder {
         rec.for_each_field(|key, _| {
             if let Some(k) = key {
                 if bad.is_none()
+                    && !self.layout.dropped.contains(k)
                     && !self
                         .layout
                         .columns

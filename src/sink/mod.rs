@@ -67,7 +67,14 @@ impl Output {
                     .prefix(".fanfold-")
                     .suffix(".tmp")
                     .tempfile_in(&dir)
-                    .map_err(io_err)?;
+                    .map_err(|e| {
+                        let why = format!(
+                            "cannot create a temporary file in {}: {}",
+                            dir.display(),
+                            io::Error::from(e.kind())
+                        );
+                        io_err(io::Error::new(e.kind(), why))
+                    })?;
                 Inner::Temp(BufWriter::with_capacity(OUTPUT_BUFFER, tmp), path.to_path_buf())
             }
         };

@@ -35,6 +35,8 @@ pub struct Layout {
     /// NDJSON to CSV without `--select`: a record with a key outside
     /// `columns` is an error rather than silently losing the value.
     pub(crate) strict_keys: bool,
+    /// Input keys removed by `--drop` (ignored by the strict-keys check).
+    pub(crate) dropped: HashSet<String>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -90,7 +92,20 @@ impl Layout {
             })
             .collect();
         let is_dynamic = json_input && dynamic && projection.select.is_none();
+        let columns: Vec<ColumnRef> = columns;
+        if columns.is_empty() && !input_columns.is_empty() {
+            return Err(Error::flag("--select/--drop", "no column is left to write"));
+        }
+        for (i, c) in columns.iter().enumerate() {
+            if columns[..i].iter().any(|d| d.name == c.name) {
+                return Err(Error::flag(
+                    "--rename",
+                    format!("two output columns would be named `{}`", c.name),
+                ));
+            }
+        }
         Ok(Layout {
+            dropped: projection.drop.iter().cloned().collect(),
             columns,
             dynamic: is_dynamic
                 .then(|| DynamicKeys { drop: projection.drop.iter().cloned().collect(), rename }),
