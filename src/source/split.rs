@@ -207,10 +207,10 @@ impl Splitter {
     fn emit(&mut self, cut: usize) -> Chunk {
         let cur = self.current.as_mut().expect("an input is open");
         let cap = match self.limit {
-            ChunkLimit::Bytes(t) => t + READ_STEP,
+            ChunkLimit::Bytes(t) => t.saturating_add(READ_STEP),
             ChunkLimit::Records(_) => READ_STEP,
         };
-        let mut rest = Vec::with_capacity(cap.max(cur.buf.len() - cut));
+        let mut rest = Vec::with_capacity(cap.min(1 << 30).max(cur.buf.len() - cut));
         rest.extend_from_slice(&cur.buf[cut..]);
         let mut data = std::mem::replace(&mut cur.buf, rest);
         data.truncate(cut);

@@ -96,8 +96,11 @@ impl Layout {
         if columns.is_empty() && !input_columns.is_empty() {
             return Err(Error::flag("--select/--drop", "no column is left to write"));
         }
+        // Input headers may repeat a name (legal CSV); a rename must not
+        // create a new clash.
         for (i, c) in columns.iter().enumerate() {
-            if columns[..i].iter().any(|d| d.name == c.name) {
+            let renamed = projection.rename.iter().any(|(_, new)| *new == c.name);
+            if renamed && columns.iter().enumerate().any(|(j, d)| j != i && d.name == c.name) {
                 return Err(Error::flag(
                     "--rename",
                     format!("two output columns would be named `{}`", c.name),
