@@ -49,7 +49,7 @@ pub struct Args {
     pub output_delimiter: Option<u8>,
 
     /// Target chunk size: bytes, or with a unit (64KiB, 4MiB, 1GB).
-    /// Default 1MiB.
+    /// Default 4MiB.
     #[arg(long, value_name = "SIZE", value_parser = parse_size, conflicts_with = "chunk_size")]
     pub chunk_bytes: Option<usize>,
 

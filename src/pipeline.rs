@@ -14,8 +14,9 @@ use crate::sink::encode::Encoder;
 use crate::source::{ChunkLimit, Input, Splitter};
 use crate::transform::{Layout, Projection};
 
-/// Default target chunk size in bytes.
-pub const DEFAULT_CHUNK_BYTES: usize = 1 << 20;
+/// Default target chunk size in bytes (4 MiB: the fastest of 256 KiB, 1, 4
+/// and 16 MiB for group-by, concat and NDJSON on a 1.2 GB input, 2 cores).
+pub const DEFAULT_CHUNK_BYTES: usize = 4 << 20;
 
 /// Largest accepted target chunk size in bytes (1 GiB).
 pub const MAX_CHUNK_BYTES: usize = 1 << 30;
@@ -88,7 +89,7 @@ pub struct Pipeline {
 }
 
 impl Pipeline {
-    /// A concat of `inputs` with default settings: 1 MiB chunks, one worker
+    /// A concat of `inputs` with default settings: 4 MiB chunks, one worker
     /// per available core, `2 × threads` chunks in flight.
     pub fn new(inputs: Vec<Input>) -> Pipeline {
         let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
