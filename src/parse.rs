@@ -1,8 +1,11 @@
 //! Parsing a chunk's bytes into [`Record`]s, on a worker thread.
 //!
-//! CSV/TSV chunks go through the `csv` crate (RFC 4180), one reused
-//! `ByteRecord` per chunk; every record must have as many fields as the
-//! header. NDJSON chunks are split on `\n` here and each line is parsed on
+//! CSV/TSV chunks take a fast path for the common record: a line with no
+//! quote and no `\r` inside is cut at the delimiters found by one `memchr3`
+//! scan, with no copy. A line holding a quote (or a bare `\r`) goes to
+//! `csv-core`, the `csv` crate's RFC 4180 parser, which also handles quoted
+//! newlines; both paths give the fields the `csv` crate would. Every record
+//! must have as many fields as the header. Nothing is allocated per record. NDJSON chunks are split on `\n` here and each line is parsed on
 //! its own with `serde_json`, so one bad line names its own line and column.
 //! Object values are kept as raw JSON text (`RawValue`), so a value no
 //! transform touched is written back exactly as it was read.
@@ -47,38 +50,53 @@ pub fn for_each_record(
     let mut count = 0;
     match opts.format {
         Format::Csv | Format::Tsv => {
-            let mut rdr = csv::ReaderBuilder::new()
-                .has_headers(false)
-                .delimiter(opts.delimiter)
-                .flexible(true)
-                .from_reader(chunk.data.as_slice());
-            let mut rec = csv::ByteRecord::new();
-            loop {
-                let line_of = |rec: &csv::ByteRecord| {
-                    chunk.first_line + rec.position().map_or(1, |p| p.line()) - 1
-                };
-                match rdr.read_byte_record(&mut rec) {
-                    Ok(false) => break,
-                    Ok(true) => {}
-                    Err(e) => {
-                        let line = e.position().map_or(chunk.first_line, |p| {
-                            chunk.first_line + p.line().saturating_sub(1)
-                        });
-                        let at = Location { input: input.to_string(), line };
-                        return Err(Error::Csv { at, message: e.to_string() });
+            let mut csv = CsvParser::new(opts.delimiter);
+            let data = chunk.data.as_slice();
+            let has_cr = memchr::memchr(b'\r', data).is_some();
+            let mut pos = 0;
+            let mut line = chunk.first_line;
+            let field_count_error = |line: u64, found: usize| Error::FieldCount {
+                at: Location { input: input.to_string(), line },
+                expected: opts.header_len,
+                found,
+            };
+            while pos < data.len() {
+                match csv.simple_line(data, pos, has_cr) {
+                    Some((bytes, next)) => {
+                        let this = line;
+                        line += 1;
+                        pos = next;
+                        if bytes.is_empty() {
+                            continue; // a blank line, skipped as the csv crate does
+                        }
+                        if csv.ends.len() != opts.header_len {
+                            return Err(field_count_error(this, csv.ends.len()));
+                        }
+                        count += 1;
+                        let fields = Fields::Csv { bytes, ends: &csv.ends, gap: 1 };
+                        f(&Record { fields, input, line: this })?;
+                    }
+                    None => {
+                        let this = line;
+                        let (consumed, got) = csv.quoted_record(&data[pos..]);
+                        line +=
+                            memchr::memchr_iter(b'\n', &data[pos..pos + consumed]).count() as u64;
+                        pos += consumed;
+                        if !got {
+                            continue;
+                        }
+                        if csv.n_ends != opts.header_len {
+                            return Err(field_count_error(this, csv.n_ends));
+                        }
+                        count += 1;
+                        let fields = Fields::Csv {
+                            bytes: &csv.packed[..csv.n_out],
+                            ends: &csv.packed_ends[..csv.n_ends],
+                            gap: 0,
+                        };
+                        f(&Record { fields, input, line: this })?;
                     }
                 }
-                let line = line_of(&rec);
-                if rec.len() != opts.header_len {
-                    let at = Location { input: input.to_string(), line };
-                    return Err(Error::FieldCount {
-                        at,
-                        expected: opts.header_len,
-                        found: rec.len(),
-                    });
-                }
-                count += 1;
-                f(&Record { fields: Fields::Csv(&rec), input, line })?;
             }
         }
         Format::Ndjson => {
@@ -94,6 +112,128 @@ pub fn for_each_record(
         }
     }
     Ok(count)
+}
+
+/// Reusable state for parsing the CSV records of one chunk.
+struct CsvParser {
+    delimiter: u8,
+    /// Field ends of the current simple line (relative to the line).
+    ends: Vec<usize>,
+    core: csv_core::Reader,
+    /// Unquoted fields of the current quoted record, packed.
+    packed: Vec<u8>,
+    packed_ends: Vec<usize>,
+    /// Bytes of `packed` and entries of `packed_ends` the record uses.
+    n_out: usize,
+    n_ends: usize,
+}
+
+impl CsvParser {
+    fn new(delimiter: u8) -> Self {
+        CsvParser {
+            delimiter,
+            ends: Vec::with_capacity(32),
+            core: csv_core::ReaderBuilder::new().delimiter(delimiter).build(),
+            packed: vec![0; 1024],
+            packed_ends: vec![0; 32],
+            n_out: 0,
+            n_ends: 0,
+        }
+    }
+
+    /// Splits the line starting at `pos` at its delimiters when it holds no
+    /// quote (and, if `has_cr`, no `\r` before its end). Returns the line
+    /// without its terminator and the position after it, with the field
+    /// ends in `self.ends`; `None` when the line needs the full parser.
+    fn simple_line<'d>(
+        &mut self,
+        data: &'d [u8],
+        pos: usize,
+        has_cr: bool,
+    ) -> Option<(&'d [u8], usize)> {
+        self.ends.clear();
+        let rest = &data[pos..];
+        let mut eol = rest.len();
+        for i in memchr::memchr3_iter(self.delimiter, b'"', b'\n', rest) {
+            match rest[i] {
+                b'\n' => {
+                    eol = i;
+                    break;
+                }
+                b'"' => return None,
+                _ => self.ends.push(i),
+            }
+        }
+        let next = pos + (eol + 1).min(rest.len());
+        let mut bytes = &rest[..eol];
+        if has_cr {
+            if let Some(stripped) = bytes.strip_suffix(b"\r") {
+                bytes = stripped;
+            }
+            if memchr::memchr(b'\r', bytes).is_some() {
+                return None;
+            }
+        }
+        self.ends.push(bytes.len());
+        Some((bytes, next))
+    }
+
+    /// Parses one record (quoted fields, quoted newlines) from the start of
+    /// `input` with `csv-core`. Returns the bytes consumed and whether a
+    /// record was read (false for a skipped blank line at the end).
+    fn quoted_record(&mut self, input: &[u8]) -> (usize, bool) {
+        use csv_core::ReadRecordResult as R;
+        let (mut consumed, mut out, mut nends) = (0, 0, 0);
+        loop {
+            let (res, nin, nout, nend) = self.core.read_record(
+                &input[consumed..],
+                &mut self.packed[out..],
+                &mut self.packed_ends[nends..],
+            );
+            consumed += nin;
+            out += nout;
+            nends += nend;
+            match res {
+                R::InputEmpty => {
+                    if consumed >= input.len() {
+                        // The chunk ends without a terminator: end the record.
+                        let (res, _, nout, nend) = self.core.read_record(
+                            &[],
+                            &mut self.packed[out..],
+                            &mut self.packed_ends[nends..],
+                        );
+                        out += nout;
+                        nends += nend;
+                        self.core.reset();
+                        self.finish(out, nends);
+                        return (consumed, matches!(res, R::Record));
+                    }
+                }
+                R::OutputFull => {
+                    let n = self.packed.len();
+                    self.packed.resize(n * 2, 0);
+                }
+                R::OutputEndsFull => {
+                    let n = self.packed_ends.len();
+                    self.packed_ends.resize(n * 2, 0);
+                }
+                R::Record => {
+                    self.finish(out, nends);
+                    return (consumed, true);
+                }
+                R::End => {
+                    self.core.reset();
+                    self.finish(out, nends);
+                    return (consumed, false);
+                }
+            }
+        }
+    }
+
+    fn finish(&mut self, out: usize, nends: usize) {
+        self.n_out = out;
+        self.n_ends = nends;
+    }
 }
 
 /// The keys of one NDJSON line, in order.

@@ -92,7 +92,15 @@ pub struct ColumnRef {
 /// The fields of a record, in input order.
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum Fields<'a> {
-    Csv(&'a csv::ByteRecord),
+    /// CSV fields: field `i` is `bytes[start..ends[i]]`, where `start` is
+    /// `ends[i - 1] + gap` (0 for the first field). `gap` is 1 when `bytes`
+    /// is the raw line (fields separated by a one-byte delimiter) and 0
+    /// when it holds the unquoted fields packed together.
+    Csv {
+        bytes: &'a [u8],
+        ends: &'a [usize],
+        gap: usize,
+    },
     Json(&'a [(Cow<'a, str>, &'a RawValue)]),
 }
 
@@ -114,7 +122,13 @@ impl<'a> Record<'a> {
     /// The value at `source`.
     pub fn get_source(&self, source: &Source) -> Field<'a> {
         match (self.fields, source) {
-            (Fields::Csv(rec), Source::Index(i)) => rec.get(*i).map_or(Field::Absent, Field::Text),
+            (Fields::Csv { bytes, ends, gap }, Source::Index(i)) => match ends.get(*i) {
+                Some(&end) => {
+                    let start = if *i == 0 { 0 } else { ends[*i - 1] + gap };
+                    Field::Text(&bytes[start..end])
+                }
+                None => Field::Absent,
+            },
             (Fields::Json(pairs), Source::Key(k)) => pairs
                 .iter()
                 .find(|(name, _)| name == k)
@@ -127,7 +141,13 @@ impl<'a> Record<'a> {
     /// the header) and value, in input order.
     pub(crate) fn for_each_field(&self, mut f: impl FnMut(Option<&str>, Field<'a>)) {
         match self.fields {
-            Fields::Csv(rec) => rec.iter().for_each(|t| f(None, Field::Text(t))),
+            Fields::Csv { bytes, ends, gap } => {
+                let mut start = 0;
+                for &end in ends {
+                    f(None, Field::Text(&bytes[start..end]));
+                    start = end + gap;
+                }
+            }
             Fields::Json(pairs) => pairs.iter().for_each(|(k, v)| f(Some(k), json_field(v))),
         }
     }

@@ -12,8 +12,8 @@
 //! markers), as SQL does; `count` counts every record of the group. A sum or
 //! mean over no values is missing (an empty field or `null`).
 
+use hashbrown::{HashMap, HashSet};
 use std::cmp::Ordering;
-use std::collections::{HashMap, HashSet};
 use std::str::FromStr;
 
 use crate::error::{Error, Result};
@@ -118,6 +118,9 @@ struct Agg {
     kind: AggKind,
     column: Option<ColumnRef>,
     label: String,
+    /// An earlier sum/mean over the same column whose accumulator this
+    /// sum/mean shares (so the column is parsed and summed once).
+    alias: Option<usize>,
 }
 
 /// Groups records and computes aggregates; see the module docs.
@@ -196,7 +199,7 @@ impl Extreme {
 /// The groups of consecutive chunks: encoded key to accumulators.
 #[derive(Debug, Default)]
 pub struct GroupPartial {
-    groups: HashMap<Box<[u8]>, Vec<Acc>>,
+    groups: HashMap<Vec<u8>, Vec<Acc>>,
     scratch: Vec<u8>,
 }
 
@@ -218,16 +221,26 @@ impl GroupBy {
     ) -> Self {
         let mut names: Vec<String> = keys.iter().map(|k| k.name.clone()).collect();
         names.extend(aggs.iter().map(|(s, _)| s.name.clone()));
-        let aggs = aggs
+        let mut aggs: Vec<Agg> = aggs
             .into_iter()
             .map(|(spec, column)| {
                 let label = match &spec.column {
                     Some(c) => format!("{}:{c}", spec.kind.name()),
                     None => spec.kind.name().to_string(),
                 };
-                Agg { kind: spec.kind, column, label }
+                Agg { kind: spec.kind, column, label, alias: None }
             })
             .collect();
+        let summing = |k: AggKind| matches!(k, AggKind::Sum | AggKind::Mean);
+        for i in 0..aggs.len() {
+            aggs[i].alias = (0..i).find(|&j| {
+                summing(aggs[i].kind)
+                    && summing(aggs[j].kind)
+                    && aggs[j].alias.is_none()
+                    && aggs[j].column.is_some()
+                    && aggs[j].column == aggs[i].column
+            });
+        }
         GroupBy { keys, aggs, encoder, null_markers, names }
     }
 
@@ -324,12 +337,11 @@ impl Reducer for GroupBy {
         for k in &self.keys {
             encode_key_part(&mut key, record.get(k), &self.null_markers);
         }
-        if !partial.groups.contains_key(key.as_slice()) {
-            partial.groups.insert(key.as_slice().into(), self.new_accs());
-        }
-        let accs = partial.groups.get_mut(key.as_slice()).expect("inserted above");
-        partial.scratch = key;
+        let accs = partial.groups.entry_ref(key.as_slice()).or_insert_with(|| self.new_accs());
         for (agg, acc) in self.aggs.iter().zip(accs.iter_mut()) {
+            if agg.alias.is_some() {
+                continue;
+            }
             let Some(col) = &agg.column else {
                 if let Acc::Count(n) = acc {
                     *n += 1;
@@ -368,6 +380,7 @@ impl Reducer for GroupBy {
                 }
             }
         }
+        partial.scratch = key;
         Ok(())
     }
 
@@ -411,7 +424,7 @@ impl Reducer for GroupBy {
     fn finish(&self, mut total: GroupPartial, sink: &mut Sink<'_>) -> Result<()> {
         if self.keys.is_empty() && total.groups.is_empty() {
             // A global aggregate over no records still has one row.
-            total.groups.insert(Vec::new().into(), self.new_accs());
+            total.groups.insert(Vec::new(), self.new_accs());
         }
         type Decoded<'k> = (Vec<(u8, &'k [u8])>, &'k Vec<Acc>);
         let mut groups: Vec<Decoded<'_>> =
@@ -441,7 +454,8 @@ impl Reducer for GroupBy {
                     _ => OwnedField::Missing,
                 }));
             }
-            for (agg, acc) in self.aggs.iter().zip(accs) {
+            for (i, agg) in self.aggs.iter().enumerate() {
+                let acc = &accs[agg.alias.unwrap_or(i)];
                 let v = match acc {
                     Acc::Count(n) => OutValue::Number(n.to_string().into_bytes()),
                     Acc::Sum(sum, n) => {
