@@ -301,6 +301,42 @@ mod tests {
         assert_eq!(seen, vec![10, 12]);
     }
 
+    /// The fast path and the csv-core fallback give exactly the fields the
+    /// `csv` crate gives, on the awkward cases.
+    #[test]
+    fn csv_paths_agree_with_the_csv_crate() {
+        let cases: &[&[u8]] = &[
+            b"a,b\n\nc,d\n",
+            b"a,b\r\nc,d\r\n",
+            b"a,b\rc,d\n",
+            b"a\"x,b\nc,\"d\"\"e\"\n",
+            b"\"q\nr\",s\n\"t\"u,v\n",
+            b"a,\"b\"",
+            b"a,b",
+            b"\"x\",\"\"\r\n\r\ny,z",
+            b",\n,\n",
+        ];
+        for data in cases {
+            let mut expected = Vec::new();
+            let mut rdr =
+                csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(*data);
+            for rec in rdr.byte_records() {
+                let rec = rec.unwrap();
+                expected.push(rec.iter().map(<[u8]>::to_vec).collect::<Vec<_>>());
+            }
+            let chunk = Chunk { seq: 0, input: 0, first_line: 1, data: data.to_vec() };
+            let mut got = Vec::new();
+            for_each_record(&chunk, &opts(Format::Csv, 2), |r| {
+                let mut fields = Vec::new();
+                r.for_each_field(|_, f| fields.push(f.text().unwrap().to_vec()));
+                got.push(fields);
+                Ok(())
+            })
+            .unwrap();
+            assert_eq!(got, expected, "{:?}", String::from_utf8_lossy(data));
+        }
+    }
+
     #[test]
     fn csv_field_count_error_names_line() {
         let chunk = Chunk { seq: 0, input: 0, first_line: 2, data: b"1,2\n1,2,3\n".to_vec() };
