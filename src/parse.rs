@@ -13,7 +13,7 @@
 use std::borrow::Cow;
 use std::fmt;
 
-use serde::de::{Deserializer, MapAccess, Visitor};
+use serde::de::{DeserializeSeed, Deserializer, MapAccess, Visitor};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
@@ -100,14 +100,37 @@ pub fn for_each_record(
             }
         }
         Format::Ndjson => {
-            for (this, raw) in (chunk.first_line..).zip(chunk.data.split(|&b| b == b'\n')) {
-                let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
-                if raw.iter().all(u8::is_ascii_whitespace) {
+            // Check UTF-8 once per chunk, so that each line parses from a
+            // `&str` without checking it again (an invalid chunk falls back
+            // to byte parsing, whose error names the line).
+            let text = std::str::from_utf8(&chunk.data).ok();
+            let mut pairs: Vec<(Cow<'_, str>, &RawValue)> = Vec::with_capacity(16);
+            let mut start = 0;
+            let mut line = chunk.first_line;
+            let data = chunk.data.as_slice();
+            while start < data.len() {
+                let end = memchr::memchr(b'\n', &data[start..]).map_or(data.len(), |i| start + i);
+                let this = line;
+                line += 1;
+                let (s, e) =
+                    (start, if end > start && data[end - 1] == b'\r' { end - 1 } else { end });
+                start = end + 1;
+                let raw = &data[s..e];
+                if raw.first().is_none_or(u8::is_ascii_whitespace)
+                    && raw.iter().all(u8::is_ascii_whitespace)
+                {
                     continue;
                 }
-                let obj = parse_object(raw, input, this)?;
+                pairs.clear();
+                let parsed = match text {
+                    Some(t) => {
+                        parse_pairs(serde_json::Deserializer::from_str(&t[s..e]), &mut pairs)
+                    }
+                    None => parse_pairs(serde_json::Deserializer::from_slice(raw), &mut pairs),
+                };
+                parsed.map_err(|e| json_error(&e, input, this))?;
                 count += 1;
-                f(&Record { fields: Fields::Json(&obj.0), input, line: this })?;
+                f(&Record { fields: Fields::Json(&pairs), input, line: this })?;
             }
         }
     }
@@ -241,42 +264,85 @@ impl CsvParser {
 /// # Errors
 /// [`Error::Json`] when the line is not a JSON object.
 pub fn json_keys(line_bytes: &[u8], input: &str, line: u64) -> Result<Vec<String>> {
-    let obj = parse_object(line_bytes, input, line)?;
-    Ok(obj.0.into_iter().map(|(k, _)| k.into_owned()).collect())
+    let pairs = parse_object(line_bytes, input, line)?;
+    Ok(pairs.into_iter().map(|(k, _)| k.into_owned()).collect())
 }
 
-fn parse_object<'a>(raw: &'a [u8], input: &str, line: u64) -> Result<JsonObject<'a>> {
-    serde_json::from_slice::<JsonObject<'a>>(raw).map_err(|e| Error::Json {
+fn parse_object<'a>(raw: &'a [u8], input: &str, line: u64) -> Result<Vec<Pairs<'a>>> {
+    let mut pairs = Vec::new();
+    parse_pairs(serde_json::Deserializer::from_slice(raw), &mut pairs)
+        .map_err(|e| json_error(&e, input, line))?;
+    Ok(pairs)
+}
+
+fn json_error(e: &serde_json::Error, input: &str, line: u64) -> Error {
+    Error::Json {
         at: Location { input: input.to_string(), line },
         column: e.column().max(1),
         message: e.to_string().split(" at line ").next().unwrap_or_default().to_string(),
-    })
+    }
 }
 
-/// A JSON object as its key/value pairs in input order, values raw.
-struct JsonObject<'a>(Vec<(Cow<'a, str>, &'a RawValue)>);
+/// One key and its raw value.
+type Pairs<'a> = (Cow<'a, str>, &'a RawValue);
 
-impl<'de> Deserialize<'de> for JsonObject<'de> {
+/// Parses one JSON object (and nothing after it) into `pairs`, keys
+/// borrowed unless they hold an escape.
+fn parse_pairs<'de, R: serde_json::de::Read<'de>>(
+    mut de: serde_json::Deserializer<R>,
+    pairs: &mut Vec<Pairs<'de>>,
+) -> serde_json::Result<()> {
+    PairsSeed(pairs).deserialize(&mut de)?;
+    de.end()
+}
+
+/// Deserializes a JSON object into a caller's vector, reused across lines.
+struct PairsSeed<'v, 'de>(&'v mut Vec<Pairs<'de>>);
+
+impl<'de> DeserializeSeed<'de> for PairsSeed<'_, 'de> {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> std::result::Result<(), D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for PairsSeed<'_, 'de> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> std::result::Result<(), A::Error> {
+        while let Some(Key(k)) = map.next_key::<Key<'de>>()? {
+            let v: &'de RawValue = map.next_value()?;
+            self.0.push((k, v));
+        }
+        Ok(())
+    }
+}
+
+/// An object key, borrowed from the input when it has no escapes (serde's
+/// own `Cow<str>` always copies).
+struct Key<'de>(Cow<'de, str>);
+
+impl<'de> Deserialize<'de> for Key<'de> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
         struct V;
         impl<'de> Visitor<'de> for V {
-            type Value = JsonObject<'de>;
+            type Value = Key<'de>;
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a JSON object")
+                f.write_str("a string")
             }
-            fn visit_map<A: MapAccess<'de>>(
-                self,
-                mut map: A,
-            ) -> std::result::Result<Self::Value, A::Error> {
-                let mut pairs = Vec::with_capacity(map.size_hint().unwrap_or(8));
-                while let Some(k) = map.next_key::<Cow<'de, str>>()? {
-                    let v: &'de RawValue = map.next_value()?;
-                    pairs.push((k, v));
-                }
-                Ok(JsonObject(pairs))
+            fn visit_borrowed_str<E>(self, v: &'de str) -> std::result::Result<Key<'de>, E> {
+                Ok(Key(Cow::Borrowed(v)))
+            }
+            fn visit_str<E>(self, v: &str) -> std::result::Result<Key<'de>, E> {
+                Ok(Key(Cow::Owned(v.to_string())))
             }
         }
-        d.deserialize_map(V)
+        d.deserialize_str(V)
     }
 }
 

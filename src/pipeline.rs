@@ -199,7 +199,11 @@ impl Pipeline {
             (Err(_), None) => Layout::new(&Projection::default(), &[], json_input, true)?,
             (Err(e), Some(_)) => return Err(e),
         };
-        let encoder = Encoder::new(out_format, out_delimiter, layout.clone(), self.null_bytes());
+        let mut encoder =
+            Encoder::new(out_format, out_delimiter, layout.clone(), self.null_bytes());
+        if format.is_delimited() {
+            encoder = encoder.with_csv_input(delimiter, columns.len());
+        }
         let reducer = match make(&layout, encoder) {
             Ok(r) => r,
             Err(e) if header.is_some() => return Err(e),

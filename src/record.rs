@@ -152,6 +152,15 @@ impl<'a> Record<'a> {
         }
     }
 
+    /// The whole input line of a CSV record that was cut at its delimiters
+    /// without unquoting (it holds no quote and no `\r`).
+    pub(crate) fn raw_csv_line(&self) -> Option<&'a [u8]> {
+        match self.fields {
+            Fields::Csv { bytes, gap: 1, .. } => Some(bytes),
+            _ => None,
+        }
+    }
+
     /// The record's input and 1-based starting line.
     pub fn location(&self) -> Location {
         Location { input: self.input.to_string(), line: self.line }

@@ -202,6 +202,15 @@ fn pow10(n: u32) -> i128 {
 /// Rounds `mantissa × 10^-scale` to the nearest `f64` (correctly rounded,
 /// through the standard library's decimal parser).
 fn decimal_to_f64(mantissa: i128, scale: u32) -> f64 {
+    // Clinger's fast path: a mantissa below 2^53 and a power of ten up to
+    // 10^22 are exact doubles, so one IEEE division is correctly rounded.
+    const POW10: [f64; 23] = [
+        1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16,
+        1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
+    ];
+    if mantissa.unsigned_abs() < (1u128 << 53) && (scale as usize) < POW10.len() {
+        return mantissa as f64 / POW10[scale as usize];
+    }
     format!("{mantissa}e-{scale}").parse::<f64>().unwrap_or(f64::NAN)
 }
 
@@ -409,6 +418,16 @@ mod tests {
         other.add(&dec("1e-30"));
         other.merge(split);
         assert_eq!(written(&other), "0.5");
+    }
+
+    #[test]
+    fn fast_float_conversion_matches_the_parser() {
+        for (m, s) in
+            [(472542i128, 2u32), (1, 1), (3, 1), (-9007199254740991, 0), (123456789, 18), (7, 22)]
+        {
+            let slow: f64 = format!("{m}e-{s}").parse().unwrap();
+            assert_eq!(decimal_to_f64(m, s), slow, "{m}e-{s}");
+        }
     }
 
     #[test]

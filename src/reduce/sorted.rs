@@ -220,12 +220,14 @@ impl Reducer for Sorted {
         for i in (0..heap.len() / 2).rev() {
             sift_down(&mut heap, i, &less);
         }
-        let mut buf = Vec::with_capacity(1 << 16);
+        let mut buf = Vec::with_capacity((1 << 20) + (1 << 16));
         let mut pending = 0;
         while let Some(&(r, pos)) = heap.first() {
             buf.extend_from_slice(runs[r].record(runs[r].order[pos] as usize));
             pending += 1;
-            if buf.len() >= 1 << 16 {
+            // Past the output's own buffer size, the sink writes straight
+            // through instead of copying again.
+            if buf.len() >= 1 << 20 {
                 sink.write(&buf, pending)?;
                 buf.clear();
                 pending = 0;

@@ -30,6 +30,10 @@ pub struct Encoder {
     null_markers: Vec<Vec<u8>>,
     /// NDJSON: `{"name":` then `,"name":` per column, pre-escaped.
     json_prefixes: Vec<Vec<u8>>,
+    /// The CSV input's delimiter, when the input is CSV/TSV.
+    input_delimiter: Option<u8>,
+    /// The layout writes every input column, in input order.
+    identity: bool,
 }
 
 impl Encoder {
@@ -48,7 +52,30 @@ impl Encoder {
                 p
             })
             .collect();
-        Encoder { format, delimiter, layout, null_markers, json_prefixes }
+        Encoder {
+            format,
+            delimiter,
+            layout,
+            null_markers,
+            json_prefixes,
+            input_delimiter: None,
+            identity: false,
+        }
+    }
+
+    /// Tells the encoder that the input is CSV/TSV with `delimiter` and
+    /// `header_len` columns, which lets it copy unquoted input lines
+    /// instead of re-encoding their fields.
+    pub fn with_csv_input(mut self, delimiter: u8, header_len: usize) -> Self {
+        self.input_delimiter = Some(delimiter);
+        self.identity = self.layout.columns.len() == header_len
+            && self
+                .layout
+                .columns
+                .iter()
+                .enumerate()
+                .all(|(i, c)| c.source == crate::record::Source::Index(i));
+        self
     }
 
     /// The output format.
@@ -123,12 +150,28 @@ impl Encoder {
                     self.csv_row(&[t.as_deref().unwrap_or_default()], out);
                     return Ok(());
                 }
+                // A line the parser cut without unquoting holds no quote,
+                // `\r`, `\n` or (within a field) delimiter: with the same
+                // delimiter out, its fields need no quoting, and an
+                // identity layout can copy the whole line.
+                let raw =
+                    rec.raw_csv_line().filter(|_| self.input_delimiter == Some(self.delimiter));
+                if let (Some(line), true) = (raw, self.identity) {
+                    out.extend_from_slice(line);
+                    out.push(b'\n');
+                    return Ok(());
+                }
                 for (i, c) in cols.iter().enumerate() {
                     if i > 0 {
                         out.push(self.delimiter);
                     }
-                    if let Some(t) = rec.get(c).text() {
-                        write_csv_field(out, &t, self.delimiter);
+                    match (raw, rec.get(c)) {
+                        (Some(_), Field::Text(t)) => out.extend_from_slice(t),
+                        (_, field) => {
+                            if let Some(t) = field.text() {
+                                write_csv_field(out, &t, self.delimiter);
+                            }
+                        }
                     }
                 }
                 out.push(b'\n');
@@ -287,9 +330,11 @@ pub fn write_csv_field(out: &mut Vec<u8>, field: &[u8], delimiter: u8) {
 /// Appends `text` as a JSON string literal (invalid UTF-8 replaced by
 /// U+FFFD).
 pub fn write_json_string(out: &mut Vec<u8>, text: &[u8]) {
-    let s = String::from_utf8_lossy(text);
     // serde_json writes valid escapes; writing to a Vec cannot fail.
-    let _ = serde_json::to_writer(&mut *out, s.as_ref());
+    let _ = match std::str::from_utf8(text) {
+        Ok(s) => serde_json::to_writer(&mut *out, s),
+        Err(_) => serde_json::to_writer(&mut *out, String::from_utf8_lossy(text).as_ref()),
+    };
 }
 
 #[cfg(test)]
