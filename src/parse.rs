@@ -61,23 +61,23 @@ pub fn for_each_record(
                 found,
             };
             while pos < data.len() {
-                match csv.simple_line(data, pos, has_cr) {
-                    Some((bytes, next)) => {
-                        let this = line;
+                let this = line;
+                let (fields, n) = match csv.fast_record(data, pos, has_cr) {
+                    Fast::Blank { next } => {
                         line += 1;
                         pos = next;
-                        if bytes.is_empty() {
-                            continue; // a blank line, skipped as the csv crate does
-                        }
-                        if csv.ends.len() != opts.header_len {
-                            return Err(field_count_error(this, csv.ends.len()));
-                        }
-                        count += 1;
-                        let fields = Fields::Csv { bytes, ends: &csv.ends, gap: 1 };
-                        f(&Record { fields, input, line: this })?;
+                        continue;
                     }
-                    None => {
-                        let this = line;
+                    Fast::Record { next, raw_end } => {
+                        line += match raw_end {
+                            Some(_) => 1,
+                            None => memchr::memchr_iter(b'\n', &data[pos..next]).count() as u64,
+                        };
+                        let raw_line = raw_end.map(|e| &data[pos..e]);
+                        pos = next;
+                        (Fields::Csv { bytes: data, spans: &csv.spans, raw_line }, csv.spans.len())
+                    }
+                    Fast::Fallback => {
                         let (consumed, got) = csv.quoted_record(&data[pos..]);
                         line +=
                             memchr::memchr_iter(b'\n', &data[pos..pos + consumed]).count() as u64;
@@ -85,18 +85,19 @@ pub fn for_each_record(
                         if !got {
                             continue;
                         }
-                        if csv.n_ends != opts.header_len {
-                            return Err(field_count_error(this, csv.n_ends));
-                        }
-                        count += 1;
                         let fields = Fields::Csv {
                             bytes: &csv.packed[..csv.n_out],
-                            ends: &csv.packed_ends[..csv.n_ends],
-                            gap: 0,
+                            spans: &csv.spans,
+                            raw_line: None,
                         };
-                        f(&Record { fields, input, line: this })?;
+                        (fields, csv.spans.len())
                     }
+                };
+                if n != opts.header_len {
+                    return Err(field_count_error(this, n));
                 }
+                count += 1;
+                f(&Record { fields, input, line: this })?;
             }
         }
         Format::Ndjson => {
@@ -140,65 +141,109 @@ pub fn for_each_record(
 /// Reusable state for parsing the CSV records of one chunk.
 struct CsvParser {
     delimiter: u8,
-    /// Field ends of the current simple line (relative to the line).
-    ends: Vec<usize>,
+    /// Field spans of the current record: into the chunk on the fast path,
+    /// into `packed` after the full parser.
+    spans: Vec<(usize, usize)>,
     core: csv_core::Reader,
     /// Unquoted fields of the current quoted record, packed.
     packed: Vec<u8>,
     packed_ends: Vec<usize>,
-    /// Bytes of `packed` and entries of `packed_ends` the record uses.
+    /// Bytes of `packed` the record uses.
     n_out: usize,
-    n_ends: usize,
+}
+
+/// What the fast path made of one record.
+enum Fast {
+    /// A record, its field spans in `CsvParser::spans`; `next` is where
+    /// the next record starts, `raw_end` the end of the line's text when no
+    /// field was quoted (the whole line can then be copied as is).
+    Record { next: usize, raw_end: Option<usize> },
+    /// A blank line, which the `csv` crate skips.
+    Blank { next: usize },
+    /// The record needs the full parser.
+    Fallback,
 }
 
 impl CsvParser {
     fn new(delimiter: u8) -> Self {
         CsvParser {
             delimiter,
-            ends: Vec::with_capacity(32),
+            spans: Vec::with_capacity(32),
             core: csv_core::ReaderBuilder::new().delimiter(delimiter).build(),
             packed: vec![0; 1024],
             packed_ends: vec![0; 32],
             n_out: 0,
-            n_ends: 0,
         }
     }
 
-    /// Splits the line starting at `pos` at its delimiters when it holds no
-    /// quote (and, if `has_cr`, no `\r` before its end). Returns the line
-    /// without its terminator and the position after it, with the field
-    /// ends in `self.ends`; `None` when the line needs the full parser.
-    fn simple_line<'d>(
-        &mut self,
-        data: &'d [u8],
-        pos: usize,
-        has_cr: bool,
-    ) -> Option<(&'d [u8], usize)> {
-        self.ends.clear();
-        let rest = &data[pos..];
-        let mut eol = rest.len();
-        for i in memchr::memchr3_iter(self.delimiter, b'"', b'\n', rest) {
-            match rest[i] {
-                b'\n' => {
-                    eol = i;
-                    break;
+    /// Parses the record at `pos` without copying, when it is simple:
+    /// unquoted fields, and quoted fields with no doubled quote that end
+    /// right before a delimiter or `\n`. Field spans (into `data`) go to
+    /// `self.spans`. A bare `\r`, a quote inside an unquoted field, text
+    /// after a closing quote or a doubled quote ask for the full parser.
+    fn fast_record(&mut self, data: &[u8], pos: usize, has_cr: bool) -> Fast {
+        self.spans.clear();
+        match data[pos] {
+            b'\n' => return Fast::Blank { next: pos + 1 },
+            b'\r' if has_cr => {
+                return match data.get(pos + 1) {
+                    Some(b'\n') => Fast::Blank { next: pos + 2 },
+                    _ => Fast::Fallback,
                 }
-                b'"' => return None,
-                _ => self.ends.push(i),
+            }
+            _ => {}
+        }
+        let mut raw = true;
+        let mut i = pos;
+        loop {
+            if data.get(i) == Some(&b'"') {
+                raw = false;
+                let Some(k) = memchr::memchr(b'"', &data[i + 1..]) else {
+                    return Fast::Fallback;
+                };
+                let q = i + 1 + k;
+                match data.get(q + 1) {
+                    None => {
+                        self.spans.push((i + 1, q));
+                        return Fast::Record { next: data.len(), raw_end: None };
+                    }
+                    Some(b'\n') => {
+                        self.spans.push((i + 1, q));
+                        return Fast::Record { next: q + 2, raw_end: None };
+                    }
+                    Some(&c) if c == self.delimiter => {
+                        self.spans.push((i + 1, q));
+                        i = q + 2;
+                        continue;
+                    }
+                    _ => return Fast::Fallback,
+                }
+            }
+            let found = memchr::memchr3(self.delimiter, b'"', b'\n', &data[i..]);
+            let (end, next) = match found.map(|k| (i + k, data[i + k])) {
+                Some((_, b'"')) => return Fast::Fallback,
+                Some((e, b'\n')) => (e, Some(e + 1)),
+                Some((e, _)) => (e, None),
+                None => (data.len(), Some(data.len())),
+            };
+            let mut field_end = end;
+            if has_cr {
+                if next.is_some() && field_end > i && data[field_end - 1] == b'\r' {
+                    field_end -= 1;
+                }
+                if memchr::memchr(b'\r', &data[i..field_end]).is_some() {
+                    return Fast::Fallback;
+                }
+            }
+            self.spans.push((i, field_end));
+            match next {
+                Some(next) => {
+                    let raw_end = raw.then_some(field_end);
+                    return Fast::Record { next, raw_end };
+                }
+                None => i = end + 1,
             }
         }
-        let next = pos + (eol + 1).min(rest.len());
-        let mut bytes = &rest[..eol];
-        if has_cr {
-            if let Some(stripped) = bytes.strip_suffix(b"\r") {
-                bytes = stripped;
-            }
-            if memchr::memchr(b'\r', bytes).is_some() {
-                return None;
-            }
-        }
-        self.ends.push(bytes.len());
-        Some((bytes, next))
     }
 
     /// Parses one record (quoted fields, quoted newlines) from the start of
@@ -255,7 +300,12 @@ impl CsvParser {
 
     fn finish(&mut self, out: usize, nends: usize) {
         self.n_out = out;
-        self.n_ends = nends;
+        self.spans.clear();
+        let mut start = 0;
+        for &end in &self.packed_ends[..nends] {
+            self.spans.push((start, end));
+            start = end;
+        }
     }
 }
 
@@ -381,6 +431,11 @@ mod tests {
             b"a,b",
             b"\"x\",\"\"\r\n\r\ny,z",
             b",\n,\n",
+            b"\"a,b\",c\n\"multi\nline\",\"\"\n",
+            b"\"x\"\"y\",z\n\"x\"y,z\n",
+            b"\"x\",y\r\n,\"\"",
+            b"a,\"b\",\n\"c\",,",
+            b"\"open\n",
         ];
         for data in cases {
             let mut expected = Vec::new();
@@ -392,7 +447,8 @@ mod tests {
             }
             let chunk = Chunk { seq: 0, input: 0, first_line: 1, data: data.to_vec() };
             let mut got = Vec::new();
-            for_each_record(&chunk, &opts(Format::Csv, 2), |r| {
+            let width = expected.first().map_or(2, Vec::len);
+            for_each_record(&chunk, &opts(Format::Csv, width), |r| {
                 let mut fields = Vec::new();
                 r.for_each_field(|_, f| fields.push(f.text().unwrap().to_vec()));
                 got.push(fields);

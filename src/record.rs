@@ -92,14 +92,12 @@ pub struct ColumnRef {
 /// The fields of a record, in input order.
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum Fields<'a> {
-    /// CSV fields: field `i` is `bytes[start..ends[i]]`, where `start` is
-    /// `ends[i - 1] + gap` (0 for the first field). `gap` is 1 when `bytes`
-    /// is the raw line (fields separated by a one-byte delimiter) and 0
-    /// when it holds the unquoted fields packed together.
+    /// CSV fields: field `i` is `bytes[spans[i].0..spans[i].1]`.
+    /// `raw_line` is the record's whole line when no field was quoted.
     Csv {
         bytes: &'a [u8],
-        ends: &'a [usize],
-        gap: usize,
+        spans: &'a [(usize, usize)],
+        raw_line: Option<&'a [u8]>,
     },
     Json(&'a [(Cow<'a, str>, &'a RawValue)]),
 }
@@ -122,13 +120,9 @@ impl<'a> Record<'a> {
     /// The value at `source`.
     pub fn get_source(&self, source: &Source) -> Field<'a> {
         match (self.fields, source) {
-            (Fields::Csv { bytes, ends, gap }, Source::Index(i)) => match ends.get(*i) {
-                Some(&end) => {
-                    let start = if *i == 0 { 0 } else { ends[*i - 1] + gap };
-                    Field::Text(&bytes[start..end])
-                }
-                None => Field::Absent,
-            },
+            (Fields::Csv { bytes, spans, .. }, Source::Index(i)) => {
+                spans.get(*i).map_or(Field::Absent, |&(s, e)| Field::Text(&bytes[s..e]))
+            }
             (Fields::Json(pairs), Source::Key(k)) => pairs
                 .iter()
                 .find(|(name, _)| name == k)
@@ -141,12 +135,8 @@ impl<'a> Record<'a> {
     /// the header) and value, in input order.
     pub(crate) fn for_each_field(&self, mut f: impl FnMut(Option<&str>, Field<'a>)) {
         match self.fields {
-            Fields::Csv { bytes, ends, gap } => {
-                let mut start = 0;
-                for &end in ends {
-                    f(None, Field::Text(&bytes[start..end]));
-                    start = end + gap;
-                }
+            Fields::Csv { bytes, spans, .. } => {
+                spans.iter().for_each(|&(s, e)| f(None, Field::Text(&bytes[s..e])))
             }
             Fields::Json(pairs) => pairs.iter().for_each(|(k, v)| f(Some(k), json_field(v))),
         }
@@ -156,8 +146,8 @@ impl<'a> Record<'a> {
     /// without unquoting (it holds no quote and no `\r`).
     pub(crate) fn raw_csv_line(&self) -> Option<&'a [u8]> {
         match self.fields {
-            Fields::Csv { bytes, gap: 1, .. } => Some(bytes),
-            _ => None,
+            Fields::Csv { raw_line, .. } => raw_line,
+            Fields::Json(_) => None,
         }
     }
 
