@@ -49,7 +49,7 @@ pub struct Args {
     pub output_delimiter: Option<u8>,
 
     /// Target chunk size: bytes, or with a unit (64KiB, 4MiB, 1GB).
-    /// Default 4MiB.
+    /// Default: automatic (4MiB, smaller for small inputs; see --explain).
     #[arg(long, value_name = "SIZE", value_parser = parse_size, conflicts_with = "chunk_size")]
     pub chunk_bytes: Option<usize>,
 
@@ -98,6 +98,11 @@ pub struct Args {
     /// NA: skipped by column aggregates, sorted last, null in NDJSON output.
     #[arg(long, value_name = "TEXTS", value_delimiter = ',')]
     pub null: Vec<String>,
+
+    /// Print the plan (chunk size, expected chunks, threads, window, memory
+    /// bound, and why) and exit without running.
+    #[arg(long)]
+    pub explain: bool,
 
     /// Print run statistics to standard error: records, chunks, threads,
     /// bytes, seconds, MB/s, peak chunks in flight.

@@ -24,6 +24,10 @@ fn main() -> ExitCode {
 
 fn run(args: &cli::Args) -> fanfold::Result<()> {
     let pipeline = args.to_pipeline()?;
+    if args.explain {
+        println!("{}", pipeline.plan());
+        return Ok(());
+    }
     let mut output = match &args.output {
         Some(path) if path.as_os_str() != "-" => Output::file(path)?,
         _ => Output::stdout(),

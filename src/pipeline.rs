@@ -18,6 +18,9 @@ use crate::transform::{Layout, Projection};
 /// and 16 MiB for group-by, concat and NDJSON on a 1.2 GB input, 2 cores).
 pub const DEFAULT_CHUNK_BYTES: usize = 4 << 20;
 
+/// Smallest chunk size the automatic plan picks, in bytes (64 KiB).
+pub const MIN_AUTO_CHUNK_BYTES: usize = 64 << 10;
+
 /// Largest accepted target chunk size in bytes (1 GiB).
 pub const MAX_CHUNK_BYTES: usize = 1 << 30;
 
@@ -89,8 +92,9 @@ pub struct Pipeline {
 }
 
 impl Pipeline {
-    /// A concat of `inputs` with default settings: 4 MiB chunks, one worker
-    /// per available core, `2 × threads` chunks in flight.
+    /// A concat of `inputs` with default settings: chunks sized by
+    /// [`Pipeline::plan`], one worker per available core, `2 × threads`
+    /// chunks in flight.
     pub fn new(inputs: Vec<Input>) -> Pipeline {
         let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
         Pipeline {
@@ -99,7 +103,7 @@ impl Pipeline {
             output_format: None,
             delimiter: None,
             output_delimiter: None,
-            chunk: ChunkLimit::Bytes(DEFAULT_CHUNK_BYTES),
+            chunk: ChunkLimit::Auto,
             threads,
             max_in_flight: 2 * threads,
             projection: Projection::default(),
@@ -187,7 +191,8 @@ impl Pipeline {
             (None, None) => delimiter,
             (None, Some(f)) => f.default_delimiter().unwrap_or(b','),
         };
-        let mut splitter = Splitter::new(self.inputs.clone(), format, delimiter, self.chunk);
+        let plan = self.plan();
+        let mut splitter = Splitter::new(self.inputs.clone(), format, delimiter, plan.chunk);
         let header = splitter.header()?;
         let columns = header.clone().unwrap_or_default();
         let json_input = format == Format::Ndjson;
@@ -224,7 +229,121 @@ impl Pipeline {
         exec::run(splitter, parse, Arc::new(reducer), &mut sink, opts)
     }
 
+    /// How this run will be cut and scheduled: the chunk size (the one
+    /// given, or chosen from the input's size), the threads, the in-flight
+    /// window and the memory they bound. `--explain` prints it.
+    ///
+    /// The automatic chunk size is [`DEFAULT_CHUNK_BYTES`] (4 MiB, the
+    /// fastest measured on large inputs), made smaller for inputs that would
+    /// otherwise give fewer than 4 chunks per thread, down to 64 KiB, so that
+    /// every core gets work and work stealing can even out slow chunks.
+    pub fn plan(&self) -> Plan {
+        let sizes: Option<Vec<u64>> = self.inputs.iter().map(Input::size).collect();
+        let input_bytes = sizes.map(|v| v.iter().sum::<u64>());
+        let threads = self.threads.max(1);
+        let (chunk, chunk_reason) = match (self.chunk, input_bytes) {
+            (ChunkLimit::Auto, Some(total)) => {
+                let per_thread = total / (4 * threads as u64);
+                let bytes =
+                    per_thread.clamp(MIN_AUTO_CHUNK_BYTES as u64, DEFAULT_CHUNK_BYTES as u64);
+                let why = if bytes == DEFAULT_CHUNK_BYTES as u64 {
+                    "automatic: the default, fastest measured on large inputs".to_string()
+                } else {
+                    format!(
+                        "automatic: input / (4 chunks × {threads} threads), at least {} KiB, \
+                         so every thread gets several chunks",
+                        MIN_AUTO_CHUNK_BYTES >> 10
+                    )
+                };
+                (ChunkLimit::Bytes(bytes as usize), why)
+            }
+            (ChunkLimit::Auto, None) => (
+                ChunkLimit::Bytes(DEFAULT_CHUNK_BYTES),
+                "automatic: the default (the input size is not known)".to_string(),
+            ),
+            (given, _) => (given, "given on the command line".to_string()),
+        };
+        let expected_chunks = match (chunk, input_bytes) {
+            (ChunkLimit::Bytes(b), Some(total)) => Some(total.div_ceil(b as u64).max(1)),
+            _ => None,
+        };
+        let memory_bound = match chunk {
+            // A chunk's bytes plus its encoded partial, for each slot.
+            ChunkLimit::Bytes(b) => Some(2 * (b + (64 << 10)) as u64 * self.max_in_flight as u64),
+            _ => None,
+        };
+        Plan {
+            input_bytes,
+            chunk,
+            chunk_reason,
+            threads,
+            max_in_flight: self.max_in_flight,
+            expected_chunks,
+            memory_bound,
+        }
+    }
+
     fn null_bytes(&self) -> Vec<Vec<u8>> {
         self.null_markers.iter().map(|s| s.as_bytes().to_vec()).collect()
+    }
+}
+
+/// How a run is cut and scheduled; see [`Pipeline::plan`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Plan {
+    /// Total size of the inputs in bytes, when every input is a file.
+    pub input_bytes: Option<u64>,
+    /// The chunk size used (never [`ChunkLimit::Auto`]).
+    pub chunk: ChunkLimit,
+    /// Why that chunk size.
+    pub chunk_reason: String,
+    /// Worker threads.
+    pub threads: usize,
+    /// Chunks in flight at most.
+    pub max_in_flight: usize,
+    /// Number of chunks expected, when sizes are known.
+    pub expected_chunks: Option<u64>,
+    /// Bytes the in-flight window holds at most (chunk bytes and encoded
+    /// partials), not counting the reducer's own state.
+    pub memory_bound: Option<u64>,
+}
+
+fn human_bytes(n: u64) -> String {
+    const UNITS: [&str; 4] = ["B", "KiB", "MiB", "GiB"];
+    let mut v = n as f64;
+    let mut u = 0;
+    while v >= 1024.0 && u < UNITS.len() - 1 {
+        v /= 1024.0;
+        u += 1;
+    }
+    if u == 0 {
+        format!("{n} B")
+    } else {
+        format!("{v:.1} {}", UNITS[u])
+    }
+}
+
+impl std::fmt::Display for Plan {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let input = self.input_bytes.map_or("unknown (standard input)".into(), human_bytes);
+        writeln!(f, "input:        {input}")?;
+        let chunk = match self.chunk {
+            ChunkLimit::Bytes(b) => human_bytes(b as u64),
+            ChunkLimit::Records(n) => format!("{n} records"),
+            ChunkLimit::Auto => "automatic".into(),
+        };
+        writeln!(f, "chunk:        {chunk} ({})", self.chunk_reason)?;
+        let expected = self.expected_chunks.map_or("unknown".into(), |n| n.to_string());
+        writeln!(f, "chunks:       {expected} expected")?;
+        writeln!(f, "threads:      {}", self.threads)?;
+        writeln!(
+            f,
+            "window:       {} chunks in flight (a chunk holds its slot until merged)",
+            self.max_in_flight
+        )?;
+        let mem = self.memory_bound.map_or("unknown (chunks sized in records)".into(), |b| {
+            format!("{} (window × 2 × chunk), plus the reducer's state", human_bytes(b))
+        });
+        write!(f, "memory bound: {mem}")
     }
 }

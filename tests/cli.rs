@@ -1133,3 +1133,20 @@ fn broken_pipe_is_success() {
         assert_eq!(stderr, "", "{flags:?}");
     }
 }
+
+// ---------------------------------------------------------------------------
+// --explain
+// ---------------------------------------------------------------------------
+
+#[test]
+fn explain_prints_the_plan_and_does_not_run() {
+    let out = run_str(&["fixtures/flights.csv", "--threads", "2", "--explain"]);
+    // 1,836,697 bytes / (4 chunks × 2 threads) = 229,587 bytes a chunk.
+    assert!(out.contains("chunk:        224.2 KiB (automatic"), "{out}");
+    assert!(out.contains("chunks:       9 expected"), "{out}");
+    assert!(out.contains("threads:      2"), "{out}");
+    assert!(out.contains("window:       4 chunks in flight"), "{out}");
+    assert!(!out.contains("carrier"), "--explain must not run the pipeline: {out}");
+    let given = run_str(&["fixtures/flights.csv", "--chunk-bytes", "64KiB", "--explain"]);
+    assert!(given.contains("chunk:        64.0 KiB (given on the command line)"), "{given}");
+}

@@ -40,6 +40,9 @@ pub enum ChunkLimit {
     Bytes(usize),
     /// Number of records (lines, for NDJSON) per chunk.
     Records(usize),
+    /// Chosen from the input by [`crate::Pipeline::plan`]; a splitter given
+    /// `Auto` directly uses [`crate::DEFAULT_CHUNK_BYTES`].
+    Auto,
 }
 
 /// A run of whole records from one input, the unit of parallel work.
@@ -118,6 +121,10 @@ impl Splitter {
     /// When `limit` is zero bytes or zero records.
     pub fn new(inputs: Vec<Input>, format: Format, delimiter: u8, limit: ChunkLimit) -> Splitter {
         assert!(!matches!(limit, ChunkLimit::Bytes(0) | ChunkLimit::Records(0)));
+        let limit = match limit {
+            ChunkLimit::Auto => ChunkLimit::Bytes(crate::pipeline::DEFAULT_CHUNK_BYTES),
+            other => other,
+        };
         let names = inputs.iter().map(Input::name).collect();
         Splitter {
             inputs,
@@ -198,7 +205,7 @@ impl Splitter {
             }
             let want = match limit {
                 ChunkLimit::Bytes(t) => t.saturating_sub(cur.buf.len()).max(READ_STEP),
-                ChunkLimit::Records(_) => READ_STEP,
+                ChunkLimit::Records(_) | ChunkLimit::Auto => READ_STEP,
             };
             self.fill(want)?;
         }
@@ -208,7 +215,7 @@ impl Splitter {
         let cur = self.current.as_mut().expect("an input is open");
         let cap = match self.limit {
             ChunkLimit::Bytes(t) => t.saturating_add(READ_STEP),
-            ChunkLimit::Records(_) => READ_STEP,
+            ChunkLimit::Records(_) | ChunkLimit::Auto => READ_STEP,
         };
         let mut rest = Vec::with_capacity(cap.min(1 << 30).max(cur.buf.len() - cut));
         rest.extend_from_slice(&cur.buf[cut..]);
@@ -406,6 +413,7 @@ fn scan(buf: &[u8], st: &mut ScanState, csv: bool, delim: u8, limit: ChunkLimit)
             let done = match limit {
                 ChunkLimit::Bytes(t) => st.pos >= t,
                 ChunkLimit::Records(n) => st.records >= n,
+                ChunkLimit::Auto => st.pos >= crate::pipeline::DEFAULT_CHUNK_BYTES,
             };
             if done {
                 return Some(st.pos);
