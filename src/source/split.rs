@@ -66,7 +66,8 @@ const READ_STEP: usize = 64 * 1024;
 struct ScanState {
     pos: usize,
     in_quote: bool,
-    quote_line: u64,
+    /// Position of the quote that opened the current quoted field.
+    open_at: usize,
     lines: u64,
     records: usize,
     after_close: usize,
@@ -196,7 +197,7 @@ impl Splitter {
                 if cur.scan.in_quote {
                     let at = Location {
                         input: self.names[cur.index].clone(),
-                        line: cur.line + cur.scan.quote_line,
+                        line: cur.line + count_lines(&cur.buf[..cur.scan.open_at]),
                     };
                     return Err(Error::UnterminatedQuote { at });
                 }
@@ -221,7 +222,7 @@ impl Splitter {
         rest.extend_from_slice(&cur.buf[cut..]);
         let mut data = std::mem::replace(&mut cur.buf, rest);
         data.truncate(cut);
-        let lines = if cut == cur.scan.pos { cur.scan.lines } else { count_lines(&data) };
+        let lines = count_lines(&data);
         let chunk = Chunk { seq: self.seq, input: cur.index, first_line: cur.line, data };
         cur.line += lines;
         cur.scan = ScanState::default();
@@ -381,6 +382,9 @@ fn count_lines(bytes: &[u8]) -> u64 {
 /// Returns the cut position (just after a `\n`) once `limit` is reached, or
 /// `None` when the buffer ends first (`st` then covers all of it).
 fn scan(buf: &[u8], st: &mut ScanState, csv: bool, delim: u8, limit: ChunkLimit) -> Option<usize> {
+    if let ChunkLimit::Bytes(target) = limit {
+        return scan_bytes(buf, st, csv, delim, target);
+    }
     let end = buf.len();
     while st.pos < end {
         if st.in_quote {
@@ -425,11 +429,91 @@ fn scan(buf: &[u8], st: &mut ScanState, csv: bool, delim: u8, limit: ChunkLimit)
             };
             if opens {
                 st.in_quote = true;
-                st.quote_line = st.lines;
+                st.open_at = p;
             }
         }
     }
     None
+}
+
+/// [`scan`] for a byte target: jumps to the first `\n` that ends at or
+/// after `target` and only visits the quotes before it, so a chunk costs a
+/// `memchr` over its quotes rather than a stop at every line. Same rule,
+/// same cuts as the record-by-record scan.
+fn scan_bytes(
+    buf: &[u8],
+    st: &mut ScanState,
+    csv: bool,
+    delim: u8,
+    target: usize,
+) -> Option<usize> {
+    let end = buf.len();
+    // The first newline whose cut (just after it) reaches the target.
+    let newline_from = |from: usize| memchr(b'\n', &buf[from..]).map(|i| from + i);
+    loop {
+        if st.in_quote {
+            match memchr(b'"', &buf[st.pos..]) {
+                Some(i) => {
+                    let q = st.pos + i;
+                    st.in_quote = false;
+                    st.after_close = q + 1;
+                    st.pos = q + 1;
+                }
+                None => {
+                    st.pos = end;
+                    return None;
+                }
+            }
+            continue;
+        }
+        let from = st.pos.max(target.saturating_sub(1));
+        let nl = if from < end { newline_from(from) } else { None };
+        let Some(nl) = nl else {
+            // No boundary in this buffer yet: bring the quote state up to
+            // its end, so the next call (with more bytes) resumes there.
+            if csv {
+                advance_quotes(buf, st, delim, end);
+                if st.in_quote {
+                    continue;
+                }
+            }
+            st.pos = end;
+            return None;
+        };
+        if csv {
+            // Process the quotes before the newline: it is a boundary only
+            // if no quoted field is open there.
+            advance_quotes(buf, st, delim, nl);
+            if st.in_quote {
+                continue;
+            }
+        }
+        st.pos = nl + 1;
+        return Some(nl + 1);
+    }
+}
+
+/// Moves the quote state forward from `st.pos` to `limit` (exclusive),
+/// stopping early inside a quoted field (at the byte after its opening
+/// quote).
+fn advance_quotes(buf: &[u8], st: &mut ScanState, delim: u8, limit: usize) {
+    while st.pos < limit {
+        let Some(i) = memchr(b'"', &buf[st.pos..limit]) else {
+            st.pos = limit;
+            return;
+        };
+        let p = st.pos + i;
+        st.pos = p + 1;
+        let opens = p == 0 || p == st.after_close || {
+            let prev = buf[p - 1];
+            prev == b'\n' || prev == b'\r' || prev == delim
+        };
+        if opens {
+            st.in_quote = true;
+            st.open_at = p;
+            return;
+        }
+    }
 }
 
 #[cfg(test)]
@@ -441,7 +525,7 @@ mod tests {
         let mut out = Vec::new();
         let mut base = 0;
         while let Some(c) = scan(&data[base..], &mut st, true, b',', limit) {
-            out.push((base + c, st.lines));
+            out.push((base + c, count_lines(&data[base..base + c])));
             base += c;
             st = ScanState::default();
         }
