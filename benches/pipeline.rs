@@ -5,6 +5,11 @@
 //! a [`Pipeline`] reads files. Then:
 //!
 //! - `split_csv/chunk=…`: the [`Splitter`] alone, cutting the CSV into chunks;
+//! - `parse/csv`, `parse/ndjson`: one thread parsing pre-cut 4 MiB chunks
+//!   into records (the workers' parse path), counting them;
+//! - `reduce/group_by_fold` (parse + fold, one thread), `reduce/group_by_merge`
+//!   (merging every chunk's partial, as the merging thread does) and
+//!   `reduce/sorted_merge` (the k-way merge of sorted runs that ends a sort);
 //! - `concat_csv`, `sort_csv` (by `amount:n:desc`), `group_by_csv` and
 //!   `group_by_ndjson` (by `city`: `count`, `sum:amount`, `mean:amount`),
 //!   each as `…/threads=T/chunk=C` over threads {1, 2} and chunk sizes
@@ -25,8 +30,13 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use criterion::{BenchmarkId, Criterion, SamplingMode, Throughput};
-use fanfold::{ChunkLimit, Format, Input, Pipeline, ReduceSpec, Splitter};
+use criterion::{BatchSize, BenchmarkId, Criterion, SamplingMode, Throughput};
+use fanfold::parse::{for_each_record, ParseOptions};
+use fanfold::reduce::{GroupBy, Reducer, Sink, Sorted};
+use fanfold::sink::encode::Encoder;
+use fanfold::{
+    Chunk, ChunkLimit, Format, Input, Layout, Pipeline, Projection, ReduceSpec, Splitter,
+};
 use tempfile::TempDir;
 
 /// Target size of the generated CSV, in bytes.
@@ -484,6 +494,140 @@ fn bench_group_by_ndjson(c: &mut Criterion, fx: &Fixture) {
     sweep(c, "group_by_ndjson", input, fx.rows, &group_by_city(), &reference);
 }
 
+/// Cuts `path` into 4 MiB chunks once, outside any timed code.
+fn chunks_of(path: &Path, format: Format) -> (Vec<String>, Vec<Chunk>) {
+    let mut splitter = Splitter::new(
+        vec![Input::Path(path.to_path_buf())],
+        format,
+        b',',
+        ChunkLimit::Bytes(4 << 20),
+    );
+    let header = splitter.header().expect("header").expect("a non-empty input");
+    let mut chunks = Vec::new();
+    while let Some(c) = splitter.next_chunk().expect("split") {
+        chunks.push(c);
+    }
+    (header, chunks)
+}
+
+fn parse_options(format: Format, header: &[String]) -> ParseOptions {
+    ParseOptions {
+        format,
+        delimiter: b',',
+        header_len: header.len(),
+        input_names: vec!["bench".to_string()],
+    }
+}
+
+fn bench_parse(c: &mut Criterion, fx: &Fixture) {
+    let mut group = c.benchmark_group("parse");
+    group.sampling_mode(SamplingMode::Flat);
+    for (name, path, format, len) in [
+        ("csv", &fx.csv, Format::Csv, fx.csv_len),
+        ("ndjson", &fx.ndjson, Format::Ndjson, fx.ndjson_len),
+    ] {
+        let (header, chunks) = chunks_of(path, format);
+        let opts = parse_options(format, &header);
+        group.throughput(Throughput::Bytes(len));
+        group.bench_function(name, |b| {
+            b.iter(|| {
+                let mut n = 0;
+                for chunk in &chunks {
+                    n += for_each_record(chunk, &opts, |_| Ok(())).expect("parse");
+                }
+                assert_eq!(n, fx.rows);
+                n
+            })
+        });
+    }
+    group.finish();
+}
+
+/// The group-by of the pipeline benches (city: count, sum and mean of
+/// amount), built from the library's parts.
+fn group_by_reducer(header: &[String]) -> GroupBy {
+    let layout = Layout::new(&Projection::default(), header, false, false).expect("layout");
+    let encoder = Encoder::new(Format::Csv, b',', layout.clone(), Vec::new());
+    let city = layout.resolve("--group-by", "city").expect("city");
+    let amount = layout.resolve("--agg", "amount").expect("amount");
+    let aggs = ["count", "sum:amount", "mean:amount"]
+        .iter()
+        .map(|s| {
+            let spec: fanfold::AggSpec = s.parse().expect("spec");
+            let col = spec.column.as_ref().map(|_| amount.clone());
+            (spec, col)
+        })
+        .collect();
+    GroupBy::new(vec![city], aggs, encoder, Vec::new())
+}
+
+fn fold_all<R: Reducer>(reducer: &R, chunks: &[Chunk], opts: &ParseOptions) -> Vec<R::Partial> {
+    chunks
+        .iter()
+        .map(|chunk| {
+            let mut partial = reducer.empty();
+            for_each_record(chunk, opts, |r| reducer.fold(&mut partial, r)).expect("fold");
+            reducer.seal(&mut partial).expect("seal");
+            partial
+        })
+        .collect()
+}
+
+fn bench_reduce(c: &mut Criterion, fx: &Fixture) {
+    let mut group = c.benchmark_group("reduce");
+    group.sampling_mode(SamplingMode::Flat).throughput(Throughput::Bytes(fx.csv_len));
+    let (header, chunks) = chunks_of(&fx.csv, Format::Csv);
+    let opts = parse_options(Format::Csv, &header);
+    let gb = group_by_reducer(&header);
+    group.bench_function("group_by_fold", |b| {
+        b.iter(|| {
+            let partials = fold_all(&gb, &chunks, &opts);
+            assert_eq!(partials.len(), chunks.len());
+            partials
+        })
+    });
+    group.bench_function("group_by_merge", |b| {
+        b.iter_batched(
+            || fold_all(&gb, &chunks, &opts),
+            |partials| {
+                let mut total = gb.empty();
+                for p in partials {
+                    gb.merge(&mut total, p).expect("merge");
+                }
+                let mut out = Vec::new();
+                gb.finish(total, &mut Sink::new(&mut out, "bench")).expect("finish");
+                assert_eq!(out.iter().filter(|&&b| b == b'\n').count(), fx.groups.len());
+                out
+            },
+            BatchSize::LargeInput,
+        )
+    });
+    let layout = Layout::new(&Projection::default(), &header, false, false).expect("layout");
+    let key = layout.resolve("--sort-by", "amount").expect("amount");
+    let encoder =
+        Encoder::new(Format::Csv, b',', layout, Vec::new()).with_csv_input(b',', header.len());
+    let sorted =
+        Sorted::new(vec![(key, "amount:n:desc".parse().expect("spec"))], encoder, Vec::new());
+    group.bench_function("sorted_merge", |b| {
+        b.iter_batched(
+            || fold_all(&sorted, &chunks, &opts),
+            |partials| {
+                let mut total = sorted.empty();
+                for p in partials {
+                    sorted.merge(&mut total, p).expect("merge");
+                }
+                let mut out = Vec::new();
+                let mut sink = Sink::new(&mut out, "bench");
+                sorted.finish(total, &mut sink).expect("finish");
+                assert_eq!(sink.records(), fx.rows);
+                out.len()
+            },
+            BatchSize::LargeInput,
+        )
+    });
+    group.finish();
+}
+
 fn main() {
     let fx = Fixture::new();
     eprintln!(
@@ -499,6 +643,8 @@ fn main() {
         .measurement_time(Duration::from_secs(3))
         .configure_from_args();
     bench_split(&mut c, &fx);
+    bench_parse(&mut c, &fx);
+    bench_reduce(&mut c, &fx);
     bench_concat(&mut c, &fx);
     bench_sort(&mut c, &fx);
     bench_group_by_csv(&mut c, &fx);
