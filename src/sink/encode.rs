@@ -330,6 +330,14 @@ pub fn write_csv_field(out: &mut Vec<u8>, field: &[u8], delimiter: u8) {
 /// Appends `text` as a JSON string literal (invalid UTF-8 replaced by
 /// U+FFFD).
 pub fn write_json_string(out: &mut Vec<u8>, text: &[u8]) {
+    // Printable ASCII without `"` or `\` needs no escape: copy it.
+    if text.iter().all(|&b| (0x20..0x80).contains(&b) && b != b'"' && b != b'\\') {
+        out.reserve(text.len() + 2);
+        out.push(b'"');
+        out.extend_from_slice(text);
+        out.push(b'"');
+        return;
+    }
     // serde_json writes valid escapes; writing to a Vec cannot fail.
     let _ = match std::str::from_utf8(text) {
         Ok(s) => serde_json::to_writer(&mut *out, s),
