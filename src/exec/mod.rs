@@ -111,6 +111,9 @@ pub fn run<R: Reducer>(
         slot_tx.send(()).expect("the channel has room for every slot");
     }
     let (result_tx, result_rx) = unbounded::<ChunkResult<R::Partial>>();
+    // Chunk buffers go back to the reader once parsed.
+    let (recycle_tx, recycle_rx) = bounded::<Vec<u8>>(opts.max_in_flight + 1);
+    splitter.recycle_from(recycle_rx);
 
     reducer.start(sink)?;
     let mut stats = RunStats { threads: opts.threads, ..RunStats::default() };
@@ -135,6 +138,7 @@ pub fn run<R: Reducer>(
                 let now = in_flight.fetch_add(1, Ordering::Relaxed) + 1;
                 peak.fetch_max(now, Ordering::Relaxed);
                 let tx = result_tx.clone();
+                let recycle = recycle_tx.clone();
                 let (reducer, parse, cancel) = (reducer.clone(), parse.clone(), cancel.clone());
                 pool.spawn_fifo(move || {
                     let seq = chunk.seq;
@@ -143,6 +147,7 @@ pub fn run<R: Reducer>(
                     } else {
                         process(&chunk, &parse, &*reducer)
                     };
+                    let _ = recycle.try_send(chunk.data);
                     let _ = tx.send((seq, res));
                 });
             }
