@@ -266,6 +266,13 @@ impl ExactSum {
     }
 
     fn add_decimal(&mut self, mantissa: i128, scale: u32) {
+        if scale == self.scale {
+            // The common case: values of one column share their scale.
+            if let Some(sum) = self.decimal.checked_add(mantissa) {
+                self.decimal = sum;
+                return;
+            }
+        }
         let s = self.scale.max(scale);
         let sum = (|| {
             let a = self.decimal.checked_mul(pow10(s - self.scale))?;
