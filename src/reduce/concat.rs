@@ -4,16 +4,24 @@
 //! thread writes each chunk's bytes as soon as every earlier chunk has been
 //! written, so memory stays at the in-flight window whatever the input size.
 
+use parking_lot::Mutex;
+
 use crate::error::Result;
 use crate::record::Record;
 use crate::reduce::{Reducer, Sink};
 use crate::sink::encode::Encoder;
 
 /// Writes every record in input order.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Concat {
     encoder: Encoder,
+    /// Output buffers already written, reused by later chunks: fresh
+    /// memory costs a page fault per 4 KiB on first touch.
+    pool: Mutex<Vec<Vec<u8>>>,
 }
+
+/// Buffers kept for reuse, at most.
+const POOL_SIZE: usize = 16;
 
 /// Encoded output bytes of consecutive chunks.
 #[derive(Debug, Default)]
@@ -25,7 +33,15 @@ pub struct ConcatPartial {
 impl Concat {
     /// A concat reducer writing through `encoder`.
     pub fn new(encoder: Encoder) -> Self {
-        Concat { encoder }
+        Concat { encoder, pool: Mutex::new(Vec::new()) }
+    }
+
+    fn recycle(&self, mut buf: Vec<u8>) {
+        buf.clear();
+        let mut pool = self.pool.lock();
+        if pool.len() < POOL_SIZE && buf.capacity() > 0 {
+            pool.push(buf);
+        }
     }
 }
 
@@ -33,7 +49,8 @@ impl Reducer for Concat {
     type Partial = ConcatPartial;
 
     fn empty(&self) -> ConcatPartial {
-        ConcatPartial::default()
+        let bytes = self.pool.lock().pop().unwrap_or_default();
+        ConcatPartial { bytes, records: 0 }
     }
 
     fn fold(&self, partial: &mut ConcatPartial, record: &Record<'_>) -> Result<()> {
@@ -44,9 +61,11 @@ impl Reducer for Concat {
 
     fn merge(&self, total: &mut ConcatPartial, next: ConcatPartial) -> Result<()> {
         if total.bytes.is_empty() {
-            total.bytes = next.bytes;
+            let old = std::mem::replace(&mut total.bytes, next.bytes);
+            self.recycle(old);
         } else {
             total.bytes.extend_from_slice(&next.bytes);
+            self.recycle(next.bytes);
         }
         total.records += next.records;
         Ok(())
@@ -62,7 +81,7 @@ impl Reducer for Concat {
 
     fn drain(&self, total: &mut ConcatPartial, sink: &mut Sink<'_>) -> Result<()> {
         sink.write(&total.bytes, total.records)?;
-        total.bytes = Vec::new();
+        self.recycle(std::mem::take(&mut total.bytes));
         total.records = 0;
         Ok(())
     }
