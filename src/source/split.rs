@@ -73,6 +73,18 @@ struct ScanState {
     after_close: usize,
 }
 
+impl ScanState {
+    /// Whether the `"` at `p` opens a quoted field: at the start of a field
+    /// (chunk start, after `\n`, `\r` or the delimiter), or right after a
+    /// closing quote (the doubled quote `""`). Anywhere else it is data.
+    fn quote_opens(&self, buf: &[u8], p: usize, delim: u8) -> bool {
+        p == 0
+            || p == self.after_close
+            || matches!(buf[p - 1], b'\n' | b'\r')
+            || buf[p - 1] == delim
+    }
+}
+
 struct Current {
     index: usize,
     reader: Box<dyn Read + Send>,
@@ -441,11 +453,7 @@ fn scan(buf: &[u8], st: &mut ScanState, csv: bool, delim: u8, limit: ChunkLimit)
                 return Some(st.pos);
             }
         } else {
-            let opens = p == 0 || p == st.after_close || {
-                let prev = buf[p - 1];
-                prev == b'\n' || prev == b'\r' || prev == delim
-            };
-            if opens {
+            if st.quote_opens(buf, p, delim) {
                 st.in_quote = true;
                 st.open_at = p;
             }
@@ -522,11 +530,7 @@ fn advance_quotes(buf: &[u8], st: &mut ScanState, delim: u8, limit: usize) {
         };
         let p = st.pos + i;
         st.pos = p + 1;
-        let opens = p == 0 || p == st.after_close || {
-            let prev = buf[p - 1];
-            prev == b'\n' || prev == b'\r' || prev == delim
-        };
-        if opens {
+        if st.quote_opens(buf, p, delim) {
             st.in_quote = true;
             st.open_at = p;
             return;
