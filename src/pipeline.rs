@@ -136,7 +136,7 @@ impl Pipeline {
                     .iter()
                     .map(|k| Ok((layout.resolve("--sort-by", &k.column)?, k.clone())))
                     .collect::<Result<Vec<_>>>()?;
-                Ok(Sorted::new(resolved, enc, self.null_bytes()))
+                Ok(Sorted::new(resolved, enc, self.null_bytes()).with_merge_threads(self.threads))
             }),
             ReduceSpec::GroupBy { keys, aggs } => self.run_with(out, out_name, |layout, enc| {
                 let keys = keys

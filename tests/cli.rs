@@ -1150,3 +1150,44 @@ fn explain_prints_the_plan_and_does_not_run() {
     let given = run_str(&["fixtures/flights.csv", "--chunk-bytes", "64KiB", "--explain"]);
     assert!(given.contains("chunk:        64.0 KiB (given on the command line)"), "{given}");
 }
+
+// ---------------------------------------------------------------------------
+// Parallel final merge of a sort (used from 100,000 records)
+// ---------------------------------------------------------------------------
+
+#[test]
+fn large_sort_merges_in_parallel_with_the_same_bytes() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut csv = String::from("id,key,word\n");
+    for i in 0..150_000u64 {
+        // Many ties (97 keys, some missing), and text that needs quoting.
+        let key = if i % 1000 == 7 { String::new() } else { ((i * 7919) % 97).to_string() };
+        let word = if i % 5 == 0 { format!("\"w,{i}\"") } else { format!("w{i}") };
+        csv.push_str(&format!("{i},{key},{word}\n"));
+    }
+    let path = write_file(dir.path(), "big.csv", csv.as_bytes());
+    // The expected order: a stable sort by key, numeric, descending, missing last.
+    let mut lines: Vec<&str> = csv.lines().skip(1).collect();
+    let key_of = |l: &str| l.split(',').nth(1).unwrap().parse::<i64>().ok();
+    lines.sort_by(|a, b| match (key_of(a), key_of(b)) {
+        (Some(x), Some(y)) => y.cmp(&x),
+        (Some(_), None) => std::cmp::Ordering::Less,
+        (None, Some(_)) => std::cmp::Ordering::Greater,
+        (None, None) => std::cmp::Ordering::Equal,
+    });
+    let expected = format!("id,key,word\n{}\n", lines.join("\n"));
+    for threads in ["1", "2", "3", "4"] {
+        for chunk in ["64KiB", "1MiB"] {
+            let out = run_str(&[
+                &path,
+                "--sort-by",
+                "key:n:desc",
+                "--threads",
+                threads,
+                "--chunk-bytes",
+                chunk,
+            ]);
+            assert!(out == expected, "threads {threads}, chunk {chunk}: output differs");
+        }
+    }
+}

@@ -2,7 +2,9 @@
 //!
 //! Each worker sorts its chunk's records into a run (a stable sort, so ties
 //! keep input order); at the end the runs are merged with a k-way merge
-//! that breaks ties by chunk order. The result is the same as one stable
+//! that breaks ties by chunk order. Past 100,000 records that merge is cut
+//! into key ranges (at quantiles of the longest run, each run cut by binary
+//! search) that are merged on `--threads` threads and written in order. The result is the same as one stable
 //! sort of the whole input, whatever the chunking.
 //!
 //! Ordering per key: `:n` compares numerically (a non-numeric value is an
@@ -71,6 +73,7 @@ pub struct Sorted {
     keys: Vec<Key>,
     encoder: Encoder,
     null_markers: Vec<Vec<u8>>,
+    merge_threads: usize,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -118,7 +121,7 @@ impl Sorted {
             .into_iter()
             .map(|(column, s)| Key { column, numeric: s.numeric, descending: s.descending })
             .collect();
-        Sorted { keys, encoder, null_markers }
+        Sorted { keys, encoder, null_markers, merge_threads: 1 }
     }
 
     fn cmp(&self, a: &Run, ai: usize, b: &Run, bi: usize) -> Ordering {
@@ -206,17 +209,112 @@ impl Reducer for Sorted {
 
     fn finish(&self, total: SortedPartial, sink: &mut Sink<'_>) -> Result<()> {
         let runs: Vec<&Run> = total.runs.iter().filter(|r| !r.ends.is_empty()).collect();
+        let records: usize = runs.iter().map(|r| r.order.len()).sum();
+        let parts = if records >= PARALLEL_MERGE_MIN { self.merge_threads.max(1) } else { 1 };
+        let bounds = self.split_points(&runs, parts);
+        if parts == 1 {
+            return self
+                .merge_range(&runs, &bounds[0], &bounds[1], &mut |buf, n| sink.write(buf, n));
+        }
+        // The first key range is merged on this thread straight into the
+        // sink while the others are merged on their own threads into
+        // buffers, written after it in order: the same bytes as one merge.
+        let outputs: Vec<Result<(Vec<u8>, u64)>> = std::thread::scope(|scope| {
+            let handles: Vec<_> = (1..parts)
+                .map(|k| {
+                    let (runs, lo, hi) = (&runs, &bounds[k], &bounds[k + 1]);
+                    scope.spawn(move || {
+                        let (mut out, mut n) = (Vec::new(), 0);
+                        self.merge_range(runs, lo, hi, &mut |buf, m| {
+                            out.extend_from_slice(buf);
+                            n += m;
+                            Ok(())
+                        })?;
+                        Ok((out, n))
+                    })
+                })
+                .collect();
+            let first =
+                self.merge_range(&runs, &bounds[0], &bounds[1], &mut |buf, n| sink.write(buf, n));
+            let rest = handles.into_iter().map(|h| {
+                h.join().unwrap_or_else(|_| Err(Error::Internal("a merge thread panicked".into())))
+            });
+            std::iter::once(first.map(|()| (Vec::new(), 0))).chain(rest).collect()
+        });
+        for part in outputs {
+            let (buf, n) = part?;
+            sink.write(&buf, n)?;
+        }
+        Ok(())
+    }
+}
+
+/// Records below which the final merge runs on one thread.
+const PARALLEL_MERGE_MIN: usize = 100_000;
+
+impl Sorted {
+    /// Merges on up to `threads` threads at the end of a sort (default 1).
+    pub fn with_merge_threads(mut self, threads: usize) -> Self {
+        self.merge_threads = threads;
+        self
+    }
+
+    /// Strict order of `(run, position in run.order)`: by key, ties by run
+    /// then position, which is input order.
+    fn before(&self, runs: &[&Run], a: (usize, usize), b: (usize, usize)) -> bool {
+        let (ra, rb) = (runs[a.0], runs[b.0]);
+        match self.cmp(ra, ra.order[a.1] as usize, rb, rb.order[b.1] as usize) {
+            Ordering::Less => true,
+            Ordering::Greater => false,
+            Ordering::Equal => a < b,
+        }
+    }
+
+    /// Cuts the merged order into `parts` ranges: `bounds[k][r]` is where
+    /// part `k` starts in run `r`. Splitters are the quantiles of the
+    /// longest run; every run is cut at the first record not before the
+    /// splitter, so each part holds exactly the records between two
+    /// splitters in the global order.
+    fn split_points(&self, runs: &[&Run], parts: usize) -> Vec<Vec<usize>> {
+        let mut bounds = vec![vec![0; runs.len()]];
+        if let Some(big) = (0..runs.len()).max_by_key(|&r| runs[r].order.len()) {
+            for k in 1..parts {
+                let pivot = (big, runs[big].order.len() * k / parts);
+                let cut: Vec<usize> = (0..runs.len())
+                    .map(|r| {
+                        let (mut lo, mut hi) = (0, runs[r].order.len());
+                        while lo < hi {
+                            let mid = (lo + hi) / 2;
+                            if self.before(runs, (r, mid), pivot) {
+                                lo = mid + 1;
+                            } else {
+                                hi = mid;
+                            }
+                        }
+                        lo
+                    })
+                    .collect();
+                bounds.push(cut);
+            }
+        }
+        bounds.push(runs.iter().map(|r| r.order.len()).collect());
+        bounds
+    }
+
+    /// K-way merges positions `lo[r]..hi[r]` of every run, handing the
+    /// output to `write` in blocks (bytes, records).
+    fn merge_range(
+        &self,
+        runs: &[&Run],
+        lo: &[usize],
+        hi: &[usize],
+        write: &mut dyn FnMut(&[u8], u64) -> Result<()>,
+    ) -> Result<()> {
         // A binary min-heap of (run, position in run.order); ties go to the
         // earlier run, which keeps the sort stable across chunks.
-        let less = |a: (usize, usize), b: (usize, usize)| {
-            let (ra, rb) = (runs[a.0], runs[b.0]);
-            match self.cmp(ra, ra.order[a.1] as usize, rb, rb.order[b.1] as usize) {
-                Ordering::Less => true,
-                Ordering::Greater => false,
-                Ordering::Equal => a.0 < b.0,
-            }
-        };
-        let mut heap: Vec<(usize, usize)> = (0..runs.len()).map(|r| (r, 0)).collect();
+        let less = |a: (usize, usize), b: (usize, usize)| self.before(runs, a, b);
+        let mut heap: Vec<(usize, usize)> =
+            (0..runs.len()).filter(|&r| lo[r] < hi[r]).map(|r| (r, lo[r])).collect();
         for i in (0..heap.len() / 2).rev() {
             sift_down(&mut heap, i, &less);
         }
@@ -228,11 +326,11 @@ impl Reducer for Sorted {
             // Past the output's own buffer size, the sink writes straight
             // through instead of copying again.
             if buf.len() >= 1 << 20 {
-                sink.write(&buf, pending)?;
+                write(&buf, pending)?;
                 buf.clear();
                 pending = 0;
             }
-            if pos + 1 < runs[r].order.len() {
+            if pos + 1 < hi[r] {
                 heap[0] = (r, pos + 1);
             } else {
                 let last = heap.len() - 1;
@@ -241,7 +339,7 @@ impl Reducer for Sorted {
             }
             sift_down(&mut heap, 0, &less);
         }
-        sink.write(&buf, pending)
+        write(&buf, pending)
     }
 }
 
