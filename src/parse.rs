@@ -24,7 +24,7 @@ use serde_json::value::RawValue;
 
 use crate::error::{Error, Location, Result};
 use crate::format::Format;
-use crate::record::{Fields, Record};
+use crate::record::{Fields, LineAt, Record};
 use crate::source::Chunk;
 
 /// What a worker needs to parse a chunk.
@@ -59,33 +59,27 @@ pub fn for_each_record(
             let data = chunk.data.as_slice();
             let has_cr = memchr::memchr(b'\r', data).is_some();
             let mut pos = 0;
-            let mut line = chunk.first_line;
-            let field_count_error = |line: u64, found: usize| Error::FieldCount {
-                at: Location { input: input.to_string(), line },
-                expected: opts.header_len,
-                found,
+            // Lines are counted only when asked for (an error, a reducer's
+            // message): a record knows its offset in the chunk.
+            let line_at = |offset: usize| LineAt::Offset {
+                first_line: chunk.first_line,
+                chunk: data,
+                offset,
             };
             while pos < data.len() {
-                let this = line;
+                let start = pos;
                 let (fields, n) = match csv.fast_record(data, pos, has_cr) {
                     Fast::Blank { next } => {
-                        line += 1;
                         pos = next;
                         continue;
                     }
                     Fast::Record { next, raw_end } => {
-                        line += match raw_end {
-                            Some(_) => 1,
-                            None => memchr::memchr_iter(b'\n', &data[pos..next]).count() as u64,
-                        };
                         let raw_line = raw_end.map(|e| &data[pos..e]);
                         pos = next;
                         (Fields::Csv { bytes: data, spans: &csv.spans, raw_line }, csv.spans.len())
                     }
                     Fast::Fallback => {
                         let (consumed, got) = csv.quoted_record(&data[pos..]);
-                        line +=
-                            memchr::memchr_iter(b'\n', &data[pos..pos + consumed]).count() as u64;
                         pos += consumed;
                         if !got {
                             continue;
@@ -99,10 +93,14 @@ pub fn for_each_record(
                     }
                 };
                 if n != opts.header_len {
-                    return Err(field_count_error(this, n));
+                    return Err(Error::FieldCount {
+                        at: Location { input: input.to_string(), line: line_at(start).get() },
+                        expected: opts.header_len,
+                        found: n,
+                    });
                 }
                 count += 1;
-                f(&Record { fields, input, line: this })?;
+                f(&Record { fields, input, line: line_at(start) })?;
             }
         }
         Format::Ndjson => {
@@ -136,7 +134,7 @@ pub fn for_each_record(
                 };
                 parsed.map_err(|e| json_error(&e, input, this))?;
                 count += 1;
-                f(&Record { fields: Fields::Json(&pairs), input, line: this })?;
+                f(&Record { fields: Fields::Json(&pairs), input, line: LineAt::Known(this) })?;
             }
         }
     }

@@ -107,7 +107,27 @@ pub(crate) enum Fields<'a> {
 pub struct Record<'a> {
     pub(crate) fields: Fields<'a>,
     pub(crate) input: &'a str,
-    pub(crate) line: u64,
+    pub(crate) line: LineAt<'a>,
+}
+
+/// Where a record starts, as a line number or as an offset in its chunk
+/// (counted into a line only when asked: most records never are).
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum LineAt<'a> {
+    Known(u64),
+    Offset { first_line: u64, chunk: &'a [u8], offset: usize },
+}
+
+impl LineAt<'_> {
+    /// The 1-based line.
+    pub(crate) fn get(self) -> u64 {
+        match self {
+            LineAt::Known(line) => line,
+            LineAt::Offset { first_line, chunk, offset } => {
+                first_line + memchr::memchr_iter(b'\n', &chunk[..offset]).count() as u64
+            }
+        }
+    }
 }
 
 impl<'a> Record<'a> {
@@ -153,12 +173,15 @@ impl<'a> Record<'a> {
 
     /// The record's input and 1-based starting line.
     pub fn location(&self) -> Location {
-        Location { input: self.input.to_string(), line: self.line }
+        Location { input: self.input.to_string(), line: self.line.get() }
     }
 
     /// 1-based line where the record starts in its input.
+    ///
+    /// For CSV this counts the chunk's newlines before the record, so call
+    /// it for messages, not per record on a hot path.
     pub fn line(&self) -> u64 {
-        self.line
+        self.line.get()
     }
 }
 
