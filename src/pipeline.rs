@@ -214,11 +214,11 @@ impl Pipeline {
             Err(e) if header.is_some() => return Err(e),
             Err(_) => return Ok(RunStats { threads: self.threads, ..RunStats::default() }),
         };
-        let mut sink = Sink::new(out, out_name);
         if header.is_none() {
             // Every input is empty: nothing to read, and no header to write.
             return Ok(RunStats { threads: self.threads, ..RunStats::default() });
         }
+        let mut sink = Sink::new(out, out_name);
         let parse = ParseOptions {
             format,
             delimiter,
