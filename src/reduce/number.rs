@@ -72,6 +72,9 @@ impl Number {
 /// Surrounding spaces, `inf`, `nan`, hex, thousands separators and
 /// exponents beyond ±1000 are not numbers. Returns `None` for anything else.
 pub fn parse_number(text: &[u8]) -> Option<Number> {
+    if let Some(n) = parse_plain_decimal(text) {
+        return Some(n);
+    }
     let (neg, rest) = match text.first()? {
         b'-' => (true, &text[1..]),
         b'+' => (false, &text[1..]),
@@ -147,6 +150,39 @@ pub fn parse_number(text: &[u8]) -> Option<Number> {
         big = -big;
     }
     Some(Number::Wide { digits: big, exp })
+}
+
+/// The common case of [`parse_number`], in 64-bit arithmetic: at most 19
+/// bytes of `-?digits[.digits]`, which always fit. `None` for anything
+/// else (the general parser then decides).
+#[inline]
+fn parse_plain_decimal(text: &[u8]) -> Option<Number> {
+    if text.is_empty() || text.len() > 19 {
+        return None;
+    }
+    let (neg, rest) = match text[0] {
+        b'-' => (true, &text[1..]),
+        _ => (false, text),
+    };
+    let (mut m, mut digits, mut frac) = (0u64, 0u32, None::<u32>);
+    for &c in rest {
+        match c {
+            b'0'..=b'9' => {
+                m = m * 10 + u64::from(c - b'0');
+                digits += 1;
+                if let Some(f) = frac.as_mut() {
+                    *f += 1;
+                }
+            }
+            b'.' if frac.is_none() => frac = Some(0),
+            _ => return None,
+        }
+    }
+    if digits == 0 {
+        return None;
+    }
+    let v = i128::from(m);
+    Some(Number::Decimal { mantissa: if neg { -v } else { v }, scale: frac.unwrap_or(0) })
 }
 
 /// True when `text` is a JSON number literal (RFC 8259 §6), which may be
@@ -434,6 +470,38 @@ mod tests {
         {
             let slow: f64 = format!("{m}e-{s}").parse().unwrap();
             assert_eq!(decimal_to_f64(m, s), slow, "{m}e-{s}");
+        }
+    }
+
+    #[test]
+    fn plain_decimals_agree_with_the_general_parser() {
+        for t in [
+            "0",
+            "-0",
+            "7",
+            "007",
+            "4725.42",
+            "-1.50",
+            ".5",
+            "5.",
+            "9999999999999999999",
+            "-999999999999999999",
+        ] {
+            let general = {
+                // The general path alone: prefix a `+`, which the plain path refuses.
+                let plus = format!("+{}", t.trim_start_matches('-'));
+                let n = parse_number(plus.as_bytes()).unwrap();
+                match (t.starts_with('-'), n) {
+                    (true, Number::Decimal { mantissa, scale }) => {
+                        Number::Decimal { mantissa: -mantissa, scale }
+                    }
+                    (_, n) => n,
+                }
+            };
+            assert_eq!(parse_plain_decimal(t.as_bytes()), Some(general), "{t}");
+        }
+        for t in ["", "-", ".", "1.2.3", "1e5", "+1", " 1", "12345678901234567890"] {
+            assert_eq!(parse_plain_decimal(t.as_bytes()), None, "{t}");
         }
     }
 
