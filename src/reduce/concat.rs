@@ -73,9 +73,7 @@ impl Reducer for Concat {
 
     fn start(&self, sink: &mut Sink<'_>) -> Result<()> {
         let mut header = Vec::new();
-        if !self.encoder.layout().is_dynamic() {
-            self.encoder.header(&self.encoder.layout().names(), &mut header);
-        }
+        self.encoder.layout_header(&mut header);
         sink.write(&header, 0)
     }
 

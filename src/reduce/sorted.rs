@@ -201,9 +201,7 @@ impl Reducer for Sorted {
 
     fn start(&self, sink: &mut Sink<'_>) -> Result<()> {
         let mut header = Vec::new();
-        if !self.encoder.layout().is_dynamic() {
-            self.encoder.header(&self.encoder.layout().names(), &mut header);
-        }
+        self.encoder.layout_header(&mut header);
         sink.write(&header, 0)
     }
 

@@ -88,6 +88,14 @@ impl Encoder {
         &self.layout
     }
 
+    /// Appends the header line of the layout's columns (CSV/TSV); nothing
+    /// for NDJSON or when records keep their own keys.
+    pub fn layout_header(&self, out: &mut Vec<u8>) {
+        if !self.layout.is_dynamic() {
+            self.header(&self.layout.names(), out);
+        }
+    }
+
     /// Appends the header line (CSV/TSV) for `names`; nothing for NDJSON.
     pub fn header(&self, names: &[String], out: &mut Vec<u8>) {
         if self.format.is_delimited() {
