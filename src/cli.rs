@@ -4,8 +4,9 @@
 use std::num::NonZeroUsize;
 use std::path::PathBuf;
 
-use clap::{Parser, ValueEnum};
+use clap::{ArgMatches, Parser, ValueEnum};
 
+use fanfold::transform::Step;
 use fanfold::{AggSpec, ChunkLimit, Format, Input, Pipeline, Projection, ReduceSpec, SortKeySpec};
 
 /// fanfold: data-parallel map-reduce over CSV, TSV and NDJSON batches.
@@ -65,6 +66,26 @@ pub struct Args {
     /// Bounds memory to about this many chunks.
     #[arg(long, value_name = "N")]
     pub max_in_flight: Option<NonZeroUsize>,
+
+    /// Keep the records for which the jq expression is true (any output
+    /// other than false or null), e.g. '.amount > 5000'. Each record is a
+    /// JSON object (CSV rows keyed by the header; number-like fields are
+    /// numbers, empty fields null). Repeatable; runs in command-line order
+    /// with --map, --select, --drop and --rename.
+    #[arg(long, value_name = "EXPR", value_parser = parse_jq::<'f'>)]
+    pub filter: Vec<String>,
+
+    /// Replace each record by the outputs of the jq expression (each an
+    /// object): no output drops it, several fan it out, in order; e.g.
+    /// '.speed = .distance / .air_time'. Fields left unchanged are written
+    /// back as read. Repeatable, in command-line order with the others.
+    #[arg(long, value_name = "EXPR", value_parser = parse_jq::<'m'>)]
+    pub map: Vec<String>,
+
+    /// jq expressions see every CSV field as a string (no numbers, empty
+    /// fields stay "").
+    #[arg(long)]
+    pub no_infer: bool,
 
     /// Keep only these columns, in this order (input names).
     #[arg(long, value_name = "COLS", value_delimiter = ',')]
@@ -164,6 +185,17 @@ fn parse_spec<T: std::str::FromStr<Err = fanfold::Error>>(s: &str) -> Result<T, 
     })
 }
 
+/// Checks a jq expression (`F`: `f` for --filter, `m` for --map), so that
+/// clap reports a syntax error (exit status 2) with the flag's name.
+fn parse_jq<const F: char>(s: &str) -> Result<String, String> {
+    let flag = if F == 'f' { "--filter" } else { "--map" };
+    match fanfold::transform::JqProgram::new(flag, s, &[]) {
+        Ok(_) => Ok(s.to_string()),
+        Err(fanfold::Error::Flag { message, .. }) => Err(message),
+        Err(other) => Err(other.to_string()),
+    }
+}
+
 fn parse_delimiter(s: &str) -> Result<u8, String> {
     match s {
         "tab" | "\\t" => Ok(b'\t'),
@@ -182,12 +214,58 @@ fn parse_rename(s: &str) -> Result<(String, String), String> {
 }
 
 impl Args {
-    /// Builds the pipeline the arguments describe.
+    /// The transform steps in command-line order, read from `matches` (the
+    /// matches these arguments came from): empty without --filter or --map,
+    /// when the projection flags need no order.
+    pub fn steps(&self, matches: &ArgMatches) -> Vec<Step> {
+        if self.filter.is_empty() && self.map.is_empty() {
+            return Vec::new();
+        }
+        let mut steps: Vec<(usize, Step)> = Vec::new();
+        // The position of each occurrence of a flag: the index of its first
+        // value (a comma list is one occurrence with several values).
+        let occurrences = |id: &str| -> Vec<(usize, Vec<String>)> {
+            let mut indices = matches.indices_of(id).into_iter().flatten();
+            let Some(groups) = matches.get_raw_occurrences(id) else { return Vec::new() };
+            groups
+                .map(|values| {
+                    let values: Vec<String> =
+                        values.map(|v| v.to_string_lossy().into_owned()).collect();
+                    let first = indices.next().unwrap_or(usize::MAX);
+                    for _ in 1..values.len() {
+                        indices.next();
+                    }
+                    (first, values)
+                })
+                .collect()
+        };
+        for (i, v) in occurrences("filter") {
+            steps.extend(v.into_iter().map(|e| (i, Step::Filter(e))));
+        }
+        for (i, v) in occurrences("map") {
+            steps.extend(v.into_iter().map(|e| (i, Step::Map(e))));
+        }
+        for (i, v) in occurrences("select") {
+            steps.push((i, Step::Select(v)));
+        }
+        for (i, v) in occurrences("drop") {
+            steps.push((i, Step::Drop(v)));
+        }
+        for (i, v) in occurrences("rename") {
+            let pairs = v.iter().filter_map(|p| parse_rename(p).ok()).collect();
+            steps.push((i, Step::Rename(pairs)));
+        }
+        steps.sort_by_key(|(i, _)| *i);
+        steps.into_iter().map(|(_, s)| s).collect()
+    }
+
+    /// Builds the pipeline the arguments describe; `steps` from
+    /// [`Args::steps`].
     ///
     /// # Errors
     /// None today (specs are checked by clap); kept fallible for flags that
     /// need the whole command line.
-    pub fn to_pipeline(&self) -> fanfold::Result<Pipeline> {
+    pub fn to_pipeline(&self, steps: Vec<Step>) -> fanfold::Result<Pipeline> {
         let inputs = if self.inputs.is_empty() {
             vec![Input::Stdin]
         } else {
@@ -211,11 +289,15 @@ impl Args {
         if let Some(m) = self.max_in_flight {
             p.max_in_flight = m.get();
         }
-        p.projection = Projection {
-            select: self.select.clone(),
-            drop: self.drop.clone(),
-            rename: self.rename.clone(),
-        };
+        if steps.is_empty() {
+            p.projection = Projection {
+                select: self.select.clone(),
+                drop: self.drop.clone(),
+                rename: self.rename.clone(),
+            };
+        }
+        p.steps = steps;
+        p.no_infer = self.no_infer;
         p.null_markers = self.null.clone();
         if !self.sort_by.is_empty() {
             p.reduce = ReduceSpec::Sort(self.sort_by.clone());

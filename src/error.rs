@@ -138,6 +138,19 @@ pub enum Error {
         /// What is wrong and how to fix it.
         message: String,
     },
+    /// A jq expression (`--filter`, `--map`, `--reduce`) failed on a record,
+    /// or gave a result of the wrong kind.
+    #[error("{at}: {flag} `{expr}`: {message}")]
+    Jq {
+        /// The record it failed on.
+        at: Location,
+        /// The flag that gave the expression, e.g. `--filter`.
+        flag: String,
+        /// The expression as written.
+        expr: String,
+        /// What went wrong (jq's error value, or what was expected).
+        message: String,
+    },
     /// A worker panicked while processing a chunk: a bug in fanfold.
     #[error(
         "internal error while processing the chunk at {at}: {message} (this is a bug in fanfold)"

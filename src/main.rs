@@ -6,13 +6,18 @@ mod cli;
 use std::io::Write;
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::{CommandFactory, FromArgMatches};
 
 use fanfold::{Output, RunStats};
 
 fn main() -> ExitCode {
-    let args = cli::Args::parse();
-    match run(&args) {
+    let matches = cli::Args::command().get_matches();
+    let args = match cli::Args::from_arg_matches(&matches) {
+        Ok(a) => a,
+        Err(e) => e.exit(),
+    };
+    let steps = args.steps(&matches);
+    match run(&args, steps) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) if e.is_broken_pipe() => ExitCode::SUCCESS,
         Err(e) => {
@@ -22,8 +27,8 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(args: &cli::Args) -> fanfold::Result<()> {
-    let pipeline = args.to_pipeline()?;
+fn run(args: &cli::Args, steps: Vec<fanfold::transform::Step>) -> fanfold::Result<()> {
+    let pipeline = args.to_pipeline(steps)?;
     if args.explain {
         println!("{}", pipeline.plan());
         return Ok(());

@@ -336,8 +336,17 @@ fn json_error(e: &serde_json::Error, input: &str, line: u64) -> Error {
     }
 }
 
+/// Parses one line of NDJSON text that fanfold itself wrote (the output of
+/// a `--map`) into `pairs`.
+pub(crate) fn object_pairs<'a>(
+    text: &'a str,
+    pairs: &mut Vec<Pairs<'a>>,
+) -> serde_json::Result<()> {
+    parse_pairs(serde_json::Deserializer::from_str(text), pairs)
+}
+
 /// One key and its raw value.
-type Pairs<'a> = (Cow<'a, str>, &'a RawValue);
+pub(crate) type Pairs<'a> = (Cow<'a, str>, &'a RawValue);
 
 /// Parses one JSON object (and nothing after it) into `pairs`, keys
 /// borrowed unless they hold an escape.

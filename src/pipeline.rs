@@ -9,10 +9,10 @@ use crate::error::{Error, Result};
 use crate::exec::{self, ExecOptions, RunStats};
 use crate::format::Format;
 use crate::parse::ParseOptions;
-use crate::reduce::{AggSpec, Concat, GroupBy, Reducer, Sink, SortKeySpec, Sorted};
+use crate::reduce::{AggSpec, Concat, GroupBy, KeyUnion, Reducer, Sink, SortKeySpec, Sorted};
 use crate::sink::encode::Encoder;
 use crate::source::{ChunkLimit, Input, Splitter};
-use crate::transform::{Layout, Projection};
+use crate::transform::{Chain, Layout, Projection, Step, ValueOptions};
 
 /// Default target chunk size in bytes (4 MiB: the fastest of 256 KiB, 1, 4
 /// and 16 MiB for group-by, concat and NDJSON on a 1.2 GB input, 2 cores).
@@ -82,8 +82,13 @@ pub struct Pipeline {
     pub threads: usize,
     /// Chunks read but not yet merged, at most (at least 1).
     pub max_in_flight: usize,
-    /// `--select` / `--drop` / `--rename`.
+    /// `--select` / `--drop` / `--rename`, applied before `steps`.
     pub projection: Projection,
+    /// Transform steps (`--filter`, `--map` and projection flags), in the
+    /// order given; see [`crate::transform::chain`].
+    pub steps: Vec<Step>,
+    /// `--no-infer`: jq expressions see every CSV field as a string.
+    pub no_infer: bool,
     /// Texts that count as missing (`--null`), besides empty fields and
     /// JSON null.
     pub null_markers: Vec<String>,
@@ -107,6 +112,8 @@ impl Pipeline {
             threads,
             max_in_flight: 2 * threads,
             projection: Projection::default(),
+            steps: Vec::new(),
+            no_infer: false,
             null_markers: Vec::new(),
             reduce: ReduceSpec::Concat,
         }
@@ -129,30 +136,126 @@ impl Pipeline {
     /// Bad settings ([`Error::Flag`], [`Error::UnknownColumn`]), and any
     /// error from reading, parsing, reducing or writing, naming its place.
     pub fn run(&self, out: &mut dyn Write, out_name: &str) -> Result<RunStats> {
+        let has_map = self.steps.iter().any(|s| matches!(s, Step::Map(_)));
+        let out_format = self.output_format.unwrap_or(self.resolved_input_format());
+        let writes_records = matches!(self.reduce, ReduceSpec::Concat | ReduceSpec::Sort(_));
+        if has_map && out_format.is_delimited() && writes_records {
+            return self.run_key_union(out, out_name);
+        }
+        self.run_collecting(out, out_name, None)
+    }
+
+    /// Records a `--map` made, written as CSV: the header is the union of
+    /// their keys in first-seen input order, known only at the end. The
+    /// records go to a temporary NDJSON file first (bounded memory), then
+    /// are written under that header, in parallel.
+    fn run_key_union(&self, out: &mut dyn Write, out_name: &str) -> Result<RunStats> {
+        let out_format = self.output_format.unwrap_or(self.resolved_input_format());
+        let out_delimiter = self.output_delimiter(out_format);
+        let tmp = tempfile::NamedTempFile::new().map_err(|e| Error::io("<temporary file>", e))?;
+        let tmp_name = tmp.path().display().to_string();
+        let keys = Arc::new(parking_lot::Mutex::new(Vec::new()));
+        let mut first = self.clone();
+        first.output_format = Some(Format::Ndjson);
+        let mut stats = {
+            let mut w = std::io::BufWriter::with_capacity(1 << 20, tmp.as_file());
+            let stats = first.run_collecting(&mut w, &tmp_name, Some(keys.clone()))?;
+            w.flush().map_err(|e| Error::io(&tmp_name, e))?;
+            stats
+        };
+        let keys = std::mem::take(&mut *keys.lock());
+        if keys.is_empty() {
+            return Ok(stats);
+        }
+        let layout = Layout::new(
+            &Projection { select: Some(keys.clone()), ..Projection::default() },
+            &keys,
+            true,
+            false,
+        )?;
+        let encoder = Encoder::new(out_format, out_delimiter, layout, self.null_bytes());
+        let chunk = ChunkLimit::Bytes(DEFAULT_CHUNK_BYTES);
+        let mut splitter =
+            Splitter::new(vec![Input::Path(tmp.path().to_path_buf())], Format::Ndjson, b',', chunk);
+        splitter.header()?;
+        let parse = ParseOptions {
+            format: Format::Ndjson,
+            delimiter: b',',
+            header_len: 0,
+            input_names: vec![tmp_name],
+        };
+        let mut sink = Sink::new(out, out_name);
+        let opts = ExecOptions { threads: self.threads, max_in_flight: self.max_in_flight };
+        let written =
+            exec::run(splitter, parse, None, Arc::new(Concat::new(encoder)), &mut sink, opts)?;
+        stats.bytes_written = written.bytes_written;
+        stats.records_written = written.records_written;
+        stats.elapsed_secs += written.elapsed_secs;
+        Ok(stats)
+    }
+
+    fn run_collecting(
+        &self,
+        out: &mut dyn Write,
+        out_name: &str,
+        keys: Option<Arc<parking_lot::Mutex<Vec<String>>>>,
+    ) -> Result<RunStats> {
         match &self.reduce {
-            ReduceSpec::Concat => self.run_with(out, out_name, |_, enc| Ok(Concat::new(enc))),
-            ReduceSpec::Sort(keys) => self.run_with(out, out_name, |layout, enc| {
-                let resolved = keys
+            ReduceSpec::Concat => {
+                self.run_wrapped(out, out_name, keys, |_, enc| Ok(Concat::new(enc)))
+            }
+            ReduceSpec::Sort(keys_spec) => self.run_wrapped(out, out_name, keys, |layout, enc| {
+                let resolved = keys_spec
                     .iter()
                     .map(|k| Ok((layout.resolve("--sort-by", &k.column)?, k.clone())))
                     .collect::<Result<Vec<_>>>()?;
                 Ok(Sorted::new(resolved, enc, self.null_bytes()).with_merge_threads(self.threads))
             }),
-            ReduceSpec::GroupBy { keys, aggs } => self.run_with(out, out_name, |layout, enc| {
-                let keys = keys
-                    .iter()
-                    .map(|k| layout.resolve("--group-by", k))
-                    .collect::<Result<Vec<_>>>()?;
-                let aggs = aggs
-                    .iter()
-                    .map(|a| {
-                        let col =
-                            a.column.as_ref().map(|c| layout.resolve("--agg", c)).transpose()?;
-                        Ok((a.clone(), col))
-                    })
-                    .collect::<Result<Vec<_>>>()?;
-                Ok(GroupBy::new(keys, aggs, enc, self.null_bytes()))
-            }),
+            ReduceSpec::GroupBy { keys: group_keys, aggs } => {
+                self.run_with(out, out_name, |layout, enc| {
+                    let keys = group_keys
+                        .iter()
+                        .map(|k| layout.resolve("--group-by", k))
+                        .collect::<Result<Vec<_>>>()?;
+                    let aggs = aggs
+                        .iter()
+                        .map(|a| {
+                            let col = a
+                                .column
+                                .as_ref()
+                                .map(|c| layout.resolve("--agg", c))
+                                .transpose()?;
+                            Ok((a.clone(), col))
+                        })
+                        .collect::<Result<Vec<_>>>()?;
+                    Ok(GroupBy::new(keys, aggs, enc, self.null_bytes()))
+                })
+            }
+        }
+    }
+
+    /// [`Pipeline::run_with`], with the reducer wrapped in a [`KeyUnion`]
+    /// when `keys` is given.
+    fn run_wrapped<R: Reducer>(
+        &self,
+        out: &mut dyn Write,
+        out_name: &str,
+        keys: Option<Arc<parking_lot::Mutex<Vec<String>>>>,
+        make: impl FnOnce(&Layout, Encoder) -> Result<R>,
+    ) -> Result<RunStats> {
+        match keys {
+            None => self.run_with(out, out_name, make),
+            Some(k) => self.run_with(out, out_name, |l, e| Ok(KeyUnion::new(make(l, e)?, k))),
+        }
+    }
+
+    fn output_delimiter(&self, out_format: Format) -> u8 {
+        let format = self.resolved_input_format();
+        let delimiter = self.delimiter.or(format.default_delimiter()).unwrap_or(b',');
+        match (self.output_delimiter, self.output_format) {
+            (Some(d), _) => d,
+            (None, None) => delimiter,
+            (None, Some(_)) => out_format.default_delimiter().unwrap_or(b','),
         }
     }
 
@@ -196,8 +299,32 @@ impl Pipeline {
         let header = splitter.header()?;
         let columns = header.clone().unwrap_or_default();
         let json_input = format == Format::Ndjson;
-        let layout =
-            Layout::new(&self.projection, &columns, json_input, out_format == Format::Ndjson);
+        let (chain, projection) = if self.steps.is_empty() {
+            (None, self.projection.clone())
+        } else {
+            let opts = ValueOptions { no_infer: self.no_infer, null_markers: self.null_bytes() };
+            let built = Chain::new(
+                &self.projection,
+                &self.steps,
+                &columns,
+                json_input,
+                opts,
+                out_format.is_delimited(),
+            );
+            match (built, &header) {
+                (Ok((chain, projection)), _) => (Some(Arc::new(chain)), projection),
+                // With no input at all there are no columns to check flags
+                // against, and nothing to run.
+                (Err(_), None) => (None, Projection::default()),
+                (Err(e), Some(_)) => return Err(e),
+            }
+        };
+        let value_stage = chain.as_ref().is_some_and(|c| c.has_value_stage());
+        let layout = if value_stage {
+            Ok(Layout::open(out_format == Format::Ndjson))
+        } else {
+            Layout::new(&projection, &columns, json_input, out_format == Format::Ndjson)
+        };
         // With no input at all there are no columns to check flags against.
         let layout = match (layout, &header) {
             (Ok(l), _) => l,
@@ -206,7 +333,7 @@ impl Pipeline {
         };
         let mut encoder =
             Encoder::new(out_format, out_delimiter, layout.clone(), self.null_bytes());
-        if format.is_delimited() {
+        if format.is_delimited() && !value_stage {
             encoder = encoder.with_csv_input(delimiter, columns.len());
         }
         let reducer = match make(&layout, encoder) {
@@ -226,7 +353,7 @@ impl Pipeline {
             input_names: splitter.input_names().to_vec(),
         };
         let opts = ExecOptions { threads: self.threads, max_in_flight: self.max_in_flight };
-        exec::run(splitter, parse, Arc::new(reducer), &mut sink, opts)
+        exec::run(splitter, parse, chain, Arc::new(reducer), &mut sink, opts)
     }
 
     /// How this run will be cut and scheduled: the chunk size (the one

@@ -33,6 +33,7 @@ use crate::error::{Error, Location, Result};
 use crate::parse::{for_each_record, ParseOptions};
 use crate::reduce::{Reducer, Sink};
 use crate::source::{Chunk, Splitter};
+use crate::transform::Chain;
 
 /// Parallelism settings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -77,7 +78,8 @@ impl RunStats {
 
 type ChunkResult<P> = (u64, Result<(P, u64)>);
 
-/// Runs `reducer` over every chunk of `splitter`, writing to `sink`.
+/// Runs `reducer` over every chunk of `splitter`, writing to `sink`; with a
+/// `chain`, each chunk's records go through it on the worker first.
 ///
 /// `splitter.header()` must already have been read (the caller needs it to
 /// build the reducer).
@@ -90,6 +92,7 @@ type ChunkResult<P> = (u64, Result<(P, u64)>);
 pub fn run<R: Reducer>(
     mut splitter: Splitter,
     parse: ParseOptions,
+    chain: Option<Arc<Chain>>,
     reducer: Arc<R>,
     sink: &mut Sink<'_>,
     opts: ExecOptions,
@@ -140,12 +143,13 @@ pub fn run<R: Reducer>(
                 let tx = result_tx.clone();
                 let recycle = recycle_tx.clone();
                 let (reducer, parse, cancel) = (reducer.clone(), parse.clone(), cancel.clone());
+                let chain = chain.clone();
                 pool.spawn_fifo(move || {
                     let seq = chunk.seq;
                     let res = if cancel.load(Ordering::Relaxed) {
                         Ok((reducer.empty(), 0))
                     } else {
-                        process(&chunk, &parse, &*reducer)
+                        process(&chunk, &parse, chain.as_deref(), &*reducer)
                     };
                     let _ = recycle.try_send(chunk.data);
                     let _ = tx.send((seq, res));
@@ -202,15 +206,22 @@ pub fn run<R: Reducer>(
     Ok(stats)
 }
 
-/// Parses and folds one chunk on a worker, turning a panic into an error.
+/// Parses, transforms and folds one chunk on a worker, turning a panic into
+/// an error.
 fn process<R: Reducer>(
     chunk: &Chunk,
     parse: &ParseOptions,
+    chain: Option<&Chain>,
     reducer: &R,
 ) -> Result<(R::Partial, u64)> {
     let run = || -> Result<(R::Partial, u64)> {
         let mut partial = reducer.empty();
-        let n = for_each_record(chunk, parse, |rec| reducer.fold(&mut partial, rec))?;
+        let n = match chain {
+            None => for_each_record(chunk, parse, |rec| reducer.fold(&mut partial, rec))?,
+            Some(chain) => {
+                chain.run_chunk(chunk, parse, &mut |rec| reducer.fold(&mut partial, rec))?
+            }
+        };
         reducer.seal(&mut partial)?;
         Ok((partial, n))
     };

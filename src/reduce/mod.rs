@@ -13,6 +13,7 @@
 
 pub mod concat;
 pub mod group_by;
+pub mod key_union;
 pub mod number;
 pub mod sorted;
 
@@ -20,6 +21,7 @@ use std::io::Write;
 
 pub use concat::Concat;
 pub use group_by::{AggKind, AggSpec, GroupBy};
+pub use key_union::KeyUnion;
 pub use sorted::{SortKeySpec, Sorted};
 
 use crate::error::{Error, Result};

@@ -6,7 +6,15 @@
 //! input column a new output name. Reducer flags (`--sort-by`,
 //! `--group-by`, `--agg`) name output columns, that is after renaming.
 
+pub mod chain;
+pub mod fast_filter;
+pub mod jq;
+
 use std::collections::{HashMap, HashSet};
+
+pub use chain::{Chain, Step};
+pub use fast_filter::FastFilter;
+pub use jq::{JqProgram, ValueOptions};
 
 use crate::error::{Error, Result};
 use crate::record::{ColumnRef, Source};
@@ -37,6 +45,9 @@ pub struct Layout {
     pub(crate) strict_keys: bool,
     /// Input keys removed by `--drop` (ignored by the strict-keys check).
     pub(crate) dropped: HashSet<String>,
+    /// Records come out of a `--map`, whose keys are known only per
+    /// record: any name resolves, to that key.
+    pub(crate) open: bool,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -113,7 +124,21 @@ impl Layout {
             dynamic: is_dynamic
                 .then(|| DynamicKeys { drop: projection.drop.iter().cloned().collect(), rename }),
             strict_keys: json_input && !dynamic && projection.select.is_none(),
+            open: false,
         })
+    }
+
+    /// The layout of records that a `--map` made: NDJSON objects whose keys
+    /// are known only per record. Every name resolves (to a key, missing in
+    /// records that lack it); `dynamic` writes each record's own keys.
+    pub fn open(dynamic: bool) -> Layout {
+        Layout {
+            columns: Vec::new(),
+            dynamic: dynamic.then(DynamicKeys::default),
+            strict_keys: false,
+            dropped: HashSet::new(),
+            open: true,
+        }
     }
 
     /// The output column names, in order.
@@ -132,6 +157,9 @@ impl Layout {
     /// # Errors
     /// [`Error::UnknownColumn`] naming `flag` and listing the output columns.
     pub fn resolve(&self, flag: &str, name: &str) -> Result<ColumnRef> {
+        if self.open {
+            return Ok(ColumnRef { name: name.to_string(), source: Source::Key(name.to_string()) });
+        }
         self.columns.iter().find(|c| c.name == name).cloned().ok_or_else(|| Error::UnknownColumn {
             flag: flag.to_string(),
             column: name.to_string(),

@@ -1,0 +1,464 @@
+//! The transform chain: `--filter`, `--map`, `--select`, `--drop` and
+//! `--rename` in the order given, run on the workers, chunk by chunk.
+//!
+//! The chain runs in two stages:
+//!
+//! - **Native stage**: the steps before the first `--map`. Records stay as
+//!   parsed (borrowed from the chunk, written back byte for byte); a
+//!   `--filter` sees the record as a JSON object keyed by the columns that
+//!   the projection flags given before it leave, and the projection flags
+//!   combine into one [`Projection`] as they do without the chain.
+//! - **Value stage**: from the first `--map` on, each record is a jq value
+//!   (an object) that the remaining steps replace, filter, fan out and
+//!   reshape. The results are written as NDJSON into a buffer of the chunk
+//!   and parsed back into records for the reducer, so every reducer works
+//!   on them unchanged. A field whose key and value are the same as in the
+//!   input record is written with its input text (a CSV `1.50` stays
+//!   `1.50`, a JSON `"\u00e9"` keeps its escape); other values are written
+//!   as compact JSON.
+
+use std::collections::{HashMap, HashSet};
+
+use jaq_json::Val;
+
+use crate::error::{Error, Location, Result};
+use crate::parse::{for_each_record, object_pairs, ParseOptions};
+use crate::record::{ColumnRef, Field, Fields, LineAt, Record, Source};
+use crate::reduce::number::is_json_number;
+use crate::sink::encode::write_json_string;
+use crate::source::Chunk;
+use crate::transform::fast_filter::FastFilter;
+use crate::transform::jq::{field_value, key_text, write_value, JqProgram, ValueOptions};
+use crate::transform::{Layout, Projection};
+
+/// One transform step, as given on the command line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Step {
+    /// `--filter EXPR`: keep the records for which some output of the jq
+    /// expression is truthy (neither `false` nor `null`).
+    Filter(String),
+    /// `--map EXPR`: replace each record by the outputs of the jq expression
+    /// (each must be an object): none drops it, several fan it out, in order.
+    Map(String),
+    /// `--select COLS`: keep these columns, in this order.
+    Select(Vec<String>),
+    /// `--drop COLS`: remove these columns.
+    Drop(Vec<String>),
+    /// `--rename OLD=NEW,...`: rename columns.
+    Rename(Vec<(String, String)>),
+}
+
+#[derive(Debug)]
+enum ValueStep {
+    Filter(JqProgram),
+    Map(JqProgram),
+    Select(Vec<String>),
+    Drop(HashSet<Vec<u8>>),
+    Rename(HashMap<Vec<u8>, Vec<u8>>),
+}
+
+/// A `--filter` before any `--map`, with the record's columns as it sees
+/// them, and its fast form when it has one.
+#[derive(Debug)]
+struct NativeFilter {
+    program: JqProgram,
+    view: Layout,
+    /// The fast form and where each key it reads comes from (`None`: a
+    /// column the view does not have, which is `null`).
+    fast: Option<(FastFilter, Vec<Option<ColumnRef>>)>,
+}
+
+#[derive(Debug)]
+struct ValueStage {
+    /// The record's columns as the first `--map` sees them.
+    view: Layout,
+    steps: Vec<ValueStep>,
+    /// The last `--map`, named when a result is not an object.
+    last_map: JqProgram,
+}
+
+/// The resolved chain; see the module docs.
+#[derive(Debug)]
+pub struct Chain {
+    native_filters: Vec<NativeFilter>,
+    value: Option<ValueStage>,
+    opts: ValueOptions,
+    /// The output is CSV/TSV: an untouched `--null` marker is written back
+    /// as its text rather than as `null`.
+    delimited_out: bool,
+}
+
+impl Chain {
+    /// Resolves `steps` (after `base`, the pipeline's own projection)
+    /// against the input's columns. Returns the chain and the projection
+    /// the output layout uses when there is no `--map`.
+    ///
+    /// # Errors
+    /// A jq syntax or compile error ([`Error::Flag`]), or a projection flag
+    /// naming an unknown column ([`Error::UnknownColumn`]).
+    pub fn new(
+        base: &Projection,
+        steps: &[Step],
+        columns: &[String],
+        json_input: bool,
+        opts: ValueOptions,
+        delimited_out: bool,
+    ) -> Result<(Chain, Projection)> {
+        let mut projection = base.clone();
+        let mut native_filters = Vec::new();
+        let mut rest = steps;
+        while let Some((step, tail)) = rest.split_first() {
+            match step {
+                Step::Map(_) => break,
+                Step::Filter(code) => {
+                    let view = Layout::new(&projection, columns, json_input, true)?;
+                    let program = JqProgram::new("--filter", code, &[])?;
+                    let fast = FastFilter::new(code).map(|f| {
+                        let sources = f.keys().iter().map(|k| view_source(&view, k)).collect();
+                        (f, sources)
+                    });
+                    native_filters.push(NativeFilter { program, view, fast });
+                }
+                Step::Select(c) => {
+                    projection.select.get_or_insert_with(Vec::new).extend_from_slice(c)
+                }
+                Step::Drop(c) => projection.drop.extend_from_slice(c),
+                Step::Rename(r) => projection.rename.extend_from_slice(r),
+            }
+            rest = tail;
+        }
+        let value = if rest.is_empty() {
+            None
+        } else {
+            let view = Layout::new(&projection, columns, json_input, true)?;
+            let mut value_steps = Vec::new();
+            let mut last_map = None;
+            for step in rest {
+                value_steps.push(match step {
+                    Step::Filter(code) => ValueStep::Filter(JqProgram::new("--filter", code, &[])?),
+                    Step::Map(code) => {
+                        let p = JqProgram::new("--map", code, &[])?;
+                        last_map = Some(p.clone());
+                        ValueStep::Map(p)
+                    }
+                    Step::Select(c) => ValueStep::Select(c.clone()),
+                    Step::Drop(c) => {
+                        ValueStep::Drop(c.iter().map(|s| s.as_bytes().to_vec()).collect())
+                    }
+                    Step::Rename(r) => ValueStep::Rename(
+                        r.iter()
+                            .map(|(a, b)| (a.as_bytes().to_vec(), b.as_bytes().to_vec()))
+                            .collect(),
+                    ),
+                });
+            }
+            let last_map =
+                last_map.ok_or_else(|| Error::Internal("value stage without --map".into()))?;
+            Some(ValueStage { view, steps: value_steps, last_map })
+        };
+        Ok((Chain { native_filters, value, opts, delimited_out }, projection))
+    }
+
+    /// True when records leave the chain as NDJSON objects (there is a
+    /// `--map`), so the reducers must address columns by key.
+    pub fn has_value_stage(&self) -> bool {
+        self.value.is_some()
+    }
+
+    /// Parses `chunk`, runs the chain on each record and calls `fold` on
+    /// every record that comes out, in order. Returns the number of input
+    /// records read.
+    ///
+    /// # Errors
+    /// Parse errors, a jq error or a `--map` result that is not an object
+    /// ([`Error::Jq`], naming the record's place), and `fold`'s errors.
+    pub fn run_chunk(
+        &self,
+        chunk: &Chunk,
+        parse: &ParseOptions,
+        fold: &mut dyn FnMut(&Record<'_>) -> Result<()>,
+    ) -> Result<u64> {
+        let Some(stage) = &self.value else {
+            return for_each_record(chunk, parse, |rec| {
+                if self.keep(rec)? {
+                    fold(rec)?;
+                }
+                Ok(())
+            });
+        };
+        let mut buf = Vec::new();
+        let mut lines = Vec::new();
+        let read = for_each_record(chunk, parse, |rec| {
+            if self.keep(rec)? {
+                self.run_values(stage, rec, &mut buf, &mut lines)?;
+            }
+            Ok(())
+        })?;
+        let input = parse.input_names.get(chunk.input).map_or("<input>", String::as_str);
+        let text = std::str::from_utf8(&buf)
+            .map_err(|e| Error::Internal(format!("--map output is not UTF-8: {e}")))?;
+        let mut pairs = Vec::new();
+        for (line_text, &line) in text.lines().zip(&lines) {
+            pairs.clear();
+            object_pairs(line_text, &mut pairs).map_err(|e| Error::Jq {
+                at: Location { input: input.to_string(), line },
+                flag: stage.last_map.flag().to_string(),
+                expr: stage.last_map.code().to_string(),
+                message: format!("the result cannot be written as JSON: {e}"),
+            })?;
+            fold(&Record { fields: Fields::Json(&pairs), input, line: LineAt::Known(line) })?;
+        }
+        Ok(read)
+    }
+
+    /// Runs the native filters on `rec`.
+    fn keep(&self, rec: &Record<'_>) -> Result<bool> {
+        for NativeFilter { program, view, fast } in &self.native_filters {
+            if let Some((fast, sources)) = fast {
+                let answer = if sources.len() <= 8 {
+                    let mut fields = [Field::Absent; 8];
+                    for (f, s) in fields.iter_mut().zip(sources) {
+                        *f = s.as_ref().map_or(Field::Absent, |c| rec.get(c));
+                    }
+                    fast.eval(&fields[..sources.len()], &self.opts)
+                } else {
+                    let fields: Vec<Field<'_>> = sources
+                        .iter()
+                        .map(|s| s.as_ref().map_or(Field::Absent, |c| rec.get(c)))
+                        .collect();
+                    fast.eval(&fields, &self.opts)
+                };
+                match answer {
+                    Some(true) => continue,
+                    Some(false) => return Ok(false),
+                    None => {}
+                }
+            }
+            let mut map = jaq_json::Map::default();
+            for (key, field) in view_fields(rec, view) {
+                let value =
+                    field_value(field, &self.opts).map_err(|m| jq_error(rec, program, m))?;
+                map.insert(Val::utf8_str(key), value);
+            }
+            let kept = program.any_truthy(Val::obj(map)).map_err(|m| jq_error(rec, program, m))?;
+            if !kept {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+
+    /// Runs the value stage on `rec` and appends its results to `buf`, one
+    /// NDJSON line each, with the record's line in `lines`.
+    fn run_values(
+        &self,
+        stage: &ValueStage,
+        rec: &Record<'_>,
+        buf: &mut Vec<u8>,
+        lines: &mut Vec<u64>,
+    ) -> Result<()> {
+        // The record's fields through the view, keeping the original text
+        // of each for the fields no step changes.
+        let keyed = view_fields(rec, &stage.view);
+        let mut map = jaq_json::Map::default();
+        let mut originals = Vec::with_capacity(keyed.len());
+        for (key, field) in &keyed {
+            let value =
+                field_value(*field, &self.opts).map_err(|m| jq_error(rec, &stage.last_map, m))?;
+            map.insert(Val::utf8_str(key.clone()), value.clone());
+            originals.push((key.as_slice(), value, *field));
+        }
+        let mut current = vec![Val::obj(map)];
+        for step in &stage.steps {
+            current = self.value_step(step, current, rec)?;
+            if current.is_empty() {
+                return Ok(());
+            }
+        }
+        let line = rec.line.get();
+        for value in &current {
+            let Val::Obj(map) = value else {
+                return Err(jq_error(rec, &stage.last_map, not_object(value)));
+            };
+            buf.push(b'{');
+            for (i, (k, v)) in map.iter().enumerate() {
+                if i > 0 {
+                    buf.push(b',');
+                }
+                let key = key_text(k);
+                write_json_string(buf, &key);
+                buf.push(b':');
+                let same = originals
+                    .get(i)
+                    .filter(|(ok, ov, _)| *ok == key.as_slice() && ov == v)
+                    .or_else(|| {
+                        originals.iter().find(|(ok, ov, _)| *ok == key.as_slice() && ov == v)
+                    });
+                match same {
+                    Some((_, _, field)) => self.write_original(buf, *field),
+                    None => write_value(buf, v),
+                }
+            }
+            buf.extend_from_slice(b"}\n");
+            lines.push(line);
+        }
+        Ok(())
+    }
+
+    fn value_step(
+        &self,
+        step: &ValueStep,
+        current: Vec<Val>,
+        rec: &Record<'_>,
+    ) -> Result<Vec<Val>> {
+        let mut next = Vec::with_capacity(current.len());
+        match step {
+            ValueStep::Filter(p) => {
+                for v in current {
+                    if p.any_truthy(v.clone()).map_err(|m| jq_error(rec, p, m))? {
+                        next.push(v);
+                    }
+                }
+            }
+            ValueStep::Map(p) => {
+                for v in current {
+                    let mut bad = None;
+                    p.run(v, Vec::new(), |out| {
+                        if matches!(out, Val::Obj(_)) {
+                            next.push(out);
+                            true
+                        } else {
+                            bad = Some(not_object(&out));
+                            false
+                        }
+                    })
+                    .map_err(|m| jq_error(rec, p, m))?;
+                    if let Some(m) = bad {
+                        return Err(jq_error(rec, p, m));
+                    }
+                }
+            }
+            ValueStep::Select(cols) => {
+                for v in current {
+                    let Val::Obj(map) = &v else { continue };
+                    let mut out = jaq_json::Map::default();
+                    for c in cols {
+                        let k = Val::utf8_str(c.as_bytes().to_vec());
+                        let value = map.get(&k).cloned().unwrap_or(Val::Null);
+                        out.insert(k, value);
+                    }
+                    next.push(Val::obj(out));
+                }
+            }
+            ValueStep::Drop(keys) => {
+                for v in current {
+                    let Val::Obj(map) = &v else { continue };
+                    let out: jaq_json::Map = map
+                        .iter()
+                        .filter(|(k, _)| !keys.contains(&key_text(k)))
+                        .map(|(k, v)| (k.clone(), v.clone()))
+                        .collect();
+                    next.push(Val::obj(out));
+                }
+            }
+            ValueStep::Rename(pairs) => {
+                for v in current {
+                    let Val::Obj(map) = &v else { continue };
+                    let out: jaq_json::Map = map
+                        .iter()
+                        .map(|(k, v)| match pairs.get(&key_text(k)) {
+                            Some(new) => (Val::utf8_str(new.clone()), v.clone()),
+                            None => (k.clone(), v.clone()),
+                        })
+                        .collect();
+                    next.push(Val::obj(out));
+                }
+            }
+        }
+        Ok(next)
+    }
+
+    /// Writes an input field as the JSON text it stands for, unchanged.
+    fn write_original(&self, out: &mut Vec<u8>, field: Field<'_>) {
+        match field {
+            Field::Absent | Field::Null => out.extend_from_slice(b"null"),
+            Field::JsonString(raw) | Field::JsonOther(raw) => out.extend_from_slice(raw),
+            Field::Text(t) => {
+                if self.opts.null_markers.iter().any(|m| m == t) {
+                    if self.delimited_out {
+                        write_json_string(out, t);
+                    } else {
+                        out.extend_from_slice(b"null");
+                    }
+                } else if self.opts.no_infer {
+                    write_json_string(out, t);
+                } else if t.is_empty() {
+                    out.extend_from_slice(b"null");
+                } else if is_json_number(t) {
+                    out.extend_from_slice(t);
+                } else {
+                    write_json_string(out, t);
+                }
+            }
+        }
+    }
+}
+
+/// Where the column that `view` calls `name` comes from; `None` when the
+/// view has no such column.
+fn view_source(view: &Layout, name: &str) -> Option<ColumnRef> {
+    let Some(d) = &view.dynamic else {
+        // A repeated name: the last column wins, as in a jq object.
+        return view.columns.iter().rev().find(|c| c.name == name).cloned();
+    };
+    let source = match d.rename.iter().find(|(_, new)| *new == name) {
+        Some((old, _)) => old.clone(),
+        None if d.rename.contains_key(name) => return None,
+        None => name.to_string(),
+    };
+    if d.drop.contains(&source) {
+        return None;
+    }
+    Some(ColumnRef { name: name.to_string(), source: Source::Key(source) })
+}
+
+/// The fields of `rec` under their names in `view`, in order.
+fn view_fields<'a>(rec: &Record<'a>, view: &Layout) -> Vec<(Vec<u8>, Field<'a>)> {
+    let mut fields = Vec::new();
+    match &view.dynamic {
+        Some(d) => rec.for_each_field(|key, field| {
+            let key = key.unwrap_or_default();
+            if !d.drop.contains(key) {
+                let name = d.rename.get(key).map_or(key, String::as_str);
+                fields.push((name.as_bytes().to_vec(), field));
+            }
+        }),
+        None => {
+            for c in &view.columns {
+                fields.push((c.name.as_bytes().to_vec(), rec.get(c)));
+            }
+        }
+    }
+    fields
+}
+
+fn jq_error(rec: &Record<'_>, program: &JqProgram, message: String) -> Error {
+    Error::Jq {
+        at: rec.location(),
+        flag: program.flag().to_string(),
+        expr: program.code().to_string(),
+        message,
+    }
+}
+
+fn not_object(v: &Val) -> String {
+    let mut text = Vec::new();
+    write_value(&mut text, v);
+    let mut shown = String::from_utf8_lossy(&text).into_owned();
+    if shown.len() > 60 {
+        let cut = (0..=60).rev().find(|&i| shown.is_char_boundary(i)).unwrap_or(0);
+        shown.truncate(cut);
+        shown.push('…');
+    }
+    format!("the result must be an object (a record), got `{shown}`")
+}
