@@ -89,7 +89,8 @@ pub struct Args {
     pub group_by: Vec<String>,
 
     /// An aggregate per group: count, count:col, sum:col, mean:col, min:col,
-    /// max:col, distinct:col, each with an optional =name. Repeatable.
+    /// max:col, distinct:col, mode:col (most frequent; ties to the first
+    /// seen), first:col, last:col, each with an optional =name. Repeatable.
     /// Without --group-by, one row over all records. Default: count.
     #[arg(long, value_name = "SPEC", value_delimiter = ',', value_parser = parse_spec::<AggSpec>)]
     pub agg: Vec<AggSpec>,

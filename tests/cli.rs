@@ -584,6 +584,116 @@ fn numbers_global_aggregates_and_names() {
 }
 
 #[test]
+fn flights_mode_first_last_match_reference_values() {
+    // Computed once with Python's csv module over fixtures/flights.csv
+    // (`NA` skipped; mode ties to the first seen): per origin, the most
+    // frequent dest (EWR: ORD 373 vs MCO 315; JFK: LAX 698 vs SFO 499;
+    // LGA: ATL 650 vs ORD 433), the first tailnum, the last dep_delay and
+    // the most frequent carrier.
+    let expected = "\
+origin,mode_dest,first_tailnum,last,mode_carrier
+EWR,ORD,N14228,194,EV
+JFK,LAX,N619AA,4,B6
+LGA,ATL,N24211,-10,DL
+";
+    let args = [
+        "--group-by",
+        "origin",
+        "--agg",
+        "mode:dest,first:tailnum,last:dep_delay=last,mode:carrier",
+        "--null",
+        "NA",
+    ];
+    let csv = with(&["fixtures/flights.csv"], &args);
+    assert_eq!(run_str(&csv), expected);
+    let ndjson = with(&["fixtures/flights.ndjson", "--output-format", "csv"], &args);
+    assert_eq!(run_str(&ndjson), expected);
+    for s in SETTINGS {
+        assert_eq!(run_str(&with(&csv, s)), expected, "settings {s:?}");
+        assert_eq!(run_str(&with(&ndjson, s)), expected, "ndjson, settings {s:?}");
+    }
+    // Over all rows (Python): ATL is the most frequent dest; the first and
+    // last dep_time are 517 and 2254; -4 the most frequent dep_delay.
+    let args = [
+        "fixtures/flights.csv",
+        "--agg",
+        "mode:dest,first:dep_time,last:dep_time,mode:dep_delay",
+        "--null",
+        "NA",
+    ];
+    assert_eq!(
+        run_str(&args),
+        "mode_dest,first_dep_time,last_dep_time,mode_dep_delay\nATL,517,2254,-4\n"
+    );
+}
+
+#[test]
+fn mode_ties_go_to_the_first_seen_value_across_chunks() {
+    let dir = tempfile::tempdir().unwrap();
+    // a: x and y both twice, x seen first. b: only missing values.
+    // c: `1` and `1.0` are different texts, twice each; `1` seen first.
+    // d: `q` seen first, `r` three times in later records.
+    let input = write_file(
+        dir.path(),
+        "t.csv",
+        b"g,v\na,x\nd,q\na,y\nb,\na,y\nc,1\nd,r\nc,1.0\na,x\nd,r\nb,NA\nc,1.0\nd,r\nc,1\n",
+    );
+    let expected = "\
+g,mode_v,first_v,last_v,count_v
+a,x,x,x,4
+b,,,,0
+c,1,1,1,4
+d,r,q,r,4
+";
+    let args = [
+        input.as_str(),
+        "--group-by",
+        "g",
+        "--agg",
+        "mode:v,first:v,last:v,count:v",
+        "--null",
+        "NA",
+    ];
+    assert_eq!(run_str(&args), expected);
+    for s in SETTINGS {
+        assert_eq!(run_str(&with(&args, s)), expected, "settings {s:?}");
+    }
+    // Without --null, `NA` is a value: b's first, last and mode.
+    let out = run_str(&[&input, "--group-by", "g", "--agg", "mode:v,first:v,last:v"]);
+    assert!(out.contains("\nb,NA,NA,NA\n"), "{out}");
+}
+
+#[test]
+fn mode_first_last_write_json_values_as_read() {
+    let dir = tempfile::tempdir().unwrap();
+    // `"1"` and `1` are the same text for mode (counted together) and the
+    // first one read decides how it is written: a string here.
+    let input = write_file(
+        dir.path(),
+        "t.ndjson",
+        br#"{"g":"a","v":"1"}
+{"g":"a","v":1}
+{"g":"a","v":2}
+{"g":"a","v":null}
+{"g":"b","v":null}
+{"g":"b"}
+{"g":"c","v":[1,"x"]}
+{"g":"c","v":true}
+{"g":"c","v":"say \"hi\""}
+"#,
+    );
+    let expected = r#"{"g":"a","mode_v":"1","first_v":"1","last_v":2}
+{"g":"b","mode_v":null,"first_v":null,"last_v":null}
+{"g":"c","mode_v":[1,"x"],"first_v":[1,"x"],"last_v":"say \"hi\""}
+"#;
+    let args = [input.as_str(), "--group-by", "g", "--agg", "mode:v,first:v,last:v"];
+    assert_eq!(run_str(&args), expected);
+    assert_eq!(run_str(&with(&args, &["--chunk-size", "1", "-j", "3"])), expected);
+    let csv = run_str(&with(&args, &["--output-format", "csv"]));
+    assert_eq!(csv, "g,mode_v,first_v,last_v\na,1,1,2\nb,,,\nc,\"[1,\"\"x\"\"]\",\"[1,\"\"x\"\"]\",\"say \"\"hi\"\"\"\n");
+}
+
+#[test]
 fn integer_sums_stay_integers_beyond_2_pow_53() {
     let dir = tempfile::tempdir().unwrap();
     let input = write_file(dir.path(), "big.csv", b"v\n9007199254740993\n9007199254740993\n1\n");

@@ -8,9 +8,10 @@
 //!   parsed and re-written by the `csv` crate.
 //! - B: a stable sort by one or two keys (text or `:n`, asc or desc, missing
 //!   last) equals `sort_by` on the parsed rows.
-//! - C: group-by with count, sum, mean, min, max and distinct equals a
-//!   reference that sums exactly in integer cents (computed floats compared
-//!   as the `f64` they read back as, other fields byte for byte).
+//! - C: group-by with count, sum, mean, min, max, distinct, mode, first and
+//!   last equals a reference that sums exactly in integer cents (computed
+//!   floats compared as the `f64` they read back as, other fields byte for
+//!   byte; mode ties go to the value seen first).
 //! - D: the splitter cuts exactly at record boundaries (quote-aware), keeps
 //!   line numbers, follows its chunk limit and loses no byte.
 //! - E: NDJSON concat keeps every object (blank lines dropped).
@@ -600,6 +601,13 @@ const AGGS: &[&str] = &[
     "distinct:s",
     "sum:n=total",
     "avg:n",
+    "mode:n",
+    "mode:s",
+    "mode:j",
+    "first:n",
+    "first:s=f",
+    "last:s",
+    "last:j",
 ];
 
 fn agg_name(spec: &str) -> String {
@@ -678,6 +686,20 @@ fn agg_value(spec: &str, rows: &[&Row]) -> Cell {
     let text = match kind {
         "count" => values.len().to_string(),
         "distinct" => values.iter().map(|(t, _)| *t).collect::<HashSet<_>>().len().to_string(),
+        "mode" => {
+            // The most frequent text; ties to the one seen first.
+            let mut counts: Vec<(&str, usize)> = Vec::new();
+            for (t, _) in &values {
+                match counts.iter_mut().find(|(u, _)| u == t) {
+                    Some((_, c)) => *c += 1,
+                    None => counts.push((t, 1)),
+                }
+            }
+            let best = counts.iter().map(|&(_, c)| c).max().unwrap_or(0);
+            counts.iter().find(|&&(_, c)| c == best).map_or("", |&(t, _)| t).to_string()
+        }
+        "first" => values.first().map_or("", |(t, _)| *t).to_string(),
+        "last" => values.last().map_or("", |(t, _)| *t).to_string(),
         "min" => extreme(&values, false),
         "max" => extreme(&values, true),
         "sum" | "mean" | "avg" => {
