@@ -384,7 +384,9 @@ impl GroupBy {
     }
 }
 
-fn encode_key_part(out: &mut Vec<u8>, field: Field<'_>, null_markers: &[Vec<u8>]) {
+/// Appends `field` to an encoded group key (see the encoding above).
+/// Shared with the top-k reducer.
+pub(crate) fn encode_key_part(out: &mut Vec<u8>, field: Field<'_>, null_markers: &[Vec<u8>]) {
     let (tag, text) = match field {
         _ if field.is_missing(null_markers) => (TAG_MISSING, None),
         Field::Absent | Field::Null => (TAG_MISSING, None),
@@ -398,7 +400,8 @@ fn encode_key_part(out: &mut Vec<u8>, field: Field<'_>, null_markers: &[Vec<u8>]
     out.extend_from_slice(&text);
 }
 
-fn decode_key(mut key: &[u8]) -> Vec<(u8, &[u8])> {
+/// Splits an encoded group key into its (tag, text) parts.
+pub(crate) fn decode_key(mut key: &[u8]) -> Vec<(u8, &[u8])> {
     let mut parts = Vec::new();
     while key.len() >= 5 {
         let tag = key[0];
@@ -439,6 +442,18 @@ fn cmp_key_order(a: &KeyOrder<'_>, b: &KeyOrder<'_>) -> Ordering {
         (KeyOrder::Missing, KeyOrder::Text(_)) => Ordering::Greater,
         (KeyOrder::Missing, KeyOrder::Missing) => Ordering::Equal,
     }
+}
+
+/// Compares two decoded group keys in output order: column by column,
+/// numbers, then text, then missing. Shared with the top-k reducer.
+pub(crate) fn cmp_group_keys(a: &[(u8, &[u8])], b: &[(u8, &[u8])]) -> Ordering {
+    for (x, y) in a.iter().zip(b.iter()) {
+        let o = cmp_key_order(&key_order(x.0, x.1), &key_order(y.0, y.1));
+        if o != Ordering::Equal {
+            return o;
+        }
+    }
+    Ordering::Equal
 }
 
 impl Reducer for GroupBy {
@@ -558,15 +573,7 @@ impl Reducer for GroupBy {
         type Decoded<'k> = (Vec<(u8, &'k [u8])>, &'k Vec<Acc>);
         let mut groups: Vec<Decoded<'_>> =
             total.groups.iter().map(|(k, v)| (decode_key(k), v)).collect();
-        groups.sort_by(|(a, _), (b, _)| {
-            for (x, y) in a.iter().zip(b.iter()) {
-                let o = cmp_key_order(&key_order(x.0, x.1), &key_order(y.0, y.1));
-                if o != Ordering::Equal {
-                    return o;
-                }
-            }
-            Ordering::Equal
-        });
+        groups.sort_by(|(a, _), (b, _)| cmp_group_keys(a, b));
         let mut buf = Vec::with_capacity(1 << 16);
         let mut values = Vec::with_capacity(self.names.len());
         for (key, accs) in groups {
