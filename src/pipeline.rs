@@ -9,7 +9,7 @@ use crate::error::{Error, Result};
 use crate::exec::{self, ExecOptions, RunStats};
 use crate::format::Format;
 use crate::parse::ParseOptions;
-use crate::reduce::{AggSpec, Concat, GroupBy, Reducer, Sink, SortKeySpec, Sorted};
+use crate::reduce::{AggSpec, Concat, GroupBy, Reducer, Sink, SortKeySpec, Sorted, TopK};
 use crate::sink::encode::Encoder;
 use crate::source::{ChunkLimit, Input, Splitter};
 use crate::transform::{Layout, Projection};
@@ -38,6 +38,17 @@ pub enum ReduceSpec {
         keys: Vec<String>,
         /// Aggregates, in output order.
         aggs: Vec<AggSpec>,
+    },
+    /// The first `k` records in `keys` order (a stable sort: ties in input
+    /// order, missing last), per group of `group_by` (none: over all
+    /// records); groups in group-by order. See [`TopK`].
+    TopK {
+        /// Records kept per group (at least 1; 0 is an [`Error::Flag`]).
+        k: usize,
+        /// Sort keys (none: input order).
+        keys: Vec<SortKeySpec>,
+        /// Output column names to group by.
+        group_by: Vec<String>,
     },
 }
 
@@ -153,6 +164,22 @@ impl Pipeline {
                     .collect::<Result<Vec<_>>>()?;
                 Ok(GroupBy::new(keys, aggs, enc, self.null_bytes()))
             }),
+            ReduceSpec::TopK { k, keys, group_by } => {
+                if *k == 0 {
+                    return Err(Error::flag("--top", "must be at least 1"));
+                }
+                self.run_with(out, out_name, |layout, enc| {
+                    let keys = keys
+                        .iter()
+                        .map(|s| Ok((layout.resolve("--sort-by", &s.column)?, s.clone())))
+                        .collect::<Result<Vec<_>>>()?;
+                    let group_by = group_by
+                        .iter()
+                        .map(|c| layout.resolve("--group-by", c))
+                        .collect::<Result<Vec<_>>>()?;
+                    Ok(TopK::new(*k, keys, group_by, enc, self.null_bytes()))
+                })
+            }
         }
     }
 

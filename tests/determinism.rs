@@ -15,6 +15,8 @@
 //! - D: the splitter cuts exactly at record boundaries (quote-aware), keeps
 //!   line numbers, follows its chunk limit and loses no byte.
 //! - E: NDJSON concat keeps every object (blank lines dropped).
+//! - F: `--top K` (overall or per group) equals a stable sort of each
+//!   group's rows cut to K, groups in group-by order.
 //!
 //! A and D also run on inputs larger than the splitter's 64 KiB reads. Every
 //! property also checks that the output is byte-identical to the sequential
@@ -1011,6 +1013,47 @@ proptest! {
                     g, c, got, want, out);
             }
         }
+    }
+
+    /// F: `--top K` by one or two sort keys, overall or per group, equals a
+    /// stable sort of each group's rows cut to K, groups in group-by order.
+    #[test]
+    fn top_k_matches_stable_sort_cut_per_group(
+        rows in vec(row(), 0..=150),
+        keys in vec(sort_key(), 1..=2),
+        group_by in select(vec![vec![], vec!["k"], vec!["j"], vec!["k", "j"], vec!["s"]]),
+        k in prop_oneof![3 => 1usize..=4, 1 => 5usize..=200],
+        crlf in any::<bool>(),
+        s1 in settings(),
+        s2 in settings(),
+    ) {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = write_rows(dir.path(), "t.csv", &rows, crlf);
+        let mut sorted: Vec<&Row> = rows.iter().collect();
+        sorted.sort_by(|a, b| sort_cmp(a, b, &keys));
+        let mut groups: BTreeMap<Vec<&str>, Vec<&Row>> = BTreeMap::new();
+        for r in sorted {
+            groups.entry(group_by.iter().map(|c| r.text(c)).collect()).or_default().push(r);
+        }
+        let mut groups: Vec<Vec<&Row>> = groups.into_values().collect();
+        groups.sort_by(|a, b| {
+            group_by.iter()
+                .map(|c| key_part_cmp(&key_part(a[0], c), &key_part(b[0], c)))
+                .find(|o| *o != Ordering::Equal)
+                .unwrap_or(Ordering::Equal)
+        });
+        let mut records = vec![HEADER.to_vec()];
+        for g in &groups {
+            records.extend(g.iter().take(k).map(|r| r.fields()));
+        }
+        let expected = utf8(write_records(&records, b',', false));
+        let spec = ReduceSpec::TopK {
+            k,
+            keys,
+            group_by: group_by.iter().map(|c| c.to_string()).collect(),
+        };
+        let out = run_all(&[path], Format::Csv, &spec, &[s1, s2])?;
+        prop_assert_eq!(out, expected);
     }
 
     /// D: the splitter loses no byte, cuts only at record ends (never inside
