@@ -101,16 +101,23 @@ pub struct Args {
 
     /// Sort by these keys: col[:n][:desc],... (`:n` numeric). Stable: ties
     /// keep input order; missing values sort last.
-    #[arg(long, value_name = "KEYS", value_delimiter = ',', conflicts_with_all = ["group_by", "agg"],
+    #[arg(long, value_name = "KEYS", value_delimiter = ',', conflicts_with = "agg",
           value_parser = parse_spec::<SortKeySpec>)]
     pub sort_by: Vec<SortKeySpec>,
+
+    /// Keep only the first K records in --sort-by order (ties in input
+    /// order); with --group-by, the first K of each group, groups in key
+    /// order. Needs --sort-by.
+    #[arg(long, value_name = "K", requires = "sort_by", conflicts_with = "agg")]
+    pub top: Option<NonZeroUsize>,
 
     /// Group by these columns: one output row per distinct key, sorted by key.
     #[arg(long, value_name = "COLS", value_delimiter = ',')]
     pub group_by: Vec<String>,
 
     /// An aggregate per group: count, count:col, sum:col, mean:col, min:col,
-    /// max:col, distinct:col, each with an optional =name. Repeatable.
+    /// max:col, distinct:col, mode:col (most frequent; ties to the first
+    /// seen), first:col, last:col, each with an optional =name. Repeatable.
     /// Without --group-by, one row over all records. Default: count.
     #[arg(long, value_name = "SPEC", value_delimiter = ',', value_parser = parse_spec::<AggSpec>)]
     pub agg: Vec<AggSpec>,
@@ -214,6 +221,27 @@ fn parse_rename(s: &str) -> Result<(String, String), String> {
 }
 
 impl Args {
+    /// Parses the command line and checks what clap's attributes cannot
+    /// say: `--sort-by` with `--group-by` needs `--top`. A bad command line
+    /// exits with status 2, as clap's own errors do. Returns the arguments
+    /// and the transform steps in command-line order.
+    pub fn parse_checked() -> (Args, Vec<Step>) {
+        use clap::{CommandFactory, FromArgMatches};
+        let matches = Args::command().get_matches();
+        let args = Args::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+        if args.top.is_none() && !args.sort_by.is_empty() && !args.group_by.is_empty() {
+            Args::command()
+                .error(
+                    clap::error::ErrorKind::ArgumentConflict,
+                    "the argument '--sort-by <KEYS>' cannot be used with '--group-by <COLS>' \
+                     without '--top <K>'",
+                )
+                .exit();
+        }
+        let steps = args.steps(&matches);
+        (args, steps)
+    }
+
     /// The transform steps in command-line order, read from `matches` (the
     /// matches these arguments came from): empty without --filter or --map,
     /// when the projection flags need no order.
@@ -299,7 +327,10 @@ impl Args {
         p.steps = steps;
         p.no_infer = self.no_infer;
         p.null_markers = self.null.clone();
-        if !self.sort_by.is_empty() {
+        if let Some(k) = self.top {
+            let (keys, group_by) = (self.sort_by.clone(), self.group_by.clone());
+            p.reduce = ReduceSpec::TopK { k: k.get(), keys, group_by };
+        } else if !self.sort_by.is_empty() {
             p.reduce = ReduceSpec::Sort(self.sort_by.clone());
         } else if !self.group_by.is_empty() || !self.agg.is_empty() {
             let mut aggs = self.agg.clone();

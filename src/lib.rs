@@ -12,8 +12,8 @@
 //! - [`transform`]: `--select`, `--drop`, `--rename` resolved into a
 //!   [`Layout`].
 //! - [`exec`]: the bounded, ordered parallel executor.
-//! - [`reduce`]: the [`Reducer`] trait and the concat, sorted and group-by
-//!   reducers.
+//! - [`reduce`]: the [`Reducer`] trait and the concat, sorted, group-by and
+//!   top-k reducers.
 //! - [`sink`]: output encoding and atomic output files.
 //!
 //! The promise: output bytes depend only on the input and the pipeline,

@@ -6,17 +6,10 @@ mod cli;
 use std::io::Write;
 use std::process::ExitCode;
 
-use clap::{CommandFactory, FromArgMatches};
-
 use fanfold::{Output, RunStats};
 
 fn main() -> ExitCode {
-    let matches = cli::Args::command().get_matches();
-    let args = match cli::Args::from_arg_matches(&matches) {
-        Ok(a) => a,
-        Err(e) => e.exit(),
-    };
-    let steps = args.steps(&matches);
+    let (args, steps) = cli::Args::parse_checked();
     match run(&args, steps) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) if e.is_broken_pipe() => ExitCode::SUCCESS,

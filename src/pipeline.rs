@@ -9,7 +9,7 @@ use crate::error::{Error, Result};
 use crate::exec::{self, ExecOptions, RunStats};
 use crate::format::Format;
 use crate::parse::ParseOptions;
-use crate::reduce::{AggSpec, Concat, GroupBy, KeyUnion, Reducer, Sink, SortKeySpec, Sorted};
+use crate::reduce::{AggSpec, Concat, GroupBy, KeyUnion, Reducer, Sink, SortKeySpec, Sorted, TopK};
 use crate::sink::encode::Encoder;
 use crate::source::{ChunkLimit, Input, Splitter};
 use crate::transform::{Chain, Layout, Projection, Step, ValueOptions};
@@ -38,6 +38,17 @@ pub enum ReduceSpec {
         keys: Vec<String>,
         /// Aggregates, in output order.
         aggs: Vec<AggSpec>,
+    },
+    /// The first `k` records in `keys` order (a stable sort: ties in input
+    /// order, missing last), per group of `group_by` (none: over all
+    /// records); groups in group-by order. See [`TopK`].
+    TopK {
+        /// Records kept per group (at least 1; 0 is an [`Error::Flag`]).
+        k: usize,
+        /// Sort keys (none: input order).
+        keys: Vec<SortKeySpec>,
+        /// Output column names to group by.
+        group_by: Vec<String>,
     },
 }
 
@@ -138,7 +149,10 @@ impl Pipeline {
     pub fn run(&self, out: &mut dyn Write, out_name: &str) -> Result<RunStats> {
         let has_map = self.steps.iter().any(|s| matches!(s, Step::Map(_)));
         let out_format = self.output_format.unwrap_or(self.resolved_input_format());
-        let writes_records = matches!(self.reduce, ReduceSpec::Concat | ReduceSpec::Sort(_));
+        let writes_records = matches!(
+            self.reduce,
+            ReduceSpec::Concat | ReduceSpec::Sort(_) | ReduceSpec::TopK { .. }
+        );
         if has_map && out_format.is_delimited() && writes_records {
             return self.run_key_union(out, out_name);
         }
@@ -198,19 +212,22 @@ impl Pipeline {
         &self,
         out: &mut dyn Write,
         out_name: &str,
-        keys: Option<Arc<parking_lot::Mutex<Vec<String>>>>,
+        union: Option<Arc<parking_lot::Mutex<Vec<String>>>>,
     ) -> Result<RunStats> {
         match &self.reduce {
             ReduceSpec::Concat => {
-                self.run_wrapped(out, out_name, keys, |_, enc| Ok(Concat::new(enc)))
+                self.run_wrapped(out, out_name, union.clone(), |_, enc| Ok(Concat::new(enc)))
             }
-            ReduceSpec::Sort(keys_spec) => self.run_wrapped(out, out_name, keys, |layout, enc| {
-                let resolved = keys_spec
-                    .iter()
-                    .map(|k| Ok((layout.resolve("--sort-by", &k.column)?, k.clone())))
-                    .collect::<Result<Vec<_>>>()?;
-                Ok(Sorted::new(resolved, enc, self.null_bytes()).with_merge_threads(self.threads))
-            }),
+            ReduceSpec::Sort(keys_spec) => {
+                self.run_wrapped(out, out_name, union.clone(), |layout, enc| {
+                    let resolved = keys_spec
+                        .iter()
+                        .map(|k| Ok((layout.resolve("--sort-by", &k.column)?, k.clone())))
+                        .collect::<Result<Vec<_>>>()?;
+                    Ok(Sorted::new(resolved, enc, self.null_bytes())
+                        .with_merge_threads(self.threads))
+                })
+            }
             ReduceSpec::GroupBy { keys: group_keys, aggs } => {
                 self.run_with(out, out_name, |layout, enc| {
                     let keys = group_keys
@@ -229,6 +246,22 @@ impl Pipeline {
                         })
                         .collect::<Result<Vec<_>>>()?;
                     Ok(GroupBy::new(keys, aggs, enc, self.null_bytes()))
+                })
+            }
+            ReduceSpec::TopK { k, keys, group_by } => {
+                if *k == 0 {
+                    return Err(Error::flag("--top", "must be at least 1"));
+                }
+                self.run_wrapped(out, out_name, union, |layout, enc| {
+                    let keys = keys
+                        .iter()
+                        .map(|s| Ok((layout.resolve("--sort-by", &s.column)?, s.clone())))
+                        .collect::<Result<Vec<_>>>()?;
+                    let group_by = group_by
+                        .iter()
+                        .map(|c| layout.resolve("--group-by", c))
+                        .collect::<Result<Vec<_>>>()?;
+                    Ok(TopK::new(*k, keys, group_by, enc, self.null_bytes()))
                 })
             }
         }

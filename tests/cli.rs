@@ -528,6 +528,179 @@ fn sort_numeric_on_non_number_names_line() {
 }
 
 // ---------------------------------------------------------------------------
+// Top-k: --top K --sort-by KEYS [--group-by COLS]
+// ---------------------------------------------------------------------------
+
+const FLIGHTS_TOP_SELECT: &[&str] =
+    &["--select", "carrier,flight,origin,dest,air_time,distance", "--null", "NA"];
+
+#[test]
+fn flights_top_3_longest_overall_and_per_origin() {
+    // Expected lines computed once with Python's csv module and a stable
+    // `sorted(..., reverse=True)` over fixtures/flights.csv, `NA` last.
+    let cases: &[(&[&str], &str)] = &[
+        // By air time; 659 ties: JFK's HA 51 comes first in the input.
+        (
+            &["--top", "3", "--sort-by", "air_time:n:desc"],
+            "carrier,flight,origin,dest,air_time,distance
+UA,15,EWR,HNL,667,4963
+HA,51,JFK,HNL,659,4983
+UA,15,EWR,HNL,659,4963
+",
+        ),
+        // By distance: every JFK-HNL flight is 4983 miles; input order.
+        (
+            &["--top", "3", "--sort-by", "distance:n:desc"],
+            "carrier,flight,origin,dest,air_time,distance
+HA,51,JFK,HNL,659,4983
+HA,51,JFK,HNL,638,4983
+HA,51,JFK,HNL,616,4983
+",
+        ),
+        // Per origin, groups in key order.
+        (
+            &["--top", "3", "--sort-by", "air_time:n:desc", "--group-by", "origin"],
+            "carrier,flight,origin,dest,air_time,distance
+UA,15,EWR,HNL,667,4963
+UA,15,EWR,HNL,659,4963
+UA,15,EWR,HNL,656,4963
+HA,51,JFK,HNL,659,4983
+HA,51,JFK,HNL,653,4983
+HA,51,JFK,HNL,650,4983
+WN,733,LGA,DEN,279,1620
+WN,390,LGA,DEN,273,1620
+WN,135,LGA,DEN,271,1620
+",
+        ),
+        // The two shortest per origin, ties by air time descending (LGA's
+        // two 48s in input order).
+        (
+            &["--top", "2", "--sort-by", "distance:n,air_time:n:desc", "--group-by", "origin"],
+            "carrier,flight,origin,dest,air_time,distance
+EV,4616,EWR,PHL,36,80
+EV,4616,EWR,PHL,34,80
+9E,3638,JFK,PHL,44,94
+9E,3638,JFK,PHL,43,94
+US,1153,LGA,PHL,48,96
+US,1860,LGA,PHL,48,96
+",
+        ),
+    ];
+    for (flags, expected) in cases {
+        let csv = with(&with(&["fixtures/flights.csv"], FLIGHTS_TOP_SELECT), flags);
+        assert_eq!(run_str(&csv), *expected, "{flags:?}");
+        let ndjson = with(&["fixtures/flights.ndjson", "--output-format", "csv"], &csv[1..]);
+        assert_eq!(run_str(&ndjson), *expected, "ndjson {flags:?}");
+        for s in SETTINGS {
+            assert_eq!(run_str(&with(&csv, s)), *expected, "{flags:?} settings {s:?}");
+        }
+    }
+}
+
+#[test]
+fn top_more_than_the_input_equals_the_sort() {
+    let sort = ["fixtures/flights.csv", "--sort-by", "dep_delay:n:desc,carrier", "--null", "NA"];
+    let expected = run_str(&sort);
+    let top = with(&sort, &["--top", "1000000"]);
+    assert_eq!(run_str(&top), expected);
+    assert_eq!(run_str(&with(&top, &["-j", "3", "--chunk-bytes", "4KiB"])), expected);
+    // And the first K lines of the sort for a small K.
+    let head: String = expected.lines().take(51).map(|l| format!("{l}\n")).collect();
+    assert_eq!(run_str(&with(&sort, &["--top", "50", "--chunk-size", "9", "-j", "2"])), head);
+}
+
+#[test]
+fn top_per_group_ties_missing_values_and_group_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = write_file(
+        dir.path(),
+        "t.csv",
+        b"id,g,v\n1,b,3\n2,10,5\n3,b,\n4,9,1\n5,b,7\n6,,2\n7,b,3\n8,10,NA\n9,b,3\n\
+          10,a,0.5\n11,10,6\n12,,4\n13,b,7\n",
+    );
+    // Groups: numbers first (9 before 10), then text, then the missing key.
+    // Within a group: ties in input order (b: 5 and 13 at 7, then 1 of the
+    // three 3s), missing values last (10: id 8), fewer than K kept whole.
+    let expected = "\
+id,g,v
+4,9,1
+11,10,6
+2,10,5
+8,10,NA
+10,a,0.5
+5,b,7
+13,b,7
+1,b,3
+12,,4
+6,,2
+";
+    let args = [&input, "--top", "3", "--sort-by", "v:n:desc", "--group-by", "g", "--null", "NA"];
+    assert_eq!(run_str(&args), expected);
+    for s in SETTINGS {
+        assert_eq!(run_str(&with(&args, s)), expected, "settings {s:?}");
+    }
+    // Ascending, two per group: missing values still last.
+    let expected = "id,g,v\n4,9,1\n2,10,5\n11,10,6\n10,a,0.5\n1,b,3\n7,b,3\n6,,2\n12,,4\n";
+    let args = [&input, "--top", "2", "--sort-by", "v:n", "--group-by", "g", "--null", "NA"];
+    assert_eq!(run_str(&with(&args, &["--chunk-size", "1", "-j", "3"])), expected);
+    // NDJSON out: whole records, keys as in the input.
+    let args = [&input, "--top", "1", "--sort-by", "v:n:desc", "--group-by", "g", "--null", "NA"];
+    let out = run_str(&with(&args, &["--output-format", "ndjson", "--select", "g,id,v"]));
+    assert_eq!(
+        out,
+        "{\"g\":9,\"id\":4,\"v\":1}\n{\"g\":10,\"id\":11,\"v\":6}\n\
+         {\"g\":\"a\",\"id\":10,\"v\":0.5}\n{\"g\":\"b\",\"id\":5,\"v\":7}\n\
+         {\"g\":null,\"id\":12,\"v\":4}\n"
+    );
+}
+
+#[test]
+fn top_checks_every_record_not_only_the_kept_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    // The bad value and the unexpected key are in records that would not
+    // be kept: the run fails the same way for any chunking.
+    let input = write_file(dir.path(), "t.csv", b"id,v\n1,9\n2,8\n3,1\n4,x\n5,2\n");
+    for s in SETTINGS {
+        let args = with(&[&input, "--top", "1", "--sort-by", "v:n:desc"], s);
+        let err = run_err(&args, 1);
+        assert!(err.contains("t.csv:5: column `v`: `x` is not a number"), "{s:?}: {err}");
+    }
+    let input = write_file(
+        dir.path(),
+        "t.ndjson",
+        b"{\"id\":1,\"v\":9}\n{\"id\":2,\"v\":8}\n{\"id\":3,\"v\":1,\"w\":0}\n{\"id\":4,\"v\":2}\n",
+    );
+    for s in SETTINGS {
+        let args =
+            with(&[&input, "--top", "1", "--sort-by", "v:n:desc", "--output-format", "csv"], s);
+        let err = run_err(&args, 1);
+        assert!(err.contains("t.ndjson:3") && err.contains("`w`"), "{s:?}: {err}");
+    }
+}
+
+#[test]
+fn top_command_line_errors_exit_2() {
+    let cases: &[(&[&str], &[&str])] = &[
+        (&["--top", "0", "--sort-by", "v"], &["--top", "0"]),
+        (&["--top", "2"], &["--sort-by"]),
+        (&["--top", "2", "--sort-by", "v", "--agg", "count"], &["--top", "--agg"]),
+        (
+            &["--top", "2", "--sort-by", "v", "--group-by", "k", "--agg", "sum:v"],
+            &["--top", "--agg"],
+        ),
+        (&["--sort-by", "v", "--group-by", "k"], &["--sort-by", "--group-by", "--top"]),
+        (&["--top", "x", "--sort-by", "v"], &["--top", "x"]),
+    ];
+    for (flags, words) in cases {
+        let args = with(&["fixtures/edge/numbers.csv"], flags);
+        let err = run_err(&args, 2);
+        for w in *words {
+            assert!(err.contains(w), "{args:?}: stderr lacks `{w}`: {err}");
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
 // Aggregates (fixtures/edge/numbers.csv)
 // ---------------------------------------------------------------------------
 
@@ -581,6 +754,116 @@ fn numbers_global_aggregates_and_names() {
         run_str(&["fixtures/edge/numbers.csv", "--group-by", "k"]),
         "k,count\na,2\nb,3\nc,3\nd,3\n"
     );
+}
+
+#[test]
+fn flights_mode_first_last_match_reference_values() {
+    // Computed once with Python's csv module over fixtures/flights.csv
+    // (`NA` skipped; mode ties to the first seen): per origin, the most
+    // frequent dest (EWR: ORD 373 vs MCO 315; JFK: LAX 698 vs SFO 499;
+    // LGA: ATL 650 vs ORD 433), the first tailnum, the last dep_delay and
+    // the most frequent carrier.
+    let expected = "\
+origin,mode_dest,first_tailnum,last,mode_carrier
+EWR,ORD,N14228,194,EV
+JFK,LAX,N619AA,4,B6
+LGA,ATL,N24211,-10,DL
+";
+    let args = [
+        "--group-by",
+        "origin",
+        "--agg",
+        "mode:dest,first:tailnum,last:dep_delay=last,mode:carrier",
+        "--null",
+        "NA",
+    ];
+    let csv = with(&["fixtures/flights.csv"], &args);
+    assert_eq!(run_str(&csv), expected);
+    let ndjson = with(&["fixtures/flights.ndjson", "--output-format", "csv"], &args);
+    assert_eq!(run_str(&ndjson), expected);
+    for s in SETTINGS {
+        assert_eq!(run_str(&with(&csv, s)), expected, "settings {s:?}");
+        assert_eq!(run_str(&with(&ndjson, s)), expected, "ndjson, settings {s:?}");
+    }
+    // Over all rows (Python): ATL is the most frequent dest; the first and
+    // last dep_time are 517 and 2254; -4 the most frequent dep_delay.
+    let args = [
+        "fixtures/flights.csv",
+        "--agg",
+        "mode:dest,first:dep_time,last:dep_time,mode:dep_delay",
+        "--null",
+        "NA",
+    ];
+    assert_eq!(
+        run_str(&args),
+        "mode_dest,first_dep_time,last_dep_time,mode_dep_delay\nATL,517,2254,-4\n"
+    );
+}
+
+#[test]
+fn mode_ties_go_to_the_first_seen_value_across_chunks() {
+    let dir = tempfile::tempdir().unwrap();
+    // a: x and y both twice, x seen first. b: only missing values.
+    // c: `1` and `1.0` are different texts, twice each; `1` seen first.
+    // d: `q` seen first, `r` three times in later records.
+    let input = write_file(
+        dir.path(),
+        "t.csv",
+        b"g,v\na,x\nd,q\na,y\nb,\na,y\nc,1\nd,r\nc,1.0\na,x\nd,r\nb,NA\nc,1.0\nd,r\nc,1\n",
+    );
+    let expected = "\
+g,mode_v,first_v,last_v,count_v
+a,x,x,x,4
+b,,,,0
+c,1,1,1,4
+d,r,q,r,4
+";
+    let args = [
+        input.as_str(),
+        "--group-by",
+        "g",
+        "--agg",
+        "mode:v,first:v,last:v,count:v",
+        "--null",
+        "NA",
+    ];
+    assert_eq!(run_str(&args), expected);
+    for s in SETTINGS {
+        assert_eq!(run_str(&with(&args, s)), expected, "settings {s:?}");
+    }
+    // Without --null, `NA` is a value: b's first, last and mode.
+    let out = run_str(&[&input, "--group-by", "g", "--agg", "mode:v,first:v,last:v"]);
+    assert!(out.contains("\nb,NA,NA,NA\n"), "{out}");
+}
+
+#[test]
+fn mode_first_last_write_json_values_as_read() {
+    let dir = tempfile::tempdir().unwrap();
+    // `"1"` and `1` are the same text for mode (counted together) and the
+    // first one read decides how it is written: a string here.
+    let input = write_file(
+        dir.path(),
+        "t.ndjson",
+        br#"{"g":"a","v":"1"}
+{"g":"a","v":1}
+{"g":"a","v":2}
+{"g":"a","v":null}
+{"g":"b","v":null}
+{"g":"b"}
+{"g":"c","v":[1,"x"]}
+{"g":"c","v":true}
+{"g":"c","v":"say \"hi\""}
+"#,
+    );
+    let expected = r#"{"g":"a","mode_v":"1","first_v":"1","last_v":2}
+{"g":"b","mode_v":null,"first_v":null,"last_v":null}
+{"g":"c","mode_v":[1,"x"],"first_v":[1,"x"],"last_v":"say \"hi\""}
+"#;
+    let args = [input.as_str(), "--group-by", "g", "--agg", "mode:v,first:v,last:v"];
+    assert_eq!(run_str(&args), expected);
+    assert_eq!(run_str(&with(&args, &["--chunk-size", "1", "-j", "3"])), expected);
+    let csv = run_str(&with(&args, &["--output-format", "csv"]));
+    assert_eq!(csv, "g,mode_v,first_v,last_v\na,1,1,2\nb,,,\nc,\"[1,\"\"x\"\"]\",\"[1,\"\"x\"\"]\",\"say \"\"hi\"\"\"\n");
 }
 
 #[test]

@@ -8,12 +8,15 @@
 //!   parsed and re-written by the `csv` crate.
 //! - B: a stable sort by one or two keys (text or `:n`, asc or desc, missing
 //!   last) equals `sort_by` on the parsed rows.
-//! - C: group-by with count, sum, mean, min, max and distinct equals a
-//!   reference that sums exactly in integer cents (computed floats compared
-//!   as the `f64` they read back as, other fields byte for byte).
+//! - C: group-by with count, sum, mean, min, max, distinct, mode, first and
+//!   last equals a reference that sums exactly in integer cents (computed
+//!   floats compared as the `f64` they read back as, other fields byte for
+//!   byte; mode ties go to the value seen first).
 //! - D: the splitter cuts exactly at record boundaries (quote-aware), keeps
 //!   line numbers, follows its chunk limit and loses no byte.
 //! - E: NDJSON concat keeps every object (blank lines dropped).
+//! - F: `--top K` (overall or per group) equals a stable sort of each
+//!   group's rows cut to K, groups in group-by order.
 //!
 //! A and D also run on inputs larger than the splitter's 64 KiB reads. Every
 //! property also checks that the output is byte-identical to the sequential
@@ -600,6 +603,13 @@ const AGGS: &[&str] = &[
     "distinct:s",
     "sum:n=total",
     "avg:n",
+    "mode:n",
+    "mode:s",
+    "mode:j",
+    "first:n",
+    "first:s=f",
+    "last:s",
+    "last:j",
 ];
 
 fn agg_name(spec: &str) -> String {
@@ -678,6 +688,20 @@ fn agg_value(spec: &str, rows: &[&Row]) -> Cell {
     let text = match kind {
         "count" => values.len().to_string(),
         "distinct" => values.iter().map(|(t, _)| *t).collect::<HashSet<_>>().len().to_string(),
+        "mode" => {
+            // The most frequent text; ties to the one seen first.
+            let mut counts: Vec<(&str, usize)> = Vec::new();
+            for (t, _) in &values {
+                match counts.iter_mut().find(|(u, _)| u == t) {
+                    Some((_, c)) => *c += 1,
+                    None => counts.push((t, 1)),
+                }
+            }
+            let best = counts.iter().map(|&(_, c)| c).max().unwrap_or(0);
+            counts.iter().find(|&&(_, c)| c == best).map_or("", |&(t, _)| t).to_string()
+        }
+        "first" => values.first().map_or("", |(t, _)| *t).to_string(),
+        "last" => values.last().map_or("", |(t, _)| *t).to_string(),
         "min" => extreme(&values, false),
         "max" => extreme(&values, true),
         "sum" | "mean" | "avg" => {
@@ -989,6 +1013,47 @@ proptest! {
                     g, c, got, want, out);
             }
         }
+    }
+
+    /// F: `--top K` by one or two sort keys, overall or per group, equals a
+    /// stable sort of each group's rows cut to K, groups in group-by order.
+    #[test]
+    fn top_k_matches_stable_sort_cut_per_group(
+        rows in vec(row(), 0..=150),
+        keys in vec(sort_key(), 1..=2),
+        group_by in select(vec![vec![], vec!["k"], vec!["j"], vec!["k", "j"], vec!["s"]]),
+        k in prop_oneof![3 => 1usize..=4, 1 => 5usize..=200],
+        crlf in any::<bool>(),
+        s1 in settings(),
+        s2 in settings(),
+    ) {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = write_rows(dir.path(), "t.csv", &rows, crlf);
+        let mut sorted: Vec<&Row> = rows.iter().collect();
+        sorted.sort_by(|a, b| sort_cmp(a, b, &keys));
+        let mut groups: BTreeMap<Vec<&str>, Vec<&Row>> = BTreeMap::new();
+        for r in sorted {
+            groups.entry(group_by.iter().map(|c| r.text(c)).collect()).or_default().push(r);
+        }
+        let mut groups: Vec<Vec<&Row>> = groups.into_values().collect();
+        groups.sort_by(|a, b| {
+            group_by.iter()
+                .map(|c| key_part_cmp(&key_part(a[0], c), &key_part(b[0], c)))
+                .find(|o| *o != Ordering::Equal)
+                .unwrap_or(Ordering::Equal)
+        });
+        let mut records = vec![HEADER.to_vec()];
+        for g in &groups {
+            records.extend(g.iter().take(k).map(|r| r.fields()));
+        }
+        let expected = utf8(write_records(&records, b',', false));
+        let spec = ReduceSpec::TopK {
+            k,
+            keys,
+            group_by: group_by.iter().map(|c| c.to_string()).collect(),
+        };
+        let out = run_all(&[path], Format::Csv, &spec, &[s1, s2])?;
+        prop_assert_eq!(out, expected);
     }
 
     /// D: the splitter loses no byte, cuts only at record ends (never inside

@@ -9,8 +9,17 @@
 //! Groups are sorted by key, column by column: numbers first, in numeric
 //! order; then text, by bytes (UTF-8 code point order); missing keys last.
 //! Column aggregates skip missing values (empty, null, absent, `--null`
-//! markers), as SQL does; `count` counts every record of the group. A sum or
-//! mean over no values is missing (an empty field or `null`).
+//! markers), as SQL does; `count` counts every record of the group. A sum,
+//! mean, min, max, mode, first or last over no values is missing (an empty
+//! field or `null`).
+//!
+//! `mode` is the most frequent value, compared as text (like `distinct`);
+//! ties go to the value seen first in input order. Each partial keeps a
+//! count and a first-seen position per value; since partials merge in chunk
+//! order, a value new to the running total is later than all of its values,
+//! so the result is exact for any chunking. `first` and `last` keep the
+//! first and last value in input order. `mode`, `first` and `last` write the
+//! value as read (a JSON string stays a string, a JSON number a number).
 
 use hashbrown::{HashMap, HashSet};
 use std::cmp::Ordering;
@@ -39,6 +48,13 @@ pub enum AggKind {
     Max,
     /// Number of distinct values (`distinct:col`), compared as text.
     Distinct,
+    /// Most frequent value (`mode:col`), compared as text; ties go to the
+    /// value seen first in input order. Written as first read.
+    Mode,
+    /// First value in input order (`first:col`), written as read.
+    First,
+    /// Last value in input order (`last:col`), written as read.
+    Last,
 }
 
 impl AggKind {
@@ -51,6 +67,9 @@ impl AggKind {
             AggKind::Min => "min",
             AggKind::Max => "max",
             AggKind::Distinct => "distinct",
+            AggKind::Mode => "mode",
+            AggKind::First => "first",
+            AggKind::Last => "last",
         }
     }
 }
@@ -70,7 +89,8 @@ impl FromStr for AggSpec {
     type Err = Error;
 
     /// Parses `count`, `count:col`, `sum:col`, `mean:col`, `min:col`,
-    /// `max:col`, `distinct:col`, each with an optional `=name`.
+    /// `max:col`, `distinct:col`, `mode:col`, `first:col`, `last:col`, each
+    /// with an optional `=name`.
     fn from_str(s: &str) -> Result<Self> {
         let (body, name) = match s.split_once('=') {
             Some((b, n)) if !n.is_empty() => (b, Some(n.to_string())),
@@ -89,12 +109,16 @@ impl FromStr for AggSpec {
             "min" => AggKind::Min,
             "max" => AggKind::Max,
             "distinct" => AggKind::Distinct,
+            "mode" => AggKind::Mode,
+            "first" => AggKind::First,
+            "last" => AggKind::Last,
             other => {
                 return Err(Error::flag(
                     "--agg",
                     format!(
                         "`{s}`: unknown aggregate `{other}`; use count, count:col, sum:col, \
-                         mean:col, min:col, max:col or distinct:col"
+                         mean:col, min:col, max:col, distinct:col, mode:col, first:col or \
+                         last:col"
                     ),
                 ))
             }
@@ -140,6 +164,97 @@ enum Acc {
     Sum(ExactSum, u64),
     Extreme(Extreme),
     Distinct(HashSet<Box<[u8]>>),
+    Mode(Mode),
+    /// `first` or `last`: the value kept so far.
+    Value(Option<OwnedField>),
+}
+
+/// How a value was read, to write it back the same way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ValueKind {
+    /// CSV text.
+    Text,
+    /// A JSON string (the key holds its unescaped text).
+    JsonString,
+    /// Another JSON literal (the key holds its raw text).
+    JsonOther,
+}
+
+impl ValueKind {
+    fn of(field: Field<'_>) -> Self {
+        match field {
+            Field::JsonString(_) => ValueKind::JsonString,
+            Field::JsonOther(_) => ValueKind::JsonOther,
+            _ => ValueKind::Text,
+        }
+    }
+}
+
+/// `mode` state: per value (as text), its count, its first-seen position
+/// and how it was first read.
+#[derive(Debug, Clone, Default)]
+struct Mode {
+    values: HashMap<Box<[u8]>, ModeEntry>,
+    /// Positions handed out so far (one per distinct value here); the next
+    /// new value gets this one.
+    next_pos: u64,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct ModeEntry {
+    count: u64,
+    /// Order of first appearance within this state: smaller is earlier.
+    pos: u64,
+    kind: ValueKind,
+}
+
+impl Mode {
+    fn add(&mut self, text: &[u8], kind: ValueKind) {
+        match self.values.get_mut(text) {
+            Some(e) => e.count += 1,
+            None => {
+                self.values.insert(text.into(), ModeEntry { count: 1, pos: self.next_pos, kind });
+                self.next_pos += 1;
+            }
+        }
+    }
+
+    /// Merges `next`, whose values all come after this state's in input
+    /// order: its new values are placed after every value here.
+    fn merge(&mut self, next: Mode) {
+        let base = self.next_pos;
+        for (text, e) in next.values {
+            match self.values.get_mut(&text) {
+                Some(mine) => mine.count += e.count,
+                None => {
+                    self.values.insert(text, ModeEntry { pos: base + e.pos, ..e });
+                }
+            }
+        }
+        self.next_pos = base + next.next_pos;
+    }
+
+    /// The most frequent value, ties to the earliest seen.
+    fn result(&self) -> Option<(&[u8], ValueKind)> {
+        self.values
+            .iter()
+            .max_by(|(_, a), (_, b)| a.count.cmp(&b.count).then_with(|| b.pos.cmp(&a.pos)))
+            .map(|(t, e)| (t.as_ref(), e.kind))
+    }
+}
+
+/// Stores `field` in `slot`, reusing its buffer when it has one of the same
+/// kind.
+fn store_field(slot: &mut Option<OwnedField>, field: Field<'_>) {
+    match (slot.as_mut(), field) {
+        (Some(OwnedField::Text(v)), Field::Text(t))
+        | (Some(OwnedField::JsonString(v)), Field::JsonString(t))
+        | (Some(OwnedField::JsonOther(v)), Field::JsonOther(t)) => {
+            v.clear();
+            v.extend_from_slice(t);
+        }
+        _ => *slot = Some(OwnedField::from_field(field)),
+    }
 }
 
 #[derive(Debug, Clone, Default)]
@@ -252,6 +367,8 @@ impl GroupBy {
                 AggKind::Sum | AggKind::Mean => Acc::Sum(ExactSum::default(), 0),
                 AggKind::Min | AggKind::Max => Acc::Extreme(Extreme::default()),
                 AggKind::Distinct => Acc::Distinct(HashSet::new()),
+                AggKind::Mode => Acc::Mode(Mode::default()),
+                AggKind::First | AggKind::Last => Acc::Value(None),
             })
             .collect()
     }
@@ -267,7 +384,9 @@ impl GroupBy {
     }
 }
 
-fn encode_key_part(out: &mut Vec<u8>, field: Field<'_>, null_markers: &[Vec<u8>]) {
+/// Appends `field` to an encoded group key (see the encoding above).
+/// Shared with the top-k reducer.
+pub(crate) fn encode_key_part(out: &mut Vec<u8>, field: Field<'_>, null_markers: &[Vec<u8>]) {
     let (tag, text) = match field {
         _ if field.is_missing(null_markers) => (TAG_MISSING, None),
         Field::Absent | Field::Null => (TAG_MISSING, None),
@@ -281,7 +400,8 @@ fn encode_key_part(out: &mut Vec<u8>, field: Field<'_>, null_markers: &[Vec<u8>]
     out.extend_from_slice(&text);
 }
 
-fn decode_key(mut key: &[u8]) -> Vec<(u8, &[u8])> {
+/// Splits an encoded group key into its (tag, text) parts.
+pub(crate) fn decode_key(mut key: &[u8]) -> Vec<(u8, &[u8])> {
     let mut parts = Vec::new();
     while key.len() >= 5 {
         let tag = key[0];
@@ -322,6 +442,18 @@ fn cmp_key_order(a: &KeyOrder<'_>, b: &KeyOrder<'_>) -> Ordering {
         (KeyOrder::Missing, KeyOrder::Text(_)) => Ordering::Greater,
         (KeyOrder::Missing, KeyOrder::Missing) => Ordering::Equal,
     }
+}
+
+/// Compares two decoded group keys in output order: column by column,
+/// numbers, then text, then missing. Shared with the top-k reducer.
+pub(crate) fn cmp_group_keys(a: &[(u8, &[u8])], b: &[(u8, &[u8])]) -> Ordering {
+    for (x, y) in a.iter().zip(b.iter()) {
+        let o = cmp_key_order(&key_order(x.0, x.1), &key_order(y.0, y.1));
+        if o != Ordering::Equal {
+            return o;
+        }
+    }
+    Ordering::Equal
 }
 
 impl Reducer for GroupBy {
@@ -378,6 +510,12 @@ impl Reducer for GroupBy {
                         set.insert(text.as_ref().into());
                     }
                 }
+                Acc::Mode(mode) => mode.add(&text, ValueKind::of(field)),
+                Acc::Value(slot) => {
+                    if agg.kind == AggKind::Last || slot.is_none() {
+                        store_field(slot, field);
+                    }
+                }
             }
         }
         partial.scratch = key;
@@ -406,6 +544,12 @@ impl Reducer for GroupBy {
                                 x.merge(y, agg.kind == AggKind::Max)
                             }
                             (Acc::Distinct(x), Acc::Distinct(y)) => x.extend(y),
+                            (Acc::Mode(x), Acc::Mode(y)) => x.merge(y),
+                            (Acc::Value(x), Acc::Value(y)) => {
+                                if y.is_some() && (agg.kind == AggKind::Last || x.is_none()) {
+                                    *x = y;
+                                }
+                            }
                             _ => unreachable!("accumulators of one aggregate share a kind"),
                         }
                     }
@@ -429,15 +573,7 @@ impl Reducer for GroupBy {
         type Decoded<'k> = (Vec<(u8, &'k [u8])>, &'k Vec<Acc>);
         let mut groups: Vec<Decoded<'_>> =
             total.groups.iter().map(|(k, v)| (decode_key(k), v)).collect();
-        groups.sort_by(|(a, _), (b, _)| {
-            for (x, y) in a.iter().zip(b.iter()) {
-                let o = cmp_key_order(&key_order(x.0, x.1), &key_order(y.0, y.1));
-                if o != Ordering::Equal {
-                    return o;
-                }
-            }
-            Ordering::Equal
-        });
+        groups.sort_by(|(a, _), (b, _)| cmp_group_keys(a, b));
         let mut buf = Vec::with_capacity(1 << 16);
         let mut values = Vec::with_capacity(self.names.len());
         for (key, accs) in groups {
@@ -487,6 +623,17 @@ impl Reducer for GroupBy {
                         None => OutValue::Field(OwnedField::Missing),
                     },
                     Acc::Distinct(set) => OutValue::Number(set.len().to_string().into_bytes()),
+                    Acc::Mode(mode) => OutValue::Field(match mode.result() {
+                        Some((t, ValueKind::JsonString)) => {
+                            let mut raw = Vec::new();
+                            write_json_string(&mut raw, t);
+                            OwnedField::JsonString(raw)
+                        }
+                        Some((t, ValueKind::JsonOther)) => OwnedField::JsonOther(t.to_vec()),
+                        Some((t, ValueKind::Text)) => OwnedField::Text(t.to_vec()),
+                        None => OwnedField::Missing,
+                    }),
+                    Acc::Value(v) => OutValue::Field(v.clone().unwrap_or(OwnedField::Missing)),
                 };
                 values.push(v);
             }
@@ -544,6 +691,79 @@ mod tests {
                 KeyOrder::Missing
             ]
         );
+    }
+
+    #[test]
+    fn parses_mode_first_last() {
+        for (spec, kind, name) in [
+            ("mode:dest", AggKind::Mode, "mode_dest"),
+            ("first:dest", AggKind::First, "first_dest"),
+            ("last:dest=final", AggKind::Last, "final"),
+        ] {
+            let a: AggSpec = spec.parse().unwrap();
+            assert_eq!((a.kind, a.column.as_deref(), a.name.as_str()), (kind, Some("dest"), name));
+        }
+        for bare in ["mode", "first", "last"] {
+            let e = bare.parse::<AggSpec>().unwrap_err().to_string();
+            assert!(e.contains("needs a column"), "{e}");
+        }
+        let e = "median:x".parse::<AggSpec>().unwrap_err().to_string();
+        assert!(e.contains("mode:col, first:col or last:col"), "{e}");
+    }
+
+    fn mode_of(chunks: &[&[&str]]) -> Option<String> {
+        let mut total = Mode::default();
+        for chunk in chunks {
+            let mut m = Mode::default();
+            for v in *chunk {
+                m.add(v.as_bytes(), ValueKind::Text);
+            }
+            total.merge(m);
+        }
+        total.result().map(|(t, _)| String::from_utf8(t.to_vec()).unwrap())
+    }
+
+    #[test]
+    fn mode_counts_across_partials_and_ties_go_to_the_first_seen() {
+        assert_eq!(mode_of(&[]), None);
+        assert_eq!(mode_of(&[&["b", "a", "a"]]), Some("a".into()));
+        // b and a tie at 2: b was seen first.
+        assert_eq!(mode_of(&[&["b", "a", "a", "b"]]), Some("b".into()));
+        // The same, cut into partials every way.
+        assert_eq!(mode_of(&[&["b"], &["a"], &["a"], &["b"]]), Some("b".into()));
+        assert_eq!(mode_of(&[&["b", "a"], &[], &["a", "b"]]), Some("b".into()));
+        // A value first seen in a later partial comes after every earlier one,
+        // even when the earlier partial's own positions are larger.
+        assert_eq!(mode_of(&[&["x", "y", "z", "c"], &["d", "d", "c"]]), Some("c".into()));
+        assert_eq!(mode_of(&[&["x", "c"], &["d", "d", "c"]]), Some("c".into()));
+        // Counts add up across partials.
+        assert_eq!(mode_of(&[&["a", "b"], &["b", "c"], &["c", "c"]]), Some("c".into()));
+        // Merging is associative: ((p1 p2) p3) equals (p1 (p2 p3)).
+        let part = |vs: &[&str]| {
+            let mut m = Mode::default();
+            vs.iter().for_each(|v| m.add(v.as_bytes(), ValueKind::Text));
+            m
+        };
+        let (p1, p2, p3) = (part(&["q", "r"]), part(&["s", "r", "s"]), part(&["q", "t"]));
+        let mut left = p1.clone();
+        left.merge(p2.clone());
+        left.merge(p3.clone());
+        let mut right = p2;
+        right.merge(p3);
+        let mut outer = p1;
+        outer.merge(right);
+        assert_eq!(left.result().map(|r| r.0), Some(&b"q"[..]));
+        assert_eq!(outer.result().map(|r| r.0), Some(&b"q"[..]));
+    }
+
+    #[test]
+    fn stored_fields_reuse_their_buffer_and_change_kind() {
+        let mut slot = None;
+        store_field(&mut slot, Field::Text(b"abc"));
+        store_field(&mut slot, Field::Text(b"d"));
+        assert_eq!(slot, Some(OwnedField::Text(b"d".to_vec())));
+        store_field(&mut slot, Field::JsonOther(b"12"));
+        assert_eq!(slot, Some(OwnedField::JsonOther(b"12".to_vec())));
     }
 
     #[test]

@@ -8,14 +8,16 @@
 //! size or scheduling.
 //!
 //! Built in: [`Concat`] (every record in input order, streamed),
-//! [`Sorted`] (stable sort, k-way merge of per-chunk sorted runs) and
-//! [`GroupBy`] (one row per group with aggregates).
+//! [`Sorted`] (stable sort, k-way merge of per-chunk sorted runs),
+//! [`GroupBy`] (one row per group with aggregates) and [`TopK`] (the first
+//! K records in sort order, per group).
 
 pub mod concat;
 pub mod group_by;
 pub mod key_union;
 pub mod number;
 pub mod sorted;
+pub mod top_k;
 
 use std::io::Write;
 
@@ -23,6 +25,7 @@ pub use concat::Concat;
 pub use group_by::{AggKind, AggSpec, GroupBy};
 pub use key_union::KeyUnion;
 pub use sorted::{SortKeySpec, Sorted};
+pub use top_k::TopK;
 
 use crate::error::{Error, Result};
 use crate::record::Record;

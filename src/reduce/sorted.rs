@@ -67,21 +67,117 @@ struct Key {
     descending: bool,
 }
 
+/// Resolved `--sort-by` keys: reads a record's key values and compares
+/// them in the documented order (see the module docs). Shared by the
+/// sorted and top-k reducers.
+#[derive(Debug, Clone)]
+pub(crate) struct SortKeys {
+    keys: Vec<Key>,
+    null_markers: Vec<Vec<u8>>,
+}
+
+/// One key value of a record, as [`SortKeys::extract`] reads it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum KeyVal {
+    /// A `:n` key's value.
+    Num(f64),
+    /// A text key's value: a byte range in the key arena it was read into.
+    Str(usize, usize),
+    /// Empty, null, absent or a `--null` marker.
+    Missing,
+}
+
+impl SortKeys {
+    /// Keys over resolved columns; `null_markers` count as missing.
+    pub(crate) fn new(keys: Vec<(ColumnRef, SortKeySpec)>, null_markers: Vec<Vec<u8>>) -> Self {
+        let keys = keys
+            .into_iter()
+            .map(|(column, s)| Key { column, numeric: s.numeric, descending: s.descending })
+            .collect();
+        SortKeys { keys, null_markers }
+    }
+
+    /// Number of keys: values per record.
+    pub(crate) fn len(&self) -> usize {
+        self.keys.len()
+    }
+
+    /// Appends `record`'s value of each key to `out` (one per key), copying
+    /// text values into `arena`.
+    ///
+    /// # Errors
+    /// [`Error::NotNumeric`] for a `:n` key whose value is not a number,
+    /// naming the record's line.
+    pub(crate) fn extract(
+        &self,
+        record: &Record<'_>,
+        out: &mut Vec<KeyVal>,
+        arena: &mut Vec<u8>,
+    ) -> Result<()> {
+        for key in &self.keys {
+            let field = record.get(&key.column);
+            if field.is_missing(&self.null_markers) {
+                out.push(KeyVal::Missing);
+                continue;
+            }
+            let text = field.text().unwrap_or_default();
+            if key.numeric {
+                match parse_number(&text) {
+                    Some(n) => out.push(KeyVal::Num(n.to_f64())),
+                    None => {
+                        return Err(Error::NotNumeric {
+                            at: record.location(),
+                            column: key.column.name.clone(),
+                            value: String::from_utf8_lossy(&text).into_owned(),
+                            purpose: format!("--sort-by {}:n", key.column.name),
+                        })
+                    }
+                }
+            } else {
+                let s = arena.len();
+                arena.extend_from_slice(&text);
+                out.push(KeyVal::Str(s, arena.len()));
+            }
+        }
+        Ok(())
+    }
+
+    /// Compares two records' key values (`a` with its arena `a_arena`, `b`
+    /// with `b_arena`), key by key: ascending or descending, missing last
+    /// in both directions. Equal means a tie, which callers break by input
+    /// order.
+    pub(crate) fn cmp(
+        &self,
+        a: &[KeyVal],
+        a_arena: &[u8],
+        b: &[KeyVal],
+        b_arena: &[u8],
+    ) -> Ordering {
+        for ((key, &x), &y) in self.keys.iter().zip(a).zip(b) {
+            let ord = match (x, y) {
+                (KeyVal::Missing, KeyVal::Missing) => Ordering::Equal,
+                (KeyVal::Missing, _) => return Ordering::Greater,
+                (_, KeyVal::Missing) => return Ordering::Less,
+                (KeyVal::Num(p), KeyVal::Num(q)) => p.total_cmp(&q),
+                (KeyVal::Str(s, e), KeyVal::Str(s2, e2)) => a_arena[s..e].cmp(&b_arena[s2..e2]),
+                (KeyVal::Num(_), KeyVal::Str(..)) => Ordering::Less,
+                (KeyVal::Str(..), KeyVal::Num(_)) => Ordering::Greater,
+            };
+            let ord = if key.descending { ord.reverse() } else { ord };
+            if ord != Ordering::Equal {
+                return ord;
+            }
+        }
+        Ordering::Equal
+    }
+}
+
 /// Sorts all records; see the module docs.
 #[derive(Debug, Clone)]
 pub struct Sorted {
-    keys: Vec<Key>,
+    keys: SortKeys,
     encoder: Encoder,
-    null_markers: Vec<Vec<u8>>,
     merge_threads: usize,
-}
-
-#[derive(Debug, Clone, Copy)]
-enum KeyVal {
-    Num(f64),
-    /// Range in the run's key arena.
-    Str(usize, usize),
-    Missing,
 }
 
 /// One chunk's records, encoded, with their keys; sorted by [`Reducer::seal`].
@@ -117,32 +213,13 @@ impl Sorted {
         encoder: Encoder,
         null_markers: Vec<Vec<u8>>,
     ) -> Self {
-        let keys = keys
-            .into_iter()
-            .map(|(column, s)| Key { column, numeric: s.numeric, descending: s.descending })
-            .collect();
-        Sorted { keys, encoder, null_markers, merge_threads: 1 }
+        Sorted { keys: SortKeys::new(keys, null_markers), encoder, merge_threads: 1 }
     }
 
     fn cmp(&self, a: &Run, ai: usize, b: &Run, bi: usize) -> Ordering {
         let n = self.keys.len();
-        for (k, key) in self.keys.iter().enumerate() {
-            let (x, y) = (a.keys[ai * n + k], b.keys[bi * n + k]);
-            let ord = match (x, y) {
-                (KeyVal::Missing, KeyVal::Missing) => Ordering::Equal,
-                (KeyVal::Missing, _) => return Ordering::Greater,
-                (_, KeyVal::Missing) => return Ordering::Less,
-                (KeyVal::Num(p), KeyVal::Num(q)) => p.total_cmp(&q),
-                (KeyVal::Str(s, e), KeyVal::Str(s2, e2)) => a.arena[s..e].cmp(&b.arena[s2..e2]),
-                (KeyVal::Num(_), KeyVal::Str(..)) => Ordering::Less,
-                (KeyVal::Str(..), KeyVal::Num(_)) => Ordering::Greater,
-            };
-            let ord = if key.descending { ord.reverse() } else { ord };
-            if ord != Ordering::Equal {
-                return ord;
-            }
-        }
-        Ordering::Equal
+        let (x, y) = (&a.keys[ai * n..(ai + 1) * n], &b.keys[bi * n..(bi + 1) * n]);
+        self.keys.cmp(x, &a.arena, y, &b.arena)
     }
 }
 
@@ -155,31 +232,7 @@ impl Reducer for Sorted {
 
     fn fold(&self, partial: &mut SortedPartial, record: &Record<'_>) -> Result<()> {
         let run = partial.runs.last_mut().expect("a partial being folded has one run");
-        for key in &self.keys {
-            let field = record.get(&key.column);
-            if field.is_missing(&self.null_markers) {
-                run.keys.push(KeyVal::Missing);
-                continue;
-            }
-            let text = field.text().unwrap_or_default();
-            if key.numeric {
-                match parse_number(&text) {
-                    Some(n) => run.keys.push(KeyVal::Num(n.to_f64())),
-                    None => {
-                        return Err(Error::NotNumeric {
-                            at: record.location(),
-                            column: key.column.name.clone(),
-                            value: String::from_utf8_lossy(&text).into_owned(),
-                            purpose: format!("--sort-by {}:n", key.column.name),
-                        })
-                    }
-                }
-            } else {
-                let s = run.arena.len();
-                run.arena.extend_from_slice(&text);
-                run.keys.push(KeyVal::Str(s, run.arena.len()));
-            }
-        }
+        self.keys.extract(record, &mut run.keys, &mut run.arena)?;
         self.encoder.record(record, &mut run.data)?;
         run.ends.push(run.data.len());
         Ok(())

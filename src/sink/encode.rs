@@ -198,6 +198,19 @@ impl Encoder {
         Ok(())
     }
 
+    /// Checks `rec` as [`Encoder::record`] would, without writing it (for
+    /// reducers that keep only some records: whether a run fails must not
+    /// depend on which records they keep).
+    ///
+    /// # Errors
+    /// As [`Encoder::record`].
+    pub fn check(&self, rec: &Record<'_>) -> Result<()> {
+        if self.layout.dynamic.is_none() && self.layout.strict_keys {
+            self.check_keys(rec)?;
+        }
+        Ok(())
+    }
+
     fn check_keys(&self, rec: &Record<'_>) -> Result<()> {
         let mut bad = None;
         rec.for_each_field(|key, _| {

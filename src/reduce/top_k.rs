@@ -1,0 +1,341 @@
+//! The top-k reducer: the first K records in `--sort-by` order, overall or
+//! per group (`--top K --sort-by KEYS [--group-by COLS]`).
+//!
+//! The order is the sorted reducer's (the same code compares the keys):
+//! per key ascending or descending, `:n` numeric, missing values last in
+//! both directions, ties in input order. So the output equals a stable sort
+//! of each group's records cut to its first K.
+//!
+//! Memory is O(K × groups) per partial. A worker keeps fewer than 2K
+//! records per group: when a group reaches 2K it is sorted and cut to its
+//! best K, and from then on a record that does not beat the K-th best is
+//! dropped before it is encoded. [`Reducer::seal`] cuts every group to K,
+//! sorted. [`Reducer::merge`] appends the next partial's records to the
+//! running total's (every record carries its input position, so ties stay
+//! in input order) and cuts a group back to K whenever it reaches 2K, with
+//! a stable sort that merges the sorted runs: amortized O(log K) per record
+//! on the merging thread, however large K is. [`Reducer::finish`] cuts
+//! every group to K once more.
+//!
+//! Output: whole records (every output column after `--select`, `--drop`,
+//! `--rename`), encoded as the sorted reducer encodes them, after the CSV
+//! header. With `--group-by`, the groups come in the group-by reducer's
+//! order (numbers first, numerically; then text by bytes; missing keys
+//! last), each group's records in sort order.
+//!
+//! Every record is checked as if it were written (its sort keys parsed, an
+//! NDJSON record's keys checked against a CSV header), kept or not, so
+//! whether a run fails never depends on chunking.
+
+use std::cmp::Ordering;
+
+use hashbrown::HashMap;
+
+use crate::error::Result;
+use crate::record::{ColumnRef, Record};
+use crate::reduce::group_by::{cmp_group_keys, decode_key, encode_key_part};
+use crate::reduce::sorted::{KeyVal, SortKeys};
+use crate::reduce::{Reducer, Sink, SortKeySpec};
+use crate::sink::encode::Encoder;
+
+/// Keeps the first `k` records in sort order, per group; see the module
+/// docs.
+#[derive(Debug, Clone)]
+pub struct TopK {
+    k: usize,
+    keys: SortKeys,
+    group_by: Vec<ColumnRef>,
+    encoder: Encoder,
+    null_markers: Vec<Vec<u8>>,
+}
+
+/// One kept record.
+#[derive(Debug)]
+struct Entry {
+    /// Input order: smaller is earlier, across merged partials too.
+    pos: u64,
+    /// One value per sort key; text ranges index `bytes`.
+    keys: Box<[KeyVal]>,
+    /// The key texts, then from `record_start` the encoded record.
+    bytes: Box<[u8]>,
+    record_start: usize,
+}
+
+impl Entry {
+    fn record(&self) -> &[u8] {
+        &self.bytes[self.record_start..]
+    }
+}
+
+/// The records kept for one group.
+#[derive(Debug, Default)]
+struct Group {
+    entries: Vec<Entry>,
+    /// `entries[..k]` is sorted and holds `k` records (more may follow,
+    /// unsorted), so a record that does not come before `entries[k - 1]`
+    /// cannot be in the top K.
+    full: bool,
+}
+
+/// The kept records of consecutive chunks, per encoded group key.
+#[derive(Debug, Default)]
+pub struct TopPartial {
+    groups: HashMap<Vec<u8>, Group>,
+    /// Records folded into (or merged into) this partial.
+    records: u64,
+    scratch_group: Vec<u8>,
+    scratch_keys: Vec<KeyVal>,
+    scratch_arena: Vec<u8>,
+}
+
+impl TopK {
+    /// A top-`k` reducer: `keys` resolved sort keys, `group_by` resolved
+    /// group columns (none: one group), writing through `encoder`;
+    /// `null_markers` count as missing. `k` is at least 1 (a `k` of 0 keeps
+    /// 1; [`crate::Pipeline::run`] rejects 0 before this).
+    pub fn new(
+        k: usize,
+        keys: Vec<(ColumnRef, SortKeySpec)>,
+        group_by: Vec<ColumnRef>,
+        encoder: Encoder,
+        null_markers: Vec<Vec<u8>>,
+    ) -> Self {
+        TopK {
+            k: k.max(1),
+            keys: SortKeys::new(keys, null_markers.clone()),
+            group_by,
+            encoder,
+            null_markers,
+        }
+    }
+
+    /// Strict order of kept records: by key, ties by input order.
+    fn cmp(&self, a: &Entry, b: &Entry) -> Ordering {
+        self.keys.cmp(&a.keys, &a.bytes, &b.keys, &b.bytes).then(a.pos.cmp(&b.pos))
+    }
+
+    /// Sorts `group` and keeps its best `k`. (A stable sort merges the
+    /// sorted runs that merged partials leave; the order is total anyway.)
+    fn compact(&self, group: &mut Group) {
+        group.entries.sort_by(|a, b| self.cmp(a, b));
+        group.entries.truncate(self.k);
+        group.full = group.entries.len() == self.k;
+    }
+}
+
+impl Reducer for TopK {
+    type Partial = TopPartial;
+
+    fn empty(&self) -> TopPartial {
+        TopPartial::default()
+    }
+
+    fn fold(&self, partial: &mut TopPartial, record: &Record<'_>) -> Result<()> {
+        let TopPartial { groups, records, scratch_group, scratch_keys, scratch_arena } = partial;
+        scratch_group.clear();
+        for c in &self.group_by {
+            encode_key_part(scratch_group, record.get(c), &self.null_markers);
+        }
+        scratch_keys.clear();
+        scratch_arena.clear();
+        self.keys.extract(record, scratch_keys, scratch_arena)?;
+        let pos = *records;
+        *records += 1;
+        let group = groups.entry_ref(scratch_group.as_slice()).or_default();
+        if group.full {
+            let worst = &group.entries[self.k - 1];
+            if self.keys.cmp(scratch_keys, scratch_arena, &worst.keys, &worst.bytes)
+                != Ordering::Less
+            {
+                // Not kept (a tie is later in input order): only check it.
+                return self.encoder.check(record);
+            }
+        }
+        let mut bytes = Vec::with_capacity(scratch_arena.len() + 128);
+        bytes.extend_from_slice(scratch_arena);
+        let record_start = bytes.len();
+        self.encoder.record(record, &mut bytes)?;
+        group.entries.push(Entry {
+            pos,
+            keys: scratch_keys.as_slice().into(),
+            bytes: bytes.into_boxed_slice(),
+            record_start,
+        });
+        if group.entries.len() >= self.k.saturating_mul(2) {
+            self.compact(group);
+        }
+        Ok(())
+    }
+
+    fn seal(&self, partial: &mut TopPartial) -> Result<()> {
+        for group in partial.groups.values_mut() {
+            self.compact(group);
+        }
+        Ok(())
+    }
+
+    fn merge(&self, total: &mut TopPartial, next: TopPartial) -> Result<()> {
+        let offset = total.records;
+        total.records += next.records;
+        for (key, mut group) in next.groups {
+            for e in &mut group.entries {
+                e.pos += offset;
+            }
+            match total.groups.get_mut(&key) {
+                None => {
+                    total.groups.insert(key, group);
+                }
+                Some(mine) => {
+                    mine.entries.append(&mut group.entries);
+                    if mine.entries.len() >= self.k.saturating_mul(2) {
+                        self.compact(mine);
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn start(&self, sink: &mut Sink<'_>) -> Result<()> {
+        let mut header = Vec::new();
+        self.encoder.layout_header(&mut header);
+        sink.write(&header, 0)
+    }
+
+    fn finish(&self, mut total: TopPartial, sink: &mut Sink<'_>) -> Result<()> {
+        for group in total.groups.values_mut() {
+            self.compact(group);
+        }
+        type Decoded<'k> = (Vec<(u8, &'k [u8])>, &'k Group);
+        let mut groups: Vec<Decoded<'_>> =
+            total.groups.iter().map(|(k, g)| (decode_key(k), g)).collect();
+        groups.sort_by(|(a, _), (b, _)| cmp_group_keys(a, b));
+        let mut buf = Vec::with_capacity(1 << 16);
+        let mut pending = 0;
+        for (_, group) in groups {
+            for e in &group.entries {
+                buf.extend_from_slice(e.record());
+                pending += 1;
+                if buf.len() >= 1 << 16 {
+                    sink.write(&buf, pending)?;
+                    buf.clear();
+                    pending = 0;
+                }
+            }
+        }
+        sink.write(&buf, pending)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::format::Format;
+    use crate::record::Source;
+    use crate::transform::{Layout, Projection};
+
+    /// A top-`k` by `v:n` (descending when `desc`) over CSV `g,v`, grouped
+    /// by `g` when `grouped`.
+    fn reducer(k: usize, desc: bool, grouped: bool) -> TopK {
+        let names = vec!["g".to_string(), "v".to_string()];
+        let layout = Layout::new(&Projection::default(), &names, false, false).unwrap();
+        let encoder = Encoder::new(Format::Csv, b',', layout, Vec::new());
+        let col = |name: &str, i| ColumnRef { name: name.into(), source: Source::Index(i) };
+        let spec = SortKeySpec { column: "v".into(), numeric: true, descending: desc };
+        let group = if grouped { vec![col("g", 0)] } else { Vec::new() };
+        TopK::new(k, vec![(col("v", 1), spec)], group, encoder, Vec::new())
+    }
+
+    /// Runs `r` over `chunks` of CSV rows (`g,v`), sealing each chunk and
+    /// merging in order; returns the output.
+    fn run(r: &TopK, chunks: &[&[(&str, &str)]]) -> String {
+        let mut total = r.empty();
+        for chunk in chunks {
+            let mut p = r.empty();
+            for (line, (g, v)) in chunk.iter().enumerate() {
+                let text = format!("{g},{v}");
+                let bytes = text.as_bytes();
+                let spans = [(0, g.len()), (g.len() + 1, bytes.len())];
+                let rec = Record {
+                    fields: crate::record::Fields::Csv { bytes, spans: &spans, raw_line: None },
+                    input: "t",
+                    line: crate::record::LineAt::Known(line as u64 + 2),
+                };
+                r.fold(&mut p, &rec).unwrap();
+            }
+            r.seal(&mut p).unwrap();
+            r.merge(&mut total, p).unwrap();
+        }
+        let mut out = Vec::new();
+        let mut sink = Sink::new(&mut out, "mem");
+        r.start(&mut sink).unwrap();
+        r.finish(total, &mut sink).unwrap();
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn keeps_the_best_k_with_ties_in_input_order() {
+        let rows: &[(&str, &str)] =
+            &[("a", "3"), ("b", "5"), ("c", "3"), ("d", ""), ("e", "5"), ("f", "1"), ("g", "3")];
+        let r = reducer(3, true, false);
+        let want = "g,v\nb,5\ne,5\na,3\n";
+        assert_eq!(run(&r, &[rows]), want);
+        // Every cut into chunks gives the same.
+        for cut in 0..=rows.len() {
+            assert_eq!(run(&r, &[&rows[..cut], &rows[cut..]]), want, "cut at {cut}");
+        }
+        let singles: Vec<&[(&str, &str)]> = rows.chunks(1).collect();
+        assert_eq!(run(&r, &singles), want);
+        // Ascending: 1, then the three 3s in input order (a, c, g); missing
+        // last.
+        assert_eq!(run(&reducer(4, false, false), &singles), "g,v\nf,1\na,3\nc,3\ng,3\n");
+        assert_eq!(run(&reducer(100, false, false), &[rows]).lines().last(), Some("d,"));
+    }
+
+    #[test]
+    fn keeps_k_per_group_in_group_order() {
+        let rows: &[(&str, &str)] = &[
+            ("y", "1"),
+            ("10", "4"),
+            ("y", "7"),
+            ("9", "2"),
+            ("", "5"),
+            ("y", "3"),
+            ("10", "8"),
+            ("y", "7"),
+        ];
+        let r = reducer(2, true, true);
+        let want = "g,v\n9,2\n10,8\n10,4\ny,7\ny,7\n,5\n";
+        assert_eq!(run(&r, &[rows]), want);
+        let singles: Vec<&[(&str, &str)]> = rows.chunks(1).collect();
+        assert_eq!(run(&r, &singles), want);
+    }
+
+    #[test]
+    fn a_full_group_drops_records_that_cannot_enter() {
+        let r = reducer(2, false, false);
+        let mut p = r.empty();
+        let rows = ["5", "4", "3", "2", "9", "9", "1"];
+        for (i, v) in rows.iter().enumerate() {
+            let text = format!("x,{v}");
+            let spans = [(0, 1), (2, text.len())];
+            let rec = Record {
+                fields: crate::record::Fields::Csv {
+                    bytes: text.as_bytes(),
+                    spans: &spans,
+                    raw_line: None,
+                },
+                input: "t",
+                line: crate::record::LineAt::Known(i as u64 + 2),
+            };
+            r.fold(&mut p, &rec).unwrap();
+            let kept = p.groups.values().map(|g| g.entries.len()).sum::<usize>();
+            assert!(kept < 4, "at most 2k - 1 records between compactions");
+        }
+        r.seal(&mut p).unwrap();
+        let kept: Vec<&[u8]> =
+            p.groups.values().flat_map(|g| &g.entries).map(|e| e.record()).collect();
+        assert_eq!(kept, [&b"x,1\n"[..], &b"x,2\n"[..]]);
+        assert_eq!(p.records, 7);
+    }
+}
