@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 use clap::{ArgMatches, Parser, ValueEnum};
 
+use fanfold::reduce::CustomSpec;
 use fanfold::transform::Step;
 use fanfold::{AggSpec, ChunkLimit, Format, Input, Pipeline, Projection, ReduceSpec, SortKeySpec};
 
@@ -72,14 +73,14 @@ pub struct Args {
     /// JSON object (CSV rows keyed by the header; number-like fields are
     /// numbers, empty fields null). Repeatable; runs in command-line order
     /// with --map, --select, --drop and --rename.
-    #[arg(long, value_name = "EXPR", value_parser = parse_jq::<'f'>)]
+    #[arg(long, value_name = "EXPR", value_parser = check_filter)]
     pub filter: Vec<String>,
 
     /// Replace each record by the outputs of the jq expression (each an
     /// object): no output drops it, several fan it out, in order; e.g.
     /// '.speed = .distance / .air_time'. Fields left unchanged are written
     /// back as read. Repeatable, in command-line order with the others.
-    #[arg(long, value_name = "EXPR", value_parser = parse_jq::<'m'>)]
+    #[arg(long, value_name = "EXPR", value_parser = check_map)]
     pub map: Vec<String>,
 
     /// jq expressions see every CSV field as a string (no numbers, empty
@@ -121,6 +122,28 @@ pub struct Args {
     /// Without --group-by, one row over all records. Default: count.
     #[arg(long, value_name = "SPEC", value_delimiter = ',', value_parser = parse_spec::<AggSpec>)]
     pub agg: Vec<AggSpec>,
+
+    /// Custom reducer in jq: the empty accumulator (default null).
+    #[arg(long, value_name = "EXPR", value_parser = check_init, requires = "reduce_update")]
+    pub reduce_init: Option<String>,
+
+    /// Custom reducer: fold one record into the accumulator. `.` is the
+    /// accumulator, `$record` the record; the last output is the new
+    /// accumulator (none keeps it). Needs --reduce-merge.
+    #[arg(long, value_name = "EXPR", value_parser = check_update, requires = "reduce_merge",
+          conflicts_with_all = ["sort_by", "group_by", "agg", "top"])]
+    pub reduce_update: Option<String>,
+
+    /// Custom reducer: combine the accumulators of consecutive chunks,
+    /// `$left` (earlier input; also `.`) and `$right`. Must be associative;
+    /// need not be commutative (chunks merge in input order).
+    #[arg(long, value_name = "EXPR", value_parser = check_merge, requires = "reduce_update")]
+    pub reduce_merge: Option<String>,
+
+    /// Custom reducer: turn the final accumulator into output records
+    /// (objects); default `.`. E.g. 'to_entries[] | {key, n: .value}'.
+    #[arg(long, value_name = "EXPR", value_parser = check_finish, requires = "reduce_update")]
+    pub reduce_finish: Option<String>,
 
     /// Texts that mean "missing" (besides empty fields and JSON null), e.g.
     /// NA: skipped by column aggregates, sorted last, null in NDJSON output.
@@ -192,15 +215,38 @@ fn parse_spec<T: std::str::FromStr<Err = fanfold::Error>>(s: &str) -> Result<T, 
     })
 }
 
-/// Checks a jq expression (`F`: `f` for --filter, `m` for --map), so that
-/// clap reports a syntax error (exit status 2) with the flag's name.
-fn parse_jq<const F: char>(s: &str) -> Result<String, String> {
-    let flag = if F == 'f' { "--filter" } else { "--map" };
-    match fanfold::transform::JqProgram::new(flag, s, &[]) {
+/// Checks a jq expression given by `flag` with global variables `vars`, so
+/// that clap reports a syntax error (exit status 2) with the flag's name.
+fn check_jq(flag: &str, vars: &[&str], s: &str) -> Result<String, String> {
+    match fanfold::transform::JqProgram::new(flag, s, vars) {
         Ok(_) => Ok(s.to_string()),
         Err(fanfold::Error::Flag { message, .. }) => Err(message),
         Err(other) => Err(other.to_string()),
     }
+}
+
+fn check_filter(s: &str) -> Result<String, String> {
+    check_jq("--filter", &[], s)
+}
+
+fn check_map(s: &str) -> Result<String, String> {
+    check_jq("--map", &[], s)
+}
+
+fn check_init(s: &str) -> Result<String, String> {
+    check_jq("--reduce-init", &[], s)
+}
+
+fn check_update(s: &str) -> Result<String, String> {
+    check_jq("--reduce-update", &["$record"], s)
+}
+
+fn check_merge(s: &str) -> Result<String, String> {
+    check_jq("--reduce-merge", &["$left", "$right"], s)
+}
+
+fn check_finish(s: &str) -> Result<String, String> {
+    check_jq("--reduce-finish", &[], s)
 }
 
 fn parse_delimiter(s: &str) -> Result<u8, String> {
@@ -327,7 +373,14 @@ impl Args {
         p.steps = steps;
         p.no_infer = self.no_infer;
         p.null_markers = self.null.clone();
-        if let Some(k) = self.top {
+        if let (Some(update), Some(merge)) = (&self.reduce_update, &self.reduce_merge) {
+            p.reduce = ReduceSpec::Custom(CustomSpec {
+                init: self.reduce_init.clone().unwrap_or_else(|| "null".into()),
+                update: update.clone(),
+                merge: merge.clone(),
+                finish: self.reduce_finish.clone().unwrap_or_else(|| ".".into()),
+            });
+        } else if let Some(k) = self.top {
             let (keys, group_by) = (self.sort_by.clone(), self.group_by.clone());
             p.reduce = ReduceSpec::TopK { k: k.get(), keys, group_by };
         } else if !self.sort_by.is_empty() {

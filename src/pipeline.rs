@@ -9,7 +9,10 @@ use crate::error::{Error, Result};
 use crate::exec::{self, ExecOptions, RunStats};
 use crate::format::Format;
 use crate::parse::ParseOptions;
-use crate::reduce::{AggSpec, Concat, GroupBy, KeyUnion, Reducer, Sink, SortKeySpec, Sorted, TopK};
+use crate::reduce::{
+    AggSpec, Concat, CustomReduce, CustomSpec, GroupBy, KeyUnion, Reducer, Sink, SortKeySpec,
+    Sorted, TopK,
+};
 use crate::sink::encode::Encoder;
 use crate::source::{ChunkLimit, Input, Splitter};
 use crate::transform::{Chain, Layout, Projection, Step, ValueOptions};
@@ -32,6 +35,8 @@ pub enum ReduceSpec {
     Concat,
     /// A stable sort by these keys.
     Sort(Vec<SortKeySpec>),
+    /// A reducer written in jq (`--reduce-update` and friends).
+    Custom(CustomSpec),
     /// One row per group of `keys` (none: one global row) with `aggs`.
     GroupBy {
         /// Output column names to group by.
@@ -228,6 +233,11 @@ impl Pipeline {
                         .with_merge_threads(self.threads))
                 })
             }
+            ReduceSpec::Custom(spec) => self.run_with(out, out_name, |layout, enc| {
+                let opts =
+                    ValueOptions { no_infer: self.no_infer, null_markers: self.null_bytes() };
+                CustomReduce::new(spec, layout.clone(), enc, opts)
+            }),
             ReduceSpec::GroupBy { keys: group_keys, aggs } => {
                 self.run_with(out, out_name, |layout, enc| {
                     let keys = group_keys

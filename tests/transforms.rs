@@ -185,3 +185,88 @@ fn jq_errors_name_the_record_and_the_expression() {
     let err = run_err(&["--map", "nosuch(1)"], input, 2);
     assert!(err.contains("undefined filter `nosuch`"), "{err}");
 }
+
+/// The README's histogram: departure delays in 15-minute buckets.
+const HISTOGRAM: [&str; 8] = [
+    "--reduce-init",
+    "{}",
+    "--reduce-update",
+    "($record.dep_delay // empty) as $d | (($d / 15 | floor) * 15 | tostring) as $b | .[$b] += 1",
+    "--reduce-merge",
+    "reduce ($right | to_entries[]) as $e ($left; .[$e.key] += $e.value)",
+    "--reduce-finish",
+    "to_entries | sort_by(.key | tonumber) | .[] | {bucket_min: (.key | tonumber), flights: .value}",
+];
+
+#[test]
+fn custom_reduce_histogram_of_departure_delays() {
+    // Expected counts from Python (floor(dep_delay / 15) * 15, NA skipped):
+    // 33 buckets, the first six below.
+    let first = "bucket_min,flights\n-30,29\n-15,11882\n0,4547\n15,1212\n30,700\n45,375\n";
+    let mut outputs = Vec::new();
+    for extra in [
+        &["-j", "1"][..],
+        &["-j", "2", "--chunk-size", "333"],
+        &["-j", "3", "--chunk-bytes", "5000"],
+    ] {
+        let args = [&["fixtures/flights.csv", "--null", "NA"][..], &HISTOGRAM, extra].concat();
+        let got = run(&args, "");
+        assert!(got.starts_with(first), "{got}");
+        assert_eq!(got.lines().count(), 34);
+        outputs.push(got);
+    }
+    assert!(outputs.windows(2).all(|w| w[0] == w[1]));
+}
+
+#[test]
+fn custom_reduce_longest_flight_per_origin() {
+    let update = "if (.[$record.origin].distance // -1) < $record.distance \
+                  then .[$record.origin] = $record else . end";
+    let merge = "reduce ($right | to_entries[]) as $e ($left; \
+                 if (.[$e.key].distance // -1) < $e.value.distance then .[$e.key] = $e.value else . end)";
+    let args = [
+        "fixtures/flights.csv",
+        "--reduce-init",
+        "{}",
+        "--reduce-update",
+        update,
+        "--reduce-merge",
+        merge,
+        "--reduce-finish",
+        ".[] | {origin, carrier, flight, dest, distance}",
+    ];
+    // Expected from Python (first flight with the greatest distance per
+    // origin, origins in first-seen order).
+    let expected = "origin,carrier,flight,dest,distance\nEWR,UA,15,HNL,4963\n\
+                    LGA,UA,883,DEN,1620\nJFK,HA,51,HNL,4983\n";
+    assert_eq!(run(&args, ""), expected);
+    assert_eq!(run(&[&args[..], &["-j", "2", "--chunk-size", "50"]].concat(), ""), expected);
+    let ndjson = run(&[&args[..], &["--output-format", "ndjson"]].concat(), "");
+    assert_eq!(
+        ndjson.lines().next(),
+        Some(r#"{"origin":"EWR","carrier":"UA","flight":15,"dest":"HNL","distance":4963}"#)
+    );
+}
+
+#[test]
+fn custom_reduce_errors_name_the_flag() {
+    let err = run_err(&["--reduce-update", ".n += 1", "--reduce-merge", "$left +"], "a\n1\n", 2);
+    assert!(err.contains("--reduce-merge"), "{err}");
+    let err = run_err(&["--reduce-update", ".n += 1"], "a\n1\n", 2);
+    assert!(err.contains("--reduce-merge"), "{err}");
+    let err = run_err(
+        &[
+            "--reduce-init",
+            "{n: 0}",
+            "--reduce-update",
+            ".n += 1",
+            "--reduce-merge",
+            ".n += $right.n",
+            "--reduce-finish",
+            ".n",
+        ],
+        "a\n1\n",
+        1,
+    );
+    assert_eq!(err, "fanfold: error: --reduce-finish: `.n`: each result must be an object (a record), got `1`\n");
+}

@@ -13,6 +13,7 @@
 //! K records in sort order, per group).
 
 pub mod concat;
+pub mod custom;
 pub mod group_by;
 pub mod key_union;
 pub mod number;
@@ -22,6 +23,7 @@ pub mod top_k;
 use std::io::Write;
 
 pub use concat::Concat;
+pub use custom::{CustomReduce, CustomSpec};
 pub use group_by::{AggKind, AggSpec, GroupBy};
 pub use key_union::KeyUnion;
 pub use sorted::{SortKeySpec, Sorted};

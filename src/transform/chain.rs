@@ -404,6 +404,32 @@ impl Chain {
     }
 }
 
+/// `rec` as a jq object with the columns of `layout` (for a layout of
+/// `--map` results, the record's own keys).
+///
+/// # Errors
+/// A JSON value jaq cannot read, as text.
+pub(crate) fn record_value(
+    rec: &Record<'_>,
+    layout: &Layout,
+    opts: &ValueOptions,
+) -> std::result::Result<Val, String> {
+    let fields = if layout.open {
+        let mut fields = Vec::new();
+        rec.for_each_field(|key, field| {
+            fields.push((key.unwrap_or_default().as_bytes().to_vec(), field))
+        });
+        fields
+    } else {
+        view_fields(rec, layout)
+    };
+    let mut map = jaq_json::Map::default();
+    for (key, field) in fields {
+        map.insert(Val::utf8_str(key), field_value(field, opts)?);
+    }
+    Ok(Val::obj(map))
+}
+
 /// Where the column that `view` calls `name` comes from; `None` when the
 /// view has no such column.
 fn view_source(view: &Layout, name: &str) -> Option<ColumnRef> {

@@ -334,3 +334,13 @@ mod tests {
         assert!(e.contains("undefined filter `nosuchfn`"), "{e}");
     }
 }
+
+#[cfg(test)]
+mod send_check {
+    #[test]
+    fn values_cross_threads() {
+        fn send<T: Send>() {}
+        send::<jaq_json::Val>();
+        send::<super::Compiled>();
+    }
+}
