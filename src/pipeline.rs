@@ -152,7 +152,7 @@ impl Pipeline {
     /// Bad settings ([`Error::Flag`], [`Error::UnknownColumn`]), and any
     /// error from reading, parsing, reducing or writing, naming its place.
     pub fn run(&self, out: &mut dyn Write, out_name: &str) -> Result<RunStats> {
-        let has_map = self.steps.iter().any(|s| matches!(s, Step::Map(_)));
+        let has_map = self.steps.iter().any(Step::is_map);
         let out_format = self.output_format.unwrap_or(self.resolved_input_format());
         let writes_records = matches!(
             self.reduce,

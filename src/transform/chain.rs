@@ -18,6 +18,7 @@
 //!   as compact JSON.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 use jaq_json::Val;
 
@@ -27,12 +28,14 @@ use crate::record::{ColumnRef, Field, Fields, LineAt, Record, Source};
 use crate::reduce::number::is_json_number;
 use crate::sink::encode::write_json_string;
 use crate::source::Chunk;
+use crate::transform::custom::{JsonRecord, MapRecord};
 use crate::transform::fast_filter::FastFilter;
 use crate::transform::jq::{field_value, key_text, write_value, JqProgram, ValueOptions};
 use crate::transform::{Layout, Projection};
 
-/// One transform step, as given on the command line.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// One transform step, as given on the command line (or, for
+/// [`Step::Rust`], by a library user).
+#[derive(Debug, Clone)]
 pub enum Step {
     /// `--filter EXPR`: keep the records for which some output of the jq
     /// expression is truthy (neither `false` nor `null`).
@@ -46,6 +49,30 @@ pub enum Step {
     Drop(Vec<String>),
     /// `--rename OLD=NEW,...`: rename columns.
     Rename(Vec<(String, String)>),
+    /// A map step written in Rust; runs where a `--map` would.
+    Rust(Arc<dyn MapRecord>),
+}
+
+impl PartialEq for Step {
+    fn eq(&self, other: &Self) -> bool {
+        match (self, other) {
+            (Step::Filter(a), Step::Filter(b)) | (Step::Map(a), Step::Map(b)) => a == b,
+            (Step::Select(a), Step::Select(b)) | (Step::Drop(a), Step::Drop(b)) => a == b,
+            (Step::Rename(a), Step::Rename(b)) => a == b,
+            (Step::Rust(a), Step::Rust(b)) => Arc::ptr_eq(a, b),
+            _ => false,
+        }
+    }
+}
+
+impl Eq for Step {}
+
+impl Step {
+    /// True for the steps that replace records ([`Step::Map`],
+    /// [`Step::Rust`]).
+    pub fn is_map(&self) -> bool {
+        matches!(self, Step::Map(_) | Step::Rust(_))
+    }
 }
 
 #[derive(Debug)]
@@ -55,6 +82,7 @@ enum ValueStep {
     Select(Vec<String>),
     Drop(HashSet<Vec<u8>>),
     Rename(HashMap<Vec<u8>, Vec<u8>>),
+    Rust(Arc<dyn MapRecord>),
 }
 
 /// A `--filter` before any `--map`, with the record's columns as it sees
@@ -73,8 +101,9 @@ struct ValueStage {
     /// The record's columns as the first `--map` sees them.
     view: Layout,
     steps: Vec<ValueStep>,
-    /// The last `--map`, named when a result is not an object.
-    last_map: JqProgram,
+    /// The last map step (flag, expression), named when a result is not an
+    /// object.
+    last_map: (String, String),
 }
 
 /// The resolved chain; see the module docs.
@@ -109,7 +138,7 @@ impl Chain {
         let mut rest = steps;
         while let Some((step, tail)) = rest.split_first() {
             match step {
-                Step::Map(_) => break,
+                Step::Map(_) | Step::Rust(_) => break,
                 Step::Filter(code) => {
                     let view = Layout::new(&projection, columns, json_input, true)?;
                     let program = JqProgram::new("--filter", code, &[])?;
@@ -138,8 +167,12 @@ impl Chain {
                     Step::Filter(code) => ValueStep::Filter(JqProgram::new("--filter", code, &[])?),
                     Step::Map(code) => {
                         let p = JqProgram::new("--map", code, &[])?;
-                        last_map = Some(p.clone());
+                        last_map = Some(("--map".to_string(), code.clone()));
                         ValueStep::Map(p)
+                    }
+                    Step::Rust(m) => {
+                        last_map = Some(("map".to_string(), m.name().to_string()));
+                        ValueStep::Rust(m.clone())
                     }
                     Step::Select(c) => ValueStep::Select(c.clone()),
                     Step::Drop(c) => {
@@ -202,8 +235,8 @@ impl Chain {
             pairs.clear();
             object_pairs(line_text, &mut pairs).map_err(|e| Error::Jq {
                 at: Location { input: input.to_string(), line },
-                flag: stage.last_map.flag().to_string(),
-                expr: stage.last_map.code().to_string(),
+                flag: stage.last_map.0.clone(),
+                expr: stage.last_map.1.clone(),
                 message: format!("the result cannot be written as JSON: {e}"),
             })?;
             fold(&Record { fields: Fields::Json(&pairs), input, line: LineAt::Known(line) })?;
@@ -264,7 +297,7 @@ impl Chain {
         let mut originals = Vec::with_capacity(keyed.len());
         for (key, field) in &keyed {
             let value =
-                field_value(*field, &self.opts).map_err(|m| jq_error(rec, &stage.last_map, m))?;
+                field_value(*field, &self.opts).map_err(|m| step_error(rec, &stage.last_map, m))?;
             map.insert(Val::utf8_str(key.clone()), value.clone());
             originals.push((key.as_slice(), value, *field));
         }
@@ -278,7 +311,7 @@ impl Chain {
         let line = rec.line.get();
         for value in &current {
             let Val::Obj(map) = value else {
-                return Err(jq_error(rec, &stage.last_map, not_object(value)));
+                return Err(step_error(rec, &stage.last_map, not_object(value)));
             };
             buf.push(b'{');
             for (i, (k, v)) in map.iter().enumerate() {
@@ -335,6 +368,25 @@ impl Chain {
                     .map_err(|m| jq_error(rec, p, m))?;
                     if let Some(m) = bad {
                         return Err(jq_error(rec, p, m));
+                    }
+                }
+            }
+            ValueStep::Rust(m) => {
+                let err =
+                    |msg: String| step_error(rec, &("map".to_string(), m.name().to_string()), msg);
+                let mut outs = Vec::new();
+                for v in current {
+                    let mut text = Vec::new();
+                    write_value(&mut text, &v);
+                    let record: JsonRecord =
+                        serde_json::from_slice(&text).map_err(|e| err(e.to_string()))?;
+                    outs.clear();
+                    m.map(record, &mut outs).map_err(err)?;
+                    for o in &outs {
+                        let text = serde_json::to_vec(o).map_err(|e| err(e.to_string()))?;
+                        next.push(
+                            jaq_json::read::parse_single(&text).map_err(|e| err(e.to_string()))?,
+                        );
                     }
                 }
             }
@@ -466,6 +518,10 @@ fn view_fields<'a>(rec: &Record<'a>, view: &Layout) -> Vec<(Vec<u8>, Field<'a>)>
         }
     }
     fields
+}
+
+fn step_error(rec: &Record<'_>, (flag, expr): &(String, String), message: String) -> Error {
+    Error::Jq { at: rec.location(), flag: flag.clone(), expr: expr.clone(), message }
 }
 
 fn jq_error(rec: &Record<'_>, program: &JqProgram, message: String) -> Error {

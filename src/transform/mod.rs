@@ -7,12 +7,14 @@
 //! `--group-by`, `--agg`) name output columns, that is after renaming.
 
 pub mod chain;
+pub mod custom;
 pub mod fast_filter;
 pub mod jq;
 
 use std::collections::{HashMap, HashSet};
 
 pub use chain::{Chain, Step};
+pub use custom::{JsonRecord, MapRecord};
 pub use fast_filter::FastFilter;
 pub use jq::{JqProgram, ValueOptions};
 
