@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use clap::{ArgMatches, Parser, ValueEnum};
 
 use fanfold::reduce::CustomSpec;
+use fanfold::sink::rejects::{MaxErrors, OnError};
 use fanfold::transform::Step;
 use fanfold::{AggSpec, ChunkLimit, Format, Input, Pipeline, Projection, ReduceSpec, SortKeySpec};
 
@@ -18,7 +19,8 @@ use fanfold::{AggSpec, ChunkLimit, Format, Input, Pipeline, Projection, ReduceSp
 ///
 /// Exit status: 0 on success (also when the output pipe closes early, as
 /// with `| head`), 1 on an error (bad input, unknown column, I/O), 2 on a
-/// bad command line.
+/// bad command line, 3 when the run finished but set records aside
+/// (--on-error skip or reject).
 #[derive(Debug, Parser)]
 #[command(name = "fanfold", version, max_term_width = 100)]
 pub struct Args {
@@ -150,6 +152,28 @@ pub struct Args {
     #[arg(long, value_name = "TEXTS", value_delimiter = ',')]
     pub null: Vec<String>,
 
+    /// What a bad record does (one that cannot be parsed, has the wrong
+    /// field count, holds a non-number under a sum, or fails a transform):
+    /// fail stops the run; skip drops and counts it; reject also writes it
+    /// to --rejects.
+    #[arg(long, value_enum, value_name = "MODE", default_value = "fail")]
+    pub on_error: OnErrorArg,
+
+    /// Where --on-error reject writes the rejected records: NDJSON with
+    /// input, line, byte, chunk, kind, message and the record's text.
+    #[arg(long, value_name = "FILE", required_if_eq("on_error", "reject"))]
+    pub rejects: Option<PathBuf>,
+
+    /// Stop (exit 1, no output file) once more than N records were
+    /// rejected, or at the end when more than P% of the records read were.
+    #[arg(long, value_name = "N|P%", value_parser = parse_spec::<MaxErrors>)]
+    pub max_errors: Option<MaxErrors>,
+
+    /// Write the run statistics as JSON to FILE (records read, written,
+    /// filtered, rejected; chunks, bytes, seconds).
+    #[arg(long, value_name = "FILE")]
+    pub stats_json: Option<PathBuf>,
+
     /// Print the plan (chunk size, expected chunks, threads, window, memory
     /// bound, and why) and exit without running.
     #[arg(long)]
@@ -159,6 +183,17 @@ pub struct Args {
     /// bytes, seconds, MB/s, peak chunks in flight.
     #[arg(long)]
     pub stats: bool,
+}
+
+/// `--on-error` on the command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OnErrorArg {
+    /// Stop at the first bad record (in input order).
+    Fail,
+    /// Drop bad records and count them.
+    Skip,
+    /// Drop bad records and write them to --rejects.
+    Reject,
 }
 
 /// A format name on the command line.
@@ -372,6 +407,13 @@ impl Args {
         }
         p.steps = steps;
         p.no_infer = self.no_infer;
+        p.on_error = match self.on_error {
+            OnErrorArg::Fail => OnError::Fail,
+            OnErrorArg::Skip => OnError::Skip,
+            OnErrorArg::Reject => OnError::Reject,
+        };
+        p.rejects = self.rejects.clone();
+        p.max_errors = self.max_errors;
         p.null_markers = self.null.clone();
         if let (Some(update), Some(merge)) = (&self.reduce_update, &self.reduce_merge) {
             p.reduce = ReduceSpec::Custom(CustomSpec {

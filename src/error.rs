@@ -151,6 +151,16 @@ pub enum Error {
         /// What went wrong (jq's error value, or what was expected).
         message: String,
     },
+    /// More records were rejected than `--max-errors` allows.
+    #[error("--max-errors {limit}: {rejected} records rejected of {read} read; stopped")]
+    TooManyRejects {
+        /// The limit as given (`10`, `0.5%`).
+        limit: String,
+        /// Records rejected so far.
+        rejected: u64,
+        /// Records read so far.
+        read: u64,
+    },
     /// A worker panicked while processing a chunk: a bug in fanfold.
     #[error(
         "internal error while processing the chunk at {at}: {message} (this is a bug in fanfold)"
@@ -175,6 +185,51 @@ impl Error {
     /// An [`Error::Io`] for `path`.
     pub fn io(path: impl Into<String>, source: io::Error) -> Self {
         Error::Io { path: path.into(), source }
+    }
+
+    /// True for errors that belong to one record (it cannot be parsed, a
+    /// transform fails on it, a reducer cannot use a value): the ones
+    /// `--on-error skip|reject` sets aside instead of stopping.
+    pub fn is_record_error(&self) -> bool {
+        matches!(
+            self,
+            Error::Csv { .. }
+                | Error::FieldCount { .. }
+                | Error::Json { .. }
+                | Error::NotNumeric { .. }
+                | Error::UnexpectedKey { .. }
+                | Error::Jq { .. }
+        )
+    }
+
+    /// The place in the input the error names, if any.
+    pub fn location(&self) -> Option<&Location> {
+        match self {
+            Error::Csv { at, .. }
+            | Error::FieldCount { at, .. }
+            | Error::UnterminatedQuote { at }
+            | Error::Json { at, .. }
+            | Error::NotNumeric { at, .. }
+            | Error::UnexpectedKey { at, .. }
+            | Error::Jq { at, .. }
+            | Error::WorkerPanic { at, .. } => Some(at),
+            _ => None,
+        }
+    }
+
+    /// A short name of the error's kind, for reject reports: `csv`,
+    /// `field_count`, `json`, `not_numeric`, `unexpected_key`, `transform`,
+    /// or `other`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Error::Csv { .. } => "csv",
+            Error::FieldCount { .. } => "field_count",
+            Error::Json { .. } => "json",
+            Error::NotNumeric { .. } => "not_numeric",
+            Error::UnexpectedKey { .. } => "unexpected_key",
+            Error::Jq { .. } => "transform",
+            _ => "other",
+        }
     }
 
     /// True when this is a broken pipe on the output (the reader went away,

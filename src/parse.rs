@@ -49,7 +49,33 @@ pub struct ParseOptions {
 pub fn for_each_record(
     chunk: &Chunk,
     opts: &ParseOptions,
+    f: impl FnMut(&Record<'_>) -> Result<()>,
+) -> Result<u64> {
+    for_each_record_or(chunk, opts, f, &mut |e, _| Err(e))
+}
+
+/// A record that could not be parsed: its bytes (without the line end) and
+/// its byte offset in its input.
+#[derive(Debug, Clone, Copy)]
+pub struct BadRecord<'a> {
+    /// The record's bytes as read.
+    pub raw: &'a [u8],
+    /// Byte offset of its first byte in its input.
+    pub offset: u64,
+}
+
+/// Like [`for_each_record`], but a record that cannot be parsed, or for
+/// which `f` returns a record error ([`Error::is_record_error`]), goes to
+/// `bad` with its error; parsing goes on after it when `bad` returns `Ok`.
+/// Returns the number of records read, bad ones included.
+///
+/// # Errors
+/// What `f` or `bad` return.
+pub fn for_each_record_or(
+    chunk: &Chunk,
+    opts: &ParseOptions,
     mut f: impl FnMut(&Record<'_>) -> Result<()>,
+    bad: &mut dyn FnMut(Error, BadRecord<'_>) -> Result<()>,
 ) -> Result<u64> {
     let input = opts.input_names.get(chunk.input).map_or("<input>", String::as_str);
     let mut count = 0;
@@ -92,15 +118,21 @@ pub fn for_each_record(
                         (fields, csv.spans.len())
                     }
                 };
+                let raw = trim_line_end(&data[start..pos]);
+                let offset = chunk.offset + start as u64;
+                count += 1;
                 if n != opts.header_len {
-                    return Err(Error::FieldCount {
+                    let e = Error::FieldCount {
                         at: Location { input: input.to_string(), line: line_at(start).get() },
                         expected: opts.header_len,
                         found: n,
-                    });
+                    };
+                    bad(e, BadRecord { raw, offset })?;
+                    continue;
                 }
-                count += 1;
-                f(&Record { fields, input, line: line_at(start) })?;
+                if let Err(e) = f(&Record { fields, input, line: line_at(start), raw, offset }) {
+                    on_record_error(e, bad, BadRecord { raw, offset })?;
+                }
             }
         }
         Format::Ndjson => {
@@ -132,9 +164,18 @@ pub fn for_each_record(
                     }
                     None => parse_pairs(serde_json::Deserializer::from_slice(raw), &mut pairs),
                 };
-                parsed.map_err(|e| json_error(&e, input, this))?;
                 count += 1;
-                f(&Record { fields: Fields::Json(&pairs), input, line: LineAt::Known(this) })?;
+                let offset = chunk.offset + s as u64;
+                if let Err(e) = parsed {
+                    bad(json_error(&e, input, this), BadRecord { raw, offset })?;
+                    continue;
+                }
+                let line = LineAt::Known(this);
+                if let Err(e) =
+                    f(&Record { fields: Fields::Json(&pairs), input, line, raw, offset })
+                {
+                    on_record_error(e, bad, BadRecord { raw, offset })?;
+                }
             }
         }
     }
@@ -336,6 +377,26 @@ fn json_error(e: &serde_json::Error, input: &str, line: u64) -> Error {
     }
 }
 
+/// An error `f` returned for one record: a record error goes to `bad`,
+/// anything else stops the chunk.
+fn on_record_error(
+    e: Error,
+    bad: &mut dyn FnMut(Error, BadRecord<'_>) -> Result<()>,
+    at: BadRecord<'_>,
+) -> Result<()> {
+    if e.is_record_error() {
+        bad(e, at)
+    } else {
+        Err(e)
+    }
+}
+
+/// `bytes` without a final `\n` or `\r\n`.
+fn trim_line_end(bytes: &[u8]) -> &[u8] {
+    let b = bytes.strip_suffix(b"\n").unwrap_or(bytes);
+    b.strip_suffix(b"\r").unwrap_or(b)
+}
+
 /// Parses one line of NDJSON text that fanfold itself wrote (the output of
 /// a `--map`) into `pairs`.
 pub(crate) fn object_pairs<'a>(
@@ -419,7 +480,13 @@ mod tests {
 
     #[test]
     fn csv_lines_are_absolute() {
-        let chunk = Chunk { seq: 0, input: 0, first_line: 10, data: b"1,\"a\nb\"\n2,c\n".to_vec() };
+        let chunk = Chunk {
+            seq: 0,
+            input: 0,
+            first_line: 10,
+            offset: 0,
+            data: b"1,\"a\nb\"\n2,c\n".to_vec(),
+        };
         let mut seen = Vec::new();
         for_each_record(&chunk, &opts(Format::Csv, 2), |r| {
             seen.push(r.line());
@@ -457,7 +524,7 @@ mod tests {
                 let rec = rec.unwrap();
                 expected.push(rec.iter().map(<[u8]>::to_vec).collect::<Vec<_>>());
             }
-            let chunk = Chunk { seq: 0, input: 0, first_line: 1, data: data.to_vec() };
+            let chunk = Chunk { seq: 0, input: 0, first_line: 1, offset: 0, data: data.to_vec() };
             let mut got = Vec::new();
             let width = expected.first().map_or(2, Vec::len);
             for_each_record(&chunk, &opts(Format::Csv, width), |r| {
@@ -473,7 +540,8 @@ mod tests {
 
     #[test]
     fn csv_field_count_error_names_line() {
-        let chunk = Chunk { seq: 0, input: 0, first_line: 2, data: b"1,2\n1,2,3\n".to_vec() };
+        let chunk =
+            Chunk { seq: 0, input: 0, first_line: 2, offset: 0, data: b"1,2\n1,2,3\n".to_vec() };
         let err = for_each_record(&chunk, &opts(Format::Csv, 2), |_| Ok(())).unwrap_err();
         assert_eq!(err.to_string(), "in:3: expected 2 fields (as in the header), found 3");
     }
@@ -481,7 +549,7 @@ mod tests {
     #[test]
     fn ndjson_skips_blank_lines_and_reports_bad_ones() {
         let data = b"{\"a\":1}\n\n{\"a\":\"x\"}\n{\"a\":\n".to_vec();
-        let chunk = Chunk { seq: 0, input: 0, first_line: 1, data };
+        let chunk = Chunk { seq: 0, input: 0, first_line: 1, offset: 0, data };
         let mut vals = Vec::new();
         let err = for_each_record(&chunk, &opts(Format::Ndjson, 0), |r| {
             let f = r.get_source(&crate::record::Source::Key("a".into()));
@@ -495,7 +563,7 @@ mod tests {
 
     #[test]
     fn ndjson_non_object_is_an_error() {
-        let chunk = Chunk { seq: 0, input: 0, first_line: 1, data: b"[1,2]\n".to_vec() };
+        let chunk = Chunk { seq: 0, input: 0, first_line: 1, offset: 0, data: b"[1,2]\n".to_vec() };
         let err = for_each_record(&chunk, &opts(Format::Ndjson, 0), |_| Ok(())).unwrap_err();
         assert!(err.to_string().contains("a JSON object"), "{err}");
     }

@@ -3,6 +3,7 @@
 //! executes it.
 
 use std::io::Write;
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use crate::error::{Error, Result};
@@ -14,6 +15,8 @@ use crate::reduce::{
     Sorted, TopK,
 };
 use crate::sink::encode::Encoder;
+use crate::sink::rejects::{MaxErrors, OnError};
+use crate::sink::Output;
 use crate::source::{ChunkLimit, Input, Splitter};
 use crate::transform::{Chain, Layout, Projection, Step, ValueOptions};
 
@@ -105,6 +108,13 @@ pub struct Pipeline {
     pub steps: Vec<Step>,
     /// `--no-infer`: jq expressions see every CSV field as a string.
     pub no_infer: bool,
+    /// What a bad record does (`--on-error`; default: fail).
+    pub on_error: OnError,
+    /// When to give up on bad records (`--max-errors`; default: never).
+    pub max_errors: Option<MaxErrors>,
+    /// Where `--on-error reject` writes rejected records (NDJSON, one per
+    /// line, in input order); `None` counts them only.
+    pub rejects: Option<PathBuf>,
     /// Texts that count as missing (`--null`), besides empty fields and
     /// JSON null.
     pub null_markers: Vec<String>,
@@ -130,6 +140,9 @@ impl Pipeline {
             projection: Projection::default(),
             steps: Vec::new(),
             no_infer: false,
+            on_error: OnError::Fail,
+            max_errors: None,
+            rejects: None,
             null_markers: Vec::new(),
             reduce: ReduceSpec::Concat,
         }
@@ -204,9 +217,14 @@ impl Pipeline {
             input_names: vec![tmp_name],
         };
         let mut sink = Sink::new(out, out_name);
-        let opts = ExecOptions { threads: self.threads, max_in_flight: self.max_in_flight };
-        let written =
-            exec::run(splitter, parse, None, Arc::new(Concat::new(encoder)), &mut sink, opts)?;
+        let opts = ExecOptions {
+            threads: self.threads,
+            max_in_flight: self.max_in_flight,
+            on_error: OnError::Fail,
+            max_errors: None,
+        };
+        let reducer = Arc::new(Concat::new(encoder));
+        let written = exec::run(splitter, parse, None, reducer, &mut sink, None, opts)?;
         stats.bytes_written = written.bytes_written;
         stats.records_written = written.records_written;
         stats.elapsed_secs += written.elapsed_secs;
@@ -395,8 +413,35 @@ impl Pipeline {
             header_len: columns.len(),
             input_names: splitter.input_names().to_vec(),
         };
-        let opts = ExecOptions { threads: self.threads, max_in_flight: self.max_in_flight };
-        exec::run(splitter, parse, chain, Arc::new(reducer), &mut sink, opts)
+        let opts = ExecOptions {
+            threads: self.threads,
+            max_in_flight: self.max_in_flight,
+            on_error: self.on_error,
+            max_errors: self.max_errors,
+        };
+        let mut rejects_out = match (&self.rejects, self.on_error) {
+            (Some(path), OnError::Reject) => Some(Output::file(path)?),
+            _ => None,
+        };
+        let rejects_name = rejects_out.as_ref().map(|o| o.name().to_string()).unwrap_or_default();
+        let result = {
+            let mut rejects_sink = rejects_out.as_mut().map(|o| Sink::new(o, &rejects_name));
+            exec::run(
+                splitter,
+                parse,
+                chain,
+                Arc::new(reducer),
+                &mut sink,
+                rejects_sink.as_mut(),
+                opts,
+            )
+        };
+        // The rejects file is kept even when the run fails: it is the
+        // account of what was set aside before the failure.
+        if let Some(o) = rejects_out {
+            o.commit()?;
+        }
+        result
     }
 
     /// How this run will be cut and scheduled: the chunk size (the one

@@ -108,6 +108,10 @@ pub struct Record<'a> {
     pub(crate) fields: Fields<'a>,
     pub(crate) input: &'a str,
     pub(crate) line: LineAt<'a>,
+    /// The record's bytes as read (for a `--map` result: its JSON line).
+    pub(crate) raw: &'a [u8],
+    /// Byte offset of the record's first byte in its input.
+    pub(crate) offset: u64,
 }
 
 /// Where a record starts, as a line number or as an offset in its chunk
@@ -172,6 +176,19 @@ impl<'a> Record<'a> {
     }
 
     /// The record's input and 1-based starting line.
+    /// The record's bytes as read, without the line end (for a record a
+    /// `--map` made: its NDJSON text).
+    pub fn raw(&self) -> &'a [u8] {
+        self.raw
+    }
+
+    /// Byte offset of the record's first byte in its input (for a record a
+    /// `--map` made: the offset of the input record it came from).
+    pub fn offset(&self) -> u64 {
+        self.offset
+    }
+
+    /// Where the record is.
     pub fn location(&self) -> Location {
         Location { input: self.input.to_string(), line: self.line.get() }
     }

@@ -30,25 +30,37 @@ use std::time::Instant;
 use crossbeam_channel::{bounded, unbounded};
 
 use crate::error::{Error, Location, Result};
-use crate::parse::{for_each_record, ParseOptions};
+use crate::parse::{for_each_record_or, BadRecord, ParseOptions};
+use crate::record::Record;
 use crate::reduce::{Reducer, Sink};
+use crate::sink::rejects::{MaxErrors, OnError, Reject};
 use crate::source::{Chunk, Splitter};
 use crate::transform::Chain;
 
-/// Parallelism settings.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Parallelism and bad-record settings.
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct ExecOptions {
     /// Worker threads in the pool (at least 1).
     pub threads: usize,
     /// Chunks read but not yet merged, at most (at least 1).
     pub max_in_flight: usize,
+    /// What a bad record does (`--on-error`).
+    pub on_error: OnError,
+    /// When to give up on bad records (`--max-errors`).
+    pub max_errors: Option<MaxErrors>,
 }
 
 /// What a run did, for `--stats`.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct RunStats {
-    /// Records parsed from the inputs.
+    /// Records read from the inputs (bad ones included).
     pub records_read: u64,
+    /// Records rejected or skipped (`--on-error`).
+    pub records_rejected: u64,
+    /// Records the transforms dropped (filtered out, or mapped to nothing).
+    /// `records_read` = kept + `records_filtered` + `records_rejected`,
+    /// where kept records reach the reducer.
+    pub records_filtered: u64,
     /// Records written to the output.
     pub records_written: u64,
     /// Chunks processed.
@@ -76,10 +88,20 @@ impl RunStats {
     }
 }
 
-type ChunkResult<P> = (u64, Result<(P, u64)>);
+/// What a worker returns for a chunk.
+struct ChunkOutput<P> {
+    partial: P,
+    read: u64,
+    filtered: u64,
+    rejects: Vec<Reject>,
+}
+
+type ChunkResult<P> = (u64, Result<ChunkOutput<P>>);
 
 /// Runs `reducer` over every chunk of `splitter`, writing to `sink`; with a
-/// `chain`, each chunk's records go through it on the worker first.
+/// `chain`, each chunk's records go through it on the worker first. With
+/// `--on-error reject`, rejected records are written to `rejects` (as
+/// NDJSON, in input order).
 ///
 /// `splitter.header()` must already have been read (the caller needs it to
 /// build the reducer).
@@ -95,6 +117,7 @@ pub fn run<R: Reducer>(
     chain: Option<Arc<Chain>>,
     reducer: Arc<R>,
     sink: &mut Sink<'_>,
+    mut rejects: Option<&mut Sink<'_>>,
     opts: ExecOptions,
 ) -> Result<RunStats> {
     assert!(opts.threads > 0 && opts.max_in_flight > 0);
@@ -147,9 +170,10 @@ pub fn run<R: Reducer>(
                 pool.spawn_fifo(move || {
                     let seq = chunk.seq;
                     let res = if cancel.load(Ordering::Relaxed) {
-                        Ok((reducer.empty(), 0))
+                        let partial = reducer.empty();
+                        Ok(ChunkOutput { partial, read: 0, filtered: 0, rejects: Vec::new() })
                     } else {
-                        process(&chunk, &parse, chain.as_deref(), &*reducer)
+                        process(&chunk, &parse, chain.as_deref(), &*reducer, opts.on_error)
                     };
                     let _ = recycle.try_send(chunk.data);
                     let _ = tx.send((seq, res));
@@ -158,7 +182,8 @@ pub fn run<R: Reducer>(
             splitter.bytes_read()
         });
 
-        let mut pending: BTreeMap<u64, Result<(R::Partial, u64)>> = BTreeMap::new();
+        let mut pending: BTreeMap<u64, Result<ChunkOutput<R::Partial>>> = BTreeMap::new();
+        let mut report = Vec::new();
         let mut next = 0u64;
         let mut total = reducer.empty();
         let mut failure = None;
@@ -166,9 +191,25 @@ pub fn run<R: Reducer>(
             pending.insert(seq, res);
             while let Some(res) = pending.remove(&next) {
                 next += 1;
-                let step = res.and_then(|(partial, n)| {
-                    stats.records_read += n;
-                    reducer.merge(&mut total, partial)?;
+                let step = res.and_then(|out| {
+                    stats.records_read += out.read;
+                    stats.records_filtered += out.filtered;
+                    stats.records_rejected += out.rejects.len() as u64;
+                    if let Some(r) = rejects.as_deref_mut() {
+                        report.clear();
+                        out.rejects.iter().for_each(|j| j.write_ndjson(&mut report));
+                        r.write(&report, out.rejects.len() as u64)?;
+                    }
+                    if let Some(max) = opts.max_errors {
+                        if max.exceeded(stats.records_rejected, stats.records_read, false) {
+                            return Err(Error::TooManyRejects {
+                                limit: max.to_string(),
+                                rejected: stats.records_rejected,
+                                read: stats.records_read,
+                            });
+                        }
+                    }
+                    reducer.merge(&mut total, out.partial)?;
                     reducer.drain(&mut total, sink)
                 });
                 in_flight.fetch_sub(1, Ordering::Relaxed);
@@ -198,6 +239,15 @@ pub fn run<R: Reducer>(
         }
     });
     let total = outcome?;
+    if let Some(max) = opts.max_errors {
+        if max.exceeded(stats.records_rejected, stats.records_read, true) {
+            return Err(Error::TooManyRejects {
+                limit: max.to_string(),
+                rejected: stats.records_rejected,
+                read: stats.records_read,
+            });
+        }
+    }
     reducer.finish(total, sink)?;
     stats.records_written = sink.records();
     stats.bytes_written = sink.bytes();
@@ -206,24 +256,39 @@ pub fn run<R: Reducer>(
     Ok(stats)
 }
 
-/// Parses, transforms and folds one chunk on a worker, turning a panic into
-/// an error.
+/// Parses, transforms and folds one chunk on a worker, setting bad records
+/// aside as `on_error` says and turning a panic into an error.
 fn process<R: Reducer>(
     chunk: &Chunk,
     parse: &ParseOptions,
     chain: Option<&Chain>,
     reducer: &R,
-) -> Result<(R::Partial, u64)> {
-    let run = || -> Result<(R::Partial, u64)> {
+    on_error: OnError,
+) -> Result<ChunkOutput<R::Partial>> {
+    let run = || -> Result<ChunkOutput<R::Partial>> {
         let mut partial = reducer.empty();
-        let n = match chain {
-            None => for_each_record(chunk, parse, |rec| reducer.fold(&mut partial, rec))?,
-            Some(chain) => {
-                chain.run_chunk(chunk, parse, &mut |rec| reducer.fold(&mut partial, rec))?
+        let mut rejects = Vec::new();
+        let mut bad = |e: Error, at: BadRecord<'_>| match on_error {
+            OnError::Fail => Err(e),
+            OnError::Skip | OnError::Reject => {
+                rejects.push(Reject::new(&e, at.raw, at.offset, chunk.seq));
+                Ok(())
             }
         };
+        let mut fold = |rec: &Record<'_>| reducer.fold(&mut partial, rec);
+        let (read, filtered) = match chain {
+            None => (for_each_record_or(chunk, parse, &mut fold, &mut bad)?, 0),
+            Some(chain) => chain.run_chunk(chunk, parse, &mut fold, &mut bad)?,
+        };
+        if on_error == OnError::Skip {
+            // Counted, not reported: keep only what the count needs.
+            rejects.iter_mut().for_each(|r| {
+                r.raw = Vec::new();
+                r.message = String::new();
+            });
+        }
         reducer.seal(&mut partial)?;
-        Ok((partial, n))
+        Ok(ChunkOutput { partial, read, filtered, rejects })
     };
     match catch_unwind(AssertUnwindSafe(run)) {
         Ok(res) => res,

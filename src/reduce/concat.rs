@@ -54,7 +54,12 @@ impl Reducer for Concat {
     }
 
     fn fold(&self, partial: &mut ConcatPartial, record: &Record<'_>) -> Result<()> {
-        self.encoder.record(record, &mut partial.bytes)?;
+        let len = partial.bytes.len();
+        if let Err(e) = self.encoder.record(record, &mut partial.bytes) {
+            // Leave the partial as it was, so the record can be skipped.
+            partial.bytes.truncate(len);
+            return Err(e);
+        }
         partial.records += 1;
         Ok(())
     }

@@ -116,11 +116,20 @@ impl Reducer for CustomReduce {
             Some(acc) => acc,
             None => self.initial()?,
         };
-        let rec = record_value(record, &self.layout, &self.opts).map_err(jq_error)?;
-        // No output keeps the accumulator; several: the last (as jq 1.7).
-        let next = self.last(&self.update, acc.clone(), vec![rec]).map_err(jq_error)?;
-        *partial = Some(next.unwrap_or(acc));
-        Ok(())
+        let next = record_value(record, &self.layout, &self.opts)
+            .and_then(|rec| self.last(&self.update, acc.clone(), vec![rec]));
+        match next {
+            // No output keeps the accumulator; several: the last (as jq 1.7).
+            Ok(next) => {
+                *partial = Some(next.unwrap_or(acc));
+                Ok(())
+            }
+            Err(message) => {
+                // Keep the accumulator, so the record can be skipped.
+                *partial = Some(acc);
+                Err(jq_error(message))
+            }
+        }
     }
 
     fn merge(&self, total: &mut Option<Val>, next: Option<Val>) -> Result<()> {

@@ -27,7 +27,7 @@ use std::str::FromStr;
 
 use crate::error::{Error, Result};
 use crate::record::{ColumnRef, Field, Record};
-use crate::reduce::number::{format_f64, parse_number, ExactSum};
+use crate::reduce::number::{format_f64, parse_number, ExactSum, Number};
 use crate::reduce::{Reducer, Sink};
 use crate::sink::encode::{write_json_string, Encoder, OutValue, OwnedField};
 
@@ -316,6 +316,9 @@ impl Extreme {
 pub struct GroupPartial {
     groups: HashMap<Vec<u8>, Vec<Acc>>,
     scratch: Vec<u8>,
+    /// Per aggregate, the number a sum or mean adds for the record being
+    /// folded (reused across records).
+    numbers: Vec<Option<Number>>,
 }
 
 // Group key encoding: per key column a tag byte, a 4-byte little-endian
@@ -469,8 +472,36 @@ impl Reducer for GroupBy {
         for k in &self.keys {
             encode_key_part(&mut key, record.get(k), &self.null_markers);
         }
+        // Numbers for sums are parsed first, so that a value that is not a
+        // number leaves the partial as it was (the record can be skipped).
+        let mut numbers = std::mem::take(&mut partial.numbers);
+        numbers.clear();
+        for agg in &self.aggs {
+            let mut number = None;
+            if let (AggKind::Sum | AggKind::Mean, Some(col), None) =
+                (agg.kind, &agg.column, agg.alias)
+            {
+                let field = record.get(col);
+                if !field.is_missing(&self.null_markers) {
+                    let text = field.text().unwrap_or_default();
+                    let parsed = match field {
+                        Field::JsonString(_) => None,
+                        _ => parse_number(&text),
+                    };
+                    match parsed {
+                        Some(v) => number = Some(v),
+                        None => {
+                            partial.scratch = key;
+                            partial.numbers = numbers;
+                            return Err(self.not_numeric(agg, record, &text));
+                        }
+                    }
+                }
+            }
+            numbers.push(number);
+        }
         let accs = partial.groups.entry_ref(key.as_slice()).or_insert_with(|| self.new_accs());
-        for (agg, acc) in self.aggs.iter().zip(accs.iter_mut()) {
+        for ((agg, acc), number) in self.aggs.iter().zip(accs.iter_mut()).zip(numbers.iter_mut()) {
             if agg.alias.is_some() {
                 continue;
             }
@@ -488,16 +519,9 @@ impl Reducer for GroupBy {
             match acc {
                 Acc::Count(n) => *n += 1,
                 Acc::Sum(sum, n) => {
-                    let num = match field {
-                        Field::JsonString(_) => None,
-                        _ => parse_number(&text),
-                    };
-                    match num {
-                        Some(v) => {
-                            sum.add(&v);
-                            *n += 1;
-                        }
-                        None => return Err(self.not_numeric(agg, record, &text)),
+                    if let Some(v) = number.take() {
+                        sum.add(&v);
+                        *n += 1;
                     }
                 }
                 Acc::Extreme(e) => {
@@ -519,6 +543,7 @@ impl Reducer for GroupBy {
             }
         }
         partial.scratch = key;
+        partial.numbers = numbers;
         Ok(())
     }
 

@@ -232,8 +232,18 @@ impl Reducer for Sorted {
 
     fn fold(&self, partial: &mut SortedPartial, record: &Record<'_>) -> Result<()> {
         let run = partial.runs.last_mut().expect("a partial being folded has one run");
-        self.keys.extract(record, &mut run.keys, &mut run.arena)?;
-        self.encoder.record(record, &mut run.data)?;
+        let (keys, arena, data) = (run.keys.len(), run.arena.len(), run.data.len());
+        let res = self
+            .keys
+            .extract(record, &mut run.keys, &mut run.arena)
+            .and_then(|()| self.encoder.record(record, &mut run.data));
+        if let Err(e) = res {
+            // Leave the run as it was, so the record can be skipped.
+            run.keys.truncate(keys);
+            run.arena.truncate(arena);
+            run.data.truncate(data);
+            return Err(e);
+        }
         run.ends.push(run.data.len());
         Ok(())
     }

@@ -260,6 +260,8 @@ mod tests {
                     fields: crate::record::Fields::Csv { bytes, spans: &spans, raw_line: None },
                     input: "t",
                     line: crate::record::LineAt::Known(line as u64 + 2),
+                    raw: b"",
+                    offset: 0,
                 };
                 r.fold(&mut p, &rec).unwrap();
             }
@@ -327,6 +329,8 @@ mod tests {
                 },
                 input: "t",
                 line: crate::record::LineAt::Known(i as u64 + 2),
+                raw: b"",
+                offset: 0,
             };
             r.fold(&mut p, &rec).unwrap();
             let kept = p.groups.values().map(|g| g.entries.len()).sum::<usize>();

@@ -2,6 +2,7 @@
 //! writing them to standard output or to a file, atomically.
 
 pub mod encode;
+pub mod rejects;
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, BufWriter, Stdout, Write};

@@ -54,6 +54,9 @@ pub struct Chunk {
     pub input: usize,
     /// 1-based line number of the chunk's first byte in its input.
     pub first_line: u64,
+    /// Byte offset of the chunk's first byte in its input (a skipped UTF-8
+    /// BOM and the CSV header counted).
+    pub offset: u64,
     /// The records' bytes, from a record start to just after a record end
     /// (or the end of the input).
     pub data: Vec<u8>,
@@ -91,6 +94,8 @@ struct Current {
     buf: Vec<u8>,
     /// Line number of `buf[0]`.
     line: u64,
+    /// Byte offset of `buf[0]` in the input.
+    offset: u64,
     eof: bool,
     scan: ScanState,
 }
@@ -253,8 +258,15 @@ impl Splitter {
         let mut data = std::mem::replace(&mut cur.buf, rest);
         data.truncate(cut);
         let lines = count_lines(&data);
-        let chunk = Chunk { seq: self.seq, input: cur.index, first_line: cur.line, data };
+        let chunk = Chunk {
+            seq: self.seq,
+            input: cur.index,
+            first_line: cur.line,
+            offset: cur.offset,
+            data,
+        };
         cur.line += lines;
+        cur.offset += cut as u64;
         cur.scan = ScanState::default();
         self.seq += 1;
         chunk
@@ -288,6 +300,7 @@ impl Splitter {
             reader,
             buf: Vec::new(),
             line: 1,
+            offset: 0,
             eof: false,
             scan: ScanState::default(),
         });
@@ -295,6 +308,7 @@ impl Splitter {
         let cur = self.current.as_mut().expect("just opened");
         if cur.buf.starts_with(b"\xEF\xBB\xBF") {
             cur.buf.drain(..3);
+            cur.offset += 3;
         }
         if self.format.is_delimited() {
             self.read_csv_header()?;
@@ -326,6 +340,7 @@ impl Splitter {
         let lines = cur.scan.lines;
         let bytes: Vec<u8> = cur.buf.drain(..cut).collect();
         cur.line += lines;
+        cur.offset += cut as u64;
         cur.scan = ScanState::default();
         let index = cur.index;
         let fields = parse_header(&bytes, delim, &self.names[index])?;

@@ -23,7 +23,7 @@ use std::sync::Arc;
 use jaq_json::Val;
 
 use crate::error::{Error, Location, Result};
-use crate::parse::{for_each_record, object_pairs, ParseOptions};
+use crate::parse::{for_each_record_or, object_pairs, BadRecord, ParseOptions};
 use crate::record::{ColumnRef, Field, Fields, LineAt, Record, Source};
 use crate::reduce::number::is_json_number;
 use crate::sink::encode::write_json_string;
@@ -199,49 +199,79 @@ impl Chain {
     }
 
     /// Parses `chunk`, runs the chain on each record and calls `fold` on
-    /// every record that comes out, in order. Returns the number of input
-    /// records read.
+    /// every record that comes out, in order. A record that cannot be
+    /// parsed or that a step fails on goes to `bad` (which decides whether
+    /// the run goes on). Returns the number of input records read and how
+    /// many of them the chain dropped (filtered out, or mapped to nothing).
     ///
     /// # Errors
-    /// Parse errors, a jq error or a `--map` result that is not an object
-    /// ([`Error::Jq`], naming the record's place), and `fold`'s errors.
+    /// What `bad` and `fold` return.
     pub fn run_chunk(
         &self,
         chunk: &Chunk,
         parse: &ParseOptions,
         fold: &mut dyn FnMut(&Record<'_>) -> Result<()>,
-    ) -> Result<u64> {
+        bad: &mut dyn FnMut(Error, BadRecord<'_>) -> Result<()>,
+    ) -> Result<(u64, u64)> {
+        let mut filtered = 0;
         let Some(stage) = &self.value else {
-            return for_each_record(chunk, parse, |rec| {
-                if self.keep(rec)? {
-                    fold(rec)?;
-                }
-                Ok(())
-            });
+            let read = for_each_record_or(
+                chunk,
+                parse,
+                |rec| {
+                    if self.keep(rec)? {
+                        fold(rec)
+                    } else {
+                        filtered += 1;
+                        Ok(())
+                    }
+                },
+                bad,
+            )?;
+            return Ok((read, filtered));
         };
         let mut buf = Vec::new();
-        let mut lines = Vec::new();
-        let read = for_each_record(chunk, parse, |rec| {
-            if self.keep(rec)? {
-                self.run_values(stage, rec, &mut buf, &mut lines)?;
-            }
-            Ok(())
-        })?;
+        let mut places = Vec::new();
+        let read = for_each_record_or(
+            chunk,
+            parse,
+            |rec| {
+                let produced = if self.keep(rec)? {
+                    self.run_values(stage, rec, &mut buf, &mut places)?
+                } else {
+                    0
+                };
+                if produced == 0 {
+                    filtered += 1;
+                }
+                Ok(())
+            },
+            bad,
+        )?;
         let input = parse.input_names.get(chunk.input).map_or("<input>", String::as_str);
         let text = std::str::from_utf8(&buf)
             .map_err(|e| Error::Internal(format!("--map output is not UTF-8: {e}")))?;
         let mut pairs = Vec::new();
-        for (line_text, &line) in text.lines().zip(&lines) {
+        for (line_text, &(line, offset)) in text.lines().zip(&places) {
             pairs.clear();
-            object_pairs(line_text, &mut pairs).map_err(|e| Error::Jq {
-                at: Location { input: input.to_string(), line },
-                flag: stage.last_map.0.clone(),
-                expr: stage.last_map.1.clone(),
-                message: format!("the result cannot be written as JSON: {e}"),
-            })?;
-            fold(&Record { fields: Fields::Json(&pairs), input, line: LineAt::Known(line) })?;
+            let raw = line_text.as_bytes();
+            if let Err(e) = object_pairs(line_text, &mut pairs) {
+                let e = Error::Jq {
+                    at: Location { input: input.to_string(), line },
+                    flag: stage.last_map.0.clone(),
+                    expr: stage.last_map.1.clone(),
+                    message: format!("the result cannot be written as JSON: {e}"),
+                };
+                bad(e, BadRecord { raw, offset })?;
+                continue;
+            }
+            let line = LineAt::Known(line);
+            match fold(&Record { fields: Fields::Json(&pairs), input, line, raw, offset }) {
+                Err(e) if e.is_record_error() => bad(e, BadRecord { raw, offset })?,
+                other => other?,
+            }
         }
-        Ok(read)
+        Ok((read, filtered))
     }
 
     /// Runs the native filters on `rec`.
@@ -282,14 +312,15 @@ impl Chain {
     }
 
     /// Runs the value stage on `rec` and appends its results to `buf`, one
-    /// NDJSON line each, with the record's line in `lines`.
+    /// NDJSON line each, with the record's line and byte offset in
+    /// `places`. Returns how many results; on an error appends nothing.
     fn run_values(
         &self,
         stage: &ValueStage,
         rec: &Record<'_>,
         buf: &mut Vec<u8>,
-        lines: &mut Vec<u64>,
-    ) -> Result<()> {
+        places: &mut Vec<(u64, u64)>,
+    ) -> Result<usize> {
         // The record's fields through the view, keeping the original text
         // of each for the fields no step changes.
         let keyed = view_fields(rec, &stage.view);
@@ -305,14 +336,15 @@ impl Chain {
         for step in &stage.steps {
             current = self.value_step(step, current, rec)?;
             if current.is_empty() {
-                return Ok(());
+                return Ok(0);
             }
+        }
+        if let Some(value) = current.iter().find(|v| !matches!(v, Val::Obj(_))) {
+            return Err(step_error(rec, &stage.last_map, not_object(value)));
         }
         let line = rec.line.get();
         for value in &current {
-            let Val::Obj(map) = value else {
-                return Err(step_error(rec, &stage.last_map, not_object(value)));
-            };
+            let Val::Obj(map) = value else { continue };
             buf.push(b'{');
             for (i, (k, v)) in map.iter().enumerate() {
                 if i > 0 {
@@ -333,9 +365,9 @@ impl Chain {
                 }
             }
             buf.extend_from_slice(b"}\n");
-            lines.push(line);
+            places.push((line, rec.offset));
         }
-        Ok(())
+        Ok(current.len())
     }
 
     fn value_step(
