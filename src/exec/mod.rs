@@ -195,6 +195,7 @@ pub fn run<R: Reducer>(
     });
     let total = outcome?;
     reducer.finish(total, sink)?;
+    sink.close()?;
     stats.records_written = sink.records();
     stats.bytes_written = sink.bytes();
     stats.peak_in_flight = peak.load(Ordering::Relaxed);

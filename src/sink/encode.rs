@@ -1,5 +1,6 @@
-//! Encoding records into output bytes: CSV/TSV (RFC 4180 quoting) and
-//! NDJSON.
+//! Encoding records into output bytes: CSV/TSV (RFC 4180 quoting), NDJSON
+//! and JSON arrays (each record as in NDJSON, framed as
+//! [`json_array`](crate::sink::json_array) describes).
 //!
 //! Encoding runs inside the workers, so the thread that writes the output
 //! only copies bytes. A field no transform touched is written back as it
@@ -11,7 +12,7 @@
 //!   field that is a JSON number literal (RFC 8259 §6: `12`, `-1.50`, `1e3`,
 //!   not `007` or `+1`) is written bare, with its text unchanged; anything
 //!   else becomes a JSON string (invalid UTF-8 is replaced by U+FFFD).
-//! - NDJSON to CSV: strings are unescaped, `null` and absent keys become an
+//! - NDJSON or JSON array to CSV: strings are unescaped, `null` and absent keys become an
 //!   empty field, numbers, booleans, objects and arrays are written as their
 //!   JSON text.
 
@@ -19,6 +20,7 @@ use crate::error::{Error, Result};
 use crate::format::Format;
 use crate::record::{Field, Record};
 use crate::reduce::number::is_json_number;
+use crate::sink::json_array::RECORD_PREFIX;
 use crate::transform::Layout;
 
 /// Encodes records under a [`Layout`] into one output format.
@@ -89,14 +91,15 @@ impl Encoder {
     }
 
     /// Appends the header line of the layout's columns (CSV/TSV); nothing
-    /// for NDJSON or when records keep their own keys.
+    /// for NDJSON and JSON arrays or when records keep their own keys.
     pub fn layout_header(&self, out: &mut Vec<u8>) {
         if !self.layout.is_dynamic() {
             self.header(&self.layout.names(), out);
         }
     }
 
-    /// Appends the header line (CSV/TSV) for `names`; nothing for NDJSON.
+    /// Appends the header line (CSV/TSV) for `names`; nothing for NDJSON
+    /// and JSON arrays.
     pub fn header(&self, names: &[String], out: &mut Vec<u8>) {
         if self.format.is_delimited() {
             let fields: Vec<&[u8]> = names.iter().map(|n| n.as_bytes()).collect();
@@ -118,7 +121,9 @@ impl Encoder {
         out.push(b'\n');
     }
 
-    /// Appends `rec` as one output record.
+    /// Appends `rec` as one output record: a CSV/TSV row, an NDJSON line, or
+    /// for a JSON array [`RECORD_PREFIX`] and the object (the
+    /// [`Sink`](crate::Sink) frames the array).
     ///
     /// # Errors
     /// [`Error::UnexpectedKey`] when an NDJSON record written as CSV without
@@ -127,6 +132,7 @@ impl Encoder {
     pub fn record(&self, rec: &Record<'_>, out: &mut Vec<u8>) -> Result<()> {
         if let Some(dynamic) = &self.layout.dynamic {
             // NDJSON to NDJSON, keys per record.
+            self.json_record_start(out);
             let mut first = true;
             rec.for_each_field(|key, value| {
                 let key = key.unwrap_or_default();
@@ -143,7 +149,7 @@ impl Encoder {
             if first {
                 out.push(b'{');
             }
-            out.extend_from_slice(b"}\n");
+            self.json_record_end(out);
             return Ok(());
         }
         if self.layout.strict_keys {
@@ -184,7 +190,8 @@ impl Encoder {
                 }
                 out.push(b'\n');
             }
-            Format::Ndjson => {
+            Format::Ndjson | Format::Json => {
+                self.json_record_start(out);
                 for (c, prefix) in self.layout.columns.iter().zip(&self.json_prefixes) {
                     out.extend_from_slice(prefix);
                     self.json_value(rec.get(c), out);
@@ -192,7 +199,7 @@ impl Encoder {
                 if self.layout.columns.is_empty() {
                     out.push(b'{');
                 }
-                out.extend_from_slice(b"}\n");
+                self.json_record_end(out);
             }
         }
         Ok(())
@@ -237,7 +244,8 @@ impl Encoder {
                 let fields: Vec<&[u8]> = texts.iter().map(|t| t.as_ref()).collect();
                 self.csv_row(&fields, out);
             }
-            Format::Ndjson => {
+            Format::Ndjson | Format::Json => {
+                self.json_record_start(out);
                 for (i, (name, v)) in names.iter().zip(values).enumerate() {
                     out.push(if i == 0 { b'{' } else { b',' });
                     write_json_string(out, name.as_bytes());
@@ -250,8 +258,25 @@ impl Encoder {
                 if names.is_empty() {
                     out.push(b'{');
                 }
-                out.extend_from_slice(b"}\n");
+                self.json_record_end(out);
             }
+        }
+    }
+
+    /// What comes before a JSON object record: the separator in a JSON
+    /// array, nothing in NDJSON.
+    fn json_record_start(&self, out: &mut Vec<u8>) {
+        if self.format == Format::Json {
+            out.extend_from_slice(RECORD_PREFIX);
+        }
+    }
+
+    /// Closes a JSON object record: `}`, and the newline that ends an
+    /// NDJSON line.
+    fn json_record_end(&self, out: &mut Vec<u8>) {
+        match self.format {
+            Format::Json => out.push(b'}'),
+            _ => out.extend_from_slice(b"}\n"),
         }
     }
 
