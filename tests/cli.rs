@@ -868,6 +868,22 @@ fn json_array_to_ndjson_and_csv() {
     // A `.json` file of lines is still NDJSON.
     let lines = write_file(dir.path(), "lines.json", ARRAY_AS_NDJSON.as_bytes());
     assert_eq!(run_str(&[&lines]), ARRAY_AS_NDJSON);
+    // A nested value spread over lines is compacted for the one-record-per-
+    // line outputs; CSV keeps it as read.
+    let pretty = write_file(
+        dir.path(),
+        "pretty.json",
+        b"[\n  {\n    \"a\": {\n      \"b\": [1, \"x y\"]\n    },\n    \"c\": [ ]\n  }\n]\n",
+    );
+    assert_eq!(
+        run_str(&[&pretty, "--output-format", "ndjson"]),
+        "{\"a\":{\"b\":[1,\"x y\"]},\"c\":[ ]}\n"
+    );
+    assert_eq!(run_str(&[&pretty]), "[\n{\"a\":{\"b\":[1,\"x y\"]},\"c\":[ ]}\n]\n");
+    assert_eq!(
+        run_str(&[&pretty, "--output-format", "csv"]),
+        "a,c\n\"{\n      \"\"b\"\": [1, \"\"x y\"\"]\n    }\",[ ]\n"
+    );
 }
 
 #[test]

@@ -5,16 +5,21 @@
 //! Encoding runs inside the workers, so the thread that writes the output
 //! only copies bytes. A field no transform touched is written back as it
 //! was read: CSV text unchanged (re-quoted only where the output format
-//! needs it), JSON values as their raw text.
+//! needs it), JSON values as their raw text. One exception: NDJSON and JSON
+//! array output hold one record per line, so a JSON object or array value
+//! that spans lines (from a pretty-printed JSON array input) is written
+//! compacted, without the whitespace between its tokens (RFC 8259 §2).
 //!
 //! Crossing formats:
 //! - CSV to NDJSON: an empty field or a `--null` marker becomes `null`, a
 //!   field that is a JSON number literal (RFC 8259 §6: `12`, `-1.50`, `1e3`,
 //!   not `007` or `+1`) is written bare, with its text unchanged; anything
 //!   else becomes a JSON string (invalid UTF-8 is replaced by U+FFFD).
-//! - NDJSON or JSON array to CSV: strings are unescaped, `null` and absent keys become an
-//!   empty field, numbers, booleans, objects and arrays are written as their
-//!   JSON text.
+//! - NDJSON or JSON array to CSV: strings are unescaped, `null` and absent
+//!   keys become an empty field, numbers, booleans, objects and arrays are
+//!   written as their JSON text (as read, line breaks included).
+
+use memchr::memchr2;
 
 use crate::error::{Error, Result};
 use crate::format::Format;
@@ -283,6 +288,12 @@ impl Encoder {
     fn json_value(&self, value: Field<'_>, out: &mut Vec<u8>) {
         match value {
             Field::Absent | Field::Null => out.extend_from_slice(b"null"),
+            Field::JsonOther(raw)
+                if matches!(raw.first(), Some(b'{' | b'['))
+                    && memchr2(b'\n', b'\r', raw).is_some() =>
+            {
+                write_compact_json(out, raw)
+            }
             Field::JsonString(raw) | Field::JsonOther(raw) => out.extend_from_slice(raw),
             Field::Text(t) => {
                 if t.is_empty() || self.null_markers.iter().any(|m| m == t) {
@@ -360,6 +371,42 @@ pub fn write_csv_field(out: &mut Vec<u8>, field: &[u8], delimiter: u8) {
     out.push(b'"');
 }
 
+/// Appends the JSON text `raw` without the whitespace between its tokens
+/// (RFC 8259 §2: space, tab, `\n`, `\r` outside strings), e.g.
+/// `{"a": [1,\n 2]}` as `{"a":[1,2]}`. Strings are copied as they are.
+pub fn write_compact_json(out: &mut Vec<u8>, raw: &[u8]) {
+    out.reserve(raw.len());
+    let mut pos = 0;
+    while pos < raw.len() {
+        let b = raw[pos];
+        if b == b'"' {
+            // Copy the string through its closing quote, skipping escapes.
+            let mut end = pos + 1;
+            loop {
+                match memchr2(b'"', b'\\', raw.get(end..).unwrap_or_default()) {
+                    Some(i) if raw[end + i] == b'"' => {
+                        end += i + 1;
+                        break;
+                    }
+                    Some(i) => end += i + 2,
+                    None => {
+                        end = raw.len();
+                        break;
+                    }
+                }
+            }
+            let end = end.min(raw.len());
+            out.extend_from_slice(&raw[pos..end]);
+            pos = end;
+            continue;
+        }
+        if !matches!(b, b' ' | b'\t' | b'\n' | b'\r') {
+            out.push(b);
+        }
+        pos += 1;
+    }
+}
+
 /// Appends `text` as a JSON string literal (invalid UTF-8 replaced by
 /// U+FFFD).
 pub fn write_json_string(out: &mut Vec<u8>, text: &[u8]) {
@@ -396,6 +443,17 @@ mod tests {
         let mut rdr = csv::ReaderBuilder::new().has_headers(false).from_reader(out.as_slice());
         let rec = rdr.byte_records().next().unwrap().unwrap();
         assert_eq!(rec.iter().collect::<Vec<_>>(), fields);
+    }
+
+    #[test]
+    fn compact_json_keeps_strings() {
+        let mut out = Vec::new();
+        write_compact_json(&mut out, b"{\n  \"a b\": [1,\r\n\t2],\n  \"s\": \" x\\\" \\\\\"\n}");
+        assert_eq!(out, b"{\"a b\":[1,2],\"s\":\" x\\\" \\\\\"}");
+        // Unterminated input (the parser rejects it before) stays in bounds.
+        out.clear();
+        write_compact_json(&mut out, b"[\"ab\\");
+        assert_eq!(out, b"[\"ab\\");
     }
 
     #[test]
