@@ -16,9 +16,9 @@
 //! is written back exactly as it was read.
 //!
 //! JSON array chunks hold whole elements (the splitter cut them between
-//! elements and checked the brackets and commas): each element is found by
-//! the same depth-and-strings scan and parsed like an NDJSON line, into the
-//! same key/value pairs. A record's line is the line where its element
+//! elements and checked the brackets and commas): each element is parsed
+//! like an NDJSON line, into the same key/value pairs, from its `{` to the
+//! `}` where the parser stops. A record's line is the line where its element
 //! starts; a parse error names the line and column of the bad byte.
 
 use std::borrow::Cow;
@@ -31,9 +31,7 @@ use serde_json::value::RawValue;
 use crate::error::{Error, Location, Result};
 use crate::format::Format;
 use crate::record::{Fields, LineAt, Record};
-use crate::source::json_array::{
-    is_ws, line_column, not_an_object, ElementScan, UNTERMINATED_OBJECT,
-};
+use crate::source::json_array::{is_ws, line_column, not_an_object};
 use crate::source::Chunk;
 
 /// What a worker needs to parse a chunk.
@@ -167,23 +165,24 @@ pub fn for_each_record(
                 if first != b'{' {
                     return Err(at(not_an_object(first)));
                 }
-                let Some(end) = ElementScan::at(start).advance(data) else {
-                    return Err(at(UNTERMINATED_OBJECT.into()));
-                };
-                pos = end;
+                // Parse the object from its start: the parser stops after
+                // its `}`, so the element needs no scan of its own here.
                 pairs.clear();
                 let parsed = match text {
-                    Some(t) => {
-                        parse_pairs(serde_json::Deserializer::from_str(&t[start..end]), &mut pairs)
-                    }
-                    None => parse_pairs(
-                        serde_json::Deserializer::from_slice(&data[start..end]),
-                        &mut pairs,
-                    ),
+                    Some(t) => PairsSeed(&mut pairs)
+                        .deserialize(&mut serde_json::Deserializer::from_str(&t[start..])),
+                    None => PairsSeed(&mut pairs)
+                        .deserialize(&mut serde_json::Deserializer::from_slice(&data[start..])),
                 };
                 parsed.map_err(|e| {
                     element_error(&e, input, data, chunk.first_line, chunk.first_column, start)
                 })?;
+                // The `}` follows the last value (values borrow from `data`).
+                let after_last = pairs.last().map_or(start + 1, |(_, v)| {
+                    v.get().as_ptr() as usize + v.get().len() - data.as_ptr() as usize
+                });
+                pos = memchr::memchr(b'}', &data[after_last..])
+                    .map_or(data.len(), |i| after_last + i + 1);
                 count += 1;
                 let line =
                     LineAt::Offset { first_line: chunk.first_line, chunk: data, offset: start };
@@ -635,7 +634,8 @@ mod tests {
         assert_eq!(err(30, b",\n {\n\"a\" 1}"), "in:9:5: invalid JSON: expected `:`");
         // Chunks not from the splitter are still checked, not trusted.
         assert!(err(1, b"[1]").starts_with("in:7:2: invalid JSON: array element is not"));
-        assert!(err(1, b"[{\"a\":[}").starts_with("in:7:2: invalid JSON: unterminated object"));
+        assert_eq!(err(1, b"[{\"a\":[}"), "in:7:8: invalid JSON: expected value");
+        assert_eq!(err(1, b"[{\"a\":1"), "in:7:7: invalid JSON: EOF while parsing an object");
     }
 
     #[test]
