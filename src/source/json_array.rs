@@ -5,10 +5,11 @@
 //! element, only the nesting depth of `{}`/`[]` and whether it is inside a
 //! string (where `\` escapes the next byte, so `"a\"]"` holds no bracket).
 //! A chunk ends right after an element's closing `}`, so it holds a run of
-//! whole elements with the commas and whitespace between them (the first
-//! chunk of an input starts with its `[`, the last one ends with its `]`).
-//! Workers parse each element with `serde_json`, which checks everything
-//! inside it.
+//! whole elements with the commas and whitespace between them. The first
+//! chunk of an input starts with its `[`; the closing `]` and what follows
+//! go with the last chunk, or are dropped when a chunk already ends at the
+//! last element (they hold no record). Workers parse each element with
+//! `serde_json`, which checks everything inside it.
 //!
 //! The scan checks the array's own syntax, so that the workers can trust
 //! it: the input starts with `[` (after whitespace; the splitter has
