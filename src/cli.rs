@@ -35,7 +35,8 @@ pub struct Args {
     pub output: Option<PathBuf>,
 
     /// Input format; default from the first input's extension (.csv, .tsv,
-    /// .ndjson/.jsonl/.json), else csv.
+    /// .ndjson/.jsonl; .json: json if it starts with `[`, else ndjson),
+    /// else csv.
     #[arg(long, value_enum, value_name = "FORMAT")]
     pub input_format: Option<FormatArg>,
 
@@ -205,6 +206,8 @@ pub enum FormatArg {
     Tsv,
     /// One JSON object per line.
     Ndjson,
+    /// One JSON array of objects.
+    Json,
 }
 
 impl From<FormatArg> for Format {
@@ -213,6 +216,7 @@ impl From<FormatArg> for Format {
             FormatArg::Csv => Format::Csv,
             FormatArg::Tsv => Format::Tsv,
             FormatArg::Ndjson => Format::Ndjson,
+            FormatArg::Json => Format::Json,
         }
     }
 }

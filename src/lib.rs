@@ -1,4 +1,5 @@
-//! fanfold: data-parallel batch map-reduce for CSV, TSV and NDJSON.
+//! fanfold: data-parallel batch map-reduce for CSV, TSV, NDJSON and JSON
+//! arrays of objects.
 //!
 //! ```text
 //! Source ──bytes──▶ Splitter ──Chunk──▶ bounded window ──▶ rayon pool ──(seq, Partial)──▶ Reducer ──▶ Sink
@@ -7,7 +8,8 @@
 //! ```
 //!
 //! - [`source`]: inputs and the [`Splitter`], which cuts bytes into
-//!   [`Chunk`]s at record boundaries (quote-aware for CSV), counting lines.
+//!   [`Chunk`]s at record boundaries (quote-aware for CSV, between elements
+//!   for JSON arrays), counting lines.
 //! - [`parse`]: chunk bytes to [`Record`]s, on the workers.
 //! - [`transform`]: `--select`, `--drop`, `--rename` resolved into a
 //!   [`Layout`].

@@ -14,6 +14,12 @@
 //! unless escaped), so one bad line names its own line and column. Values
 //! are kept as raw JSON text (`RawValue`), so a value no transform touched
 //! is written back exactly as it was read.
+//!
+//! JSON array chunks hold whole elements (the splitter cut them between
+//! elements and checked the brackets and commas): each element is parsed
+//! like an NDJSON line, into the same key/value pairs, from its `{` to the
+//! `}` where the parser stops. A record's line is the line where its element
+//! starts; a parse error names the line and column of the bad byte.
 
 use std::borrow::Cow;
 use std::fmt;
@@ -25,6 +31,7 @@ use serde_json::value::RawValue;
 use crate::error::{Error, Location, Result};
 use crate::format::Format;
 use crate::record::{Fields, LineAt, Record};
+use crate::source::json_array::{is_ws, line_column, not_an_object};
 use crate::source::Chunk;
 
 /// What a worker needs to parse a chunk.
@@ -44,8 +51,8 @@ pub struct ParseOptions {
 ///
 /// # Errors
 /// A malformed CSV record, a CSV record whose field count differs from the
-/// header's, or an NDJSON line that is not a JSON object, each naming the
-/// input and line; and any error `f` returns.
+/// header's, an NDJSON line or a JSON array element that is not a JSON
+/// object, each naming the input and line; and any error `f` returns.
 pub fn for_each_record(
     chunk: &Chunk,
     opts: &ParseOptions,
@@ -171,6 +178,57 @@ pub fn for_each_record_or(
                     continue;
                 }
                 let line = LineAt::Known(this);
+                if let Err(e) =
+                    f(&Record { fields: Fields::Json(&pairs), input, line, raw, offset })
+                {
+                    on_record_error(e, bad, BadRecord { raw, offset })?;
+                }
+            }
+        }
+        Format::Json => {
+            let data = chunk.data.as_slice();
+            let text = std::str::from_utf8(data).ok();
+            let mut pairs: Vec<(Cow<'_, str>, &RawValue)> = Vec::with_capacity(16);
+            let mut pos = 0;
+            loop {
+                // The splitter has checked the framing between elements.
+                while pos < data.len() && (is_ws(data[pos]) || b"[,]".contains(&data[pos])) {
+                    pos += 1;
+                }
+                let Some(&first) = data.get(pos) else { break };
+                let start = pos;
+                let at = |message: String| {
+                    let (line, column) =
+                        line_column(data, chunk.first_line, chunk.first_column, start);
+                    let at = Location { input: input.to_string(), line };
+                    Error::Json { at, column: column as usize, message }
+                };
+                if first != b'{' {
+                    return Err(at(not_an_object(first)));
+                }
+                // Parse the object from its start: the parser stops after
+                // its `}`, so the element needs no scan of its own here.
+                pairs.clear();
+                let parsed = match text {
+                    Some(t) => PairsSeed(&mut pairs)
+                        .deserialize(&mut serde_json::Deserializer::from_str(&t[start..])),
+                    None => PairsSeed(&mut pairs)
+                        .deserialize(&mut serde_json::Deserializer::from_slice(&data[start..])),
+                };
+                parsed.map_err(|e| {
+                    element_error(&e, input, data, chunk.first_line, chunk.first_column, start)
+                })?;
+                // The `}` follows the last value (values borrow from `data`).
+                let after_last = pairs.last().map_or(start + 1, |(_, v)| {
+                    v.get().as_ptr() as usize + v.get().len() - data.as_ptr() as usize
+                });
+                pos = memchr::memchr(b'}', &data[after_last..])
+                    .map_or(data.len(), |i| after_last + i + 1);
+                count += 1;
+                let line =
+                    LineAt::Offset { first_line: chunk.first_line, chunk: data, offset: start };
+                let raw = &data[start..pos];
+                let offset = chunk.offset + start as u64;
                 if let Err(e) =
                     f(&Record { fields: Fields::Json(&pairs), input, line, raw, offset })
                 {
@@ -362,6 +420,48 @@ pub fn json_keys(line_bytes: &[u8], input: &str, line: u64) -> Result<Vec<String
     Ok(pairs.into_iter().map(|(k, _)| k.into_owned()).collect())
 }
 
+/// The keys of the JSON array element `data[start..end]`, in order, where
+/// `data[0]` is at `first_line`, `first_column`.
+///
+/// # Errors
+/// [`Error::Json`] naming the line and column of the error when the
+/// element is not a valid JSON object, exactly as a worker would report it.
+pub fn json_element_keys(
+    data: &[u8],
+    start: usize,
+    end: usize,
+    first_line: u64,
+    first_column: u64,
+    input: &str,
+) -> Result<Vec<String>> {
+    let mut pairs = Vec::new();
+    parse_pairs(serde_json::Deserializer::from_slice(&data[start..end]), &mut pairs)
+        .map_err(|e| element_error(&e, input, data, first_line, first_column, start))?;
+    Ok(pairs.into_iter().map(|(k, _)| k.into_owned()).collect())
+}
+
+/// An [`Error::Json`] for `e`, an error in the array element starting at
+/// `data[start]`: the parser counts lines and columns from the element's
+/// start, the error names them in the input.
+fn element_error(
+    e: &serde_json::Error,
+    input: &str,
+    data: &[u8],
+    first_line: u64,
+    first_column: u64,
+    start: usize,
+) -> Error {
+    let (line, column) = line_column(data, first_line, first_column, start);
+    let (e_line, e_column) = (e.line().max(1) as u64, e.column().max(1) as u64);
+    let (line, column) =
+        if e_line == 1 { (line, column + e_column - 1) } else { (line + e_line - 1, e_column) };
+    Error::Json {
+        at: Location { input: input.to_string(), line },
+        column: column as usize,
+        message: e.to_string().split(" at line ").next().unwrap_or_default().to_string(),
+    }
+}
+
 fn parse_object<'a>(raw: &'a [u8], input: &str, line: u64) -> Result<Vec<Pairs<'a>>> {
     let mut pairs = Vec::new();
     parse_pairs(serde_json::Deserializer::from_slice(raw), &mut pairs)
@@ -483,6 +583,7 @@ mod tests {
         let chunk = Chunk {
             seq: 0,
             input: 0,
+            first_column: 1,
             first_line: 10,
             offset: 0,
             data: b"1,\"a\nb\"\n2,c\n".to_vec(),
@@ -524,7 +625,14 @@ mod tests {
                 let rec = rec.unwrap();
                 expected.push(rec.iter().map(<[u8]>::to_vec).collect::<Vec<_>>());
             }
-            let chunk = Chunk { seq: 0, input: 0, first_line: 1, offset: 0, data: data.to_vec() };
+            let chunk = Chunk {
+                seq: 0,
+                input: 0,
+                first_column: 1,
+                first_line: 1,
+                offset: 0,
+                data: data.to_vec(),
+            };
             let mut got = Vec::new();
             let width = expected.first().map_or(2, Vec::len);
             for_each_record(&chunk, &opts(Format::Csv, width), |r| {
@@ -540,8 +648,14 @@ mod tests {
 
     #[test]
     fn csv_field_count_error_names_line() {
-        let chunk =
-            Chunk { seq: 0, input: 0, first_line: 2, offset: 0, data: b"1,2\n1,2,3\n".to_vec() };
+        let chunk = Chunk {
+            seq: 0,
+            input: 0,
+            first_column: 1,
+            first_line: 2,
+            offset: 0,
+            data: b"1,2\n1,2,3\n".to_vec(),
+        };
         let err = for_each_record(&chunk, &opts(Format::Csv, 2), |_| Ok(())).unwrap_err();
         assert_eq!(err.to_string(), "in:3: expected 2 fields (as in the header), found 3");
     }
@@ -549,7 +663,7 @@ mod tests {
     #[test]
     fn ndjson_skips_blank_lines_and_reports_bad_ones() {
         let data = b"{\"a\":1}\n\n{\"a\":\"x\"}\n{\"a\":\n".to_vec();
-        let chunk = Chunk { seq: 0, input: 0, first_line: 1, offset: 0, data };
+        let chunk = Chunk { seq: 0, input: 0, first_column: 1, first_line: 1, offset: 0, data };
         let mut vals = Vec::new();
         let err = for_each_record(&chunk, &opts(Format::Ndjson, 0), |r| {
             let f = r.get_source(&crate::record::Source::Key("a".into()));
@@ -563,8 +677,68 @@ mod tests {
 
     #[test]
     fn ndjson_non_object_is_an_error() {
-        let chunk = Chunk { seq: 0, input: 0, first_line: 1, offset: 0, data: b"[1,2]\n".to_vec() };
+        let chunk = Chunk {
+            seq: 0,
+            input: 0,
+            first_column: 1,
+            first_line: 1,
+            offset: 0,
+            data: b"[1,2]\n".to_vec(),
+        };
         let err = for_each_record(&chunk, &opts(Format::Ndjson, 0), |_| Ok(())).unwrap_err();
         assert!(err.to_string().contains("a JSON object"), "{err}");
+    }
+
+    fn array_chunk(first_line: u64, first_column: u64, data: &[u8]) -> Chunk {
+        Chunk { seq: 0, input: 0, first_line, first_column, offset: 0, data: data.to_vec() }
+    }
+
+    #[test]
+    fn array_elements_keep_their_start_lines() {
+        let data =
+            b"[\n  {\n    \"a\": 1,\n    \"s\": \"x]}\"\n  },\n  {\"a\": [2, {}]}, {\"a\":3}\n]\n";
+        let mut seen = Vec::new();
+        let n = for_each_record(&array_chunk(4, 1, data), &opts(Format::Json, 0), |r| {
+            let a = r.get_source(&crate::record::Source::Key("a".into()));
+            seen.push((r.line(), a.text().unwrap().into_owned()));
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(n, 3);
+        let want: Vec<(u64, Vec<u8>)> =
+            vec![(5, b"1".to_vec()), (9, b"[2, {}]".to_vec()), (9, b"3".to_vec())];
+        assert_eq!(seen, want);
+    }
+
+    #[test]
+    fn array_element_errors_name_line_and_column() {
+        let err = |first_column: u64, data: &[u8]| {
+            for_each_record(&array_chunk(7, first_column, data), &opts(Format::Json, 0), |_| Ok(()))
+                .unwrap_err()
+                .to_string()
+        };
+        // On the element's first line the column counts from the chunk's.
+        assert_eq!(err(1, b",{\"a\" 1}"), "in:7:7: invalid JSON: expected `:`");
+        assert_eq!(err(30, b",{\"a\" 1}"), "in:7:36: invalid JSON: expected `:`");
+        // On a later line it is the parser's, from the line start.
+        assert_eq!(err(30, b",\n {\n\"a\" 1}"), "in:9:5: invalid JSON: expected `:`");
+        // Chunks not from the splitter are still checked, not trusted.
+        assert!(err(1, b"[1]").starts_with("in:7:2: invalid JSON: array element is not"));
+        assert_eq!(err(1, b"[{\"a\":[}"), "in:7:8: invalid JSON: expected value");
+        assert_eq!(err(1, b"[{\"a\":1"), "in:7:7: invalid JSON: EOF while parsing an object");
+    }
+
+    #[test]
+    fn array_element_keys_match_the_workers_errors() {
+        let data = b"[\n  {\"a\":1, \"b\":2}]";
+        assert_eq!(json_element_keys(data, 4, 18, 1, 1, "in").unwrap(), vec!["a", "b"]);
+        let bad = b"[\n  {\"a\":1 \"b\":2}]";
+        let from_keys = json_element_keys(bad, 4, 17, 1, 1, "in").unwrap_err().to_string();
+        let from_worker =
+            for_each_record(&array_chunk(1, 1, bad), &opts(Format::Json, 0), |_| Ok(()))
+                .unwrap_err()
+                .to_string();
+        assert_eq!(from_keys, from_worker);
+        assert_eq!(from_keys, "in:2:10: invalid JSON: expected `,` or `}`");
     }
 }

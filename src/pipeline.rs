@@ -85,8 +85,9 @@ pub enum ReduceSpec {
 pub struct Pipeline {
     /// The inputs, read in order as one stream.
     pub inputs: Vec<Input>,
-    /// Input format; `None` guesses from the first input's extension
-    /// (standard input and unknown extensions: CSV).
+    /// Input format; `None` guesses from the first input's extension, and
+    /// for `.json` from its first byte (see [`Format::detect`]; standard
+    /// input and unknown extensions: CSV).
     pub input_format: Option<Format>,
     /// Output format; `None` means the input's.
     pub output_format: Option<Format>,
@@ -152,7 +153,7 @@ impl Pipeline {
     pub fn resolved_input_format(&self) -> Format {
         self.input_format
             .or_else(|| match self.inputs.first() {
-                Some(Input::Path(p)) => Format::from_path(p),
+                Some(Input::Path(p)) => Format::detect(p),
                 _ => None,
             })
             .unwrap_or(Format::Csv)
@@ -359,7 +360,7 @@ impl Pipeline {
         let mut splitter = Splitter::new(self.inputs.clone(), format, delimiter, plan.chunk);
         let header = splitter.header()?;
         let columns = header.clone().unwrap_or_default();
-        let json_input = format == Format::Ndjson;
+        let json_input = format.is_json();
         let (chain, projection) = if self.steps.is_empty() {
             (None, self.projection.clone())
         } else {
@@ -382,9 +383,9 @@ impl Pipeline {
         };
         let value_stage = chain.as_ref().is_some_and(|c| c.has_value_stage());
         let layout = if value_stage {
-            Ok(Layout::open(out_format == Format::Ndjson))
+            Ok(Layout::open(out_format.is_json()))
         } else {
-            Layout::new(&projection, &columns, json_input, out_format == Format::Ndjson)
+            Layout::new(&projection, &columns, json_input, out_format.is_json())
         };
         // With no input at all there are no columns to check flags against.
         let layout = match (layout, &header) {
@@ -397,16 +398,21 @@ impl Pipeline {
         if format.is_delimited() && !value_stage {
             encoder = encoder.with_csv_input(delimiter, columns.len());
         }
+        // Every input is empty: nothing to read, and no header to write (a
+        // JSON array output is still `[]`).
+        let empty = |out: &mut dyn Write| {
+            Sink::new(out, out_name).framed(out_format).close()?;
+            Ok(RunStats { threads: self.threads, ..RunStats::default() })
+        };
         let reducer = match make(&layout, encoder) {
             Ok(r) => r,
             Err(e) if header.is_some() => return Err(e),
-            Err(_) => return Ok(RunStats { threads: self.threads, ..RunStats::default() }),
+            Err(_) => return empty(out),
         };
         if header.is_none() {
-            // Every input is empty: nothing to read, and no header to write.
-            return Ok(RunStats { threads: self.threads, ..RunStats::default() });
+            return empty(out);
         }
-        let mut sink = Sink::new(out, out_name);
+        let mut sink = Sink::new(out, out_name).framed(out_format);
         let parse = ParseOptions {
             format,
             delimiter,

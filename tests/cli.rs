@@ -8,8 +8,8 @@
 //! a plain stable sort).
 //!
 //! Sections: group-by on the flights data, concat and format crossing,
-//! projection, sorting, aggregates, edge-case fixtures, several inputs and
-//! standard input, `-o` output files, `--stats`, bad flags, broken pipes.
+//! projection, sorting, aggregates, edge-case fixtures, JSON arrays,
+//! several inputs and standard input, `-o` output files, `--stats`, bad flags, broken pipes.
 
 use std::path::{Path, PathBuf};
 
@@ -1091,6 +1091,202 @@ fn bad_line_ndjson_names_line_3() {
                 && err.contains("invalid JSON"),
             "settings {s:?}: {err}"
         );
+    }
+}
+
+// ---------------------------------------------------------------------------
+// JSON arrays
+// ---------------------------------------------------------------------------
+
+/// `fixtures/edge/array.json` as NDJSON: every value as written, keys in
+/// each element's own order.
+const ARRAY_AS_NDJSON: &str = concat!(
+    r#"{"id":1,"city":"Oslo","amount":1.50,"note":"plain"}"#,
+    "\n",
+    r#"{"id":2,"city":"Lima","amount":2,"note":"brackets ]}[{, a \"quote\" and a \\"}"#,
+    "\n",
+    r#"{"id":3,"city":"Oslo","amount":null,"note":"caf\u00e9"}"#,
+    "\n",
+    r#"{"city":"Zürich","id":4,"amount":-0.25,"note":{"nested": [1, {"deep": "]"}]}}"#,
+    "\n",
+    r#"{"id":5,"city":"Lima","amount":10,"note":""}"#,
+    "\n",
+);
+
+/// Parses `text` as one JSON document.
+fn json(text: &str) -> serde_json::Value {
+    serde_json::from_str(text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
+}
+
+#[test]
+fn json_array_to_ndjson_and_csv() {
+    // `.json` starting with `[` is sniffed as a JSON array.
+    let ndjson = run_str(&["fixtures/edge/array.json", "--output-format", "ndjson"]);
+    assert_eq!(ndjson, ARRAY_AS_NDJSON);
+    for s in SETTINGS {
+        let args = with(&["fixtures/edge/array.json", "--output-format", "ndjson"], s);
+        assert_eq!(run_str(&args), ARRAY_AS_NDJSON, "settings {s:?}");
+    }
+    // Each element equals the fixture's element, as serde_json reads both.
+    let whole = json(&String::from_utf8(fixture("fixtures/edge/array.json")).unwrap());
+    let lines: Vec<serde_json::Value> = ndjson.lines().map(json).collect();
+    assert_eq!(serde_json::Value::Array(lines), whole);
+    // CSV: the header is the first element's keys; strings unescaped, null
+    // empty, nested values as their JSON text.
+    let csv = run_str(&["fixtures/edge/array.json", "--output-format", "csv"]);
+    assert_eq!(
+        csv,
+        "id,city,amount,note\n1,Oslo,1.50,plain\n2,Lima,2,\"brackets ]}[{, a \"\"quote\"\" and a \\\"\n\
+         3,Oslo,,café\n4,Zürich,-0.25,\"{\"\"nested\"\": [1, {\"\"deep\"\": \"\"]\"\"}]}\"\n5,Lima,10,\n"
+    );
+    // --input-format json reads any name, and standard input.
+    let dir = tempfile::tempdir().unwrap();
+    let renamed = write_file(dir.path(), "array.txt", &fixture("fixtures/edge/array.json"));
+    assert_eq!(run_str(&[&renamed, "--input-format", "json", "--output-format", "ndjson"]), ndjson);
+    fanfold(&["--input-format", "json", "--output-format", "ndjson"])
+        .write_stdin(fixture("fixtures/edge/array.json"))
+        .assert()
+        .success()
+        .stdout(ARRAY_AS_NDJSON);
+    // A `.json` file of lines is still NDJSON.
+    let lines = write_file(dir.path(), "lines.json", ARRAY_AS_NDJSON.as_bytes());
+    assert_eq!(run_str(&[&lines]), ARRAY_AS_NDJSON);
+    // A nested value spread over lines is compacted for the one-record-per-
+    // line outputs; CSV keeps it as read.
+    let pretty = write_file(
+        dir.path(),
+        "pretty.json",
+        b"[\n  {\n    \"a\": {\n      \"b\": [1, \"x y\"]\n    },\n    \"c\": [ ]\n  }\n]\n",
+    );
+    assert_eq!(
+        run_str(&[&pretty, "--output-format", "ndjson"]),
+        "{\"a\":{\"b\":[1,\"x y\"]},\"c\":[ ]}\n"
+    );
+    assert_eq!(run_str(&[&pretty]), "[\n{\"a\":{\"b\":[1,\"x y\"]},\"c\":[ ]}\n]\n");
+    assert_eq!(
+        run_str(&[&pretty, "--output-format", "csv"]),
+        "a,c\n\"{\n      \"\"b\"\": [1, \"\"x y\"\"]\n    }\",[ ]\n"
+    );
+}
+
+#[test]
+fn json_array_group_by() {
+    // Computed by hand: Lima 2 + 10, Oslo 1.50 (null skipped), Zürich -0.25.
+    let expected = "city,count,count_amount,sum_amount,mean_amount\n\
+                    Lima,2,2,12,6\nOslo,2,1,1.5,1.5\nZürich,1,1,-0.25,-0.25\n";
+    let args = [
+        "fixtures/edge/array.json",
+        "--group-by",
+        "city",
+        "--agg",
+        "count,count:amount,sum:amount,mean:amount",
+        "--output-format",
+        "csv",
+    ];
+    for s in SETTINGS {
+        assert_eq!(run_str(&with(&args, s)), expected, "settings {s:?}");
+    }
+    // Records know the line where their element starts: element 2, on
+    // line 8, holds the first note that is not a number (or `plain`).
+    let args = ["fixtures/edge/array.json", "--agg", "sum:note", "--null", "plain"];
+    let want = "fanfold: error: fixtures/edge/array.json:8: column `note`: \
+                `brackets ]}[{, a \"quote\" and a \\` is not a number (sum:note)\n";
+    for s in SETTINGS {
+        assert_eq!(run_err(&with(&args, s), 1), want, "settings {s:?}");
+    }
+}
+
+#[test]
+fn json_array_of_the_flights_matches_the_csv_results() {
+    // flights.ndjson to a JSON array, and back: the same bytes.
+    let dir = tempfile::tempdir().unwrap();
+    let array = dir.path().join("flights.json");
+    let array = array.to_str().unwrap();
+    run_ok(&["fixtures/flights.ndjson", "--output-format", "json", "-o", array, "-j", "3"]);
+    let text = std::fs::read_to_string(array).unwrap();
+    assert!(text.starts_with("[\n{\"year\":2013,") && text.ends_with("}\n]\n"), "{}", &text[..80]);
+    assert_eq!(json(&text).as_array().map(Vec::len), Some(20_000));
+    for s in SETTINGS {
+        let back = run_ok(&with(&[array, "--output-format", "ndjson"], s));
+        assert!(back == fixture("fixtures/flights.ndjson"), "settings {s:?}");
+        let grouped =
+            run_str(&with(&with(&[array, "--output-format", "csv"], FLIGHTS_GROUP_ARGS), s));
+        assert_eq!(grouped, FLIGHTS_BY_CARRIER, "settings {s:?}");
+    }
+}
+
+#[test]
+fn json_output_of_concat_group_by_and_sort() {
+    // Concat: the layout is `[`, one record per line, `]`.
+    let expected = format!("[\n{}\n]\n", ARRAY_AS_NDJSON.trim_end().replace('\n', ",\n"));
+    assert_eq!(run_str(&["fixtures/edge/array.json"]), expected);
+    for s in SETTINGS {
+        assert_eq!(run_str(&with(&["fixtures/edge/array.json"], s)), expected, "settings {s:?}");
+    }
+    let back = json(&expected);
+    assert_eq!(back, json(&String::from_utf8(fixture("fixtures/edge/array.json")).unwrap()));
+    // From CSV, for every reducer.
+    let csv_to_json = run_str(&["fixtures/edge/numbers.csv", "--output-format", "json"]);
+    let rows = json(&csv_to_json);
+    assert_eq!(rows.as_array().map(Vec::len), Some(11));
+    assert_eq!(rows[1], serde_json::json!({"k": "a", "v": 1.50}));
+    let group_args = ["fixtures/edge/numbers.csv", "--group-by", "k", "--agg", "count,sum:v"];
+    let grouped = run_str(&with(&group_args, &["--output-format", "json", "--null", "NA"]));
+    assert_eq!(
+        grouped,
+        "[\n{\"k\":\"a\",\"count\":2,\"sum_v\":2.5},\n{\"k\":\"b\",\"count\":3,\"sum_v\":0.6},\n\
+         {\"k\":\"c\",\"count\":3,\"sum_v\":9007199254738494},\n{\"k\":\"d\",\"count\":3,\"sum_v\":7}\n]\n"
+    );
+    json(&grouped);
+    let sort_args =
+        ["fixtures/edge/array.json", "--sort-by", "amount:n:desc", "--select", "id,amount"];
+    let want =
+        "[\n{\"id\":5,\"amount\":10},\n{\"id\":2,\"amount\":2},\n{\"id\":1,\"amount\":1.50},\n\
+                {\"id\":4,\"amount\":-0.25},\n{\"id\":3,\"amount\":null}\n]\n";
+    for s in SETTINGS {
+        assert_eq!(run_str(&with(&sort_args, s)), want, "settings {s:?}");
+    }
+    json(want);
+    // No records: `[]`, for every reducer, from an empty array, a
+    // header-only CSV or an empty file.
+    let dir = tempfile::tempdir().unwrap();
+    let empty_array = write_file(dir.path(), "empty.json", b" [\n ]\n");
+    for input in [&empty_array[..], "fixtures/edge/header_only.csv", "fixtures/edge/empty.csv"] {
+        for extra in [&[][..], &["--sort-by", "a"][..], &["--group-by", "a"][..]] {
+            let args = with(&[input, "--output-format", "json"], extra);
+            assert_eq!(run_str(&args), "[]\n", "{args:?}");
+        }
+    }
+    assert_eq!(run_str(&[&empty_array, "--output-format", "ndjson"]), "");
+}
+
+#[test]
+fn json_array_errors_name_line_and_column() {
+    let cases: &[(&[u8], &str)] = &[
+        (b"{\"a\":1}\n", "1:1: invalid JSON: expected `[`, found `{`: a JSON array input must start with `[` (for one object per line, use --input-format ndjson)"),
+        (b"[\n  {\"a\":1},\n  2\n]\n", "3:3: invalid JSON: array element is not a JSON object: found `2`; every element must be an object"),
+        (b"[\n{\"a\":1}\n{\"a\":2}\n]\n", "3:1: invalid JSON: expected `,` or `]` after an array element, found `{`"),
+        (b"[{\"a\":1},,{\"a\":2}]", "1:10: invalid JSON: expected an object, found `,`"),
+        (b"[{\"a\":1},\n]", "2:1: invalid JSON: expected an object after `,`, found `]`"),
+        (b"[{\"a\":1}]\n\nx\n", "3:1: invalid JSON: trailing characters after the closing `]`: found `x`"),
+        (b"[{\"a\":1},\n {\"a\":2}\n", "3:1: invalid JSON: unterminated array: the input ends before the closing `]`"),
+        (b"[{\"a\":1},\n {\"a\":\"open}]\n", "2:7: invalid JSON: unterminated string: the string that opens here never closes"),
+        (b"[{\"a\":1},\n  {\"a\":[1,\n2}\n", "2:3: invalid JSON: unterminated object: the array element that starts here never closes"),
+        // Inside an element, the JSON parser's message, at its place.
+        (b"[{\"a\":1},\n  {\"a\" 2}]", "2:8: invalid JSON: expected `:`"),
+        (b"[{\"a\":1}, {\"a\":\n  tru}]", "2:6: invalid JSON: expected ident"),
+        // The first error in input order wins, whatever the chunks: the bad
+        // element on line 2 before the missing comma on line 3.
+        (b"[{\"a\":1},\n{\"a\":2,},\n{\"a\":3} {\"a\":4}]", "2:8: invalid JSON: trailing comma"),
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    for (i, (body, want)) in cases.iter().enumerate() {
+        let path = write_file(dir.path(), &format!("bad{i}.json"), body);
+        let want = format!("fanfold: error: {path}:{want}\n");
+        for s in SETTINGS {
+            let args = with(&[&path, "--input-format", "json"], s);
+            assert_eq!(run_err(&args, 1), want, "settings {s:?}");
+        }
     }
 }
 

@@ -17,8 +17,11 @@
 //! - E: NDJSON concat keeps every object (blank lines dropped).
 //! - F: `--top K` (overall or per group) equals a stable sort of each
 //!   group's rows cut to K, groups in group-by order.
+//! - G: a JSON array of objects (compact or pretty-printed, any whitespace
+//!   between the tokens) gives, as NDJSON, every element as `serde_json`
+//!   reads it from the whole array; as a JSON array, the same array.
 //!
-//! A and D also run on inputs larger than the splitter's 64 KiB reads. Every
+//! A, D and G also run on inputs larger than the splitter's 64 KiB reads. Every
 //! property also checks that the output is byte-identical to the sequential
 //! run (one thread, one chunk). `PROPTEST_CASES=n` overrides the case counts.
 
@@ -918,6 +921,111 @@ fn json_line() -> impl Strategy<Value = JsonLine> {
 }
 
 // ---------------------------------------------------------------------------
+// G: JSON arrays
+// ---------------------------------------------------------------------------
+
+/// Whitespace between a JSON array's tokens.
+fn json_ws() -> impl Strategy<Value = &'static str> {
+    select(vec!["", "", " ", "\n", "\n  ", "\r\n", "\t", " \n\n "])
+}
+
+/// One element of a JSON array: its object, written compact or pretty, and
+/// the whitespace before and after it.
+#[derive(Debug, Clone)]
+struct ArrayElement {
+    value: Value,
+    pretty: bool,
+    before: &'static str,
+    after: &'static str,
+}
+
+fn array_element() -> impl Strategy<Value = ArrayElement> {
+    (json_object(), any::<bool>(), json_ws(), json_ws())
+        .prop_map(|(value, pretty, before, after)| ArrayElement { value, pretty, before, after })
+}
+
+/// The text of a JSON array of `elements`, with `open`/`close` whitespace
+/// around the brackets and an optional BOM.
+fn array_text(elements: &[ArrayElement], bom: bool, open: &str, close: &str) -> String {
+    let mut text = String::from(if bom { "\u{feff}" } else { "" });
+    text.push_str(open);
+    text.push('[');
+    for (i, e) in elements.iter().enumerate() {
+        if i > 0 {
+            text.push(',');
+        }
+        text.push_str(e.before);
+        let json = if e.pretty {
+            serde_json::to_string_pretty(&e.value)
+        } else {
+            serde_json::to_string(&e.value)
+        };
+        text.push_str(&json.expect("serialize"));
+        text.push_str(e.after);
+    }
+    text.push_str(close);
+    text.push(']');
+    text.push_str(open);
+    text
+}
+
+/// G: concat of the array at `path` is the same for every setting; as
+/// NDJSON, line `i` is element `i` of `want` (serde_json's reading of the
+/// whole array); as a JSON array, the output is `want`.
+fn check_array(path: &Path, want: &Value, settings: &[Settings]) -> TestResult {
+    let paths = [path.to_path_buf()];
+    let ndjson = run_all_to(&paths, Format::Json, Format::Ndjson, settings)?;
+    prop_assert!(ndjson.is_empty() || ndjson.ends_with('\n'));
+    let got: Vec<Value> = ndjson
+        .lines()
+        .map(|l| serde_json::from_str(l).map_err(|e| TestCaseError::fail(format!("{e}: {l}"))))
+        .collect::<TestResult<_>>()?;
+    prop_assert_eq!(&Value::Array(got), want);
+    let array = run_all_to(&paths, Format::Json, Format::Json, settings)?;
+    let got: Value = serde_json::from_str(&array)
+        .map_err(|e| TestCaseError::fail(format!("JSON output does not parse: {e}")))?;
+    prop_assert_eq!(&got, want);
+    // The documented layout: the NDJSON lines joined by `,`.
+    let layout = if ndjson.is_empty() {
+        "[]\n".to_string()
+    } else {
+        format!("[\n{}\n]\n", ndjson.trim_end().replace('\n', ",\n"))
+    };
+    prop_assert_eq!(array, layout);
+    Ok(())
+}
+
+/// [`run_all`] with an output format.
+fn run_all_to(
+    paths: &[PathBuf],
+    format: Format,
+    output: Format,
+    others: &[Settings],
+) -> TestResult<String> {
+    let one = |s: Settings| -> TestResult<String> {
+        let pipeline = Pipeline {
+            input_format: Some(format),
+            output_format: Some(output),
+            chunk: s.chunk,
+            threads: s.threads,
+            max_in_flight: s.max_in_flight,
+            ..Pipeline::new(paths.iter().cloned().map(Input::Path).collect())
+        };
+        let mut out = Vec::new();
+        pipeline
+            .run(&mut out, "<mem>")
+            .map_err(|e| TestCaseError::fail(format!("run failed with {s:?}: {e}")))?;
+        String::from_utf8(out).map_err(|e| TestCaseError::fail(format!("not UTF-8: {e}")))
+    };
+    let base = one(SEQUENTIAL)?;
+    for &s in others {
+        let out = one(s)?;
+        prop_assert_eq!(&out, &base, "output with {:?} differs from the sequential run", s);
+    }
+    Ok(base)
+}
+
+// ---------------------------------------------------------------------------
 // The properties
 // ---------------------------------------------------------------------------
 
@@ -1124,6 +1232,26 @@ proptest! {
             .collect::<TestResult<_>>()?;
         prop_assert_eq!(got, want);
     }
+
+    /// G: a JSON array, compact or pretty-printed, is split between its
+    /// elements for any settings and loses none of them; JSON output
+    /// round-trips.
+    #[test]
+    fn json_array_keeps_every_element(
+        elements in vec(array_element(), 0..=60),
+        bom in prop::bool::weighted(0.2),
+        open in json_ws(),
+        close in json_ws(),
+        s1 in settings(),
+        s2 in settings(),
+    ) {
+        let text = array_text(&elements, bom, open, close);
+        let want: Value = serde_json::from_str(text.trim_start_matches('\u{feff}'))
+            .map_err(|e| TestCaseError::fail(format!("the test wrote bad JSON: {e}")))?;
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = write_file(dir.path(), "in.json", text.as_bytes());
+        check_array(&path, &want, &[s1, s2])?;
+    }
 }
 
 proptest! {
@@ -1163,5 +1291,39 @@ proptest! {
         }
         let raw = RawFile::new(bom, "h1,\"h\n2\"", false, records);
         check_splitter(&raw, limit)?;
+    }
+
+    /// G on arrays of several 64 KiB reads, where long elements (strings
+    /// with escaped quotes and brackets, set by `pad`) straddle the read
+    /// boundaries.
+    #[test]
+    fn json_array_large(
+        elements in vec(array_element(), 1..=20),
+        pad in 0usize..70_000,
+        s1 in large_settings(),
+        s2 in large_settings(),
+    ) {
+        let long = ArrayElement {
+            value: serde_json::json!({"id": "long", "s": "]}\"{[\\".repeat(pad / 6 + 1)}),
+            pretty: true,
+            before: "\n",
+            after: "",
+        };
+        let mut all = Vec::new();
+        let mut len = 0;
+        while len < LARGE_BYTES {
+            all.push(long.clone());
+            len += pad;
+            for e in &elements {
+                all.push(e.clone());
+                len += serde_json::to_string_pretty(&e.value).map_or(0, |j| j.len());
+            }
+        }
+        let text = array_text(&all, false, "", "\n");
+        let want: Value = serde_json::from_str(&text)
+            .map_err(|e| TestCaseError::fail(format!("the test wrote bad JSON: {e}")))?;
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = write_file(dir.path(), "in.json", text.as_bytes());
+        check_array(&path, &want, &[s1, s2])?;
     }
 }

@@ -249,6 +249,7 @@ pub fn run<R: Reducer>(
         }
     }
     reducer.finish(total, sink)?;
+    sink.close()?;
     stats.records_written = sink.records();
     stats.bytes_written = sink.bytes();
     stats.peak_in_flight = peak.load(Ordering::Relaxed);

@@ -14,7 +14,6 @@
 use jaq_json::Val;
 
 use crate::error::{Error, Result};
-use crate::format::Format;
 use crate::record::Record;
 use crate::reduce::{Reducer, Sink};
 use crate::sink::encode::{Encoder, OutValue, OwnedField};
@@ -180,7 +179,7 @@ impl Reducer for CustomReduce {
             ));
         }
         let mut out = Vec::new();
-        if self.encoder.format() == Format::Ndjson {
+        if self.encoder.format().is_json() {
             for fields in &outputs {
                 let (names, values): (Vec<String>, Vec<OutValue>) = fields.iter().cloned().unzip();
                 self.encoder.row(&names, &values, &mut out);

@@ -30,7 +30,9 @@ pub use sorted::{SortKeySpec, Sorted};
 pub use top_k::TopK;
 
 use crate::error::{Error, Result};
+use crate::format::Format;
 use crate::record::Record;
+use crate::sink::json_array::ArrayFrame;
 
 /// A pluggable reduction. See the module docs for the ordering contract.
 ///
@@ -97,13 +99,15 @@ pub trait Reducer: Send + Sync + 'static {
     fn finish(&self, total: Self::Partial, sink: &mut Sink<'_>) -> Result<()>;
 }
 
-/// The writer reducers write to: counts records and names the output in
-/// errors.
+/// The writer reducers write to: counts records, names the output in
+/// errors, and frames a JSON array output (see [`Sink::framed`]).
 pub struct Sink<'a> {
     out: &'a mut dyn Write,
     name: &'a str,
     records: u64,
     bytes: u64,
+    /// The JSON array being written, for [`Format::Json`] output.
+    array: Option<ArrayFrame>,
 }
 
 impl std::fmt::Debug for Sink<'_> {
@@ -115,7 +119,19 @@ impl std::fmt::Debug for Sink<'_> {
 impl<'a> Sink<'a> {
     /// A sink over `out`, named `name` in errors.
     pub fn new(out: &'a mut dyn Write, name: &'a str) -> Self {
-        Sink { out, name, records: 0, bytes: 0 }
+        Sink { out, name, records: 0, bytes: 0, array: None }
+    }
+
+    /// Frames the output as `format` needs: for [`Format::Json`], the
+    /// records written (each as the [`Encoder`](crate::sink::encode::Encoder)
+    /// encodes it, starting with
+    /// [`RECORD_PREFIX`](crate::sink::json_array::RECORD_PREFIX)) become one
+    /// JSON array, which [`Sink::close`] ends; the layout is described in
+    /// [`json_array`](crate::sink::json_array). Other formats need no
+    /// framing.
+    pub fn framed(mut self, format: Format) -> Self {
+        self.array = (format == Format::Json).then(ArrayFrame::default);
+        self
     }
 
     /// Writes `bytes` holding `records` output records.
@@ -123,10 +139,35 @@ impl<'a> Sink<'a> {
     /// # Errors
     /// [`Error::Io`] naming the output (a broken pipe included).
     pub fn write(&mut self, bytes: &[u8], records: u64) -> Result<()> {
-        self.out.write_all(bytes).map_err(|e| Error::io(self.name, e))?;
+        let (before, bytes) = match &mut self.array {
+            Some(frame) => frame.block(bytes),
+            None => (&b""[..], bytes),
+        };
+        self.write_raw(before)?;
+        self.write_raw(bytes)?;
         self.records += records;
-        self.bytes += bytes.len() as u64;
         Ok(())
+    }
+
+    fn write_raw(&mut self, bytes: &[u8]) -> Result<()> {
+        if !bytes.is_empty() {
+            self.out.write_all(bytes).map_err(|e| Error::io(self.name, e))?;
+            self.bytes += bytes.len() as u64;
+        }
+        Ok(())
+    }
+
+    /// Ends the output after the last record: closes a JSON array (`]`, or
+    /// `[]` when no record was written). Nothing for other formats. Call it
+    /// once; the executor does, after [`Reducer::finish`].
+    ///
+    /// # Errors
+    /// [`Error::Io`] naming the output.
+    pub fn close(&mut self) -> Result<()> {
+        match self.array.take() {
+            Some(frame) => self.write_raw(frame.close()),
+            None => Ok(()),
+        }
     }
 
     /// Output records written so far.

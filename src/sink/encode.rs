@@ -1,24 +1,31 @@
-//! Encoding records into output bytes: CSV/TSV (RFC 4180 quoting) and
-//! NDJSON.
+//! Encoding records into output bytes: CSV/TSV (RFC 4180 quoting), NDJSON
+//! and JSON arrays (each record as in NDJSON, framed as
+//! [`json_array`](crate::sink::json_array) describes).
 //!
 //! Encoding runs inside the workers, so the thread that writes the output
 //! only copies bytes. A field no transform touched is written back as it
 //! was read: CSV text unchanged (re-quoted only where the output format
-//! needs it), JSON values as their raw text.
+//! needs it), JSON values as their raw text. One exception: NDJSON and JSON
+//! array output hold one record per line, so a JSON object or array value
+//! that spans lines (from a pretty-printed JSON array input) is written
+//! compacted, without the whitespace between its tokens (RFC 8259 §2).
 //!
 //! Crossing formats:
 //! - CSV to NDJSON: an empty field or a `--null` marker becomes `null`, a
 //!   field that is a JSON number literal (RFC 8259 §6: `12`, `-1.50`, `1e3`,
 //!   not `007` or `+1`) is written bare, with its text unchanged; anything
 //!   else becomes a JSON string (invalid UTF-8 is replaced by U+FFFD).
-//! - NDJSON to CSV: strings are unescaped, `null` and absent keys become an
-//!   empty field, numbers, booleans, objects and arrays are written as their
-//!   JSON text.
+//! - NDJSON or JSON array to CSV: strings are unescaped, `null` and absent
+//!   keys become an empty field, numbers, booleans, objects and arrays are
+//!   written as their JSON text (as read, line breaks included).
+
+use memchr::memchr2;
 
 use crate::error::{Error, Result};
 use crate::format::Format;
 use crate::record::{Field, Record};
 use crate::reduce::number::is_json_number;
+use crate::sink::json_array::RECORD_PREFIX;
 use crate::transform::Layout;
 
 /// Encodes records under a [`Layout`] into one output format.
@@ -89,14 +96,15 @@ impl Encoder {
     }
 
     /// Appends the header line of the layout's columns (CSV/TSV); nothing
-    /// for NDJSON or when records keep their own keys.
+    /// for NDJSON and JSON arrays or when records keep their own keys.
     pub fn layout_header(&self, out: &mut Vec<u8>) {
         if !self.layout.is_dynamic() {
             self.header(&self.layout.names(), out);
         }
     }
 
-    /// Appends the header line (CSV/TSV) for `names`; nothing for NDJSON.
+    /// Appends the header line (CSV/TSV) for `names`; nothing for NDJSON
+    /// and JSON arrays.
     pub fn header(&self, names: &[String], out: &mut Vec<u8>) {
         if self.format.is_delimited() {
             let fields: Vec<&[u8]> = names.iter().map(|n| n.as_bytes()).collect();
@@ -118,7 +126,9 @@ impl Encoder {
         out.push(b'\n');
     }
 
-    /// Appends `rec` as one output record.
+    /// Appends `rec` as one output record: a CSV/TSV row, an NDJSON line, or
+    /// for a JSON array [`RECORD_PREFIX`] and the object (the
+    /// [`Sink`](crate::Sink) frames the array).
     ///
     /// # Errors
     /// [`Error::UnexpectedKey`] when an NDJSON record written as CSV without
@@ -127,6 +137,7 @@ impl Encoder {
     pub fn record(&self, rec: &Record<'_>, out: &mut Vec<u8>) -> Result<()> {
         if let Some(dynamic) = &self.layout.dynamic {
             // NDJSON to NDJSON, keys per record.
+            self.json_record_start(out);
             let mut first = true;
             rec.for_each_field(|key, value| {
                 let key = key.unwrap_or_default();
@@ -143,7 +154,7 @@ impl Encoder {
             if first {
                 out.push(b'{');
             }
-            out.extend_from_slice(b"}\n");
+            self.json_record_end(out);
             return Ok(());
         }
         if self.layout.strict_keys {
@@ -184,7 +195,8 @@ impl Encoder {
                 }
                 out.push(b'\n');
             }
-            Format::Ndjson => {
+            Format::Ndjson | Format::Json => {
+                self.json_record_start(out);
                 for (c, prefix) in self.layout.columns.iter().zip(&self.json_prefixes) {
                     out.extend_from_slice(prefix);
                     self.json_value(rec.get(c), out);
@@ -192,7 +204,7 @@ impl Encoder {
                 if self.layout.columns.is_empty() {
                     out.push(b'{');
                 }
-                out.extend_from_slice(b"}\n");
+                self.json_record_end(out);
             }
         }
         Ok(())
@@ -250,7 +262,8 @@ impl Encoder {
                 let fields: Vec<&[u8]> = texts.iter().map(|t| t.as_ref()).collect();
                 self.csv_row(&fields, out);
             }
-            Format::Ndjson => {
+            Format::Ndjson | Format::Json => {
+                self.json_record_start(out);
                 for (i, (name, v)) in names.iter().zip(values).enumerate() {
                     out.push(if i == 0 { b'{' } else { b',' });
                     write_json_string(out, name.as_bytes());
@@ -263,14 +276,37 @@ impl Encoder {
                 if names.is_empty() {
                     out.push(b'{');
                 }
-                out.extend_from_slice(b"}\n");
+                self.json_record_end(out);
             }
+        }
+    }
+
+    /// What comes before a JSON object record: the separator in a JSON
+    /// array, nothing in NDJSON.
+    fn json_record_start(&self, out: &mut Vec<u8>) {
+        if self.format == Format::Json {
+            out.extend_from_slice(RECORD_PREFIX);
+        }
+    }
+
+    /// Closes a JSON object record: `}`, and the newline that ends an
+    /// NDJSON line.
+    fn json_record_end(&self, out: &mut Vec<u8>) {
+        match self.format {
+            Format::Json => out.push(b'}'),
+            _ => out.extend_from_slice(b"}\n"),
         }
     }
 
     fn json_value(&self, value: Field<'_>, out: &mut Vec<u8>) {
         match value {
             Field::Absent | Field::Null => out.extend_from_slice(b"null"),
+            Field::JsonOther(raw)
+                if matches!(raw.first(), Some(b'{' | b'['))
+                    && memchr2(b'\n', b'\r', raw).is_some() =>
+            {
+                write_compact_json(out, raw)
+            }
             Field::JsonString(raw) | Field::JsonOther(raw) => out.extend_from_slice(raw),
             Field::Text(t) => {
                 if t.is_empty() || self.null_markers.iter().any(|m| m == t) {
@@ -348,6 +384,42 @@ pub fn write_csv_field(out: &mut Vec<u8>, field: &[u8], delimiter: u8) {
     out.push(b'"');
 }
 
+/// Appends the JSON text `raw` without the whitespace between its tokens
+/// (RFC 8259 §2: space, tab, `\n`, `\r` outside strings), e.g.
+/// `{"a": [1,\n 2]}` as `{"a":[1,2]}`. Strings are copied as they are.
+pub fn write_compact_json(out: &mut Vec<u8>, raw: &[u8]) {
+    out.reserve(raw.len());
+    let mut pos = 0;
+    while pos < raw.len() {
+        let b = raw[pos];
+        if b == b'"' {
+            // Copy the string through its closing quote, skipping escapes.
+            let mut end = pos + 1;
+            loop {
+                match memchr2(b'"', b'\\', raw.get(end..).unwrap_or_default()) {
+                    Some(i) if raw[end + i] == b'"' => {
+                        end += i + 1;
+                        break;
+                    }
+                    Some(i) => end += i + 2,
+                    None => {
+                        end = raw.len();
+                        break;
+                    }
+                }
+            }
+            let end = end.min(raw.len());
+            out.extend_from_slice(&raw[pos..end]);
+            pos = end;
+            continue;
+        }
+        if !matches!(b, b' ' | b'\t' | b'\n' | b'\r') {
+            out.push(b);
+        }
+        pos += 1;
+    }
+}
+
 /// Appends `text` as a JSON string literal (invalid UTF-8 replaced by
 /// U+FFFD).
 pub fn write_json_string(out: &mut Vec<u8>, text: &[u8]) {
@@ -384,6 +456,17 @@ mod tests {
         let mut rdr = csv::ReaderBuilder::new().has_headers(false).from_reader(out.as_slice());
         let rec = rdr.byte_records().next().unwrap().unwrap();
         assert_eq!(rec.iter().collect::<Vec<_>>(), fields);
+    }
+
+    #[test]
+    fn compact_json_keeps_strings() {
+        let mut out = Vec::new();
+        write_compact_json(&mut out, b"{\n  \"a b\": [1,\r\n\t2],\n  \"s\": \" x\\\" \\\\\"\n}");
+        assert_eq!(out, b"{\"a b\":[1,2],\"s\":\" x\\\" \\\\\"}");
+        // Unterminated input (the parser rejects it before) stays in bounds.
+        out.clear();
+        write_compact_json(&mut out, b"[\"ab\\");
+        assert_eq!(out, b"[\"ab\\");
     }
 
     #[test]

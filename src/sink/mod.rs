@@ -1,7 +1,9 @@
-//! Where results go: encoding records into output bytes ([`encode`]) and
-//! writing them to standard output or to a file, atomically.
+//! Where results go: encoding records into output bytes ([`encode`]), the
+//! layout of JSON array output ([`json_array`]), and writing them to
+//! standard output or to a file, atomically.
 
 pub mod encode;
+pub mod json_array;
 pub mod rejects;
 
 use std::fs::{File, OpenOptions};

@@ -2,8 +2,10 @@
 //! bytes into chunks at record boundaries.
 //!
 //! The source does no parsing beyond finding where records end (and, for
-//! CSV, reading each input's header); parsing happens on the worker pool.
+//! CSV, reading each input's header; for JSON arrays, checking the array's
+//! brackets and commas); parsing happens on the worker pool.
 
+pub(crate) mod json_array;
 mod split;
 
 use std::fs::File;

@@ -18,11 +18,16 @@
 //! and `"say ""hi""",1\n` is one record. A quote still open at the end of an
 //! input is an [`Error::UnterminatedQuote`] naming the line where it opened.
 //!
+//! A JSON array ([`Format::Json`]) is cut right after the `}` of an element
+//! instead, following the array's nesting and strings; the scan (in
+//! `source/json_array.rs`) also checks the array's own syntax.
+//!
 //! With [`ChunkLimit::Bytes`] a chunk ends at the first boundary at or after
 //! the target size, so a chunk holds at least one whole record whatever its
 //! length. With [`ChunkLimit::Records`] it ends after that many `\n`-ended
-//! records (blank lines count). Chunks never span two inputs. The scan uses
-//! `memchr`, so it runs at memory speed on the reader thread.
+//! records (blank lines count), or array elements. Chunks never span two
+//! inputs. The scan uses `memchr`, so it runs at memory speed on the reader
+//! thread.
 
 use std::io::Read;
 
@@ -30,6 +35,7 @@ use memchr::{memchr, memchr2, memchr_iter};
 
 use crate::error::{Error, Location, Result};
 use crate::format::Format;
+use crate::source::json_array::{line_column, ArrayScan, Step};
 use crate::source::Input;
 
 /// How big chunks are.
@@ -38,7 +44,8 @@ pub enum ChunkLimit {
     /// Target size in bytes: a chunk ends at the first record boundary at or
     /// after this many bytes.
     Bytes(usize),
-    /// Number of records (lines, for NDJSON) per chunk.
+    /// Number of records (lines, for NDJSON; elements, for a JSON array)
+    /// per chunk.
     Records(usize),
     /// Chosen from the input by [`crate::Pipeline::plan`]; a splitter given
     /// `Auto` directly uses [`crate::DEFAULT_CHUNK_BYTES`].
@@ -57,6 +64,10 @@ pub struct Chunk {
     /// Byte offset of the chunk's first byte in its input (a skipped UTF-8
     /// BOM and the CSV header counted).
     pub offset: u64,
+    /// 1-based column (in bytes) of the chunk's first byte on its line: 1,
+    /// except for JSON array chunks, which may start in the middle of a
+    /// line.
+    pub first_column: u64,
     /// The records' bytes, from a record start to just after a record end
     /// (or the end of the input).
     pub data: Vec<u8>,
@@ -96,14 +107,19 @@ struct Current {
     line: u64,
     /// Byte offset of `buf[0]` in the input.
     offset: u64,
+    /// Column of `buf[0]`.
+    column: u64,
     eof: bool,
     scan: ScanState,
+    /// The scan of a JSON array input.
+    array: ArrayScan,
 }
 
 /// Cuts inputs into chunks. See the module docs for the rule.
 ///
 /// Call [`Splitter::header`] first (CSV: reads the header of the first
-/// input; NDJSON: peeks at the keys of the first record), then
+/// input; NDJSON and JSON arrays: peeks at the keys of the first record),
+/// then
 /// [`Splitter::next_chunk`] until it returns `None`.
 pub struct Splitter {
     inputs: Vec<Input>,
@@ -180,19 +196,22 @@ impl Splitter {
     }
 
     /// The column names: for CSV/TSV the first non-empty input's header; for
-    /// NDJSON the keys of the first record, in order. `None` when every
-    /// input is empty.
+    /// NDJSON and JSON arrays the keys of the first record, in order. `None`
+    /// when every input is empty (for JSON arrays: holds only whitespace or
+    /// `[]`).
     ///
     /// # Errors
-    /// I/O errors, an unterminated quote in the header, or an invalid first
-    /// NDJSON record.
+    /// I/O errors, an unterminated quote in the header, an invalid first
+    /// NDJSON record, or [`Error::Json`] for a JSON array whose syntax is
+    /// wrong before its first element ends or whose first element is not a
+    /// valid object.
     pub fn header(&mut self) -> Result<Option<Vec<String>>> {
         if !self.header_done {
             self.header_done = true;
-            if self.format.is_delimited() {
-                while self.header.is_none() && self.open_next()? {}
-            } else {
-                self.peek_json_keys()?;
+            match self.format {
+                Format::Csv | Format::Tsv => while self.header.is_none() && self.open_next()? {},
+                Format::Ndjson => self.peek_json_keys()?,
+                Format::Json => self.peek_array_keys()?,
             }
         }
         Ok(self.header.as_ref().map(|(_, h)| h.clone()))
@@ -201,10 +220,17 @@ impl Splitter {
     /// The next chunk, or `None` at the end of the last input.
     ///
     /// # Errors
-    /// I/O errors, an unterminated quote, or a CSV input whose header
-    /// differs from the first input's.
+    /// I/O errors, an unterminated quote, a CSV input whose header
+    /// differs from the first input's, or [`Error::Json`] for a syntax
+    /// error in a JSON array's framing (not starting with `[`, a missing or
+    /// extra `,`, an element that is not an object, text after the `]`, an
+    /// unterminated array, object or string), named by line and column
+    /// after every whole element before it has been handed out in a chunk.
     pub fn next_chunk(&mut self) -> Result<Option<Chunk>> {
         self.header()?;
+        if self.format == Format::Json {
+            return self.next_array_chunk();
+        }
         loop {
             if self.current.is_none() && !self.open_next()? {
                 return Ok(None);
@@ -239,6 +265,45 @@ impl Splitter {
         }
     }
 
+    /// [`Splitter::next_chunk`] for JSON arrays.
+    fn next_array_chunk(&mut self) -> Result<Option<Chunk>> {
+        loop {
+            if self.current.is_none() && !self.open_next()? {
+                return Ok(None);
+            }
+            let limit = self.limit;
+            let cur = self.current.as_mut().expect("an input is open");
+            match cur.array.scan(&cur.buf, limit, cur.eof) {
+                Step::Cut { at, phase } => {
+                    let chunk = self.emit(at);
+                    let cur = self.current.as_mut().expect("an input is open");
+                    cur.array = ArrayScan::resume(phase);
+                    return Ok(Some(chunk));
+                }
+                Step::Done => self.current = None,
+                Step::Error { at, message } => return Err(self.array_error(at, message)),
+                Step::More => {
+                    let want = match limit {
+                        ChunkLimit::Bytes(t) => t.saturating_sub(cur.buf.len()).max(READ_STEP),
+                        ChunkLimit::Records(_) | ChunkLimit::Auto => READ_STEP,
+                    };
+                    self.fill(want)?;
+                }
+            }
+        }
+    }
+
+    /// An [`Error::Json`] at byte `at` of the current buffer.
+    fn array_error(&self, at: usize, message: String) -> Error {
+        let cur = self.current.as_ref().expect("an input is open");
+        let (line, column) = line_column(&cur.buf, cur.line, cur.column, at);
+        Error::Json {
+            at: Location { input: self.names[cur.index].clone(), line },
+            column: column as usize,
+            message,
+        }
+    }
+
     fn emit(&mut self, cut: usize) -> Chunk {
         let cur = self.current.as_mut().expect("an input is open");
         let cap = match self.limit {
@@ -258,15 +323,21 @@ impl Splitter {
         let mut data = std::mem::replace(&mut cur.buf, rest);
         data.truncate(cut);
         let lines = count_lines(&data);
+        let next_column = match memchr::memrchr(b'\n', &data) {
+            Some(nl) => (data.len() - nl) as u64,
+            None => cur.column + data.len() as u64,
+        };
         let chunk = Chunk {
             seq: self.seq,
             input: cur.index,
             first_line: cur.line,
             offset: cur.offset,
+            first_column: cur.column,
             data,
         };
         cur.line += lines;
         cur.offset += cut as u64;
+        cur.column = next_column;
         cur.scan = ScanState::default();
         self.seq += 1;
         chunk
@@ -301,8 +372,10 @@ impl Splitter {
             buf: Vec::new(),
             line: 1,
             offset: 0,
+            column: 1,
             eof: false,
             scan: ScanState::default(),
+            array: ArrayScan::default(),
         });
         self.fill(READ_STEP)?;
         let cur = self.current.as_mut().expect("just opened");
@@ -357,6 +430,38 @@ impl Splitter {
             Some(_) => {}
         }
         Ok(())
+    }
+
+    /// Finds the first element of the first JSON array input that has one
+    /// and records its keys as the header, without consuming anything.
+    /// Inputs that hold no element (`[]`, only whitespace) are passed over
+    /// once their syntax has been checked.
+    fn peek_array_keys(&mut self) -> Result<()> {
+        let mut probe: Option<ArrayScan> = None;
+        loop {
+            if self.current.is_none() {
+                if !self.open_next()? {
+                    return Ok(());
+                }
+                probe = None;
+            }
+            let cur = self.current.as_mut().expect("an input is open");
+            let st = probe.get_or_insert_with(|| cur.array.clone());
+            match st.scan(&cur.buf, ChunkLimit::Records(1), cur.eof) {
+                Step::Cut { at, .. } => {
+                    let start = st.element_start();
+                    let name = &self.names[cur.index];
+                    let keys = crate::parse::json_element_keys(
+                        &cur.buf, start, at, cur.line, cur.column, name,
+                    )?;
+                    self.header = Some((cur.index, keys));
+                    return Ok(());
+                }
+                Step::Done => self.current = None,
+                Step::Error { at, message } => return Err(self.array_error(at, message)),
+                Step::More => self.fill(READ_STEP)?,
+            }
+        }
     }
 
     /// Finds the first non-blank NDJSON line and records its keys as the
@@ -600,5 +705,79 @@ mod tests {
             Err(Error::UnterminatedQuote { at }) => assert_eq!(at.line, 3),
             other => panic!("{other:?}"),
         }
+    }
+
+    fn array_splitter(body: &[u8], limit: ChunkLimit) -> (tempfile::TempDir, Splitter) {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("a.json");
+        std::fs::write(&p, body).unwrap();
+        (dir, Splitter::new(vec![Input::Path(p)], Format::Json, b',', limit))
+    }
+
+    #[test]
+    fn array_chunks_keep_lines_and_columns() {
+        let body = b"\xEF\xBB\xBF[{\"a\":1,\"b\":[]}, {\"a\":2},\n  {\"a\":\n3}\n]\n";
+        let (_dir, mut s) = array_splitter(body, ChunkLimit::Records(1));
+        assert_eq!(s.header().unwrap().unwrap(), vec!["a", "b"]);
+        let mut got = Vec::new();
+        while let Some(c) = s.next_chunk().unwrap() {
+            got.push((c.first_line, c.first_column, String::from_utf8(c.data).unwrap()));
+        }
+        // The rest after the last element (`\n]\n`) holds no record: no
+        // chunk.
+        let want =
+            [(1, 1, "[{\"a\":1,\"b\":[]}"), (1, 16, ", {\"a\":2}"), (1, 25, ",\n  {\"a\":\n3}")];
+        let want: Vec<(u64, u64, String)> =
+            want.iter().map(|&(l, c, d)| (l, c, d.to_string())).collect();
+        assert_eq!(got, want);
+    }
+
+    #[test]
+    fn array_elements_longer_than_a_read() {
+        // Elements of ~100 KiB, over several 64 KiB reads, with brackets
+        // and escaped quotes in their strings.
+        let big = "x]}\\\"{[".repeat(12_000);
+        let body = format!("[{{\"s\":\"{big}\"}},{{\"s\":\"{big}\",\"t\":[[1]]}}]");
+        for limit in [ChunkLimit::Records(1), ChunkLimit::Bytes(1000), ChunkLimit::Bytes(1 << 20)] {
+            let (_dir, mut s) = array_splitter(body.as_bytes(), limit);
+            assert_eq!(s.header().unwrap().unwrap(), vec!["s"]);
+            let mut all = Vec::new();
+            let mut n = 0;
+            while let Some(c) = s.next_chunk().unwrap() {
+                all.extend_from_slice(&c.data);
+                n += 1;
+            }
+            // Cut after each element, the closing `]` is a rest without
+            // records, and is dropped.
+            let one = limit == ChunkLimit::Bytes(1 << 20);
+            let want = if one { body.as_bytes() } else { &body.as_bytes()[..body.len() - 1] };
+            assert!(all == want, "{limit:?}: {} bytes of {}", all.len(), body.len());
+            assert_eq!(n, if one { 1 } else { 2 });
+        }
+    }
+
+    #[test]
+    fn array_errors_come_after_the_chunks_before_them() {
+        let body = b"[{\"a\":1},\n{\"a\":2}\n{\"a\":3}]";
+        let (_dir, mut s) = array_splitter(body, ChunkLimit::Bytes(1 << 20));
+        assert_eq!(s.next_chunk().unwrap().unwrap().data, b"[{\"a\":1},\n{\"a\":2}");
+        let err = s.next_chunk().unwrap_err().to_string();
+        assert!(
+            err.ends_with(
+                "a.json:3:1: invalid JSON: expected `,` or `]` after an array element, found `{`"
+            ),
+            "{err}"
+        );
+        // Nothing but `[]` and whitespace: no header, no chunk.
+        let (_dir, mut s) = array_splitter(b"  [\n]  \n", ChunkLimit::Records(1));
+        assert_eq!(s.header().unwrap(), None);
+        assert!(s.next_chunk().unwrap().is_none());
+        // A bad first element is reported by the header.
+        let (_dir, mut s) = array_splitter(b"\n [ 7 ]", ChunkLimit::Records(1));
+        let err = s.header().unwrap_err().to_string();
+        assert!(
+            err.contains("a.json:2:4: invalid JSON: array element is not a JSON object"),
+            "{err}"
+        );
     }
 }
