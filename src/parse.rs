@@ -69,6 +69,8 @@ pub struct BadRecord<'a> {
     pub raw: &'a [u8],
     /// Byte offset of its first byte in its input.
     pub offset: u64,
+    /// Its position among the chunk's records, from 0.
+    pub index: u64,
 }
 
 /// Like [`for_each_record`], but a record that cannot be parsed, or for
@@ -134,11 +136,18 @@ pub fn for_each_record_or(
                         expected: opts.header_len,
                         found: n,
                     };
-                    bad(e, BadRecord { raw, offset })?;
+                    bad(e, BadRecord { raw, offset, index: count - 1 })?;
                     continue;
                 }
-                if let Err(e) = f(&Record { fields, input, line: line_at(start), raw, offset }) {
-                    on_record_error(e, bad, BadRecord { raw, offset })?;
+                if let Err(e) = f(&Record {
+                    fields,
+                    input,
+                    line: line_at(start),
+                    raw,
+                    offset,
+                    index: count - 1,
+                }) {
+                    on_record_error(e, bad, BadRecord { raw, offset, index: count - 1 })?;
                 }
             }
         }
@@ -174,14 +183,19 @@ pub fn for_each_record_or(
                 count += 1;
                 let offset = chunk.offset + s as u64;
                 if let Err(e) = parsed {
-                    bad(json_error(&e, input, this), BadRecord { raw, offset })?;
+                    bad(json_error(&e, input, this), BadRecord { raw, offset, index: count - 1 })?;
                     continue;
                 }
                 let line = LineAt::Known(this);
-                if let Err(e) =
-                    f(&Record { fields: Fields::Json(&pairs), input, line, raw, offset })
-                {
-                    on_record_error(e, bad, BadRecord { raw, offset })?;
+                if let Err(e) = f(&Record {
+                    fields: Fields::Json(&pairs),
+                    input,
+                    line,
+                    raw,
+                    offset,
+                    index: count - 1,
+                }) {
+                    on_record_error(e, bad, BadRecord { raw, offset, index: count - 1 })?;
                 }
             }
         }
@@ -229,10 +243,15 @@ pub fn for_each_record_or(
                     LineAt::Offset { first_line: chunk.first_line, chunk: data, offset: start };
                 let raw = &data[start..pos];
                 let offset = chunk.offset + start as u64;
-                if let Err(e) =
-                    f(&Record { fields: Fields::Json(&pairs), input, line, raw, offset })
-                {
-                    on_record_error(e, bad, BadRecord { raw, offset })?;
+                if let Err(e) = f(&Record {
+                    fields: Fields::Json(&pairs),
+                    input,
+                    line,
+                    raw,
+                    offset,
+                    index: count - 1,
+                }) {
+                    on_record_error(e, bad, BadRecord { raw, offset, index: count - 1 })?;
                 }
             }
         }

@@ -112,6 +112,8 @@ pub struct Record<'a> {
     pub(crate) raw: &'a [u8],
     /// Byte offset of the record's first byte in its input.
     pub(crate) offset: u64,
+    /// The record's position among its chunk's records, from 0.
+    pub(crate) index: u64,
 }
 
 /// Where a record starts, as a line number or as an offset in its chunk

@@ -192,6 +192,19 @@ pub fn run<R: Reducer>(
             while let Some(res) = pending.remove(&next) {
                 next += 1;
                 let step = res.and_then(|out| {
+                    if let Some(max) = opts.max_errors {
+                        // The reject that crosses the limit, counted record
+                        // by record so the message does not depend on
+                        // chunking.
+                        for (i, j) in out.rejects.iter().enumerate() {
+                            let rejected = stats.records_rejected + i as u64 + 1;
+                            let read = stats.records_read + j.index + 1;
+                            if max.exceeded(rejected, read, false) {
+                                let limit = max.to_string();
+                                return Err(Error::TooManyRejects { limit, rejected, read });
+                            }
+                        }
+                    }
                     stats.records_read += out.read;
                     stats.records_filtered += out.filtered;
                     stats.records_rejected += out.rejects.len() as u64;
@@ -199,15 +212,6 @@ pub fn run<R: Reducer>(
                         report.clear();
                         out.rejects.iter().for_each(|j| j.write_ndjson(&mut report));
                         r.write(&report, out.rejects.len() as u64)?;
-                    }
-                    if let Some(max) = opts.max_errors {
-                        if max.exceeded(stats.records_rejected, stats.records_read, false) {
-                            return Err(Error::TooManyRejects {
-                                limit: max.to_string(),
-                                rejected: stats.records_rejected,
-                                read: stats.records_read,
-                            });
-                        }
                     }
                     reducer.merge(&mut total, out.partial)?;
                     reducer.drain(&mut total, sink)
@@ -272,7 +276,7 @@ fn process<R: Reducer>(
         let mut bad = |e: Error, at: BadRecord<'_>| match on_error {
             OnError::Fail => Err(e),
             OnError::Skip | OnError::Reject => {
-                rejects.push(Reject::new(&e, at.raw, at.offset, chunk.seq));
+                rejects.push(Reject::new(&e, at.raw, at.offset, chunk.seq, at.index));
                 Ok(())
             }
         };

@@ -262,6 +262,7 @@ mod tests {
                     line: crate::record::LineAt::Known(line as u64 + 2),
                     raw: b"",
                     offset: 0,
+                    index: 0,
                 };
                 r.fold(&mut p, &rec).unwrap();
             }
@@ -331,6 +332,7 @@ mod tests {
                 line: crate::record::LineAt::Known(i as u64 + 2),
                 raw: b"",
                 offset: 0,
+                index: 0,
             };
             r.fold(&mut p, &rec).unwrap();
             let kept = p.groups.values().map(|g| g.entries.len()).sum::<usize>();

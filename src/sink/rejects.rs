@@ -92,6 +92,8 @@ pub struct Reject {
     pub offset: u64,
     /// The chunk it was in.
     pub chunk: u64,
+    /// Its position among the chunk's records, from 0.
+    pub index: u64,
     /// The error's kind ([`Error::kind`]).
     pub kind: &'static str,
     /// The error message.
@@ -101,9 +103,10 @@ pub struct Reject {
 }
 
 impl Reject {
-    /// The reject for `error` on the record `raw` at `offset` in chunk
-    /// `chunk`; `input` and `line` come from the error's location.
-    pub fn new(error: &Error, raw: &[u8], offset: u64, chunk: u64) -> Reject {
+    /// The reject for `error` on the record `raw` at `offset`, the
+    /// `index`-th record of chunk `chunk`; `input` and `line` come from the
+    /// error's location.
+    pub fn new(error: &Error, raw: &[u8], offset: u64, chunk: u64, index: u64) -> Reject {
         let (input, line) =
             error.location().map_or((String::new(), 0), |l| (l.input.clone(), l.line));
         Reject {
@@ -111,6 +114,7 @@ impl Reject {
             line,
             offset,
             chunk,
+            index,
             kind: error.kind(),
             message: error.to_string(),
             raw: raw.to_vec(),

@@ -252,7 +252,7 @@ impl Chain {
         let text = std::str::from_utf8(&buf)
             .map_err(|e| Error::Internal(format!("--map output is not UTF-8: {e}")))?;
         let mut pairs = Vec::new();
-        for (line_text, &(line, offset)) in text.lines().zip(&places) {
+        for (line_text, &(line, offset, index)) in text.lines().zip(&places) {
             pairs.clear();
             let raw = line_text.as_bytes();
             if let Err(e) = object_pairs(line_text, &mut pairs) {
@@ -262,12 +262,12 @@ impl Chain {
                     expr: stage.last_map.1.clone(),
                     message: format!("the result cannot be written as JSON: {e}"),
                 };
-                bad(e, BadRecord { raw, offset })?;
+                bad(e, BadRecord { raw, offset, index })?;
                 continue;
             }
             let line = LineAt::Known(line);
-            match fold(&Record { fields: Fields::Json(&pairs), input, line, raw, offset }) {
-                Err(e) if e.is_record_error() => bad(e, BadRecord { raw, offset })?,
+            match fold(&Record { fields: Fields::Json(&pairs), input, line, raw, offset, index }) {
+                Err(e) if e.is_record_error() => bad(e, BadRecord { raw, offset, index })?,
                 other => other?,
             }
         }
@@ -319,7 +319,7 @@ impl Chain {
         stage: &ValueStage,
         rec: &Record<'_>,
         buf: &mut Vec<u8>,
-        places: &mut Vec<(u64, u64)>,
+        places: &mut Vec<(u64, u64, u64)>,
     ) -> Result<usize> {
         // The record's fields through the view, keeping the original text
         // of each for the fields no step changes.
@@ -365,7 +365,7 @@ impl Chain {
                 }
             }
             buf.extend_from_slice(b"}\n");
-            places.push((line, rec.offset));
+            places.push((line, rec.offset, rec.index));
         }
         Ok(current.len())
     }
