@@ -161,6 +161,13 @@ pub enum Error {
         /// Records read so far.
         read: u64,
     },
+    /// The run was stopped by a signal (SIGINT, SIGTERM) through
+    /// [`crate::exec::INTERRUPT`]; nothing was committed.
+    #[error("interrupted by signal {signal}")]
+    Interrupted {
+        /// The signal number (2: SIGINT, 15: SIGTERM).
+        signal: i32,
+    },
     /// A worker panicked while processing a chunk: a bug in fanfold.
     #[error(
         "internal error while processing the chunk at {at}: {message} (this is a bug in fanfold)"

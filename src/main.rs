@@ -5,18 +5,41 @@ mod cli;
 
 use std::io::Write;
 use std::process::ExitCode;
+use std::sync::atomic::AtomicBool;
 
 use fanfold::{Output, RunStats};
 
 /// Exit status of a run that finished but set records aside.
 const EXIT_REJECTED: u8 = 3;
 
+/// Set by the first SIGINT/SIGTERM: a second one exits at once.
+static SIGNALLED: AtomicBool = AtomicBool::new(false);
+
+/// On SIGINT or SIGTERM, the run stops at the next chunk and removes its
+/// temporary and partial output (exit 128 + the signal: 130, 143); a
+/// second signal exits at once, for a run blocked on a silent input.
+fn handle_signals() {
+    use signal_hook::consts::{SIGINT, SIGTERM};
+    for signal in [SIGINT, SIGTERM] {
+        // Registered first, so it sees the flag as the earlier signal left it.
+        let _ = signal_hook::flag::register_conditional_shutdown(signal, 128 + signal, &SIGNALLED);
+        let _ = signal_hook::flag::register(signal, &SIGNALLED);
+        let _ =
+            signal_hook::flag::register_usize(signal, &fanfold::exec::INTERRUPT, signal as usize);
+    }
+}
+
 fn main() -> ExitCode {
     let (args, steps) = cli::Args::parse_checked();
+    handle_signals();
     match run(&args, steps) {
         Ok(0) => ExitCode::SUCCESS,
         Ok(_) => ExitCode::from(EXIT_REJECTED),
         Err(e) if e.is_broken_pipe() => ExitCode::SUCCESS,
+        Err(fanfold::Error::Interrupted { signal }) => {
+            eprintln!("fanfold: interrupted by signal {signal}; output files removed");
+            ExitCode::from((128 + signal).clamp(0, 255) as u8)
+        }
         Err(e) => {
             eprintln!("fanfold: error: {e}");
             ExitCode::from(1)

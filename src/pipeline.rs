@@ -443,9 +443,12 @@ impl Pipeline {
             )
         };
         // The rejects file is kept even when the run fails: it is the
-        // account of what was set aside before the failure.
+        // account of what was set aside before the failure. An interrupted
+        // run leaves nothing behind.
         if let Some(o) = rejects_out {
-            o.commit()?;
+            if !matches!(result, Err(Error::Interrupted { .. })) {
+                o.commit()?;
+            }
         }
         result
     }

@@ -23,7 +23,7 @@
 
 use std::collections::BTreeMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -36,6 +36,20 @@ use crate::reduce::{Reducer, Sink};
 use crate::sink::rejects::{MaxErrors, OnError, Reject};
 use crate::source::{Chunk, Splitter};
 use crate::transform::Chain;
+
+/// Set to a signal number (2 for SIGINT, 15 for SIGTERM) to stop the runs
+/// in progress: the reader stops at the next chunk, queued chunks are
+/// skipped, and [`run`] returns [`Error::Interrupted`] without finishing
+/// the reducer, so nothing half-done is committed. The `fanfold` command
+/// sets it from its signal handlers; it is never reset.
+pub static INTERRUPT: AtomicUsize = AtomicUsize::new(0);
+
+fn interrupted() -> Option<Error> {
+    match INTERRUPT.load(Ordering::Relaxed) {
+        0 => None,
+        signal => Some(Error::Interrupted { signal: signal as i32 }),
+    }
+}
 
 /// Parallelism and bad-record settings.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -149,7 +163,10 @@ pub fn run<R: Reducer>(
             let result_tx = result_tx;
             let mut seq = 0;
             loop {
-                if slot_rx.recv().is_err() || cancel.load(Ordering::Relaxed) {
+                if slot_rx.recv().is_err()
+                    || cancel.load(Ordering::Relaxed)
+                    || INTERRUPT.load(Ordering::Relaxed) != 0
+                {
                     break;
                 }
                 let chunk = match splitter.next_chunk() {
@@ -169,7 +186,9 @@ pub fn run<R: Reducer>(
                 let chain = chain.clone();
                 pool.spawn_fifo(move || {
                     let seq = chunk.seq;
-                    let res = if cancel.load(Ordering::Relaxed) {
+                    let res = if cancel.load(Ordering::Relaxed)
+                        || INTERRUPT.load(Ordering::Relaxed) != 0
+                    {
                         let partial = reducer.empty();
                         Ok(ChunkOutput { partial, read: 0, filtered: 0, rejects: Vec::new() })
                     } else {
@@ -188,6 +207,10 @@ pub fn run<R: Reducer>(
         let mut total = reducer.empty();
         let mut failure = None;
         'recv: for (seq, res) in result_rx.iter() {
+            if let Some(e) = interrupted() {
+                failure = Some(e);
+                break 'recv;
+            }
             pending.insert(seq, res);
             while let Some(res) = pending.remove(&next) {
                 next += 1;
@@ -230,7 +253,7 @@ pub fn run<R: Reducer>(
         drop(slot_tx);
         let joined = reader.join();
         stats.chunks = next;
-        match (failure, joined) {
+        match (failure.or_else(interrupted), joined) {
             (Some(e), _) => Err(e),
             (None, Err(panic)) => Err(Error::Internal(format!(
                 "the reader thread panicked: {}",
