@@ -82,23 +82,21 @@ fn run(args: &cli::Args, steps: Vec<fanfold::transform::Step>) -> fanfold::Resul
     Ok(stats.records_rejected)
 }
 
-/// The run statistics as one JSON object.
+/// The run statistics as one JSON object (`--stats-json`).
 fn stats_json(s: &RunStats) -> String {
-    format!(
-        "{{\"records_read\":{},\"records_written\":{},\"records_filtered\":{},\
-         \"records_rejected\":{},\"chunks\":{},\"threads\":{},\"bytes_read\":{},\
-         \"bytes_written\":{},\"elapsed_secs\":{:.6},\"peak_in_flight\":{}}}\n",
-        s.records_read,
-        s.records_written,
-        s.records_filtered,
-        s.records_rejected,
-        s.chunks,
-        s.threads,
-        s.bytes_read,
-        s.bytes_written,
-        s.elapsed_secs,
-        s.peak_in_flight
-    )
+    let json = serde_json::json!({
+        "records_read": s.records_read,
+        "records_written": s.records_written,
+        "records_filtered": s.records_filtered,
+        "records_rejected": s.records_rejected,
+        "chunks": s.chunks,
+        "threads": s.threads,
+        "bytes_read": s.bytes_read,
+        "bytes_written": s.bytes_written,
+        "elapsed_secs": s.elapsed_secs,
+        "peak_in_flight": s.peak_in_flight,
+    });
+    format!("{json}\n")
 }
 
 fn print_stats(s: &RunStats) {

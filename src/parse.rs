@@ -186,17 +186,8 @@ pub fn for_each_record_or(
                     bad(json_error(&e, input, this), BadRecord { raw, offset, index: count - 1 })?;
                     continue;
                 }
-                let line = LineAt::Known(this);
-                if let Err(e) = f(&Record {
-                    fields: Fields::Json(&pairs),
-                    input,
-                    line,
-                    raw,
-                    offset,
-                    index: count - 1,
-                }) {
-                    on_record_error(e, bad, BadRecord { raw, offset, index: count - 1 })?;
-                }
+                let at = BadRecord { raw, offset, index: count - 1 };
+                json_record(&mut f, bad, &pairs, input, LineAt::Known(this), at)?;
             }
         }
         Format::Json => {
@@ -241,18 +232,9 @@ pub fn for_each_record_or(
                 count += 1;
                 let line =
                     LineAt::Offset { first_line: chunk.first_line, chunk: data, offset: start };
-                let raw = &data[start..pos];
                 let offset = chunk.offset + start as u64;
-                if let Err(e) = f(&Record {
-                    fields: Fields::Json(&pairs),
-                    input,
-                    line,
-                    raw,
-                    offset,
-                    index: count - 1,
-                }) {
-                    on_record_error(e, bad, BadRecord { raw, offset, index: count - 1 })?;
-                }
+                let at = BadRecord { raw: &data[start..pos], offset, index: count - 1 };
+                json_record(&mut f, bad, &pairs, input, line, at)?;
             }
         }
     }
@@ -493,6 +475,23 @@ fn json_error(e: &serde_json::Error, input: &str, line: u64) -> Error {
         at: Location { input: input.to_string(), line },
         column: e.column().max(1),
         message: e.to_string().split(" at line ").next().unwrap_or_default().to_string(),
+    }
+}
+
+/// Calls `f` on the JSON record `pairs` found at `at`, routing a record
+/// error to `bad`.
+fn json_record(
+    f: &mut impl FnMut(&Record<'_>) -> Result<()>,
+    bad: &mut dyn FnMut(Error, BadRecord<'_>) -> Result<()>,
+    pairs: &[Pairs<'_>],
+    input: &str,
+    line: LineAt<'_>,
+    at: BadRecord<'_>,
+) -> Result<()> {
+    let BadRecord { raw, offset, index } = at;
+    match f(&Record { fields: Fields::Json(pairs), input, line, raw, offset, index }) {
+        Err(e) => on_record_error(e, bad, at),
+        Ok(()) => Ok(()),
     }
 }
 
