@@ -196,7 +196,9 @@ pub struct Sorted {
     stats: Arc<SpillStats>,
 }
 
-/// One chunk's records, encoded, with their keys; sorted by [`Reducer::seal`].
+/// One chunk's records, encoded, with their keys; [`Reducer::seal`] puts
+/// them in sorted order (moving the bytes, so that merges read each run
+/// front to back instead of jumping around memory).
 #[derive(Debug, Default)]
 pub struct Run {
     keys: Vec<KeyVal>,
@@ -204,8 +206,6 @@ pub struct Run {
     data: Vec<u8>,
     /// Record i is `data[ends[i-1]..ends[i]]`.
     ends: Vec<usize>,
-    /// Record indices in sorted order.
-    order: Vec<u32>,
 }
 
 impl Run {
@@ -216,14 +216,13 @@ impl Run {
 
     /// Bytes this run holds on the heap, as allocated (capacities, not
     /// lengths): the encoded records, the text key values, one
-    /// [`KeyVal`] per key, an end offset and an order index per record.
+    /// [`KeyVal`] per key and an end offset per record.
     fn heap_bytes(&self) -> u64 {
         use std::mem::size_of;
         (self.data.capacity()
             + self.arena.capacity()
             + self.keys.capacity() * size_of::<KeyVal>()
             + self.ends.capacity() * size_of::<usize>()
-            + self.order.capacity() * size_of::<u32>()
             + size_of::<Run>()) as u64
     }
 }
@@ -249,7 +248,7 @@ enum Cursor<'a> {
 impl Cursor<'_> {
     fn at_end(&self) -> bool {
         match self {
-            Cursor::Mem { run, pos, .. } => *pos >= run.order.len(),
+            Cursor::Mem { run, pos, .. } => *pos >= run.ends.len(),
             Cursor::File(r) => r.at_end(),
         }
     }
@@ -258,7 +257,7 @@ impl Cursor<'_> {
     fn keys(&self) -> (&[KeyVal], &[u8]) {
         match self {
             Cursor::Mem { run, pos, nkeys } => {
-                let i = run.order[*pos] as usize;
+                let i = *pos;
                 (&run.keys[i * nkeys..(i + 1) * nkeys], &run.arena)
             }
             Cursor::File(r) => (r.keys(), r.arena()),
@@ -267,7 +266,7 @@ impl Cursor<'_> {
 
     fn record(&self) -> &[u8] {
         match self {
-            Cursor::Mem { run, pos, .. } => run.record(run.order[*pos] as usize),
+            Cursor::Mem { run, pos, .. } => run.record(*pos),
             Cursor::File(r) => r.record(),
         }
     }
@@ -340,16 +339,31 @@ impl Reducer for Sorted {
         for run in &mut partial.runs {
             let mut order: Vec<u32> = (0..run.ends.len() as u32).collect();
             order.sort_by(|&i, &j| self.cmp(run, i as usize, run, j as usize));
-            run.order = order;
-            if self.spill.is_some() {
-                // What is held is counted as allocated: give back the
-                // growth slack (a shrinking realloc, no copy for big
-                // blocks).
-                run.data.shrink_to_fit();
-                run.arena.shrink_to_fit();
-                run.keys.shrink_to_fit();
-                run.ends.shrink_to_fit();
+            // Rewrite the run in sorted order, at exact capacities (what is
+            // held is counted as allocated).
+            let n = self.keys.len();
+            let mut sorted = Run {
+                keys: Vec::with_capacity(run.keys.len()),
+                arena: Vec::with_capacity(run.arena.len()),
+                data: Vec::with_capacity(run.data.len()),
+                ends: Vec::with_capacity(run.ends.len()),
+            };
+            for &i in &order {
+                let i = i as usize;
+                sorted.data.extend_from_slice(run.record(i));
+                sorted.ends.push(sorted.data.len());
+                for &k in &run.keys[i * n..(i + 1) * n] {
+                    sorted.keys.push(match k {
+                        KeyVal::Str(s, e) => {
+                            let at = sorted.arena.len();
+                            sorted.arena.extend_from_slice(&run.arena[s..e]);
+                            KeyVal::Str(at, sorted.arena.len())
+                        }
+                        other => other,
+                    });
+                }
             }
+            *run = sorted;
         }
         Ok(())
     }
@@ -380,7 +394,7 @@ impl Reducer for Sorted {
             return self.finish_external(&mut total, sink);
         }
         let runs: Vec<&Run> = total.runs.iter().filter(|r| !r.ends.is_empty()).collect();
-        let records: usize = runs.iter().map(|r| r.order.len()).sum();
+        let records: usize = runs.iter().map(|r| r.ends.len()).sum();
         // The parallel merge buffers all but the first key range's output:
         // under a budget, only when that fits beside the records.
         let output: u64 = runs.iter().map(|r| r.data.len() as u64).sum();
@@ -435,11 +449,11 @@ impl Sorted {
         self
     }
 
-    /// Strict order of `(run, position in run.order)`: by key, ties by run
-    /// then position, which is input order.
+    /// Strict order of `(run, position in run)`: by key, ties by run then
+    /// position, which is input order.
     fn before(&self, runs: &[&Run], a: (usize, usize), b: (usize, usize)) -> bool {
         let (ra, rb) = (runs[a.0], runs[b.0]);
-        match self.cmp(ra, ra.order[a.1] as usize, rb, rb.order[b.1] as usize) {
+        match self.cmp(ra, a.1, rb, b.1) {
             Ordering::Less => true,
             Ordering::Greater => false,
             Ordering::Equal => a < b,
@@ -453,12 +467,12 @@ impl Sorted {
     /// splitters in the global order.
     fn split_points(&self, runs: &[&Run], parts: usize) -> Vec<Vec<usize>> {
         let mut bounds = vec![vec![0; runs.len()]];
-        if let Some(big) = (0..runs.len()).max_by_key(|&r| runs[r].order.len()) {
+        if let Some(big) = (0..runs.len()).max_by_key(|&r| runs[r].ends.len()) {
             for k in 1..parts {
-                let pivot = (big, runs[big].order.len() * k / parts);
+                let pivot = (big, runs[big].ends.len() * k / parts);
                 let cut: Vec<usize> = (0..runs.len())
                     .map(|r| {
-                        let (mut lo, mut hi) = (0, runs[r].order.len());
+                        let (mut lo, mut hi) = (0, runs[r].ends.len());
                         while lo < hi {
                             let mid = (lo + hi) / 2;
                             if self.before(runs, (r, mid), pivot) {
@@ -473,7 +487,7 @@ impl Sorted {
                 bounds.push(cut);
             }
         }
-        bounds.push(runs.iter().map(|r| r.order.len()).collect());
+        bounds.push(runs.iter().map(|r| r.ends.len()).collect());
         bounds
     }
 
@@ -504,7 +518,7 @@ impl Sorted {
     }
 
     /// K-way merges positions `lo[r]..hi[r]` of every run, calling `emit`
-    /// with each record's run and index (into `run.ends`), in order.
+    /// with each record's run and position, in order.
     fn merge_runs(
         &self,
         runs: &[&Run],
@@ -512,7 +526,7 @@ impl Sorted {
         hi: &[usize],
         mut emit: impl FnMut(&Run, usize) -> Result<()>,
     ) -> Result<()> {
-        // A binary min-heap of (run, position in run.order); ties go to the
+        // A binary min-heap of (run, position in run); ties go to the
         // earlier run, which keeps the sort stable across chunks.
         let less = |a: (usize, usize), b: (usize, usize)| self.before(runs, a, b);
         let mut heap: Vec<(usize, usize)> =
@@ -521,7 +535,7 @@ impl Sorted {
             sift_down(&mut heap, i, &less);
         }
         while let Some(&(r, pos)) = heap.first() {
-            emit(runs[r], runs[r].order[pos] as usize)?;
+            emit(runs[r], pos)?;
             if pos + 1 < hi[r] {
                 heap[0] = (r, pos + 1);
             } else {
@@ -541,7 +555,7 @@ impl Sorted {
         let n = self.keys.len();
         let runs: Vec<&Run> = total.runs.iter().collect();
         let lo = vec![0; runs.len()];
-        let hi: Vec<usize> = runs.iter().map(|r| r.order.len()).collect();
+        let hi: Vec<usize> = runs.iter().map(|r| r.ends.len()).collect();
         let mut out = SpillWriter::create(&opts.dir)?;
         self.merge_runs(&runs, &lo, &hi, |run, i| {
             out.write(&run.keys[i * n..(i + 1) * n], &run.arena, run.record(i))
