@@ -122,9 +122,10 @@ pub struct Pipeline {
     /// buffers, and the allocator's slack.
     pub memory_limit: Option<u64>,
     /// `--temp-dir`: where a sort spills and where records a `--map` made
-    /// wait for their CSV header; `None`: [`std::env::temp_dir`]. The files
-    /// are anonymous, so nothing is left there after a run, whatever
-    /// happens.
+    /// wait for their CSV header; `None`: [`std::env::temp_dir`]. Spill
+    /// files are anonymous (nothing is left even if the process is
+    /// killed); the `--map` file is removed when the run ends, on success,
+    /// error or panic.
     pub temp_dir: Option<PathBuf>,
 }
 
