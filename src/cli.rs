@@ -71,6 +71,18 @@ pub struct Args {
     #[arg(long, value_name = "N")]
     pub max_in_flight: Option<NonZeroUsize>,
 
+    /// Memory limit: bytes, or with a unit (256MiB, 1GB). It covers the
+    /// in-flight window and the reducer's state: a sort spills sorted runs
+    /// to --temp-dir past it, a group-by stops with an error. Default: a
+    /// quarter of the physical memory (1 GiB if unknown); see --explain.
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    pub memory_limit: Option<usize>,
+
+    /// Directory for temporary files (a sort's spilled runs); default the
+    /// system's ($TMPDIR or /tmp). Nothing is left in it after a run.
+    #[arg(long, value_name = "DIR")]
+    pub temp_dir: Option<PathBuf>,
+
     /// Keep the records for which the jq expression is true (any output
     /// other than false or null), e.g. '.amount > 5000'. Each record is a
     /// JSON object (CSV rows keyed by the header; number-like fields are
@@ -410,6 +422,8 @@ impl Args {
             };
         }
         p.steps = steps;
+        p.memory_limit = self.memory_limit.map(|b| b as u64);
+        p.temp_dir = self.temp_dir.clone();
         p.no_infer = self.no_infer;
         p.on_error = match self.on_error {
             OnErrorArg::Fail => OnError::Fail,

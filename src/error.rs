@@ -168,6 +168,15 @@ pub enum Error {
         /// The signal number (2: SIGINT, 15: SIGTERM).
         signal: i32,
     },
+    /// A reducer's state outgrew `--memory-limit` and cannot be spilled to
+    /// disk (the groups of a group-by).
+    #[error("--memory-limit {}: {message}", crate::pipeline::human_bytes(*limit))]
+    MemoryLimit {
+        /// The memory limit, in bytes.
+        limit: u64,
+        /// What passed it, and how to get past it.
+        message: String,
+    },
     /// A worker panicked while processing a chunk: a bug in fanfold.
     #[error(
         "internal error while processing the chunk at {at}: {message} (this is a bug in fanfold)"

@@ -41,7 +41,9 @@ pub mod transform;
 pub use error::{Error, Location, Result};
 pub use exec::{ExecOptions, RunStats};
 pub use format::Format;
-pub use pipeline::{Pipeline, Plan, ReduceSpec, DEFAULT_CHUNK_BYTES, MIN_AUTO_CHUNK_BYTES};
+pub use pipeline::{
+    default_memory_limit, Pipeline, Plan, ReduceSpec, DEFAULT_CHUNK_BYTES, MIN_AUTO_CHUNK_BYTES,
+};
 pub use record::{ColumnRef, Field, Record, Source};
 pub use reduce::{AggKind, AggSpec, Reducer, Sink, SortKeySpec};
 pub use sink::Output;

@@ -117,4 +117,11 @@ fn print_stats(s: &RunStats) {
         s.mb_per_sec(),
         s.peak_in_flight
     );
+    if s.spilled_runs > 0 {
+        let _ = writeln!(
+            err,
+            "fanfold: stats: spilled {} sorted runs, {} bytes",
+            s.spilled_runs, s.spilled_bytes
+        );
+    }
 }

@@ -4,6 +4,7 @@
 
 use std::io::Write;
 use std::path::PathBuf;
+use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 
 use crate::error::{Error, Result};
@@ -12,7 +13,7 @@ use crate::format::Format;
 use crate::parse::ParseOptions;
 use crate::reduce::{
     AggSpec, Concat, CustomReduce, CustomSpec, GroupBy, KeyUnion, Reducer, Sink, SortKeySpec,
-    Sorted, TopK,
+    Sorted, SpillOptions, SpillStats, TopK, DEFAULT_FAN_IN,
 };
 use crate::sink::encode::Encoder;
 use crate::sink::rejects::{MaxErrors, OnError};
@@ -121,6 +122,41 @@ pub struct Pipeline {
     pub null_markers: Vec<String>,
     /// The reducer.
     pub reduce: ReduceSpec,
+    /// `--memory-limit`, in bytes (at least 1); `None`: the default,
+    /// [`default_memory_limit`]. It covers the in-flight window (chunks and
+    /// their partials) and the reducer's state; the state gets what the
+    /// window leaves, at least half (see [`Plan::state_budget`]). A sort
+    /// spills sorted runs to `temp_dir` past it; a group-by fails with
+    /// [`Error::MemoryLimit`]. Not covered: the final merge's read buffers
+    /// (bounded by the same budget, 16 KiB to 1 MiB per spilled run), output
+    /// buffers, and the allocator's slack.
+    pub memory_limit: Option<u64>,
+    /// `--temp-dir`: where a sort spills and where records a `--map` made
+    /// wait for their CSV header; `None`: [`std::env::temp_dir`]. Spill
+    /// files are anonymous (nothing is left even if the process is
+    /// killed); the `--map` file is removed when the run ends, on success,
+    /// error or panic.
+    pub temp_dir: Option<PathBuf>,
+}
+
+/// The default `--memory-limit` in bytes: a quarter of the physical memory
+/// (`MemTotal` in `/proc/meminfo`, or the cgroup v2 `memory.max` when it is
+/// smaller), or 1 GiB when neither can be read.
+pub fn default_memory_limit() -> u64 {
+    let meminfo = std::fs::read_to_string("/proc/meminfo").ok().and_then(|m| {
+        let line = m.lines().find(|l| l.starts_with("MemTotal:"))?;
+        let kib: u64 =
+            line.trim_start_matches("MemTotal:").trim().strip_suffix("kB")?.trim().parse().ok()?;
+        Some(kib * 1024)
+    });
+    let cgroup = std::fs::read_to_string("/sys/fs/cgroup/memory.max")
+        .ok()
+        .and_then(|m| m.trim().parse::<u64>().ok());
+    let total = match (meminfo, cgroup) {
+        (Some(a), Some(b)) => a.min(b),
+        (a, b) => a.or(b).unwrap_or(4 << 30),
+    };
+    (total / 4).max(1)
 }
 
 impl Pipeline {
@@ -146,7 +182,21 @@ impl Pipeline {
             rejects: None,
             null_markers: Vec::new(),
             reduce: ReduceSpec::Concat,
+            memory_limit: None,
+            temp_dir: None,
         }
+    }
+
+    /// The memory limit in bytes: [`Pipeline::memory_limit`] or the
+    /// default.
+    pub fn resolved_memory_limit(&self) -> u64 {
+        self.memory_limit.unwrap_or_else(default_memory_limit)
+    }
+
+    /// The directory for temporary files: [`Pipeline::temp_dir`] or the
+    /// system's.
+    pub fn resolved_temp_dir(&self) -> PathBuf {
+        self.temp_dir.clone().unwrap_or_else(std::env::temp_dir)
     }
 
     /// The input format this pipeline reads.
@@ -185,7 +235,9 @@ impl Pipeline {
     fn run_key_union(&self, out: &mut dyn Write, out_name: &str) -> Result<RunStats> {
         let out_format = self.output_format.unwrap_or(self.resolved_input_format());
         let out_delimiter = self.output_delimiter(out_format);
-        let tmp = tempfile::NamedTempFile::new().map_err(|e| Error::io("<temporary file>", e))?;
+        let dir = self.resolved_temp_dir();
+        let tmp = tempfile::NamedTempFile::new_in(&dir)
+            .map_err(|e| Error::io(format!("{} (--temp-dir)", dir.display()), e))?;
         let tmp_name = tmp.path().display().to_string();
         let keys = Arc::new(parking_lot::Mutex::new(Vec::new()));
         let mut first = self.clone();
@@ -243,14 +295,24 @@ impl Pipeline {
                 self.run_wrapped(out, out_name, union.clone(), |_, enc| Ok(Concat::new(enc)))
             }
             ReduceSpec::Sort(keys_spec) => {
-                self.run_wrapped(out, out_name, union.clone(), |layout, enc| {
+                let spilled = Arc::new(SpillStats::default());
+                let spill = SpillOptions {
+                    budget: self.plan().state_budget,
+                    dir: self.resolved_temp_dir(),
+                    fan_in: DEFAULT_FAN_IN,
+                };
+                let mut stats = self.run_wrapped(out, out_name, union.clone(), |layout, enc| {
                     let resolved = keys_spec
                         .iter()
                         .map(|k| Ok((layout.resolve("--sort-by", &k.column)?, k.clone())))
                         .collect::<Result<Vec<_>>>()?;
                     Ok(Sorted::new(resolved, enc, self.null_bytes())
-                        .with_merge_threads(self.threads))
-                })
+                        .with_merge_threads(self.threads)
+                        .with_spill(spill, spilled.clone()))
+                })?;
+                stats.spilled_runs = spilled.runs.load(Relaxed);
+                stats.spilled_bytes = spilled.bytes.load(Relaxed);
+                Ok(stats)
             }
             ReduceSpec::Custom(spec) => self.run_with(out, out_name, |layout, enc| {
                 let opts =
@@ -274,7 +336,9 @@ impl Pipeline {
                             Ok((a.clone(), col))
                         })
                         .collect::<Result<Vec<_>>>()?;
-                    Ok(GroupBy::new(keys, aggs, enc, self.null_bytes()))
+                    let plan = self.plan();
+                    Ok(GroupBy::new(keys, aggs, enc, self.null_bytes())
+                        .with_memory_limit(plan.state_budget, plan.memory_limit))
                 })
             }
             ReduceSpec::TopK { k, keys, group_by } => {
@@ -337,6 +401,9 @@ impl Pipeline {
         }
         if self.max_in_flight == 0 {
             return Err(Error::flag("--max-in-flight", "must be at least 1"));
+        }
+        if self.memory_limit == Some(0) {
+            return Err(Error::flag("--memory-limit", "must be at least 1 byte"));
         }
         match self.chunk {
             ChunkLimit::Bytes(0) => return Err(Error::flag("--chunk-bytes", "must be at least 1")),
@@ -465,6 +532,26 @@ impl Pipeline {
         let sizes: Option<Vec<u64>> = self.inputs.iter().map(Input::size).collect();
         let input_bytes = sizes.map(|v| v.iter().sum::<u64>());
         let threads = self.threads.max(1);
+        let memory_limit = self.resolved_memory_limit();
+        // Automatic chunks are made small enough for the window to take at
+        // most half the memory limit (but never below the minimum).
+        let window_cap = (memory_limit / (4 * self.max_in_flight.max(1) as u64))
+            .saturating_sub(64 << 10)
+            .max(MIN_AUTO_CHUNK_BYTES as u64);
+        let capped = |bytes: u64, why: String| {
+            if bytes > window_cap {
+                (
+                    window_cap,
+                    format!(
+                        "automatic: lowered so that the window takes at most half of the \
+                         memory limit, at least {} KiB",
+                        MIN_AUTO_CHUNK_BYTES >> 10
+                    ),
+                )
+            } else {
+                (bytes, why)
+            }
+        };
         let (chunk, chunk_reason) = match (self.chunk, input_bytes) {
             (ChunkLimit::Auto, Some(total)) => {
                 let per_thread = total / (4 * threads as u64);
@@ -479,12 +566,14 @@ impl Pipeline {
                         MIN_AUTO_CHUNK_BYTES >> 10
                     )
                 };
+                let (bytes, why) = capped(bytes, why);
                 (ChunkLimit::Bytes(bytes as usize), why)
             }
-            (ChunkLimit::Auto, None) => (
-                ChunkLimit::Bytes(DEFAULT_CHUNK_BYTES),
-                "automatic: the default (the input size is not known)".to_string(),
-            ),
+            (ChunkLimit::Auto, None) => {
+                let why = "automatic: the default (the input size is not known)".to_string();
+                let (bytes, why) = capped(DEFAULT_CHUNK_BYTES as u64, why);
+                (ChunkLimit::Bytes(bytes as usize), why)
+            }
             (given, _) => (given, "given on the command line".to_string()),
         };
         let expected_chunks = match (chunk, input_bytes) {
@@ -496,6 +585,14 @@ impl Pipeline {
             ChunkLimit::Bytes(b) => Some(2 * (b + (64 << 10)) as u64 * self.max_in_flight as u64),
             _ => None,
         };
+        // The reducer's state gets what the window leaves of the limit, at
+        // least half of it.
+        let state_budget =
+            memory_limit.saturating_sub(memory_bound.unwrap_or(u64::MAX)).max(memory_limit / 2);
+        let memory_limit_reason = match self.memory_limit {
+            Some(_) => "given".to_string(),
+            None => "default: a quarter of the physical memory".to_string(),
+        };
         Plan {
             input_bytes,
             chunk,
@@ -504,6 +601,9 @@ impl Pipeline {
             max_in_flight: self.max_in_flight,
             expected_chunks,
             memory_bound,
+            memory_limit,
+            memory_limit_reason,
+            state_budget,
         }
     }
 
@@ -530,9 +630,18 @@ pub struct Plan {
     /// Bytes the in-flight window holds at most (chunk bytes and encoded
     /// partials), not counting the reducer's own state.
     pub memory_bound: Option<u64>,
+    /// The memory limit, in bytes ([`Pipeline::resolved_memory_limit`]).
+    pub memory_limit: u64,
+    /// Where the memory limit comes from.
+    pub memory_limit_reason: String,
+    /// Bytes the reducer's state may hold: the memory limit less the
+    /// window's bound, at least half the limit (half when the window's size
+    /// is not known). A sort spills past it; a group-by fails.
+    pub state_budget: u64,
 }
 
-fn human_bytes(n: u64) -> String {
+/// `n` bytes for people: `512 B`, `1.5 KiB`, `256.0 MiB`, `3.2 GiB`.
+pub(crate) fn human_bytes(n: u64) -> String {
     const UNITS: [&str; 4] = ["B", "KiB", "MiB", "GiB"];
     let mut v = n as f64;
     let mut u = 0;
@@ -568,6 +677,14 @@ impl std::fmt::Display for Plan {
         let mem = self.memory_bound.map_or("unknown (chunks sized in records)".into(), |b| {
             format!("{} (window × 2 × chunk), plus the reducer's state", human_bytes(b))
         });
-        write!(f, "memory bound: {mem}")
+        writeln!(f, "memory bound: {mem}")?;
+        write!(
+            f,
+            "memory limit: {} ({}); {} of it for the reducer's state (a sort spills past it, a \
+             group-by fails)",
+            human_bytes(self.memory_limit),
+            self.memory_limit_reason,
+            human_bytes(self.state_budget)
+        )
     }
 }

@@ -89,6 +89,10 @@ pub struct RunStats {
     pub elapsed_secs: f64,
     /// Most chunks in flight at once.
     pub peak_in_flight: u64,
+    /// Sorted runs a sort wrote to spill files (merge passes included).
+    pub spilled_runs: u64,
+    /// Bytes a sort wrote to spill files (merge passes included).
+    pub spilled_bytes: u64,
 }
 
 impl RunStats {

@@ -13,6 +13,14 @@
 //! mean, min, max, mode, first or last over no values is missing (an empty
 //! field or `null`).
 //!
+//! Memory: with [`GroupBy::with_memory_limit`], the merged state's size is
+//! estimated as it grows (the hash table's slots as allocated, plus per
+//! group its key, its accumulators and the values of its `distinct` and
+//! `mode` sets, each with a fixed overhead for its allocation and table
+//! slot), and passing the budget is an error naming `--memory-limit`: the
+//! groups cannot be spilled (yet), and failing early with a clear message
+//! beats being killed by the kernel.
+//!
 //! `mode` is the most frequent value, compared as text (like `distinct`);
 //! ties go to the value seen first in input order. Each partial keeps a
 //! count and a first-seen position per value; since partials merge in chunk
@@ -155,6 +163,14 @@ pub struct GroupBy {
     encoder: Encoder,
     null_markers: Vec<Vec<u8>>,
     names: Vec<String>,
+    limit: Option<StateLimit>,
+}
+
+/// A bound on the group-by state; see [`GroupBy::with_memory_limit`].
+#[derive(Debug, Clone, Copy)]
+struct StateLimit {
+    budget: u64,
+    limit: u64,
 }
 
 /// Per-group, per-aggregate state.
@@ -319,6 +335,60 @@ pub struct GroupPartial {
     /// Per aggregate, the number a sum or mean adds for the record being
     /// folded (reused across records).
     numbers: Vec<Option<Number>>,
+    /// Estimated heap bytes of the groups beside the table's slots (see
+    /// [`group_bytes`]); kept when a memory limit is set.
+    heap: u64,
+}
+
+/// Estimated bytes of one allocation's bookkeeping (malloc header and
+/// rounding).
+const ALLOC_OVERHEAD: u64 = 16;
+
+/// Estimated bytes of a `distinct` value beside its text: its box, its
+/// table slot (at 7/8 load) and its allocation.
+const DISTINCT_VALUE_BYTES: u64 = 16 + 3 + ALLOC_OVERHEAD;
+
+/// Estimated bytes of a `mode` value beside its text: its box and entry,
+/// its table slot (at 7/8 load) and its allocation.
+const MODE_VALUE_BYTES: u64 = 16 + 24 + 6 + ALLOC_OVERHEAD;
+
+/// Estimated heap bytes of one group beside its table slot: its key, its
+/// accumulators, and the values they hold.
+fn group_bytes(key: &[u8], accs: &[Acc]) -> u64 {
+    let mut n =
+        key.len() as u64 + ALLOC_OVERHEAD + std::mem::size_of_val(accs) as u64 + ALLOC_OVERHEAD;
+    for acc in accs {
+        n += match acc {
+            Acc::Distinct(set) => set.iter().map(|v| v.len() as u64 + DISTINCT_VALUE_BYTES).sum(),
+            Acc::Mode(m) => m.values.keys().map(|v| v.len() as u64 + MODE_VALUE_BYTES).sum(),
+            Acc::Extreme(e) => {
+                let num = e.num.as_ref().map_or(0, |(_, t)| t.len() as u64 + ALLOC_OVERHEAD);
+                num + e.text.as_ref().map_or(0, |t| t.len() as u64 + ALLOC_OVERHEAD)
+            }
+            Acc::Value(Some(v)) => match v {
+                OwnedField::Text(t) | OwnedField::JsonString(t) | OwnedField::JsonOther(t) => {
+                    t.len() as u64 + ALLOC_OVERHEAD
+                }
+                OwnedField::Missing => 0,
+            },
+            Acc::Count(_) | Acc::Sum(..) | Acc::Value(None) => 0,
+        };
+    }
+    n
+}
+
+/// Total text bytes of `values`.
+fn value_bytes<'a>(values: impl Iterator<Item = &'a Box<[u8]>>) -> u64 {
+    values.map(|v| v.len() as u64).sum()
+}
+
+impl GroupPartial {
+    /// Estimated bytes of the state: the table's slots as allocated, plus
+    /// [`GroupPartial::heap`].
+    fn state_bytes(&self) -> u64 {
+        let slot = std::mem::size_of::<(Vec<u8>, Vec<Acc>)>() as u64 + 1;
+        self.groups.capacity() as u64 * slot + self.heap
+    }
 }
 
 // Group key encoding: per key column a tag byte, a 4-byte little-endian
@@ -359,7 +429,77 @@ impl GroupBy {
                     && aggs[j].column == aggs[i].column
             });
         }
-        GroupBy { keys, aggs, encoder, null_markers, names }
+        GroupBy { keys, aggs, encoder, null_markers, names, limit: None }
+    }
+
+    /// Fails the run with [`Error::MemoryLimit`] once the merged groups'
+    /// estimated size (see the module docs) passes `budget` bytes; `limit`
+    /// is the `--memory-limit` the budget comes from (bytes), named in the
+    /// error.
+    pub fn with_memory_limit(mut self, budget: u64, limit: u64) -> Self {
+        self.limit = Some(StateLimit { budget, limit });
+        self
+    }
+
+    /// Merges `next`'s groups into `total`'s, keeping `total.heap` (when a
+    /// limit is set).
+    fn merge_groups(&self, total: &mut GroupPartial, next: GroupPartial) {
+        if total.groups.is_empty() {
+            total.groups = next.groups;
+            total.heap = next.heap;
+            return;
+        }
+        let counting = self.limit.is_some();
+        for (key, accs) in next.groups {
+            match total.groups.get_mut(&key) {
+                None => {
+                    if counting {
+                        total.heap += group_bytes(&key, &accs);
+                    }
+                    total.groups.insert(key, accs);
+                }
+                Some(mine) => {
+                    for ((agg, a), b) in self.aggs.iter().zip(mine.iter_mut()).zip(accs) {
+                        match (a, b) {
+                            (Acc::Count(x), Acc::Count(y)) => *x += y,
+                            (Acc::Sum(x, n), Acc::Sum(y, m)) => {
+                                x.merge(y);
+                                *n += m;
+                            }
+                            (Acc::Extreme(x), Acc::Extreme(y)) => {
+                                x.merge(y, agg.kind == AggKind::Max)
+                            }
+                            (Acc::Distinct(x), Acc::Distinct(y)) => {
+                                let before = x.len();
+                                let n = y.len() as u64;
+                                let bytes = if counting { value_bytes(y.iter()) } else { 0 };
+                                x.extend(y);
+                                let added = (x.len() - before) as u64;
+                                if counting && added > 0 {
+                                    total.heap += added * (DISTINCT_VALUE_BYTES + bytes / n);
+                                }
+                            }
+                            (Acc::Mode(x), Acc::Mode(y)) => {
+                                let before = x.values.len();
+                                let n = y.values.len() as u64;
+                                let bytes = if counting { value_bytes(y.values.keys()) } else { 0 };
+                                x.merge(y);
+                                let added = (x.values.len() - before) as u64;
+                                if counting && added > 0 {
+                                    total.heap += added * (MODE_VALUE_BYTES + bytes / n);
+                                }
+                            }
+                            (Acc::Value(x), Acc::Value(y)) => {
+                                if y.is_some() && (agg.kind == AggKind::Last || x.is_none()) {
+                                    *x = y;
+                                }
+                            }
+                            _ => unreachable!("accumulators of one aggregate share a kind"),
+                        }
+                    }
+                }
+            }
+        }
     }
 
     fn new_accs(&self) -> Vec<Acc> {
@@ -547,41 +687,31 @@ impl Reducer for GroupBy {
         Ok(())
     }
 
-    fn merge(&self, total: &mut GroupPartial, next: GroupPartial) -> Result<()> {
-        if total.groups.is_empty() {
-            total.groups = next.groups;
-            return Ok(());
-        }
-        for (key, accs) in next.groups {
-            match total.groups.get_mut(&key) {
-                None => {
-                    total.groups.insert(key, accs);
-                }
-                Some(mine) => {
-                    for ((agg, a), b) in self.aggs.iter().zip(mine.iter_mut()).zip(accs) {
-                        match (a, b) {
-                            (Acc::Count(x), Acc::Count(y)) => *x += y,
-                            (Acc::Sum(x, n), Acc::Sum(y, m)) => {
-                                x.merge(y);
-                                *n += m;
-                            }
-                            (Acc::Extreme(x), Acc::Extreme(y)) => {
-                                x.merge(y, agg.kind == AggKind::Max)
-                            }
-                            (Acc::Distinct(x), Acc::Distinct(y)) => x.extend(y),
-                            (Acc::Mode(x), Acc::Mode(y)) => x.merge(y),
-                            (Acc::Value(x), Acc::Value(y)) => {
-                                if y.is_some() && (agg.kind == AggKind::Last || x.is_none()) {
-                                    *x = y;
-                                }
-                            }
-                            _ => unreachable!("accumulators of one aggregate share a kind"),
-                        }
-                    }
-                }
-            }
+    fn seal(&self, partial: &mut GroupPartial) -> Result<()> {
+        if self.limit.is_some() {
+            partial.heap = partial.groups.iter().map(|(k, a)| group_bytes(k, a)).sum();
         }
         Ok(())
+    }
+
+    fn merge(&self, total: &mut GroupPartial, next: GroupPartial) -> Result<()> {
+        self.merge_groups(total, next);
+        match self.limit {
+            Some(l) if total.state_bytes() > l.budget => {
+                let groups = total.groups.len() as u64;
+                Err(Error::MemoryLimit {
+                    limit: l.limit,
+                    message: format!(
+                        "the group-by state passed the limit after {groups} groups (about {} \
+                         bytes a group; {} of the limit is left for groups beside the in-flight \
+                         window); raise --memory-limit, or group by fewer or coarser columns",
+                        total.state_bytes() / groups.max(1),
+                        crate::pipeline::human_bytes(l.budget)
+                    ),
+                })
+            }
+            _ => Ok(()),
+        }
     }
 
     fn start(&self, sink: &mut Sink<'_>) -> Result<()> {

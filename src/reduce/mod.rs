@@ -18,6 +18,7 @@ pub mod group_by;
 pub mod key_union;
 pub mod number;
 pub mod sorted;
+pub mod spill;
 pub mod top_k;
 
 use std::io::Write;
@@ -27,6 +28,7 @@ pub use custom::{CustomReduce, CustomSpec};
 pub use group_by::{AggKind, AggSpec, GroupBy};
 pub use key_union::KeyUnion;
 pub use sorted::{SortKeySpec, Sorted};
+pub use spill::{SpillOptions, SpillStats, DEFAULT_FAN_IN};
 pub use top_k::TopK;
 
 use crate::error::{Error, Result};

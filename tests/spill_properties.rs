@@ -1,0 +1,191 @@
+//! Property tests for the external merge sort: under any `--memory-limit`
+//! (tiny ones spill after every chunk), any thread count, chunk size and
+//! in-flight window, a sort writes exactly the bytes of the unlimited,
+//! sequential run, and leaves nothing in `--temp-dir`.
+//!
+//! - G: through [`Pipeline`], with random small memory limits.
+//! - H: through [`Pipeline::run_with`] and [`Sorted::with_spill`], with
+//!   random budgets and merge fan-ins from 2 (many merge passes).
+//!
+//! `PROPTEST_CASES=n` overrides the case counts.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Arc;
+
+use fanfold::reduce::{Sorted, SpillOptions, SpillStats};
+use fanfold::{ChunkLimit, Format, Input, Pipeline, ReduceSpec, SortKeySpec};
+use proptest::collection::vec;
+use proptest::prelude::*;
+use proptest::sample::select;
+use proptest::test_runner::TestCaseError;
+
+type TestResult<T = ()> = Result<T, TestCaseError>;
+
+/// `cases` cases unless `PROPTEST_CASES` asks for more (or fewer); no
+/// failure persistence (this file must not create files in the
+/// repository).
+fn config(cases: u32) -> ProptestConfig {
+    let default = ProptestConfig::default();
+    let cases = if std::env::var_os("PROPTEST_CASES").is_some() { default.cases } else { cases };
+    ProptestConfig { cases, failure_persistence: None, ..default }
+}
+
+/// One row: a numeric key with many ties (or missing: empty or `NA`),
+/// and a text key that may need quoting.
+fn row() -> impl Strategy<Value = (Option<i32>, bool, String)> {
+    let text = prop_oneof![
+        select(vec!["a", "b", "B", "ä", "a,b", "x\"y", "two\nlines", "", "é€"])
+            .prop_map(String::from),
+        "[a-c]{0,3}",
+    ];
+    (prop::option::weighted(0.9, -20i32..20), any::<bool>(), text)
+}
+
+/// A CSV table of `rows`, with an `id` column in input order (which
+/// makes any instability visible).
+fn table(rows: &[(Option<i32>, bool, String)]) -> String {
+    let mut csv = String::from("id,k,t\n");
+    for (i, (k, na, t)) in rows.iter().enumerate() {
+        let k = match (k, na) {
+            (Some(v), _) => format!("{}{}", v, if i % 3 == 0 { ".5" } else { "" }),
+            (None, true) => "NA".into(),
+            (None, false) => String::new(),
+        };
+        let needs_quotes = t.contains([',', '"', '\n']);
+        let t = if needs_quotes { format!("\"{}\"", t.replace('"', "\"\"")) } else { t.clone() };
+        csv.push_str(&format!("{i},{k},{t}\n"));
+    }
+    csv
+}
+
+fn sort_keys() -> impl Strategy<Value = Vec<SortKeySpec>> {
+    select(vec!["k:n", "k:n:desc", "t", "t:desc,k:n", "k:n,t:desc", "k,t"])
+        .prop_map(|s| s.split(',').map(|k| k.parse().expect("a valid key")).collect())
+}
+
+fn chunk_limit() -> impl Strategy<Value = ChunkLimit> {
+    prop_oneof![
+        (1usize..=40).prop_map(ChunkLimit::Records),
+        (50usize..=3000).prop_map(ChunkLimit::Bytes),
+    ]
+}
+
+#[derive(Debug, Clone)]
+struct Settings {
+    threads: usize,
+    chunk: ChunkLimit,
+    max_in_flight: usize,
+    ndjson: bool,
+}
+
+fn settings() -> impl Strategy<Value = Settings> {
+    (1usize..=4, chunk_limit(), 1usize..=5, any::<bool>()).prop_map(
+        |(threads, chunk, max_in_flight, ndjson)| Settings {
+            threads,
+            chunk,
+            max_in_flight,
+            ndjson,
+        },
+    )
+}
+
+fn pipeline(path: &Path, keys: &[SortKeySpec], s: &Settings) -> Pipeline {
+    Pipeline {
+        input_format: Some(Format::Csv),
+        output_format: Some(if s.ndjson { Format::Ndjson } else { Format::Csv }),
+        chunk: s.chunk,
+        threads: s.threads,
+        max_in_flight: s.max_in_flight,
+        null_markers: vec!["NA".into()],
+        reduce: ReduceSpec::Sort(keys.to_vec()),
+        ..Pipeline::new(vec![Input::Path(path.to_path_buf())])
+    }
+}
+
+/// The unlimited sequential run: one thread, one chunk in flight.
+fn baseline(path: &Path, keys: &[SortKeySpec], ndjson: bool) -> TestResult<Vec<u8>> {
+    let s = Settings { threads: 1, chunk: ChunkLimit::Bytes(1 << 20), max_in_flight: 1, ndjson };
+    let p = Pipeline { memory_limit: Some(u64::MAX), ..pipeline(path, keys, &s) };
+    let mut out = Vec::new();
+    p.run(&mut out, "<mem>").map_err(|e| TestCaseError::fail(format!("baseline: {e}")))?;
+    Ok(out)
+}
+
+fn write_input(dir: &Path, csv: &str) -> TestResult<PathBuf> {
+    let path = dir.join("in.csv");
+    std::fs::write(&path, csv).map_err(|e| TestCaseError::fail(e.to_string()))?;
+    Ok(path)
+}
+
+fn assert_empty(dir: &Path) -> TestResult {
+    let left = std::fs::read_dir(dir).map_err(|e| TestCaseError::fail(e.to_string()))?.count();
+    prop_assert_eq!(left, 0, "files left in the temp dir");
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(config(48))]
+
+    /// G: any memory limit gives the unlimited run's bytes.
+    #[test]
+    fn any_memory_limit_gives_the_unlimited_bytes(
+        rows in vec(row(), 0..400),
+        keys in sort_keys(),
+        s in settings(),
+        limit in prop_oneof![1u64..=2_000, 2_000u64..=200_000],
+    ) {
+        let dir = tempfile::tempdir().map_err(|e| TestCaseError::fail(e.to_string()))?;
+        let temp = tempfile::tempdir().map_err(|e| TestCaseError::fail(e.to_string()))?;
+        let path = write_input(dir.path(), &table(&rows))?;
+        let expected = baseline(&path, &keys, s.ndjson)?;
+        let p = Pipeline {
+            memory_limit: Some(limit),
+            temp_dir: Some(temp.path().to_path_buf()),
+            ..pipeline(&path, &keys, &s)
+        };
+        let mut out = Vec::new();
+        let stats = p.run(&mut out, "<mem>").map_err(|e| TestCaseError::fail(format!("{e}")))?;
+        prop_assert!(out == expected, "limit {} with {:?}: output differs", limit, s);
+        // Under 200 bytes, even one small record's run passes the budget.
+        if limit < 200 && !rows.is_empty() {
+            prop_assert!(stats.spilled_runs > 0, "limit {} did not spill", limit);
+        }
+        assert_empty(temp.path())?;
+    }
+
+    /// H: any budget and fan-in (merge passes) give the in-memory bytes.
+    #[test]
+    fn any_budget_and_fan_in_give_the_in_memory_bytes(
+        rows in vec(row(), 0..400),
+        keys in sort_keys(),
+        s in settings(),
+        budget in prop_oneof![1u64..=100, 100u64..=60_000],
+        fan_in in 2usize..=5,
+    ) {
+        let dir = tempfile::tempdir().map_err(|e| TestCaseError::fail(e.to_string()))?;
+        let temp = tempfile::tempdir().map_err(|e| TestCaseError::fail(e.to_string()))?;
+        let path = write_input(dir.path(), &table(&rows))?;
+        let expected = baseline(&path, &keys, s.ndjson)?;
+        let stats = Arc::new(SpillStats::default());
+        let opts = SpillOptions { budget, dir: temp.path().to_path_buf(), fan_in };
+        let mut out = Vec::new();
+        let p = pipeline(&path, &keys, &s);
+        p.run_with(&mut out, "<mem>", |layout, enc| {
+            let resolved = keys
+                .iter()
+                .map(|k| Ok((layout.resolve("--sort-by", &k.column)?, k.clone())))
+                .collect::<fanfold::Result<Vec<_>>>()?;
+            Ok(Sorted::new(resolved, enc, vec![b"NA".to_vec()])
+                .with_merge_threads(s.threads)
+                .with_spill(opts, stats.clone()))
+        })
+        .map_err(|e| TestCaseError::fail(format!("{e}")))?;
+        prop_assert!(
+            out == expected,
+            "budget {} fan-in {} with {:?} ({} runs spilled): output differs",
+            budget, fan_in, s, stats.runs.load(Relaxed)
+        );
+        assert_empty(temp.path())?;
+    }
+}
