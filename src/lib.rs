@@ -38,7 +38,7 @@ pub mod sink;
 pub mod source;
 pub mod transform;
 
-pub use error::{Error, Location, Result};
+pub use error::{Error, ExecError, Location, Result};
 pub use exec::{ExecOptions, RunStats};
 pub use format::Format;
 pub use pipeline::{Pipeline, Plan, ReduceSpec, DEFAULT_CHUNK_BYTES, MIN_AUTO_CHUNK_BYTES};

@@ -18,7 +18,7 @@ use crate::sink::encode::Encoder;
 use crate::sink::rejects::{MaxErrors, OnError};
 use crate::sink::Output;
 use crate::source::{ChunkLimit, Input, Splitter};
-use crate::transform::{Chain, Layout, Projection, Step, ValueOptions};
+use crate::transform::{Chain, ExecFormat, Layout, Projection, Step, ValueOptions};
 
 /// Default target chunk size in bytes (4 MiB: the fastest of 256 KiB, 1, 4
 /// and 16 MiB for group-by, concat and NDJSON on a 1.2 GB input, 2 cores).
@@ -121,6 +121,9 @@ pub struct Pipeline {
     pub null_markers: Vec<String>,
     /// The reducer.
     pub reduce: ReduceSpec,
+    /// Draw a progress bar on standard error (the command turns it on when
+    /// standard error is a terminal; default: off).
+    pub progress: bool,
 }
 
 impl Pipeline {
@@ -146,6 +149,7 @@ impl Pipeline {
             rejects: None,
             null_markers: Vec::new(),
             reduce: ReduceSpec::Concat,
+            progress: false,
         }
     }
 
@@ -223,6 +227,8 @@ impl Pipeline {
             max_in_flight: self.max_in_flight,
             on_error: OnError::Fail,
             max_errors: None,
+            progress: false,
+            input_bytes: None,
         };
         let reducer = Arc::new(Concat::new(encoder));
         let written = exec::run(splitter, parse, None, reducer, &mut sink, None, opts)?;
@@ -365,9 +371,22 @@ impl Pipeline {
             (None, self.projection.clone())
         } else {
             let opts = ValueOptions { no_infer: self.no_infer, null_markers: self.null_bytes() };
+            // An `--exec` step without a format speaks the input's.
+            let steps: Vec<Step> = self
+                .steps
+                .iter()
+                .map(|s| match s {
+                    Step::Exec(spec) if spec.format.is_none() => {
+                        let mut spec = spec.clone();
+                        spec.format = Some(ExecFormat::for_input(format));
+                        Step::Exec(spec)
+                    }
+                    other => other.clone(),
+                })
+                .collect();
             let built = Chain::new(
                 &self.projection,
-                &self.steps,
+                &steps,
                 &columns,
                 json_input,
                 opts,
@@ -419,11 +438,16 @@ impl Pipeline {
             header_len: columns.len(),
             input_names: splitter.input_names().to_vec(),
         };
+        // An `--exec` step runs up to its --concurrency commands at once:
+        // each waits on a worker, so the pool and the window grow to that.
+        let exec_concurrency = chain.as_ref().and_then(|c| c.exec_concurrency()).unwrap_or(0);
         let opts = ExecOptions {
-            threads: self.threads,
-            max_in_flight: self.max_in_flight,
+            threads: self.threads.max(exec_concurrency),
+            max_in_flight: self.max_in_flight.max(exec_concurrency),
             on_error: self.on_error,
             max_errors: self.max_errors,
+            progress: self.progress,
+            input_bytes: plan.input_bytes,
         };
         let mut rejects_out = match (&self.rejects, self.on_error) {
             (Some(path), OnError::Reject) => Some(Output::file(path)?),
@@ -435,12 +459,16 @@ impl Pipeline {
             exec::run(
                 splitter,
                 parse,
-                chain,
+                chain.clone(),
                 Arc::new(reducer),
                 &mut sink,
                 rejects_sink.as_mut(),
                 opts,
             )
+            .map(|mut stats| {
+                stats.exec = chain.as_ref().and_then(|c| c.exec_stats());
+                stats
+            })
         };
         // The rejects file is kept even when the run fails: it is the
         // account of what was set aside before the failure. An interrupted

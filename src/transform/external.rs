@@ -1,0 +1,856 @@
+//! `--exec CMD`: a map step that pipes each chunk's records through an
+//! external command.
+//!
+//! For every chunk, the records as they are at that point of the chain are
+//! written to the standard input of a fresh process, in the step's
+//! [`ExecFormat`] (CSV/TSV with a header line, or NDJSON), and the records
+//! the process prints on its standard output, in the same format, replace
+//! them. This is Hadoop Streaming's and GNU parallel `--pipe`'s model, with
+//! fanfold's ordered merge: the output is in input order whatever finishes
+//! first.
+//!
+//! - **No shell, no injection.** The command line is split into words as a
+//!   POSIX shell would (quotes respected, by the `shlex` crate) and run
+//!   directly; nothing is expanded unless the command itself is `sh -c ...`.
+//!   Record data only ever travels through the pipes.
+//! - **Concurrency.** At most [`ExecSpec::concurrency`] processes of one step
+//!   run at once (a permit is held for the length of an attempt, not during
+//!   backoff). The pipeline sizes the worker pool and the in-flight window
+//!   so that this many chunks can be at the step together.
+//! - **Failed attempts.** An attempt fails when the command cannot be
+//!   started, exits with a non-zero status or by a signal, runs past
+//!   [`ExecSpec::timeout`] (its whole process group is then killed with
+//!   SIGKILL), or prints output that does not parse as records. It is
+//!   retried up to [`ExecSpec::retries`] times with exponential backoff and
+//!   full jitter (the `backon` crate): the n-th retry waits
+//!   `d + random(0, d)` with `d = retry_delay × 2^(n-1)`, at most
+//!   `retry_max_delay`.
+//! - **A chunk that still fails** becomes an [`crate::Error::Exec`], which
+//!   `--on-error` handles like a bad record: `fail` stops the run (the
+//!   first failure in input order), `skip` and `reject` drop the records
+//!   that reached the step and go on. `reject` writes one entry per failed
+//!   chunk (see [`crate::sink::rejects::Reject`]) with the number of
+//!   records it stands for, the attempts, the tail of the command's
+//!   standard error, and the records' input text.
+//! - **Standard error** of the command is captured, not shown; its last
+//!   [`STDERR_TAIL_BYTES`] are kept for the error message and the reject.
+//! - A chunk with no records left at the step does not run the command.
+//!
+//! Records the command prints have no input line of their own: messages
+//! about them name their chunk's first line.
+
+use std::collections::HashMap;
+use std::io::{Read, Write};
+use std::os::unix::process::CommandExt;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use backon::{BlockingRetryable, ExponentialBuilder};
+use crossbeam_channel::{bounded, Receiver, Sender};
+
+use crate::error::{Error, Result};
+use crate::exec::INTERRUPT;
+use crate::format::Format;
+use crate::parse::object_pairs;
+use crate::record::Field;
+use crate::sink::encode::{write_compact_json, write_csv_field, write_json_string};
+
+/// How much of a failed command's standard error is kept, in bytes (the
+/// end of it).
+pub const STDERR_TAIL_BYTES: usize = 2048;
+
+/// Default wait before the first retry (100 ms); each later retry waits
+/// twice as long, plus jitter.
+pub const DEFAULT_RETRY_DELAY: Duration = Duration::from_millis(100);
+
+/// Default longest wait between two attempts (10 s), before jitter.
+pub const DEFAULT_RETRY_MAX_DELAY: Duration = Duration::from_secs(10);
+
+/// How often a worker waiting on a command checks for a signal (SIGINT,
+/// SIGTERM), which kills the command's process group.
+const POLL: Duration = Duration::from_millis(100);
+
+/// How long to wait for a killed command's pipes to close (a process that
+/// left its group can hold them open).
+const KILL_GRACE: Duration = Duration::from_secs(1);
+
+/// The format records travel in between fanfold and an `--exec` command.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExecFormat {
+    /// Comma-separated values, with a header line (the union of the
+    /// records' keys, in first-seen order) both ways.
+    Csv,
+    /// Tab-separated values, with a header line.
+    Tsv,
+    /// One JSON object per line, both ways.
+    Ndjson,
+}
+
+impl ExecFormat {
+    /// The format an input format travels in by default: CSV as CSV, TSV
+    /// as TSV, NDJSON and JSON arrays as NDJSON.
+    pub fn for_input(format: Format) -> ExecFormat {
+        match format {
+            Format::Csv => ExecFormat::Csv,
+            Format::Tsv => ExecFormat::Tsv,
+            Format::Ndjson | Format::Json => ExecFormat::Ndjson,
+        }
+    }
+
+    fn delimiter(self) -> Option<u8> {
+        match self {
+            ExecFormat::Csv => Some(b','),
+            ExecFormat::Tsv => Some(b'\t'),
+            ExecFormat::Ndjson => None,
+        }
+    }
+}
+
+/// An `--exec` step: the command and how it is run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExecSpec {
+    /// The command as written (for messages).
+    pub command: String,
+    /// The program and its arguments (the command split into words).
+    pub argv: Vec<String>,
+    /// The format records travel in; `None`: the input's
+    /// ([`ExecFormat::for_input`]).
+    pub format: Option<ExecFormat>,
+    /// Processes of this step running at once, at most (at least 1).
+    pub concurrency: usize,
+    /// Attempts after the first for a chunk that fails.
+    pub retries: u32,
+    /// Longest run of one attempt; `None`: no limit.
+    pub timeout: Option<Duration>,
+    /// Wait before the first retry (doubling for each later one, plus
+    /// jitter of up to as much again).
+    pub retry_delay: Duration,
+    /// Longest wait between two attempts, before jitter.
+    pub retry_max_delay: Duration,
+}
+
+impl ExecSpec {
+    /// The step for `command`, split into words as a shell would (quotes
+    /// and backslashes respected, nothing expanded), with the defaults:
+    /// the input's format, [`ExecSpec::default_concurrency`], no retries,
+    /// no timeout.
+    ///
+    /// # Errors
+    /// [`Error::Flag`] for `--exec` when the command is empty or its
+    /// quotes are not closed.
+    pub fn new(command: &str) -> Result<ExecSpec> {
+        let argv = shlex::split(command)
+            .ok_or_else(|| Error::flag("--exec", format!("`{command}`: a quote is not closed")))?;
+        if argv.is_empty() {
+            return Err(Error::flag("--exec", "the command is empty"));
+        }
+        Ok(ExecSpec {
+            command: command.to_string(),
+            argv,
+            format: None,
+            concurrency: ExecSpec::default_concurrency(),
+            retries: 0,
+            timeout: None,
+            retry_delay: DEFAULT_RETRY_DELAY,
+            retry_max_delay: DEFAULT_RETRY_MAX_DELAY,
+        })
+    }
+
+    /// The default [`ExecSpec::concurrency`]: 4 × the available cores (a
+    /// command mostly waits: on a service, a model, a disk).
+    pub fn default_concurrency() -> usize {
+        4 * std::thread::available_parallelism().map_or(1, |n| n.get())
+    }
+
+    /// Checks the settings and that the program can be found (a path that
+    /// exists, or a name on `PATH`), so that a typo fails the run at once
+    /// rather than every chunk.
+    ///
+    /// # Errors
+    /// [`Error::Flag`] naming `--exec` or `--concurrency`.
+    pub fn check(&self) -> Result<()> {
+        if self.concurrency == 0 {
+            return Err(Error::flag("--concurrency", "must be at least 1"));
+        }
+        let program = self.argv.first().map(String::as_str).unwrap_or_default();
+        let found = if program.contains('/') {
+            std::path::Path::new(program).exists()
+        } else {
+            std::env::var_os("PATH").is_some_and(|paths| {
+                std::env::split_paths(&paths).any(|dir| dir.join(program).is_file())
+            })
+        };
+        if found {
+            Ok(())
+        } else {
+            Err(Error::flag("--exec", format!("`{program}`: command not found")))
+        }
+    }
+}
+
+/// Parses a duration: a number with a unit `ms`, `s`, `m` or `h` (`500ms`,
+/// `30s`, `1.5m`, `2h`); a bare number is seconds.
+///
+/// # Errors
+/// A message when the text is not such a duration, or is negative or not
+/// finite.
+pub fn parse_duration(s: &str) -> std::result::Result<Duration, String> {
+    let t = s.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit() && c != '.').unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let secs: f64 = match unit.trim() {
+        "" | "s" | "sec" => 1.0,
+        "ms" => 1e-3,
+        "m" | "min" => 60.0,
+        "h" => 3600.0,
+        other => return Err(format!("unknown unit `{other}` in `{s}`; use e.g. 500ms, 30s, 2m")),
+    };
+    let n: f64 = num.parse().map_err(|_| format!("`{s}` is not a duration; use e.g. 30s"))?;
+    Duration::try_from_secs_f64(n * secs).map_err(|_| format!("`{s}`: out of range"))
+}
+
+/// What the `--exec` steps of a run did, for `--stats-json`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ExecStats {
+    /// Chunks that ran a command (once per step).
+    pub chunks: u64,
+    /// Attempts, first ones included.
+    pub attempts: u64,
+    /// Attempts after a failed one (`attempts - chunks`).
+    pub retries: u64,
+    /// Attempts that ran past the timeout and were killed.
+    pub timeouts: u64,
+    /// Chunks that still failed after their retries.
+    pub failed_chunks: u64,
+    /// Most processes of one step allowed at once.
+    pub concurrency: usize,
+    /// Median time a chunk spent at a step, all attempts and backoff
+    /// included, in seconds (nearest rank).
+    pub latency_p50_secs: f64,
+    /// 95th percentile of that time, in seconds (nearest rank).
+    pub latency_p95_secs: f64,
+    /// Longest such time, in seconds.
+    pub latency_max_secs: f64,
+}
+
+/// Why a chunk failed at an `--exec` step after all its attempts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Failure {
+    /// What went wrong in the last attempt.
+    pub reason: String,
+    /// Attempts made.
+    pub attempts: u32,
+    /// The end of the last attempt's standard error (lossily decoded).
+    pub stderr: String,
+}
+
+/// One failed attempt.
+#[derive(Debug)]
+struct AttemptError {
+    reason: String,
+    stderr: Vec<u8>,
+    timed_out: bool,
+}
+
+impl AttemptError {
+    fn new(reason: impl Into<String>) -> AttemptError {
+        AttemptError { reason: reason.into(), stderr: Vec::new(), timed_out: false }
+    }
+}
+
+/// An `--exec` step resolved for one run: the spec, its permits and its
+/// counters. Shared by the workers.
+#[derive(Debug)]
+pub(crate) struct ExecStage {
+    spec: ExecSpec,
+    format: ExecFormat,
+    permits: (Sender<()>, Receiver<()>),
+    latencies: parking_lot::Mutex<Vec<f64>>,
+    attempts: AtomicU64,
+    retries: AtomicU64,
+    timeouts: AtomicU64,
+    failed: AtomicU64,
+}
+
+/// A permit to run one process; handed back when dropped.
+struct Permit<'a>(&'a Sender<()>);
+
+impl Drop for Permit<'_> {
+    fn drop(&mut self) {
+        let _ = self.0.try_send(());
+    }
+}
+
+impl ExecStage {
+    /// The stage for `spec`; `json_input` picks the default format when
+    /// the spec has none (the pipeline resolves it from the input format
+    /// first).
+    ///
+    /// # Errors
+    /// As [`ExecSpec::check`].
+    pub(crate) fn new(spec: &ExecSpec, json_input: bool) -> Result<ExecStage> {
+        spec.check()?;
+        let format =
+            spec.format.unwrap_or(if json_input { ExecFormat::Ndjson } else { ExecFormat::Csv });
+        let permits = bounded(spec.concurrency);
+        for _ in 0..spec.concurrency {
+            let _ = permits.0.try_send(());
+        }
+        Ok(ExecStage {
+            spec: spec.clone(),
+            format,
+            permits,
+            latencies: parking_lot::Mutex::new(Vec::new()),
+            attempts: AtomicU64::new(0),
+            retries: AtomicU64::new(0),
+            timeouts: AtomicU64::new(0),
+            failed: AtomicU64::new(0),
+        })
+    }
+
+    /// The spec.
+    pub(crate) fn spec(&self) -> &ExecSpec {
+        &self.spec
+    }
+
+    /// Retries so far (for the progress bar).
+    pub(crate) fn retries(&self) -> u64 {
+        self.retries.load(Ordering::Relaxed)
+    }
+
+    /// Runs the command on `records` (NDJSON objects, one per line, as the
+    /// value stage writes them) with retries, and returns the records it
+    /// printed as NDJSON, one compact line each. `write_field` writes a
+    /// CSV field the command printed as the JSON value it stands for.
+    pub(crate) fn run(
+        &self,
+        records: &[u8],
+        write_field: &dyn Fn(&mut Vec<u8>, &[u8]),
+    ) -> std::result::Result<Vec<u8>, Failure> {
+        let started = Instant::now();
+        let input = match self.format.delimiter() {
+            Some(d) => ndjson_to_csv(records, d),
+            None => Ok(records.to_vec()),
+        };
+        let input = match input {
+            Ok(i) => Arc::new(i),
+            Err(reason) => {
+                return Err(Failure { reason, attempts: 0, stderr: String::new() });
+            }
+        };
+        let mut attempts = 0u32;
+        let backoff = ExponentialBuilder::new()
+            .with_min_delay(self.spec.retry_delay)
+            .with_max_delay(self.spec.retry_max_delay)
+            .with_factor(2.0)
+            .with_jitter()
+            .with_max_times(self.spec.retries as usize);
+        let result = (|| {
+            attempts += 1;
+            self.attempt(&input, write_field)
+        })
+        .retry(backoff)
+        .sleep(sleep_unless_interrupted)
+        .when(|_| INTERRUPT.load(Ordering::Relaxed) == 0)
+        .notify(|_, _| {
+            self.retries.fetch_add(1, Ordering::Relaxed);
+        })
+        .call();
+        self.latencies.lock().push(started.elapsed().as_secs_f64());
+        result.map_err(|e| {
+            self.failed.fetch_add(1, Ordering::Relaxed);
+            let tail = String::from_utf8_lossy(&e.stderr).into_owned();
+            Failure { reason: e.reason, attempts, stderr: tail }
+        })
+    }
+
+    /// One attempt: holds a permit while the process runs.
+    fn attempt(
+        &self,
+        input: &Arc<Vec<u8>>,
+        write_field: &dyn Fn(&mut Vec<u8>, &[u8]),
+    ) -> std::result::Result<Vec<u8>, AttemptError> {
+        let _permit = match self.permits.1.recv() {
+            Ok(()) => Permit(&self.permits.0),
+            Err(_) => return Err(AttemptError::new("internal error: no permit")),
+        };
+        self.attempts.fetch_add(1, Ordering::Relaxed);
+        let (stdout, stderr) = match run_once(&self.spec.argv, input.clone(), self.spec.timeout) {
+            Ok(out) => out,
+            Err(e) => {
+                if e.timed_out {
+                    self.timeouts.fetch_add(1, Ordering::Relaxed);
+                }
+                return Err(e);
+            }
+        };
+        let parsed = match self.format.delimiter() {
+            Some(d) => csv_to_ndjson(&stdout, d, write_field),
+            None => check_ndjson(stdout),
+        };
+        parsed.map_err(|reason| AttemptError { reason, stderr, timed_out: false })
+    }
+
+    /// The counters and latency percentiles so far.
+    pub(crate) fn stats(&self) -> ExecStats {
+        let mut lat = self.latencies.lock().clone();
+        lat.sort_by(f64::total_cmp);
+        let rank = |p: f64| -> f64 {
+            if lat.is_empty() {
+                return 0.0;
+            }
+            let i = ((p * lat.len() as f64).ceil() as usize).clamp(1, lat.len()) - 1;
+            lat[i]
+        };
+        ExecStats {
+            chunks: lat.len() as u64,
+            attempts: self.attempts.load(Ordering::Relaxed),
+            retries: self.retries.load(Ordering::Relaxed),
+            timeouts: self.timeouts.load(Ordering::Relaxed),
+            failed_chunks: self.failed.load(Ordering::Relaxed),
+            concurrency: self.spec.concurrency,
+            latency_p50_secs: rank(0.50),
+            latency_p95_secs: rank(0.95),
+            latency_max_secs: lat.last().copied().unwrap_or(0.0),
+        }
+    }
+}
+
+/// Adds up the stats of several steps (percentiles: the worst step's).
+pub(crate) fn merge_stats(all: impl IntoIterator<Item = ExecStats>) -> Option<ExecStats> {
+    all.into_iter().reduce(|a, b| ExecStats {
+        chunks: a.chunks + b.chunks,
+        attempts: a.attempts + b.attempts,
+        retries: a.retries + b.retries,
+        timeouts: a.timeouts + b.timeouts,
+        failed_chunks: a.failed_chunks + b.failed_chunks,
+        concurrency: a.concurrency.max(b.concurrency),
+        latency_p50_secs: a.latency_p50_secs.max(b.latency_p50_secs),
+        latency_p95_secs: a.latency_p95_secs.max(b.latency_p95_secs),
+        latency_max_secs: a.latency_max_secs.max(b.latency_max_secs),
+    })
+}
+
+/// Sleeps `d` (a backoff), in steps, returning early on a signal.
+fn sleep_unless_interrupted(d: Duration) {
+    let until = Instant::now() + d;
+    while INTERRUPT.load(Ordering::Relaxed) == 0 {
+        let left = until.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            break;
+        }
+        std::thread::sleep(left.min(POLL));
+    }
+}
+
+/// What a pipe reader thread reports.
+enum Stream {
+    Out(std::io::Result<Vec<u8>>),
+    Err(Vec<u8>),
+}
+
+/// Runs `argv` once in its own process group with `input` on its standard
+/// input; returns its standard output and the tail of its standard error
+/// when it exits with status 0.
+///
+/// Three short-lived threads move the bytes (one writes standard input,
+/// two read the outputs), so a command that writes before it has read
+/// everything cannot deadlock. This thread waits for them and for the
+/// exit; on the timeout or a signal it kills the whole process group.
+fn run_once(
+    argv: &[String],
+    input: Arc<Vec<u8>>,
+    timeout: Option<Duration>,
+) -> std::result::Result<(Vec<u8>, Vec<u8>), AttemptError> {
+    let program = argv.first().map(String::as_str).unwrap_or_default();
+    let deadline = timeout.map(|t| Instant::now() + t);
+    let mut child = Command::new(program)
+        .args(argv.get(1..).unwrap_or_default())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0)
+        .spawn()
+        .map_err(|e| AttemptError::new(format!("cannot start `{program}`: {e}")))?;
+    let (tx, rx) = mpsc::channel();
+    if let Err(e) = spawn_pipes(&mut child, input, tx) {
+        kill_group(&mut child);
+        return Err(AttemptError::new(format!("cannot start a pipe thread: {e}")));
+    }
+    let (mut out, mut err) = (None, None);
+    let mut killed = None;
+    // Both outputs end when every process holding them has exited.
+    while out.is_none() || err.is_none() {
+        if let Some(why) = expired(deadline, timeout) {
+            killed = Some(why);
+            break;
+        }
+        match rx.recv_timeout(wait_step(deadline)) {
+            Ok(Stream::Out(o)) => out = Some(o),
+            Ok(Stream::Err(e)) => err = Some(e),
+            Err(mpsc::RecvTimeoutError::Timeout) => {}
+            Err(mpsc::RecvTimeoutError::Disconnected) => break,
+        }
+    }
+    // The outputs are closed; the process is exiting (or closed them
+    // early and goes on: it gets until the deadline).
+    let mut status = None;
+    let mut nap = Duration::from_micros(20);
+    while killed.is_none() {
+        match child.try_wait() {
+            Ok(Some(s)) => {
+                status = Some(s);
+                break;
+            }
+            Ok(None) => {}
+            Err(e) => {
+                kill_group(&mut child);
+                return Err(AttemptError::new(format!("cannot wait for `{program}`: {e}")));
+            }
+        }
+        killed = expired(deadline, timeout);
+        std::thread::sleep(nap.min(wait_step(deadline)));
+        nap = (nap * 2).min(Duration::from_millis(5));
+    }
+    if let Some(why) = killed {
+        kill_group(&mut child);
+        // Collect what the pipes still hold (stderr's tail explains a hang).
+        let grace = Instant::now() + KILL_GRACE;
+        while err.is_none() {
+            let left = grace.saturating_duration_since(Instant::now());
+            match rx.recv_timeout(left) {
+                Ok(Stream::Err(e)) => err = Some(e),
+                Ok(Stream::Out(_)) => {}
+                Err(_) => break,
+            }
+        }
+        let timed_out = why.starts_with("timed out");
+        return Err(AttemptError { reason: why, stderr: err.unwrap_or_default(), timed_out });
+    }
+    let stderr = err.unwrap_or_default();
+    let failed = |reason: String| AttemptError { reason, stderr: stderr.clone(), timed_out: false };
+    let status = status.ok_or_else(|| failed("the process did not exit".into()))?;
+    if !status.success() {
+        return Err(failed(describe(status)));
+    }
+    match out {
+        Some(Ok(o)) => Ok((o, stderr)),
+        Some(Err(e)) => Err(failed(format!("cannot read its output: {e}"))),
+        None => Err(failed("its output was lost".into())),
+    }
+}
+
+/// Starts the threads that feed standard input and drain the outputs.
+fn spawn_pipes(
+    child: &mut Child,
+    input: Arc<Vec<u8>>,
+    tx: mpsc::Sender<Stream>,
+) -> std::io::Result<()> {
+    let missing = || std::io::Error::other("a pipe is missing");
+    let mut stdin = child.stdin.take().ok_or_else(missing)?;
+    let mut stdout = child.stdout.take().ok_or_else(missing)?;
+    let mut stderr = child.stderr.take().ok_or_else(missing)?;
+    // A command that exits without reading all of its input gets a broken
+    // pipe here: its exit status decides.
+    std::thread::Builder::new().name("fanfold-exec-in".into()).spawn(move || {
+        let _ = stdin.write_all(&input);
+    })?;
+    let tx_err = tx.clone();
+    std::thread::Builder::new().name("fanfold-exec-out".into()).spawn(move || {
+        let mut buf = Vec::new();
+        let r = stdout.read_to_end(&mut buf).map(|_| buf);
+        let _ = tx.send(Stream::Out(r));
+    })?;
+    std::thread::Builder::new().name("fanfold-exec-err".into()).spawn(move || {
+        let _ = tx_err.send(Stream::Err(read_tail(&mut stderr, STDERR_TAIL_BYTES)));
+    })?;
+    Ok(())
+}
+
+/// Reads `r` to its end, keeping the last `keep` bytes.
+fn read_tail(r: &mut impl Read, keep: usize) -> Vec<u8> {
+    let mut tail = Vec::new();
+    let mut buf = [0u8; 8192];
+    loop {
+        match r.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => {
+                tail.extend_from_slice(&buf[..n]);
+                if tail.len() > 2 * keep {
+                    tail.drain(..tail.len() - keep);
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(_) => break,
+        }
+    }
+    if tail.len() > keep {
+        tail.drain(..tail.len() - keep);
+    }
+    tail
+}
+
+/// Why to kill the process now, if so: the deadline passed, or a signal
+/// asked the run to stop.
+fn expired(deadline: Option<Instant>, timeout: Option<Duration>) -> Option<String> {
+    if INTERRUPT.load(Ordering::Relaxed) != 0 {
+        return Some("interrupted".into());
+    }
+    match (deadline, timeout) {
+        (Some(d), Some(t)) if Instant::now() >= d => {
+            Some(format!("timed out after {}; its process group was killed", show_duration(t)))
+        }
+        _ => None,
+    }
+}
+
+/// How long to block before looking at the deadline and signals again.
+fn wait_step(deadline: Option<Instant>) -> Duration {
+    match deadline {
+        Some(d) => d.saturating_duration_since(Instant::now()).min(POLL),
+        None => POLL,
+    }
+}
+
+/// Kills the child's process group (the command and every process it
+/// started that stayed in the group) and reaps the child.
+fn kill_group(child: &mut Child) {
+    if let Ok(id) = i32::try_from(child.id()) {
+        // The child is not reaped yet, so its id still names its group.
+        let _ = nix::sys::signal::killpg(
+            nix::unistd::Pid::from_raw(id),
+            nix::sys::signal::Signal::SIGKILL,
+        );
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+/// An exit status in words: `exit status 3`, `killed by signal 9`.
+fn describe(status: ExitStatus) -> String {
+    use std::os::unix::process::ExitStatusExt;
+    match (status.code(), status.signal()) {
+        (Some(c), _) => format!("exit status {c}"),
+        (None, Some(s)) => format!("killed by signal {s}"),
+        _ => status.to_string(),
+    }
+}
+
+/// `1.5s`, `200ms`, `2m`.
+fn show_duration(d: Duration) -> String {
+    let s = d.as_secs_f64();
+    if s < 1.0 {
+        format!("{}ms", d.as_millis())
+    } else if s < 60.0 || s % 60.0 != 0.0 {
+        format!("{s}s")
+    } else {
+        format!("{}m", s / 60.0)
+    }
+}
+
+/// NDJSON objects (one per line) as CSV with a header line: the union of
+/// the keys in first-seen order. Strings are written unquoted (CSV-quoted
+/// where needed), `null` and missing keys as empty fields, other values as
+/// compact JSON.
+fn ndjson_to_csv(records: &[u8], delimiter: u8) -> std::result::Result<Vec<u8>, String> {
+    let text = std::str::from_utf8(records).map_err(|e| format!("records are not UTF-8: {e}"))?;
+    let mut rows = Vec::new();
+    let mut keys: Vec<String> = Vec::new();
+    let mut index: HashMap<String, usize> = HashMap::new();
+    for line in text.lines().filter(|l| !l.trim().is_empty()) {
+        let mut pairs = Vec::new();
+        object_pairs(line, &mut pairs).map_err(|e| format!("a record is not JSON: {e}"))?;
+        for (k, _) in &pairs {
+            if !index.contains_key(k.as_ref()) {
+                index.insert(k.to_string(), keys.len());
+                keys.push(k.to_string());
+            }
+        }
+        rows.push(pairs);
+    }
+    let mut out = Vec::with_capacity(records.len());
+    write_row(&mut out, keys.iter().map(|k| k.as_bytes().to_vec()), delimiter);
+    let mut values: Vec<Vec<u8>> = vec![Vec::new(); keys.len()];
+    for pairs in rows {
+        values.iter_mut().for_each(Vec::clear);
+        for (k, v) in pairs {
+            let Some(&i) = index.get(k.as_ref()) else { continue };
+            let raw = v.get().as_bytes();
+            let slot = &mut values[i];
+            slot.clear();
+            match raw.first() {
+                Some(b'"') => {
+                    if let Some(t) = Field::JsonString(raw).text() {
+                        slot.extend_from_slice(&t);
+                    }
+                }
+                Some(b'n') => {}
+                _ => write_compact_json(slot, raw),
+            }
+        }
+        write_row(&mut out, values.iter().cloned(), delimiter);
+    }
+    Ok(out)
+}
+
+/// Appends one CSV row; a row of one empty field is written `""`, so that
+/// it is not read back as a blank line.
+fn write_row(out: &mut Vec<u8>, fields: impl Iterator<Item = Vec<u8>>, delimiter: u8) {
+    let start = out.len();
+    let mut n = 0;
+    for (i, f) in fields.enumerate() {
+        if i > 0 {
+            out.push(delimiter);
+        }
+        write_csv_field(out, &f, delimiter);
+        n += 1;
+    }
+    if n == 1 && out.len() == start {
+        out.extend_from_slice(b"\"\"");
+    }
+    out.push(b'\n');
+}
+
+/// The CSV a command printed (header line first) as NDJSON lines; each
+/// field goes through `write_field` (number inference, empty as null).
+fn csv_to_ndjson(
+    out: &[u8],
+    delimiter: u8,
+    write_field: &dyn Fn(&mut Vec<u8>, &[u8]),
+) -> std::result::Result<Vec<u8>, String> {
+    let mut reader = csv::ReaderBuilder::new().delimiter(delimiter).from_reader(out);
+    let header = reader.byte_headers().map_err(|e| format!("its output is not CSV: {e}"))?.clone();
+    let mut keys = Vec::with_capacity(header.len());
+    for h in &header {
+        let k = std::str::from_utf8(h)
+            .map_err(|_| "its output's header line is not UTF-8".to_string())?;
+        let mut quoted = Vec::new();
+        write_json_string(&mut quoted, k.as_bytes());
+        keys.push(quoted);
+    }
+    let mut ndjson = Vec::with_capacity(out.len() * 2);
+    let mut rec = csv::ByteRecord::new();
+    loop {
+        match reader.read_byte_record(&mut rec) {
+            Ok(false) => break,
+            Ok(true) => {}
+            Err(e) => return Err(format!("its output is not CSV: {e}")),
+        }
+        if std::str::from_utf8(rec.as_slice()).is_err() {
+            let line = rec.position().map_or(0, |p| p.line());
+            return Err(format!("its output is not UTF-8 (line {line})"));
+        }
+        ndjson.push(b'{');
+        for (i, (k, v)) in keys.iter().zip(rec.iter()).enumerate() {
+            if i > 0 {
+                ndjson.push(b',');
+            }
+            ndjson.extend_from_slice(k);
+            ndjson.push(b':');
+            write_field(&mut ndjson, v);
+        }
+        ndjson.extend_from_slice(b"}\n");
+    }
+    Ok(ndjson)
+}
+
+/// Checks that every non-blank line a command printed is a JSON object;
+/// returns the lines without blank ones and line ends.
+fn check_ndjson(out: Vec<u8>) -> std::result::Result<Vec<u8>, String> {
+    let text = String::from_utf8(out).map_err(|e| format!("its output is not UTF-8: {e}"))?;
+    let mut checked = Vec::with_capacity(text.len() + 1);
+    let mut pairs = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        pairs.clear();
+        object_pairs(line, &mut pairs).map_err(|e| {
+            let mut shown: String = line.chars().take(60).collect();
+            if shown.len() < line.len() {
+                shown.push('…');
+            }
+            format!("its output line {} is not a JSON object ({e}): `{shown}`", i + 1)
+        })?;
+        checked.extend_from_slice(line.as_bytes());
+        checked.push(b'\n');
+    }
+    Ok(checked)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("30s"), Ok(Duration::from_secs(30)));
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
+        assert_eq!(parse_duration("1.5"), Ok(Duration::from_millis(1500)));
+        assert!(parse_duration("3 days").is_err());
+        assert!(parse_duration("-1s").is_err());
+        assert_eq!(show_duration(Duration::from_millis(200)), "200ms");
+        assert_eq!(show_duration(Duration::from_millis(1500)), "1.5s");
+        assert_eq!(show_duration(Duration::from_secs(120)), "2m");
+    }
+
+    #[test]
+    fn command_words() {
+        let s = ExecSpec::new(r#"python3 -c 'print("a b")' "x y" z\ w"#).unwrap();
+        assert_eq!(s.argv, ["python3", "-c", "print(\"a b\")", "x y", "z w"]);
+        assert!(ExecSpec::new("echo 'open").is_err());
+        assert!(ExecSpec::new("  ").is_err());
+    }
+
+    #[test]
+    fn csv_both_ways() {
+        let nd = b"{\"a\":\"x,y\",\"b\":1.50}\n{\"b\":null,\"c\":[1, 2]}\n";
+        let csv = ndjson_to_csv(nd, b',').unwrap();
+        assert_eq!(String::from_utf8(csv.clone()).unwrap(), "a,b,c\n\"x,y\",1.50,\n,,\"[1,2]\"\n");
+        let plain = |out: &mut Vec<u8>, t: &[u8]| write_json_string(out, t);
+        let back = csv_to_ndjson(&csv, b',', &plain).unwrap();
+        assert_eq!(
+            String::from_utf8(back).unwrap(),
+            "{\"a\":\"x,y\",\"b\":\"1.50\",\"c\":\"\"}\n{\"a\":\"\",\"b\":\"\",\"c\":\"[1,2]\"}\n"
+        );
+        // One empty field is not a blank line.
+        assert_eq!(ndjson_to_csv(b"{\"a\":null}\n", b',').unwrap(), b"a\n\"\"\n");
+        assert!(csv_to_ndjson(b"a,b\n1\n", b',', &plain).is_err());
+    }
+
+    #[test]
+    fn ndjson_output_is_checked() {
+        assert_eq!(
+            check_ndjson(b"{\"a\":1}\r\n\n {\"b\":2}\n".to_vec()).unwrap(),
+            b"{\"a\":1}\n {\"b\":2}\n"
+        );
+        let e = check_ndjson(b"{\"a\":1}\n[1]\n".to_vec()).unwrap_err();
+        assert!(e.starts_with("its output line 2 is not a JSON object"), "{e}");
+    }
+
+    #[test]
+    fn tail_keeps_the_end() {
+        let data: Vec<u8> = (0..10_000u32).map(|i| (i % 251) as u8).collect();
+        let tail = read_tail(&mut data.as_slice(), 2048);
+        assert_eq!(tail, data[data.len() - 2048..]);
+    }
+
+    #[test]
+    fn run_once_and_timeout() {
+        let argv: Vec<String> = ["sh", "-c", "tr a-z A-Z; echo oops >&2"].map(String::from).into();
+        let (out, err) = run_once(&argv, Arc::new(b"abc\n".to_vec()), None).unwrap();
+        assert_eq!((out.as_slice(), err.as_slice()), (&b"ABC\n"[..], &b"oops\n"[..]));
+        let argv: Vec<String> = ["sh", "-c", "echo bad >&2; exit 3"].map(String::from).into();
+        let e = run_once(&argv, Arc::new(Vec::new()), None).unwrap_err();
+        assert_eq!((e.reason.as_str(), e.stderr.as_slice()), ("exit status 3", &b"bad\n"[..]));
+        let argv: Vec<String> = ["sh", "-c", "sleep 5 & sleep 5; wait"].map(String::from).into();
+        let t = Instant::now();
+        let e =
+            run_once(&argv, Arc::new(Vec::new()), Some(Duration::from_millis(200))).unwrap_err();
+        assert!(e.timed_out && t.elapsed() < Duration::from_secs(3), "{e:?}");
+    }
+}
