@@ -82,12 +82,30 @@ fn run(args: &cli::Args, steps: Vec<fanfold::transform::Step>) -> fanfold::Resul
     Ok(stats.records_rejected)
 }
 
-/// The run statistics as one JSON object.
+/// The run statistics as one JSON object; with an `--exec` step, an
+/// `exec` object: chunks, attempts, retries, timeouts, failed chunks,
+/// concurrency, and the chunk latency p50/p95/max in seconds.
 fn stats_json(s: &RunStats) -> String {
+    let exec = s.exec.as_ref().map_or(String::new(), |e| {
+        format!(
+            ",\"exec\":{{\"chunks\":{},\"attempts\":{},\"retries\":{},\"timeouts\":{},\
+             \"failed_chunks\":{},\"concurrency\":{},\"latency_p50_secs\":{:.6},\
+             \"latency_p95_secs\":{:.6},\"latency_max_secs\":{:.6}}}",
+            e.chunks,
+            e.attempts,
+            e.retries,
+            e.timeouts,
+            e.failed_chunks,
+            e.concurrency,
+            e.latency_p50_secs,
+            e.latency_p95_secs,
+            e.latency_max_secs
+        )
+    });
     format!(
         "{{\"records_read\":{},\"records_written\":{},\"records_filtered\":{},\
          \"records_rejected\":{},\"chunks\":{},\"threads\":{},\"bytes_read\":{},\
-         \"bytes_written\":{},\"elapsed_secs\":{:.6},\"peak_in_flight\":{}}}\n",
+         \"bytes_written\":{},\"elapsed_secs\":{:.6},\"peak_in_flight\":{}{exec}}}\n",
         s.records_read,
         s.records_written,
         s.records_filtered,
