@@ -107,7 +107,8 @@ pub struct Args {
     pub exec_format: Option<ExecFormatArg>,
 
     /// --exec commands running at once, at most; default 4 × cores. The
-    /// worker pool and the in-flight window grow to at least N.
+    /// worker pool grows to at least N threads, the in-flight window to
+    /// at least 2 × N chunks.
     #[arg(long, value_name = "N", requires = "exec")]
     pub concurrency: Option<NonZeroUsize>,
 

@@ -438,12 +438,14 @@ impl Pipeline {
             header_len: columns.len(),
             input_names: splitter.input_names().to_vec(),
         };
-        // An `--exec` step runs up to its --concurrency commands at once:
-        // each waits on a worker, so the pool and the window grow to that.
+        // An `--exec` step runs up to its --concurrency commands at once,
+        // each waiting on a worker: the pool grows to that many threads,
+        // and the window to twice as many chunks, so that a slow chunk
+        // (which holds up the in-order merge) does not idle the others.
         let exec_concurrency = chain.as_ref().and_then(|c| c.exec_concurrency()).unwrap_or(0);
         let opts = ExecOptions {
             threads: self.threads.max(exec_concurrency),
-            max_in_flight: self.max_in_flight.max(exec_concurrency),
+            max_in_flight: self.max_in_flight.max(2 * exec_concurrency),
             on_error: self.on_error,
             max_errors: self.max_errors,
             progress: self.progress,

@@ -331,3 +331,14 @@ fn bad_commands_are_flag_errors() {
     assert_eq!(code, 2);
     assert!(err.contains("unknown unit `soon`"), "{err}");
 }
+
+#[test]
+fn big_chunks_flow_both_ways_without_deadlock() {
+    // One chunk several times a pipe's buffer, through a command that
+    // writes while it reads.
+    let mut input = String::from("n,text\n");
+    for i in 0..3_000 {
+        input.push_str(&format!("{i},\"some words to fill the pipes, twice over {i}\"\n"));
+    }
+    assert_eq!(run_ok(&["--exec", "cat", "--chunk-bytes", "4MiB"], &input), input);
+}

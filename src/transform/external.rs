@@ -41,15 +41,17 @@
 
 use std::collections::HashMap;
 use std::io::{Read, Write};
+use std::os::fd::AsFd;
 use std::os::unix::process::CommandExt;
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::path::PathBuf;
+use std::process::{Child, ChildStderr, ChildStdin, ChildStdout, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use backon::{BlockingRetryable, ExponentialBuilder};
 use crossbeam_channel::{bounded, Receiver, Sender};
+use nix::fcntl::{fcntl, FcntlArg, OFlag};
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 
 use crate::error::{Error, Result};
 use crate::exec::INTERRUPT;
@@ -165,29 +167,27 @@ impl ExecSpec {
         4 * std::thread::available_parallelism().map_or(1, |n| n.get())
     }
 
-    /// Checks the settings and that the program can be found (a path that
-    /// exists, or a name on `PATH`), so that a typo fails the run at once
-    /// rather than every chunk.
+    /// Checks the settings and finds the program (a path that exists, or
+    /// the first file of that name on `PATH`), so that a typo fails the run
+    /// at once rather than every chunk. Returns the program's path.
     ///
     /// # Errors
     /// [`Error::Flag`] naming `--exec` or `--concurrency`.
-    pub fn check(&self) -> Result<()> {
+    pub fn check(&self) -> Result<PathBuf> {
         if self.concurrency == 0 {
             return Err(Error::flag("--concurrency", "must be at least 1"));
         }
         let program = self.argv.first().map(String::as_str).unwrap_or_default();
         let found = if program.contains('/') {
-            std::path::Path::new(program).exists()
+            Some(PathBuf::from(program)).filter(|p| p.exists())
         } else {
-            std::env::var_os("PATH").is_some_and(|paths| {
-                std::env::split_paths(&paths).any(|dir| dir.join(program).is_file())
+            std::env::var_os("PATH").and_then(|paths| {
+                std::env::split_paths(&paths)
+                    .map(|dir| dir.join(program))
+                    .find(|p| p.is_file() && !program.is_empty())
             })
         };
-        if found {
-            Ok(())
-        } else {
-            Err(Error::flag("--exec", format!("`{program}`: command not found")))
-        }
+        found.ok_or_else(|| Error::flag("--exec", format!("`{program}`: command not found")))
     }
 }
 
@@ -227,8 +227,9 @@ pub struct ExecStats {
     pub failed_chunks: u64,
     /// Most processes of one step allowed at once.
     pub concurrency: usize,
-    /// Median time a chunk spent at a step, all attempts and backoff
-    /// included, in seconds (nearest rank).
+    /// Median time a chunk spent at a step, in seconds (nearest rank):
+    /// from its first attempt's start (once it had a permit) to its last
+    /// attempt's end, backoff included.
     pub latency_p50_secs: f64,
     /// 95th percentile of that time, in seconds (nearest rank).
     pub latency_p95_secs: f64,
@@ -266,6 +267,8 @@ impl AttemptError {
 #[derive(Debug)]
 pub(crate) struct ExecStage {
     spec: ExecSpec,
+    /// The program, found once (each spawn then skips the `PATH` search).
+    program: PathBuf,
     format: ExecFormat,
     permits: (Sender<()>, Receiver<()>),
     latencies: parking_lot::Mutex<Vec<f64>>,
@@ -292,7 +295,7 @@ impl ExecStage {
     /// # Errors
     /// As [`ExecSpec::check`].
     pub(crate) fn new(spec: &ExecSpec, json_input: bool) -> Result<ExecStage> {
-        spec.check()?;
+        let program = spec.check()?;
         let format =
             spec.format.unwrap_or(if json_input { ExecFormat::Ndjson } else { ExecFormat::Csv });
         let permits = bounded(spec.concurrency);
@@ -301,6 +304,7 @@ impl ExecStage {
         }
         Ok(ExecStage {
             spec: spec.clone(),
+            program,
             format,
             permits,
             latencies: parking_lot::Mutex::new(Vec::new()),
@@ -330,13 +334,13 @@ impl ExecStage {
         records: &[u8],
         write_field: &dyn Fn(&mut Vec<u8>, &[u8]),
     ) -> std::result::Result<Vec<u8>, Failure> {
-        let started = Instant::now();
+        let started = std::cell::Cell::new(None);
         let input = match self.format.delimiter() {
             Some(d) => ndjson_to_csv(records, d),
             None => Ok(records.to_vec()),
         };
         let input = match input {
-            Ok(i) => Arc::new(i),
+            Ok(i) => i,
             Err(reason) => {
                 return Err(Failure { reason, attempts: 0, stderr: String::new() });
             }
@@ -350,7 +354,7 @@ impl ExecStage {
             .with_max_times(self.spec.retries as usize);
         let result = (|| {
             attempts += 1;
-            self.attempt(&input, write_field)
+            self.attempt(&input, write_field, &started)
         })
         .retry(backoff)
         .sleep(sleep_unless_interrupted)
@@ -359,7 +363,9 @@ impl ExecStage {
             self.retries.fetch_add(1, Ordering::Relaxed);
         })
         .call();
-        self.latencies.lock().push(started.elapsed().as_secs_f64());
+        if let Some(t) = started.get() {
+            self.latencies.lock().push(t.elapsed().as_secs_f64());
+        }
         result.map_err(|e| {
             self.failed.fetch_add(1, Ordering::Relaxed);
             let tail = String::from_utf8_lossy(&e.stderr).into_owned();
@@ -367,18 +373,25 @@ impl ExecStage {
         })
     }
 
-    /// One attempt: holds a permit while the process runs.
+    /// One attempt: holds a permit while the process runs. Sets `started`
+    /// when the chunk's first attempt gets its permit (its latency counts
+    /// from there).
     fn attempt(
         &self,
-        input: &Arc<Vec<u8>>,
+        input: &[u8],
         write_field: &dyn Fn(&mut Vec<u8>, &[u8]),
+        started: &std::cell::Cell<Option<Instant>>,
     ) -> std::result::Result<Vec<u8>, AttemptError> {
         let _permit = match self.permits.1.recv() {
             Ok(()) => Permit(&self.permits.0),
             Err(_) => return Err(AttemptError::new("internal error: no permit")),
         };
+        if started.get().is_none() {
+            started.set(Some(Instant::now()));
+        }
         self.attempts.fetch_add(1, Ordering::Relaxed);
-        let (stdout, stderr) = match run_once(&self.spec.argv, input.clone(), self.spec.timeout) {
+        let run = run_once(&self.program, &self.spec.argv, input, self.spec.timeout);
+        let (stdout, stderr) = match run {
             Ok(out) => out,
             Err(e) => {
                 if e.timed_out {
@@ -446,28 +459,24 @@ fn sleep_unless_interrupted(d: Duration) {
     }
 }
 
-/// What a pipe reader thread reports.
-enum Stream {
-    Out(std::io::Result<Vec<u8>>),
-    Err(Vec<u8>),
-}
-
-/// Runs `argv` once in its own process group with `input` on its standard
-/// input; returns its standard output and the tail of its standard error
-/// when it exits with status 0.
+/// Runs `argv` (the program at `path`) once in its own process group with
+/// `input` on its standard input; returns its standard output and the tail
+/// of its standard error when it exits with status 0.
 ///
-/// Three short-lived threads move the bytes (one writes standard input,
-/// two read the outputs), so a command that writes before it has read
-/// everything cannot deadlock. This thread waits for them and for the
-/// exit; on the timeout or a signal it kills the whole process group.
+/// This thread moves the bytes itself, waiting on the three pipes with
+/// `poll(2)` (standard input non-blocking), so a command that writes before
+/// it has read everything cannot deadlock and no thread is started. On the
+/// timeout or a signal it kills the whole process group.
 fn run_once(
+    path: &std::path::Path,
     argv: &[String],
-    input: Arc<Vec<u8>>,
+    input: &[u8],
     timeout: Option<Duration>,
 ) -> std::result::Result<(Vec<u8>, Vec<u8>), AttemptError> {
     let program = argv.first().map(String::as_str).unwrap_or_default();
     let deadline = timeout.map(|t| Instant::now() + t);
-    let mut child = Command::new(program)
+    let mut child = Command::new(path)
+        .arg0(program)
         .args(argv.get(1..).unwrap_or_default())
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -475,28 +484,17 @@ fn run_once(
         .process_group(0)
         .spawn()
         .map_err(|e| AttemptError::new(format!("cannot start `{program}`: {e}")))?;
-    let (tx, rx) = mpsc::channel();
-    if let Err(e) = spawn_pipes(&mut child, input, tx) {
-        kill_group(&mut child);
-        return Err(AttemptError::new(format!("cannot start a pipe thread: {e}")));
-    }
-    let (mut out, mut err) = (None, None);
-    let mut killed = None;
-    // Both outputs end when every process holding them has exited.
-    while out.is_none() || err.is_none() {
-        if let Some(why) = expired(deadline, timeout) {
-            killed = Some(why);
-            break;
+    let mut pipes = match Pipes::new(&mut child, input) {
+        Ok(p) => p,
+        Err(e) => {
+            kill_group(&mut child);
+            return Err(AttemptError::new(format!("cannot set up the pipes: {e}")));
         }
-        match rx.recv_timeout(wait_step(deadline)) {
-            Ok(Stream::Out(o)) => out = Some(o),
-            Ok(Stream::Err(e)) => err = Some(e),
-            Err(mpsc::RecvTimeoutError::Timeout) => {}
-            Err(mpsc::RecvTimeoutError::Disconnected) => break,
-        }
-    }
-    // The outputs are closed; the process is exiting (or closed them
-    // early and goes on: it gets until the deadline).
+    };
+    // The outputs end when every process holding them has exited.
+    let mut killed = pipes.pump(deadline, timeout, true);
+    // Then the process is exiting (or closed them early and goes on: it
+    // gets until the deadline).
     let mut status = None;
     let mut nap = Duration::from_micros(20);
     while killed.is_none() {
@@ -517,80 +515,165 @@ fn run_once(
     }
     if let Some(why) = killed {
         kill_group(&mut child);
-        // Collect what the pipes still hold (stderr's tail explains a hang).
-        let grace = Instant::now() + KILL_GRACE;
-        while err.is_none() {
-            let left = grace.saturating_duration_since(Instant::now());
-            match rx.recv_timeout(left) {
-                Ok(Stream::Err(e)) => err = Some(e),
-                Ok(Stream::Out(_)) => {}
-                Err(_) => break,
-            }
-        }
+        // Collect what the pipes still hold (stderr's tail explains a hang);
+        // a process that left the group may keep them open.
+        let _ = pipes.pump(Some(Instant::now() + KILL_GRACE), None, false);
         let timed_out = why.starts_with("timed out");
-        return Err(AttemptError { reason: why, stderr: err.unwrap_or_default(), timed_out });
+        return Err(AttemptError { reason: why, stderr: pipes.tail, timed_out });
     }
-    let stderr = err.unwrap_or_default();
-    let failed = |reason: String| AttemptError { reason, stderr: stderr.clone(), timed_out: false };
+    let Pipes { out, tail, error, .. } = pipes;
+    let failed = |reason: String| AttemptError { reason, stderr: tail.clone(), timed_out: false };
     let status = status.ok_or_else(|| failed("the process did not exit".into()))?;
     if !status.success() {
         return Err(failed(describe(status)));
     }
-    match out {
-        Some(Ok(o)) => Ok((o, stderr)),
-        Some(Err(e)) => Err(failed(format!("cannot read its output: {e}"))),
-        None => Err(failed("its output was lost".into())),
+    match error {
+        Some(e) => Err(failed(format!("cannot read its output: {e}"))),
+        None => Ok((out, tail)),
     }
 }
 
-/// Starts the threads that feed standard input and drain the outputs.
-fn spawn_pipes(
-    child: &mut Child,
-    input: Arc<Vec<u8>>,
-    tx: mpsc::Sender<Stream>,
-) -> std::io::Result<()> {
-    let missing = || std::io::Error::other("a pipe is missing");
-    let mut stdin = child.stdin.take().ok_or_else(missing)?;
-    let mut stdout = child.stdout.take().ok_or_else(missing)?;
-    let mut stderr = child.stderr.take().ok_or_else(missing)?;
-    // A command that exits without reading all of its input gets a broken
-    // pipe here: its exit status decides.
-    std::thread::Builder::new().name("fanfold-exec-in".into()).spawn(move || {
-        let _ = stdin.write_all(&input);
-    })?;
-    let tx_err = tx.clone();
-    std::thread::Builder::new().name("fanfold-exec-out".into()).spawn(move || {
-        let mut buf = Vec::new();
-        let r = stdout.read_to_end(&mut buf).map(|_| buf);
-        let _ = tx.send(Stream::Out(r));
-    })?;
-    std::thread::Builder::new().name("fanfold-exec-err".into()).spawn(move || {
-        let _ = tx_err.send(Stream::Err(read_tail(&mut stderr, STDERR_TAIL_BYTES)));
-    })?;
-    Ok(())
+/// The parent's ends of a child's three pipes, and what went through them.
+struct Pipes<'a> {
+    stdin: Option<ChildStdin>,
+    stdout: Option<ChildStdout>,
+    stderr: Option<ChildStderr>,
+    input: &'a [u8],
+    written: usize,
+    out: Vec<u8>,
+    /// The last [`STDERR_TAIL_BYTES`] of standard error.
+    tail: Vec<u8>,
+    /// A read error on standard output.
+    error: Option<std::io::Error>,
 }
 
-/// Reads `r` to its end, keeping the last `keep` bytes.
-fn read_tail(r: &mut impl Read, keep: usize) -> Vec<u8> {
-    let mut tail = Vec::new();
-    let mut buf = [0u8; 8192];
-    loop {
-        match r.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => {
-                tail.extend_from_slice(&buf[..n]);
-                if tail.len() > 2 * keep {
-                    tail.drain(..tail.len() - keep);
+impl<'a> Pipes<'a> {
+    fn new(child: &mut Child, input: &'a [u8]) -> std::io::Result<Pipes<'a>> {
+        let missing = || std::io::Error::other("a pipe is missing");
+        let stdin = child.stdin.take().ok_or_else(missing)?;
+        let flags = fcntl(&stdin, FcntlArg::F_GETFL)?;
+        let flags = OFlag::from_bits_truncate(flags) | OFlag::O_NONBLOCK;
+        fcntl(&stdin, FcntlArg::F_SETFL(flags))?;
+        Ok(Pipes {
+            // Nothing to write: closed at once.
+            stdin: (!input.is_empty()).then_some(stdin),
+            stdout: Some(child.stdout.take().ok_or_else(missing)?),
+            stderr: Some(child.stderr.take().ok_or_else(missing)?),
+            input,
+            written: 0,
+            out: Vec::new(),
+            tail: Vec::new(),
+            error: None,
+        })
+    }
+
+    /// Writes the input and reads both outputs until both outputs are
+    /// closed; returns why it stopped early (the deadline passed, or with
+    /// `signals` a signal asked the run to stop), if so. A command that
+    /// exits without reading all its input gets a broken pipe: its exit
+    /// status decides.
+    fn pump(
+        &mut self,
+        deadline: Option<Instant>,
+        timeout: Option<Duration>,
+        signals: bool,
+    ) -> Option<String> {
+        let mut buf = vec![0u8; 64 << 10];
+        while self.stdout.is_some() || self.stderr.is_some() {
+            let stop = match (signals, timeout) {
+                (true, _) => expired(deadline, timeout),
+                (false, _) if deadline.is_some_and(|d| Instant::now() >= d) => {
+                    Some("grace period over".into())
+                }
+                _ => None,
+            };
+            if stop.is_some() {
+                return stop;
+            }
+            let wait = wait_step(deadline);
+            let ms = u16::try_from(wait.as_micros().div_ceil(1000)).unwrap_or(u16::MAX);
+            let (mut ready_in, mut ready_out, mut ready_err) = (false, false, false);
+            {
+                let (mut which, mut fds) = (Vec::with_capacity(3), Vec::with_capacity(3));
+                if let Some(p) = &self.stdin {
+                    which.push(0);
+                    fds.push(PollFd::new(p.as_fd(), PollFlags::POLLOUT));
+                }
+                if let Some(p) = &self.stdout {
+                    which.push(1);
+                    fds.push(PollFd::new(p.as_fd(), PollFlags::POLLIN));
+                }
+                if let Some(p) = &self.stderr {
+                    which.push(2);
+                    fds.push(PollFd::new(p.as_fd(), PollFlags::POLLIN));
+                }
+                match poll(&mut fds, PollTimeout::from(ms)) {
+                    Ok(_) | Err(nix::errno::Errno::EINTR) => {}
+                    Err(e) => {
+                        self.error = Some(e.into());
+                        return Some(format!("cannot wait on its pipes: {e}"));
+                    }
+                }
+                for (w, f) in which.iter().zip(&fds) {
+                    let ready = f.revents().is_some_and(|r| !r.is_empty());
+                    match w {
+                        0 => ready_in = ready,
+                        1 => ready_out = ready,
+                        _ => ready_err = ready,
+                    }
                 }
             }
+            if ready_in {
+                self.write_some();
+            }
+            if ready_out {
+                if let Some(p) = &mut self.stdout {
+                    match p.read(&mut buf) {
+                        Ok(0) => self.stdout = None,
+                        Ok(n) => self.out.extend_from_slice(&buf[..n]),
+                        Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                        Err(e) => {
+                            self.error = Some(e);
+                            self.stdout = None;
+                        }
+                    }
+                }
+            }
+            if ready_err {
+                if let Some(p) = &mut self.stderr {
+                    match p.read(&mut buf) {
+                        Ok(0) | Err(_) => self.stderr = None,
+                        Ok(n) => push_tail(&mut self.tail, &buf[..n], STDERR_TAIL_BYTES),
+                    }
+                }
+            }
+        }
+        None
+    }
+
+    /// Writes what the pipe takes of the rest of the input; closes it at
+    /// the end (or on a broken pipe).
+    fn write_some(&mut self) {
+        let Some(p) = &mut self.stdin else { return };
+        let rest = self.input.get(self.written..).unwrap_or_default();
+        match p.write(rest) {
+            Ok(n) => self.written += n,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(_) => break,
+            Err(_) => self.written = self.input.len(),
+        }
+        if self.written >= self.input.len() {
+            self.stdin = None;
         }
     }
+}
+
+/// Appends `bytes` to `tail`, keeping its last `keep` bytes.
+fn push_tail(tail: &mut Vec<u8>, bytes: &[u8], keep: usize) {
+    tail.extend_from_slice(bytes);
     if tail.len() > keep {
         tail.drain(..tail.len() - keep);
     }
-    tail
 }
 
 /// Why to kill the process now, if so: the deadline passed, or a signal
@@ -835,22 +918,23 @@ mod tests {
     #[test]
     fn tail_keeps_the_end() {
         let data: Vec<u8> = (0..10_000u32).map(|i| (i % 251) as u8).collect();
-        let tail = read_tail(&mut data.as_slice(), 2048);
+        let mut tail = Vec::new();
+        data.chunks(999).for_each(|c| push_tail(&mut tail, c, 2048));
         assert_eq!(tail, data[data.len() - 2048..]);
     }
 
     #[test]
     fn run_once_and_timeout() {
         let argv: Vec<String> = ["sh", "-c", "tr a-z A-Z; echo oops >&2"].map(String::from).into();
-        let (out, err) = run_once(&argv, Arc::new(b"abc\n".to_vec()), None).unwrap();
+        let sh = std::path::Path::new("/bin/sh");
+        let (out, err) = run_once(sh, &argv, b"abc\n", None).unwrap();
         assert_eq!((out.as_slice(), err.as_slice()), (&b"ABC\n"[..], &b"oops\n"[..]));
         let argv: Vec<String> = ["sh", "-c", "echo bad >&2; exit 3"].map(String::from).into();
-        let e = run_once(&argv, Arc::new(Vec::new()), None).unwrap_err();
+        let e = run_once(sh, &argv, b"", None).unwrap_err();
         assert_eq!((e.reason.as_str(), e.stderr.as_slice()), ("exit status 3", &b"bad\n"[..]));
         let argv: Vec<String> = ["sh", "-c", "sleep 5 & sleep 5; wait"].map(String::from).into();
         let t = Instant::now();
-        let e =
-            run_once(&argv, Arc::new(Vec::new()), Some(Duration::from_millis(200))).unwrap_err();
+        let e = run_once(sh, &argv, b"", Some(Duration::from_millis(200))).unwrap_err();
         assert!(e.timed_out && t.elapsed() < Duration::from_secs(3), "{e:?}");
     }
 }
