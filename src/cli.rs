@@ -94,7 +94,8 @@ pub struct Args {
     /// header line), and the records it prints on its standard output
     /// replace them. CMD is split into words like a shell would (quotes
     /// respected) and run without a shell: write `sh -c '...'` for one.
-    /// Repeatable, in command-line order with --filter, --map and the
+    /// Its environment has FANFOLD_CHUNK (from 0) and FANFOLD_ATTEMPT
+    /// (from 1); its standard error is kept for messages. Repeatable, in command-line order with --filter, --map and the
     /// others. A command that exits non-zero, runs past --timeout or
     /// prints unparsable output is retried (--retries), then handled by
     /// --on-error (reject: one entry per chunk).

@@ -342,3 +342,11 @@ fn big_chunks_flow_both_ways_without_deadlock() {
     }
     assert_eq!(run_ok(&["--exec", "cat", "--chunk-bytes", "4MiB"], &input), input);
 }
+
+#[test]
+fn the_command_knows_its_chunk_and_attempt() {
+    let cmd = "sh -c 'read -r h; echo \"$h,chunk,attempt\"; \
+               while read -r l; do echo \"$l,$FANFOLD_CHUNK,$FANFOLD_ATTEMPT\"; done'";
+    let out = run_ok(&["--exec", cmd, "--chunk-size", "2"], "a\nx\ny\nz\n");
+    assert_eq!(out, "a,chunk,attempt\nx,0,1\ny,0,1\nz,1,1\n");
+}

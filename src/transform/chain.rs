@@ -387,7 +387,7 @@ impl Chain {
             if buf.is_empty() {
                 return Ok(Some((buf, Vec::new())));
             }
-            buf = match exec.run(&buf, &write_field) {
+            buf = match exec.run(&buf, &write_field, chunk.seq) {
                 Ok(out) => out,
                 Err(failure) => {
                     let mut raw = Vec::new();

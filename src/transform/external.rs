@@ -32,6 +32,9 @@
 //!   chunk (see [`crate::sink::rejects::Reject`]) with the number of
 //!   records it stands for, the attempts, the tail of the command's
 //!   standard error, and the records' input text.
+//! - **Environment.** Each process gets `FANFOLD_CHUNK` (the chunk's
+//!   sequence number, from 0) and `FANFOLD_ATTEMPT` (from 1), for logs,
+//!   caches keyed by chunk, or fault injection in tests.
 //! - **Standard error** of the command is captured, not shown; its last
 //!   [`STDERR_TAIL_BYTES`] are kept for the error message and the reject.
 //! - A chunk with no records left at the step does not run the command.
@@ -328,11 +331,13 @@ impl ExecStage {
     /// Runs the command on `records` (NDJSON objects, one per line, as the
     /// value stage writes them) with retries, and returns the records it
     /// printed as NDJSON, one compact line each. `write_field` writes a
-    /// CSV field the command printed as the JSON value it stands for.
+    /// CSV field the command printed as the JSON value it stands for;
+    /// `chunk` is the chunk's sequence number, for `FANFOLD_CHUNK`.
     pub(crate) fn run(
         &self,
         records: &[u8],
         write_field: &dyn Fn(&mut Vec<u8>, &[u8]),
+        chunk: u64,
     ) -> std::result::Result<Vec<u8>, Failure> {
         let started = std::cell::Cell::new(None);
         let input = match self.format.delimiter() {
@@ -354,7 +359,9 @@ impl ExecStage {
             .with_max_times(self.spec.retries as usize);
         let result = (|| {
             attempts += 1;
-            self.attempt(&input, write_field, &started)
+            let env =
+                [("FANFOLD_CHUNK", chunk.to_string()), ("FANFOLD_ATTEMPT", attempts.to_string())];
+            self.attempt(&input, write_field, &started, &env)
         })
         .retry(backoff)
         .sleep(sleep_unless_interrupted)
@@ -381,6 +388,7 @@ impl ExecStage {
         input: &[u8],
         write_field: &dyn Fn(&mut Vec<u8>, &[u8]),
         started: &std::cell::Cell<Option<Instant>>,
+        env: &[(&str, String)],
     ) -> std::result::Result<Vec<u8>, AttemptError> {
         let _permit = match self.permits.1.recv() {
             Ok(()) => Permit(&self.permits.0),
@@ -390,7 +398,7 @@ impl ExecStage {
             started.set(Some(Instant::now()));
         }
         self.attempts.fetch_add(1, Ordering::Relaxed);
-        let run = run_once(&self.program, &self.spec.argv, input, self.spec.timeout);
+        let run = run_once(&self.program, &self.spec.argv, env, input, self.spec.timeout);
         let (stdout, stderr) = match run {
             Ok(out) => out,
             Err(e) => {
@@ -460,7 +468,7 @@ fn sleep_unless_interrupted(d: Duration) {
 }
 
 /// Runs `argv` (the program at `path`) once in its own process group with
-/// `input` on its standard input; returns its standard output and the tail
+/// `env` added to its environment and `input` on its standard input; returns its standard output and the tail
 /// of its standard error when it exits with status 0.
 ///
 /// This thread moves the bytes itself, waiting on the three pipes with
@@ -470,6 +478,7 @@ fn sleep_unless_interrupted(d: Duration) {
 fn run_once(
     path: &std::path::Path,
     argv: &[String],
+    env: &[(&str, String)],
     input: &[u8],
     timeout: Option<Duration>,
 ) -> std::result::Result<(Vec<u8>, Vec<u8>), AttemptError> {
@@ -478,6 +487,7 @@ fn run_once(
     let mut child = Command::new(path)
         .arg0(program)
         .args(argv.get(1..).unwrap_or_default())
+        .envs(env.iter().map(|(k, v)| (k, v)))
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -927,14 +937,14 @@ mod tests {
     fn run_once_and_timeout() {
         let argv: Vec<String> = ["sh", "-c", "tr a-z A-Z; echo oops >&2"].map(String::from).into();
         let sh = std::path::Path::new("/bin/sh");
-        let (out, err) = run_once(sh, &argv, b"abc\n", None).unwrap();
+        let (out, err) = run_once(sh, &argv, &[], b"abc\n", None).unwrap();
         assert_eq!((out.as_slice(), err.as_slice()), (&b"ABC\n"[..], &b"oops\n"[..]));
         let argv: Vec<String> = ["sh", "-c", "echo bad >&2; exit 3"].map(String::from).into();
-        let e = run_once(sh, &argv, b"", None).unwrap_err();
+        let e = run_once(sh, &argv, &[], b"", None).unwrap_err();
         assert_eq!((e.reason.as_str(), e.stderr.as_slice()), ("exit status 3", &b"bad\n"[..]));
         let argv: Vec<String> = ["sh", "-c", "sleep 5 & sleep 5; wait"].map(String::from).into();
         let t = Instant::now();
-        let e = run_once(sh, &argv, b"", Some(Duration::from_millis(200))).unwrap_err();
+        let e = run_once(sh, &argv, &[], b"", Some(Duration::from_millis(200))).unwrap_err();
         assert!(e.timed_out && t.elapsed() < Duration::from_secs(3), "{e:?}");
     }
 }
