@@ -350,3 +350,39 @@ fn the_command_knows_its_chunk_and_attempt() {
     let out = run_ok(&["--exec", cmd, "--chunk-size", "2"], "a\nx\ny\nz\n");
     assert_eq!(out, "a,chunk,attempt\nx,0,1\ny,0,1\nz,1,1\n");
 }
+
+#[test]
+fn sigint_kills_the_running_commands() {
+    use std::process::Stdio;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let pid_file = dir.path().join("pid");
+    let cmd = format!("sh -c 'echo $$ > {}; sleep 30'", pid_file.display());
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_fanfold"))
+        .args(["--exec", &cmd, "--concurrency", "1", "--no-progress"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("fanfold starts");
+    {
+        use std::io::Write;
+        let mut stdin = child.stdin.take().expect("stdin");
+        stdin.write_all(b"a\n1\n").expect("write");
+    }
+    let started = Instant::now();
+    while !pid_file.exists() && started.elapsed() < Duration::from_secs(10) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let pid = std::fs::read_to_string(&pid_file).expect("pid").trim().to_string();
+    let sent = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(sent.success());
+    let status = child.wait().expect("fanfold exits");
+    assert_eq!(status.code(), Some(130));
+    assert!(started.elapsed() < Duration::from_secs(10), "took {:?}", started.elapsed());
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let state = stat.rsplit(')').next().unwrap_or_default().split_whitespace().next();
+    assert!(matches!(state, None | Some("Z") | Some("X")), "the command lives: {stat}");
+}

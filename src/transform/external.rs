@@ -41,6 +41,26 @@
 //!
 //! Records the command prints have no input line of their own: messages
 //! about them name their chunk's first line.
+//!
+//! ```
+//! use fanfold::transform::{ExecSpec, Step};
+//! use fanfold::{Input, Pipeline};
+//! # let dir = tempfile::tempdir()?;
+//! # let path = dir.path().join("in.csv");
+//! std::fs::write(&path, "city,n\noslo,1.50\nlima,2\n")?;
+//! let mut upper = ExecSpec::new("tr a-z A-Z")?;
+//! upper.retries = 2;
+//! upper.timeout = Some(std::time::Duration::from_secs(30));
+//! let pipeline = Pipeline {
+//!     steps: vec![Step::Exec(upper)],
+//!     ..Pipeline::new(vec![Input::Path(path)])
+//! };
+//! let mut out = Vec::new();
+//! let stats = pipeline.run(&mut out, "<memory>")?;
+//! assert_eq!(String::from_utf8(out)?, "CITY,N\nOSLO,1.50\nLIMA,2\n");
+//! assert_eq!(stats.exec.map(|e| e.attempts), Some(1));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 use std::collections::HashMap;
 use std::io::{Read, Write};
