@@ -386,3 +386,24 @@ fn sigint_kills_the_running_commands() {
     let state = stat.rsplit(')').next().unwrap_or_default().split_whitespace().next();
     assert!(matches!(state, None | Some("Z") | Some("X")), "the command lives: {stat}");
 }
+
+#[test]
+fn a_failing_run_kills_the_commands_still_running() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let pid_file = dir.path().join("pid");
+    // Chunk 1 fails at once; chunk 2 would sleep 30 s.
+    let cmd = format!(
+        "sh -c 'x=$(cat); case \"$x\" in *bad*) sleep 0.3; exit 1;; \
+         *slow*) echo $$ > {}; sleep 30;; esac; echo \"$x\"'",
+        pid_file.display()
+    );
+    let started = Instant::now();
+    let (code, out, err) = run(&["--exec", &cmd, "--chunk-size", "1"], "a\nok\nbad\nslow\n");
+    assert_eq!((code, out.as_str()), (1, ""), "{err}");
+    assert!(err.contains("<stdin>:3-3: --exec"), "{err}");
+    assert!(started.elapsed() < Duration::from_secs(10), "took {:?}", started.elapsed());
+    let pid = std::fs::read_to_string(&pid_file).expect("pid").trim().to_string();
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let state = stat.rsplit(')').next().unwrap_or_default().split_whitespace().next();
+    assert!(matches!(state, None | Some("Z") | Some("X")), "the command lives: {stat}");
+}

@@ -275,9 +275,15 @@ pub fn run<R: Reducer>(
         }
         if failure.is_some() {
             cancel.store(true, Ordering::Relaxed);
+            if let Some(c) = &chain {
+                c.stop_execs();
+            }
         }
         drop(slot_tx);
         let joined = reader.join();
+        // Wait for the chunks still on the workers (each holds a sender),
+        // so that no `--exec` command outlives the run.
+        for _ in result_rx.iter() {}
         stats.chunks = next;
         match (failure.or_else(interrupted), joined) {
             (Some(e), _) => Err(e),

@@ -265,6 +265,12 @@ impl Chain {
         merge_stats(self.execs.iter().map(|s| s.exec.stats()))
     }
 
+    /// Kills the running `--exec` commands and starts no more: the run is
+    /// stopping on an error, and what they would print is not needed.
+    pub fn stop_execs(&self) {
+        self.execs.iter().for_each(|s| s.exec.stop());
+    }
+
     /// Retries of the `--exec` steps so far.
     pub fn exec_retries(&self) -> u64 {
         self.execs.iter().map(|s| s.exec.retries()).sum()

@@ -68,7 +68,8 @@ use std::os::fd::AsFd;
 use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::{Child, ChildStderr, ChildStdin, ChildStdout, Command, ExitStatus, Stdio};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use backon::{BlockingRetryable, ExponentialBuilder};
@@ -299,6 +300,9 @@ pub(crate) struct ExecStage {
     retries: AtomicU64,
     timeouts: AtomicU64,
     failed: AtomicU64,
+    /// Set when the run stops on an error: running commands are killed,
+    /// no more attempts start.
+    stop: Arc<AtomicBool>,
 }
 
 /// A permit to run one process; handed back when dropped.
@@ -335,12 +339,19 @@ impl ExecStage {
             retries: AtomicU64::new(0),
             timeouts: AtomicU64::new(0),
             failed: AtomicU64::new(0),
+            stop: Arc::new(AtomicBool::new(false)),
         })
     }
 
     /// The spec.
     pub(crate) fn spec(&self) -> &ExecSpec {
         &self.spec
+    }
+
+    /// Kills the running commands and starts no more attempts: the run is
+    /// stopping on an error.
+    pub(crate) fn stop(&self) {
+        self.stop.store(true, Ordering::Relaxed);
     }
 
     /// Retries so far (for the progress bar).
@@ -384,8 +395,11 @@ impl ExecStage {
             self.attempt(&input, write_field, &started, &env)
         })
         .retry(backoff)
-        .sleep(sleep_unless_interrupted)
-        .when(|_| INTERRUPT.load(Ordering::Relaxed) == 0)
+        .sleep({
+            let stop = self.stop.clone();
+            move |d| sleep_unless_stopping(d, &stop)
+        })
+        .when(|_| INTERRUPT.load(Ordering::Relaxed) == 0 && !self.stop.load(Ordering::Relaxed))
         .notify(|_, _| {
             self.retries.fetch_add(1, Ordering::Relaxed);
         })
@@ -414,11 +428,15 @@ impl ExecStage {
             Ok(()) => Permit(&self.permits.0),
             Err(_) => return Err(AttemptError::new("internal error: no permit")),
         };
+        if self.stop.load(Ordering::Relaxed) {
+            return Err(AttemptError::new("cancelled: the run is stopping"));
+        }
         if started.get().is_none() {
             started.set(Some(Instant::now()));
         }
         self.attempts.fetch_add(1, Ordering::Relaxed);
-        let run = run_once(&self.program, &self.spec.argv, env, input, self.spec.timeout);
+        let timeout = self.spec.timeout;
+        let run = run_once(&self.program, &self.spec.argv, env, input, timeout, &self.stop);
         let (stdout, stderr) = match run {
             Ok(out) => out,
             Err(e) => {
@@ -475,10 +493,11 @@ pub(crate) fn merge_stats(all: impl IntoIterator<Item = ExecStats>) -> Option<Ex
     })
 }
 
-/// Sleeps `d` (a backoff), in steps, returning early on a signal.
-fn sleep_unless_interrupted(d: Duration) {
+/// Sleeps `d` (a backoff), in steps, returning early on a signal or when
+/// the run is stopping.
+fn sleep_unless_stopping(d: Duration, stop: &AtomicBool) {
     let until = Instant::now() + d;
-    while INTERRUPT.load(Ordering::Relaxed) == 0 {
+    while INTERRUPT.load(Ordering::Relaxed) == 0 && !stop.load(Ordering::Relaxed) {
         let left = until.saturating_duration_since(Instant::now());
         if left.is_zero() {
             break;
@@ -494,13 +513,14 @@ fn sleep_unless_interrupted(d: Duration) {
 /// This thread moves the bytes itself, waiting on the three pipes with
 /// `poll(2)` (standard input non-blocking), so a command that writes before
 /// it has read everything cannot deadlock and no thread is started. On the
-/// timeout or a signal it kills the whole process group.
+/// timeout, a signal or `stop` it kills the whole process group.
 fn run_once(
     path: &std::path::Path,
     argv: &[String],
     env: &[(&str, String)],
     input: &[u8],
     timeout: Option<Duration>,
+    stop: &AtomicBool,
 ) -> std::result::Result<(Vec<u8>, Vec<u8>), AttemptError> {
     let program = argv.first().map(String::as_str).unwrap_or_default();
     let deadline = timeout.map(|t| Instant::now() + t);
@@ -522,7 +542,7 @@ fn run_once(
         }
     };
     // The outputs end when every process holding them has exited.
-    let mut killed = pipes.pump(deadline, timeout, true);
+    let mut killed = pipes.pump(deadline, timeout, true, stop);
     // Then the process is exiting (or closed them early and goes on: it
     // gets until the deadline).
     let mut status = None;
@@ -539,7 +559,7 @@ fn run_once(
                 return Err(AttemptError::new(format!("cannot wait for `{program}`: {e}")));
             }
         }
-        killed = expired(deadline, timeout);
+        killed = expired(deadline, timeout, stop);
         std::thread::sleep(nap.min(wait_step(deadline)));
         nap = (nap * 2).min(Duration::from_millis(5));
     }
@@ -547,7 +567,7 @@ fn run_once(
         kill_group(&mut child);
         // Collect what the pipes still hold (stderr's tail explains a hang);
         // a process that left the group may keep them open.
-        let _ = pipes.pump(Some(Instant::now() + KILL_GRACE), None, false);
+        let _ = pipes.pump(Some(Instant::now() + KILL_GRACE), None, false, stop);
         let timed_out = why.starts_with("timed out");
         return Err(AttemptError { reason: why, stderr: pipes.tail, timed_out });
     }
@@ -607,11 +627,12 @@ impl<'a> Pipes<'a> {
         deadline: Option<Instant>,
         timeout: Option<Duration>,
         signals: bool,
+        stop: &AtomicBool,
     ) -> Option<String> {
         let mut buf = vec![0u8; 64 << 10];
         while self.stdout.is_some() || self.stderr.is_some() {
             let stop = match (signals, timeout) {
-                (true, _) => expired(deadline, timeout),
+                (true, _) => expired(deadline, timeout, stop),
                 (false, _) if deadline.is_some_and(|d| Instant::now() >= d) => {
                     Some("grace period over".into())
                 }
@@ -706,11 +727,18 @@ fn push_tail(tail: &mut Vec<u8>, bytes: &[u8], keep: usize) {
     }
 }
 
-/// Why to kill the process now, if so: the deadline passed, or a signal
-/// asked the run to stop.
-fn expired(deadline: Option<Instant>, timeout: Option<Duration>) -> Option<String> {
+/// Why to kill the process now, if so: the deadline passed, a signal asked
+/// the run to stop, or the run is stopping on an error (`stop`).
+fn expired(
+    deadline: Option<Instant>,
+    timeout: Option<Duration>,
+    stop: &AtomicBool,
+) -> Option<String> {
     if INTERRUPT.load(Ordering::Relaxed) != 0 {
         return Some("interrupted".into());
+    }
+    if stop.load(Ordering::Relaxed) {
+        return Some("cancelled: the run is stopping".into());
     }
     match (deadline, timeout) {
         (Some(d), Some(t)) if Instant::now() >= d => {
@@ -957,14 +985,15 @@ mod tests {
     fn run_once_and_timeout() {
         let argv: Vec<String> = ["sh", "-c", "tr a-z A-Z; echo oops >&2"].map(String::from).into();
         let sh = std::path::Path::new("/bin/sh");
-        let (out, err) = run_once(sh, &argv, &[], b"abc\n", None).unwrap();
+        let no = AtomicBool::new(false);
+        let (out, err) = run_once(sh, &argv, &[], b"abc\n", None, &no).unwrap();
         assert_eq!((out.as_slice(), err.as_slice()), (&b"ABC\n"[..], &b"oops\n"[..]));
         let argv: Vec<String> = ["sh", "-c", "echo bad >&2; exit 3"].map(String::from).into();
-        let e = run_once(sh, &argv, &[], b"", None).unwrap_err();
+        let e = run_once(sh, &argv, &[], b"", None, &no).unwrap_err();
         assert_eq!((e.reason.as_str(), e.stderr.as_slice()), ("exit status 3", &b"bad\n"[..]));
         let argv: Vec<String> = ["sh", "-c", "sleep 5 & sleep 5; wait"].map(String::from).into();
         let t = Instant::now();
-        let e = run_once(sh, &argv, &[], b"", Some(Duration::from_millis(200))).unwrap_err();
+        let e = run_once(sh, &argv, &[], b"", Some(Duration::from_millis(200)), &no).unwrap_err();
         assert!(e.timed_out && t.elapsed() < Duration::from_secs(3), "{e:?}");
     }
 }
