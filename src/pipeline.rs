@@ -491,10 +491,16 @@ impl Pipeline {
     /// fastest measured on large inputs), made smaller for inputs that would
     /// otherwise give fewer than 4 chunks per thread, down to 64 KiB, so that
     /// every core gets work and work stealing can even out slow chunks.
+    /// With `--exec` steps, the threads are at least their concurrency.
     pub fn plan(&self) -> Plan {
         let sizes: Option<Vec<u64>> = self.inputs.iter().map(Input::size).collect();
         let input_bytes = sizes.map(|v| v.iter().sum::<u64>());
-        let threads = self.threads.max(1);
+        // With `--exec`, the pool and the window grow (see `run_with`), and
+        // the automatic chunk size counts the commands as threads.
+        let exec_concurrency =
+            self.steps.iter().filter_map(Step::exec).map(|s| s.concurrency).max();
+        let c = exec_concurrency.unwrap_or(0);
+        let threads = self.threads.max(1).max(c);
         let (chunk, chunk_reason) = match (self.chunk, input_bytes) {
             (ChunkLimit::Auto, Some(total)) => {
                 let per_thread = total / (4 * threads as u64);
@@ -521,9 +527,10 @@ impl Pipeline {
             (ChunkLimit::Bytes(b), Some(total)) => Some(total.div_ceil(b as u64).max(1)),
             _ => None,
         };
+        let max_in_flight = self.max_in_flight.max(2 * c);
         let memory_bound = match chunk {
             // A chunk's bytes plus its encoded partial, for each slot.
-            ChunkLimit::Bytes(b) => Some(2 * (b + (64 << 10)) as u64 * self.max_in_flight as u64),
+            ChunkLimit::Bytes(b) => Some(2 * (b + (64 << 10)) as u64 * max_in_flight as u64),
             _ => None,
         };
         Plan {
@@ -531,9 +538,10 @@ impl Pipeline {
             chunk,
             chunk_reason,
             threads,
-            max_in_flight: self.max_in_flight,
+            max_in_flight,
             expected_chunks,
             memory_bound,
+            exec_concurrency,
         }
     }
 
@@ -560,6 +568,9 @@ pub struct Plan {
     /// Bytes the in-flight window holds at most (chunk bytes and encoded
     /// partials), not counting the reducer's own state.
     pub memory_bound: Option<u64>,
+    /// With `--exec` steps: the most commands of one step running at once
+    /// (`threads` and `max_in_flight` have grown to it).
+    pub exec_concurrency: Option<usize>,
 }
 
 fn human_bytes(n: u64) -> String {
@@ -590,6 +601,13 @@ impl std::fmt::Display for Plan {
         let expected = self.expected_chunks.map_or("unknown".into(), |n| n.to_string());
         writeln!(f, "chunks:       {expected} expected")?;
         writeln!(f, "threads:      {}", self.threads)?;
+        if let Some(c) = self.exec_concurrency {
+            writeln!(
+                f,
+                "exec:         {c} commands at once (threads at least {c}, window at least {})",
+                2 * c
+            )?;
+        }
         writeln!(
             f,
             "window:       {} chunks in flight (a chunk holds its slot until merged)",
