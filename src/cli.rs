@@ -1,14 +1,17 @@
 //! The command line: clap definitions and their conversion into a
 //! [`Pipeline`]. The engine never sees clap types.
 
+use std::io::IsTerminal;
 use std::num::NonZeroUsize;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::{ArgMatches, Parser, ValueEnum};
 
 use fanfold::reduce::CustomSpec;
 use fanfold::sink::rejects::{MaxErrors, OnError};
-use fanfold::transform::Step;
+use fanfold::transform::external::parse_duration;
+use fanfold::transform::{ExecFormat, ExecSpec, Step};
 use fanfold::{AggSpec, ChunkLimit, Format, Input, Pipeline, Projection, ReduceSpec, SortKeySpec};
 
 /// fanfold: data-parallel map-reduce over CSV, TSV and NDJSON batches.
@@ -97,6 +100,50 @@ pub struct Args {
     /// back as read. Repeatable, in command-line order with the others.
     #[arg(long, value_name = "EXPR", value_parser = check_map)]
     pub map: Vec<String>,
+
+    /// Pipe each chunk's records through CMD: they are written to the
+    /// standard input of a fresh process (in --exec-format, CSV with a
+    /// header line), and the records it prints on its standard output
+    /// replace them. CMD is split into words like a shell would (quotes
+    /// respected) and run without a shell: write `sh -c '...'` for one.
+    /// Its environment has FANFOLD_CHUNK (from 0) and FANFOLD_ATTEMPT
+    /// (from 1); its standard error is kept for messages. Repeatable, in command-line order with --filter, --map and the
+    /// others. A command that exits non-zero, runs past --timeout or
+    /// prints unparsable output is retried (--retries), then handled by
+    /// --on-error (reject: one entry per chunk).
+    #[arg(long, value_name = "CMD", value_parser = check_exec)]
+    pub exec: Vec<String>,
+
+    /// Format of the records sent to and read from --exec commands;
+    /// default the input's (JSON arrays: ndjson).
+    #[arg(long, value_enum, value_name = "FORMAT", requires = "exec")]
+    pub exec_format: Option<ExecFormatArg>,
+
+    /// --exec commands running at once, at most; default 4 × cores. The
+    /// worker pool grows to at least N threads, the in-flight window to
+    /// at least 2 × N chunks.
+    #[arg(long, value_name = "N", requires = "exec")]
+    pub concurrency: Option<NonZeroUsize>,
+
+    /// Retries of a failed --exec attempt, with exponential backoff and
+    /// jitter (100ms, 200ms, 400ms... up to 10s, each plus up to as much
+    /// again).
+    #[arg(long, value_name = "N", default_value_t = 0, requires = "exec")]
+    pub retries: u32,
+
+    /// Time limit of one --exec attempt (500ms, 30s, 2m); past it the
+    /// command's process group is killed and the attempt fails.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, requires = "exec")]
+    pub timeout: Option<Duration>,
+
+    /// Show a progress bar on standard error even when it is not a
+    /// terminal (default: only when it is).
+    #[arg(long, overrides_with = "no_progress")]
+    pub progress: bool,
+
+    /// Never show the progress bar.
+    #[arg(long, overrides_with = "progress")]
+    pub no_progress: bool,
 
     /// jq expressions see every CSV field as a string (no numbers, empty
     /// fields stay "").
@@ -209,6 +256,17 @@ pub enum OnErrorArg {
     Reject,
 }
 
+/// `--exec-format` on the command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ExecFormatArg {
+    /// Comma-separated values with a header line.
+    Csv,
+    /// Tab-separated values with a header line.
+    Tsv,
+    /// One JSON object per line.
+    Ndjson,
+}
+
 /// A format name on the command line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum FormatArg {
@@ -270,6 +328,14 @@ fn parse_spec<T: std::str::FromStr<Err = fanfold::Error>>(s: &str) -> Result<T, 
 /// that clap reports a syntax error (exit status 2) with the flag's name.
 fn check_jq(flag: &str, vars: &[&str], s: &str) -> Result<String, String> {
     match fanfold::transform::JqProgram::new(flag, s, vars) {
+        Ok(_) => Ok(s.to_string()),
+        Err(fanfold::Error::Flag { message, .. }) => Err(message),
+        Err(other) => Err(other.to_string()),
+    }
+}
+
+fn check_exec(s: &str) -> Result<String, String> {
+    match ExecSpec::new(s) {
         Ok(_) => Ok(s.to_string()),
         Err(fanfold::Error::Flag { message, .. }) => Err(message),
         Err(other) => Err(other.to_string()),
@@ -340,10 +406,10 @@ impl Args {
     }
 
     /// The transform steps in command-line order, read from `matches` (the
-    /// matches these arguments came from): empty without --filter or --map,
-    /// when the projection flags need no order.
+    /// matches these arguments came from): empty without --filter, --map or
+    /// --exec, when the projection flags need no order.
     pub fn steps(&self, matches: &ArgMatches) -> Vec<Step> {
-        if self.filter.is_empty() && self.map.is_empty() {
+        if self.filter.is_empty() && self.map.is_empty() && self.exec.is_empty() {
             return Vec::new();
         }
         let mut steps: Vec<(usize, Step)> = Vec::new();
@@ -370,6 +436,10 @@ impl Args {
         for (i, v) in occurrences("map") {
             steps.extend(v.into_iter().map(|e| (i, Step::Map(e))));
         }
+        for (i, v) in occurrences("exec") {
+            // Checked by clap's value parser.
+            steps.extend(v.iter().filter_map(|c| self.exec_spec(c)).map(|s| (i, Step::Exec(s))));
+        }
         for (i, v) in occurrences("select") {
             steps.push((i, Step::Select(v)));
         }
@@ -382,6 +452,24 @@ impl Args {
         }
         steps.sort_by_key(|(i, _)| *i);
         steps.into_iter().map(|(_, s)| s).collect()
+    }
+
+    /// The `--exec` step for `command` with --exec-format, --concurrency,
+    /// --retries and --timeout; `None` when the command does not split
+    /// into words (clap has refused it already).
+    fn exec_spec(&self, command: &str) -> Option<ExecSpec> {
+        let mut spec = ExecSpec::new(command).ok()?;
+        spec.format = self.exec_format.map(|f| match f {
+            ExecFormatArg::Csv => ExecFormat::Csv,
+            ExecFormatArg::Tsv => ExecFormat::Tsv,
+            ExecFormatArg::Ndjson => ExecFormat::Ndjson,
+        });
+        if let Some(n) = self.concurrency {
+            spec.concurrency = n.get();
+        }
+        spec.retries = self.retries;
+        spec.timeout = self.timeout;
+        Some(spec)
     }
 
     /// Builds the pipeline the arguments describe; `steps` from
@@ -433,6 +521,7 @@ impl Args {
         p.rejects = self.rejects.clone();
         p.max_errors = self.max_errors;
         p.null_markers = self.null.clone();
+        p.progress = !self.no_progress && (self.progress || std::io::stderr().is_terminal());
         if let (Some(update), Some(merge)) = (&self.reduce_update, &self.reduce_merge) {
             p.reduce = ReduceSpec::Custom(CustomSpec {
                 init: self.reduce_init.clone().unwrap_or_else(|| "null".into()),

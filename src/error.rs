@@ -161,6 +161,13 @@ pub enum Error {
         /// Records read so far.
         read: u64,
     },
+    /// An `--exec` command failed on a chunk after all its attempts: it
+    /// could not be started, exited with a non-zero status or by a signal,
+    /// ran past `--timeout`, or printed output that does not parse. With
+    /// `--on-error skip|reject` the chunk's records are set aside instead
+    /// (one reject entry for the chunk).
+    #[error("{0}")]
+    Exec(Box<ExecError>),
     /// The run was stopped by a signal (SIGINT, SIGTERM) through
     /// [`crate::exec::INTERRUPT`]; nothing was committed.
     #[error("interrupted by signal {signal}")]
@@ -229,13 +236,14 @@ impl Error {
             | Error::UnexpectedKey { at, .. }
             | Error::Jq { at, .. }
             | Error::WorkerPanic { at, .. } => Some(at),
+            Error::Exec(e) => Some(&e.at),
             _ => None,
         }
     }
 
     /// A short name of the error's kind, for reject reports: `csv`,
     /// `field_count`, `json`, `not_numeric`, `unexpected_key`, `transform`,
-    /// or `other`.
+    /// `exec`, or `other`.
     pub fn kind(&self) -> &'static str {
         match self {
             Error::Csv { .. } => "csv",
@@ -244,6 +252,7 @@ impl Error {
             Error::NotNumeric { .. } => "not_numeric",
             Error::UnexpectedKey { .. } => "unexpected_key",
             Error::Jq { .. } => "transform",
+            Error::Exec(_) => "exec",
             _ => "other",
         }
     }
@@ -252,6 +261,47 @@ impl Error {
     /// as with `fanfold big.csv | head`), which the command treats as success.
     pub fn is_broken_pipe(&self) -> bool {
         matches!(self, Error::Io { source, .. } if source.kind() == io::ErrorKind::BrokenPipe)
+    }
+}
+
+/// How an `--exec` command failed on a chunk ([`Error::Exec`]).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "{at}-{last_line}: --exec `{command}` failed after {attempts} attempt{}: {reason}{}",
+    if *.attempts == 1 { "" } else { "s" },
+    stderr_hint(.stderr)
+)]
+pub struct ExecError {
+    /// The chunk's input and first line.
+    pub at: Location,
+    /// The chunk's last line.
+    pub last_line: u64,
+    /// The command as written.
+    pub command: String,
+    /// What went wrong in the last attempt (`exit status 1`, `timed out
+    /// after 30s; ...`, `its output line 3 is not a JSON object ...`).
+    pub reason: String,
+    /// Attempts made (1 + retries).
+    pub attempts: u32,
+    /// The end of the last attempt's standard error (at most
+    /// [`crate::transform::external::STDERR_TAIL_BYTES`] bytes, lossily
+    /// decoded).
+    pub stderr: String,
+    /// Input records of the chunk that reached the step and are lost with
+    /// it.
+    pub records: u64,
+}
+
+/// The last non-empty line of a command's standard error, for a message:
+/// `; stderr: ...` (at most 200 characters), or nothing.
+fn stderr_hint(stderr: &str) -> String {
+    match stderr.lines().rev().map(str::trim).find(|l| !l.is_empty()) {
+        None => String::new(),
+        Some(line) if line.chars().count() > 200 => {
+            let cut: String = line.chars().take(200).collect();
+            format!("; stderr: {cut}…")
+        }
+        Some(line) => format!("; stderr: {line}"),
     }
 }
 

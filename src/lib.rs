@@ -38,7 +38,7 @@ pub mod sink;
 pub mod source;
 pub mod transform;
 
-pub use error::{Error, Location, Result};
+pub use error::{Error, ExecError, Location, Result};
 pub use exec::{ExecOptions, RunStats};
 pub use format::Format;
 pub use pipeline::{

@@ -82,9 +82,12 @@ fn run(args: &cli::Args, steps: Vec<fanfold::transform::Step>) -> fanfold::Resul
     Ok(stats.records_rejected)
 }
 
-/// The run statistics as one JSON object (`--stats-json`).
+/// The run statistics as one JSON object (`--stats-json`); with an
+/// `--exec` step, an `exec` object: chunks, attempts, retries, timeouts,
+/// failed chunks, concurrency, and the chunk latency p50/p95/max in
+/// seconds.
 fn stats_json(s: &RunStats) -> String {
-    let json = serde_json::json!({
+    let mut json = serde_json::json!({
         "records_read": s.records_read,
         "records_written": s.records_written,
         "records_filtered": s.records_filtered,
@@ -95,7 +98,22 @@ fn stats_json(s: &RunStats) -> String {
         "bytes_written": s.bytes_written,
         "elapsed_secs": s.elapsed_secs,
         "peak_in_flight": s.peak_in_flight,
+        "spilled_runs": s.spilled_runs,
+        "spilled_bytes": s.spilled_bytes,
     });
+    if let Some(e) = &s.exec {
+        json["exec"] = serde_json::json!({
+            "chunks": e.chunks,
+            "attempts": e.attempts,
+            "retries": e.retries,
+            "timeouts": e.timeouts,
+            "failed_chunks": e.failed_chunks,
+            "concurrency": e.concurrency,
+            "latency_p50_secs": e.latency_p50_secs,
+            "latency_p95_secs": e.latency_p95_secs,
+            "latency_max_secs": e.latency_max_secs,
+        });
+    }
     format!("{json}\n")
 }
 

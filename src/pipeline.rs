@@ -19,7 +19,7 @@ use crate::sink::encode::Encoder;
 use crate::sink::rejects::{MaxErrors, OnError};
 use crate::sink::Output;
 use crate::source::{ChunkLimit, Input, Splitter};
-use crate::transform::{Chain, Layout, Projection, Step, ValueOptions};
+use crate::transform::{Chain, ExecFormat, Layout, Projection, Step, ValueOptions};
 
 /// Default target chunk size in bytes (4 MiB: the fastest of 256 KiB, 1, 4
 /// and 16 MiB for group-by, concat and NDJSON on a 1.2 GB input, 2 cores).
@@ -137,6 +137,9 @@ pub struct Pipeline {
     /// killed); the `--map` file is removed when the run ends, on success,
     /// error or panic.
     pub temp_dir: Option<PathBuf>,
+    /// Draw a progress bar on standard error (the command turns it on when
+    /// standard error is a terminal; default: off).
+    pub progress: bool,
 }
 
 /// The default `--memory-limit` in bytes: a quarter of the physical memory
@@ -184,6 +187,7 @@ impl Pipeline {
             reduce: ReduceSpec::Concat,
             memory_limit: None,
             temp_dir: None,
+            progress: false,
         }
     }
 
@@ -275,6 +279,8 @@ impl Pipeline {
             max_in_flight: self.max_in_flight,
             on_error: OnError::Fail,
             max_errors: None,
+            progress: false,
+            input_bytes: None,
         };
         let reducer = Arc::new(Concat::new(encoder));
         let written = exec::run(splitter, parse, None, reducer, &mut sink, None, opts)?;
@@ -432,9 +438,22 @@ impl Pipeline {
             (None, self.projection.clone())
         } else {
             let opts = ValueOptions { no_infer: self.no_infer, null_markers: self.null_bytes() };
+            // An `--exec` step without a format speaks the input's.
+            let steps: Vec<Step> = self
+                .steps
+                .iter()
+                .map(|s| match s {
+                    Step::Exec(spec) if spec.format.is_none() => {
+                        let mut spec = spec.clone();
+                        spec.format = Some(ExecFormat::for_input(format));
+                        Step::Exec(spec)
+                    }
+                    other => other.clone(),
+                })
+                .collect();
             let built = Chain::new(
                 &self.projection,
-                &self.steps,
+                &steps,
                 &columns,
                 json_input,
                 opts,
@@ -486,11 +505,18 @@ impl Pipeline {
             header_len: columns.len(),
             input_names: splitter.input_names().to_vec(),
         };
+        // An `--exec` step runs up to its --concurrency commands at once,
+        // each waiting on a worker: the pool grows to that many threads,
+        // and the window to twice as many chunks, so that a slow chunk
+        // (which holds up the in-order merge) does not idle the others.
+        let exec_concurrency = chain.as_ref().and_then(|c| c.exec_concurrency()).unwrap_or(0);
         let opts = ExecOptions {
-            threads: self.threads,
-            max_in_flight: self.max_in_flight,
+            threads: self.threads.max(exec_concurrency),
+            max_in_flight: self.max_in_flight.max(2 * exec_concurrency),
             on_error: self.on_error,
             max_errors: self.max_errors,
+            progress: self.progress,
+            input_bytes: plan.input_bytes,
         };
         let mut rejects_out = match (&self.rejects, self.on_error) {
             (Some(path), OnError::Reject) => Some(Output::file(path)?),
@@ -502,12 +528,16 @@ impl Pipeline {
             exec::run(
                 splitter,
                 parse,
-                chain,
+                chain.clone(),
                 Arc::new(reducer),
                 &mut sink,
                 rejects_sink.as_mut(),
                 opts,
             )
+            .map(|mut stats| {
+                stats.exec = chain.as_ref().and_then(|c| c.exec_stats());
+                stats
+            })
         };
         // The rejects file is kept even when the run fails: it is the
         // account of what was set aside before the failure. An interrupted
@@ -528,10 +558,16 @@ impl Pipeline {
     /// fastest measured on large inputs), made smaller for inputs that would
     /// otherwise give fewer than 4 chunks per thread, down to 64 KiB, so that
     /// every core gets work and work stealing can even out slow chunks.
+    /// With `--exec` steps, the threads are at least their concurrency.
     pub fn plan(&self) -> Plan {
         let sizes: Option<Vec<u64>> = self.inputs.iter().map(Input::size).collect();
         let input_bytes = sizes.map(|v| v.iter().sum::<u64>());
-        let threads = self.threads.max(1);
+        // With `--exec`, the pool and the window grow (see `run_with`), and
+        // the automatic chunk size counts the commands as threads.
+        let exec_concurrency =
+            self.steps.iter().filter_map(Step::exec).map(|s| s.concurrency).max();
+        let c = exec_concurrency.unwrap_or(0);
+        let threads = self.threads.max(1).max(c);
         let memory_limit = self.resolved_memory_limit();
         // Automatic chunks are made small enough for the window to take at
         // most half the memory limit (but never below the minimum).
@@ -580,9 +616,10 @@ impl Pipeline {
             (ChunkLimit::Bytes(b), Some(total)) => Some(total.div_ceil(b as u64).max(1)),
             _ => None,
         };
+        let max_in_flight = self.max_in_flight.max(2 * c);
         let memory_bound = match chunk {
             // A chunk's bytes plus its encoded partial, for each slot.
-            ChunkLimit::Bytes(b) => Some(2 * (b + (64 << 10)) as u64 * self.max_in_flight as u64),
+            ChunkLimit::Bytes(b) => Some(2 * (b + (64 << 10)) as u64 * max_in_flight as u64),
             _ => None,
         };
         // The reducer's state gets what the window leaves of the limit, at
@@ -598,12 +635,13 @@ impl Pipeline {
             chunk,
             chunk_reason,
             threads,
-            max_in_flight: self.max_in_flight,
+            max_in_flight,
             expected_chunks,
             memory_bound,
             memory_limit,
             memory_limit_reason,
             state_budget,
+            exec_concurrency,
         }
     }
 
@@ -638,6 +676,9 @@ pub struct Plan {
     /// window's bound, at least half the limit (half when the window's size
     /// is not known). A sort spills past it; a group-by fails.
     pub state_budget: u64,
+    /// With `--exec` steps: the most commands of one step running at once
+    /// (`threads` and `max_in_flight` have grown to it).
+    pub exec_concurrency: Option<usize>,
 }
 
 /// `n` bytes for people: `512 B`, `1.5 KiB`, `256.0 MiB`, `3.2 GiB`.
@@ -669,6 +710,13 @@ impl std::fmt::Display for Plan {
         let expected = self.expected_chunks.map_or("unknown".into(), |n| n.to_string());
         writeln!(f, "chunks:       {expected} expected")?;
         writeln!(f, "threads:      {}", self.threads)?;
+        if let Some(c) = self.exec_concurrency {
+            writeln!(
+                f,
+                "exec:         {c} commands at once (threads at least {c}, window at least {})",
+                2 * c
+            )?;
+        }
         writeln!(
             f,
             "window:       {} chunks in flight (a chunk holds its slot until merged)",

@@ -21,6 +21,8 @@
 //! and the error is returned. A panic in a worker becomes
 //! [`Error::WorkerPanic`] naming the chunk's first line.
 
+mod progress;
+
 use std::collections::BTreeMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -35,7 +37,7 @@ use crate::record::Record;
 use crate::reduce::{Reducer, Sink};
 use crate::sink::rejects::{MaxErrors, OnError, Reject};
 use crate::source::{Chunk, Splitter};
-use crate::transform::Chain;
+use crate::transform::{Chain, ExecStats};
 
 /// Set to a signal number (2 for SIGINT, 15 for SIGTERM) to stop the runs
 /// in progress: the reader stops at the next chunk, queued chunks are
@@ -62,6 +64,12 @@ pub struct ExecOptions {
     pub on_error: OnError,
     /// When to give up on bad records (`--max-errors`).
     pub max_errors: Option<MaxErrors>,
+    /// Draw a progress bar on standard error (`--progress`), whether or
+    /// not it is a terminal.
+    pub progress: bool,
+    /// Total size of the inputs in bytes, when known (for the progress
+    /// bar's ETA).
+    pub input_bytes: Option<u64>,
 }
 
 /// What a run did, for `--stats`.
@@ -93,6 +101,8 @@ pub struct RunStats {
     pub spilled_runs: u64,
     /// Bytes a sort wrote to spill files (merge passes included).
     pub spilled_bytes: u64,
+    /// What the `--exec` steps did; `None` without one.
+    pub exec: Option<ExecStats>,
 }
 
 impl RunStats {
@@ -161,6 +171,7 @@ pub fn run<R: Reducer>(
 
     reducer.start(sink)?;
     let mut stats = RunStats { threads: opts.threads, ..RunStats::default() };
+    let bar = opts.progress.then(|| progress::Progress::new(opts.input_bytes));
 
     let outcome = std::thread::scope(|scope| {
         let reader = scope.spawn(|| {
@@ -182,6 +193,9 @@ pub fn run<R: Reducer>(
                     }
                 };
                 seq = chunk.seq + 1;
+                if let Some(bar) = &bar {
+                    bar.bytes(splitter.bytes_read());
+                }
                 let now = in_flight.fetch_add(1, Ordering::Relaxed) + 1;
                 peak.fetch_max(now, Ordering::Relaxed);
                 let tx = result_tx.clone();
@@ -219,12 +233,15 @@ pub fn run<R: Reducer>(
             while let Some(res) = pending.remove(&next) {
                 next += 1;
                 let step = res.and_then(|out| {
+                    // A failed `--exec` chunk is one entry for its records.
+                    let rejected_here: u64 = out.rejects.iter().map(|j| j.records).sum();
                     if let Some(max) = opts.max_errors {
                         // The reject that crosses the limit, counted record
                         // by record so the message does not depend on
                         // chunking.
-                        for (i, j) in out.rejects.iter().enumerate() {
-                            let rejected = stats.records_rejected + i as u64 + 1;
+                        let mut rejected = stats.records_rejected;
+                        for j in &out.rejects {
+                            rejected += j.records;
                             let read = stats.records_read + j.index + 1;
                             if max.exceeded(rejected, read, false) {
                                 let limit = max.to_string();
@@ -234,7 +251,7 @@ pub fn run<R: Reducer>(
                     }
                     stats.records_read += out.read;
                     stats.records_filtered += out.filtered;
-                    stats.records_rejected += out.rejects.len() as u64;
+                    stats.records_rejected += rejected_here;
                     if let Some(r) = rejects.as_deref_mut() {
                         report.clear();
                         out.rejects.iter().for_each(|j| j.write_ndjson(&mut report));
@@ -243,7 +260,16 @@ pub fn run<R: Reducer>(
                     reducer.merge(&mut total, out.partial)?;
                     reducer.drain(&mut total, sink)
                 });
-                in_flight.fetch_sub(1, Ordering::Relaxed);
+                let now = in_flight.fetch_sub(1, Ordering::Relaxed).saturating_sub(1);
+                if let Some(bar) = &bar {
+                    bar.counts(progress::Counts {
+                        records: stats.records_read,
+                        chunks_done: next,
+                        in_flight: now,
+                        retries: chain.as_ref().map_or(0, |c| c.exec_retries()),
+                        rejected: stats.records_rejected,
+                    });
+                }
                 if let Err(e) = step {
                     failure = Some(e);
                     break 'recv;
@@ -253,9 +279,15 @@ pub fn run<R: Reducer>(
         }
         if failure.is_some() {
             cancel.store(true, Ordering::Relaxed);
+            if let Some(c) = &chain {
+                c.stop_execs();
+            }
         }
         drop(slot_tx);
         let joined = reader.join();
+        // Wait for the chunks still on the workers (each holds a sender),
+        // so that no `--exec` command outlives the run.
+        for _ in result_rx.iter() {}
         stats.chunks = next;
         match (failure.or_else(interrupted), joined) {
             (Some(e), _) => Err(e),
@@ -269,6 +301,9 @@ pub fn run<R: Reducer>(
             }
         }
     });
+    if let Some(bar) = &bar {
+        bar.finish();
+    }
     let total = outcome?;
     if let Some(max) = opts.max_errors {
         if max.exceeded(stats.records_rejected, stats.records_read, true) {

@@ -81,7 +81,10 @@ impl MaxErrors {
     }
 }
 
-/// One rejected record.
+/// One rejected record, or (for a chunk an `--exec` command failed on) one
+/// rejected chunk: then `records` says how many input records it stands
+/// for, `raw` holds their input text (one per line), and `attempts` and
+/// `stderr` tell how the command failed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Reject {
     /// The input it came from.
@@ -100,16 +103,32 @@ pub struct Reject {
     pub message: String,
     /// The record's bytes as read (lossily decoded in the report).
     pub raw: Vec<u8>,
+    /// Input records this entry stands for: 1, or for a failed `--exec`
+    /// chunk the records that reached the command.
+    pub records: u64,
+    /// For a failed `--exec` chunk: the attempts made.
+    pub attempts: Option<u32>,
+    /// For a failed `--exec` chunk: the end of the command's standard
+    /// error.
+    pub stderr: Option<String>,
 }
 
 impl Reject {
     /// The reject for `error` on the record `raw` at `offset`, the
     /// `index`-th record of chunk `chunk`; `input` and `line` come from the
-    /// error's location.
+    /// error's location. An [`Error::Exec`] gives a chunk's entry, with its
+    /// record count, attempts and standard error.
     pub fn new(error: &Error, raw: &[u8], offset: u64, chunk: u64, index: u64) -> Reject {
         let (input, line) =
             error.location().map_or((String::new(), 0), |l| (l.input.clone(), l.line));
+        let (records, attempts, stderr) = match error {
+            Error::Exec(e) => (e.records, Some(e.attempts), Some(e.stderr.clone())),
+            _ => (1, None, None),
+        };
         Reject {
+            records,
+            attempts,
+            stderr,
             input,
             line,
             offset,
@@ -122,7 +141,8 @@ impl Reject {
     }
 
     /// Appends the reject as one NDJSON line: `input`, `line`, `byte`,
-    /// `chunk`, `kind`, `message`, `record`.
+    /// `chunk`, `kind`, `message`, for a failed `--exec` chunk `records`,
+    /// `attempts` and `stderr`, then `record`.
     pub fn write_ndjson(&self, out: &mut Vec<u8>) {
         out.extend_from_slice(b"{\"input\":");
         write_json_string(out, self.input.as_bytes());
@@ -136,6 +156,13 @@ impl Reject {
         write_json_string(out, self.kind.as_bytes());
         out.extend_from_slice(b",\"message\":");
         write_json_string(out, self.message.as_bytes());
+        if let Some(attempts) = self.attempts {
+            out.extend_from_slice(
+                format!(",\"records\":{},\"attempts\":{attempts}", self.records).as_bytes(),
+            );
+            out.extend_from_slice(b",\"stderr\":");
+            write_json_string(out, self.stderr.as_deref().unwrap_or_default().as_bytes());
+        }
         out.extend_from_slice(b",\"record\":");
         write_json_string(out, &self.raw);
         out.extend_from_slice(b"}\n");

@@ -16,19 +16,25 @@
 //!   input record is written with its input text (a CSV `1.50` stays
 //!   `1.50`, a JSON `"\u00e9"` keeps its escape); other values are written
 //!   as compact JSON.
+//! - **`--exec` steps** cut the value stage into segments: the records a
+//!   segment wrote for the chunk go, all together, through the command
+//!   (see [`crate::transform::external`]), and the records it prints go on
+//!   through the next segment's steps. Records the command prints are
+//!   placed at their chunk's first line, and do not count as filtered.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use jaq_json::Val;
 
-use crate::error::{Error, Location, Result};
+use crate::error::{Error, ExecError, Location, Result};
 use crate::parse::{for_each_record_or, object_pairs, BadRecord, ParseOptions};
 use crate::record::{ColumnRef, Field, Fields, LineAt, Record, Source};
 use crate::reduce::number::is_json_number;
 use crate::sink::encode::write_json_string;
 use crate::source::Chunk;
 use crate::transform::custom::{JsonRecord, MapRecord};
+use crate::transform::external::{merge_stats, ExecSpec, ExecStage, ExecStats};
 use crate::transform::fast_filter::FastFilter;
 use crate::transform::jq::{field_value, key_text, write_value, JqProgram, ValueOptions};
 use crate::transform::{Layout, Projection};
@@ -51,6 +57,10 @@ pub enum Step {
     Rename(Vec<(String, String)>),
     /// A map step written in Rust; runs where a `--map` would.
     Rust(Arc<dyn MapRecord>),
+    /// `--exec CMD`: each chunk's records, as they are at this point, go
+    /// through an external command, whose output records replace them
+    /// (see [`crate::transform::external`]).
+    Exec(ExecSpec),
 }
 
 impl PartialEq for Step {
@@ -60,6 +70,7 @@ impl PartialEq for Step {
             (Step::Select(a), Step::Select(b)) | (Step::Drop(a), Step::Drop(b)) => a == b,
             (Step::Rename(a), Step::Rename(b)) => a == b,
             (Step::Rust(a), Step::Rust(b)) => Arc::ptr_eq(a, b),
+            (Step::Exec(a), Step::Exec(b)) => a == b,
             _ => false,
         }
     }
@@ -69,9 +80,17 @@ impl Eq for Step {}
 
 impl Step {
     /// True for the steps that replace records ([`Step::Map`],
-    /// [`Step::Rust`]).
+    /// [`Step::Rust`], [`Step::Exec`]).
     pub fn is_map(&self) -> bool {
-        matches!(self, Step::Map(_) | Step::Rust(_))
+        matches!(self, Step::Map(_) | Step::Rust(_) | Step::Exec(_))
+    }
+
+    /// The command of an [`Step::Exec`].
+    pub fn exec(&self) -> Option<&ExecSpec> {
+        match self {
+            Step::Exec(spec) => Some(spec),
+            _ => None,
+        }
     }
 }
 
@@ -106,11 +125,24 @@ struct ValueStage {
     last_map: (String, String),
 }
 
+/// Where a record the value stage wrote came from: its line, byte offset
+/// and index in the chunk.
+type Place = (u64, u64, u64);
+
+/// An `--exec` step and the value steps after it, up to the next one.
+#[derive(Debug)]
+struct ExecSegment {
+    exec: ExecStage,
+    rest: ValueStage,
+}
+
 /// The resolved chain; see the module docs.
 #[derive(Debug)]
 pub struct Chain {
     native_filters: Vec<NativeFilter>,
     value: Option<ValueStage>,
+    /// The `--exec` steps, each with the value steps that follow it.
+    execs: Vec<ExecSegment>,
     opts: ValueOptions,
     /// The output is CSV/TSV: an untouched `--null` marker is written back
     /// as its text rather than as `null`.
@@ -138,7 +170,7 @@ impl Chain {
         let mut rest = steps;
         while let Some((step, tail)) = rest.split_first() {
             match step {
-                Step::Map(_) | Step::Rust(_) => break,
+                Step::Map(_) | Step::Rust(_) | Step::Exec(_) => break,
                 Step::Filter(code) => {
                     let view = Layout::new(&projection, columns, json_input, true)?;
                     let program = JqProgram::new("--filter", code, &[])?;
@@ -156,14 +188,36 @@ impl Chain {
             }
             rest = tail;
         }
+        let mut execs = Vec::new();
         let value = if rest.is_empty() {
             None
         } else {
             let view = Layout::new(&projection, columns, json_input, true)?;
             let mut value_steps = Vec::new();
             let mut last_map = None;
+            let mut first = None;
             for step in rest {
                 value_steps.push(match step {
+                    Step::Exec(spec) => {
+                        let exec = ExecStage::new(spec, json_input)?;
+                        let steps = std::mem::take(&mut value_steps);
+                        let last = last_map.replace(("--exec".to_string(), spec.command.clone()));
+                        let last = last.unwrap_or_else(|| ("--exec".into(), spec.command.clone()));
+                        match execs.last_mut() {
+                            None => first = Some((steps, last)),
+                            Some(ExecSegment { rest, .. }) => {
+                                *rest =
+                                    ValueStage { view: Layout::open(true), steps, last_map: last }
+                            }
+                        }
+                        let rest = ValueStage {
+                            view: Layout::open(true),
+                            steps: Vec::new(),
+                            last_map: ("--exec".into(), spec.command.clone()),
+                        };
+                        execs.push(ExecSegment { exec, rest });
+                        continue;
+                    }
                     Step::Filter(code) => ValueStep::Filter(JqProgram::new("--filter", code, &[])?),
                     Step::Map(code) => {
                         let p = JqProgram::new("--map", code, &[])?;
@@ -187,15 +241,45 @@ impl Chain {
             }
             let last_map =
                 last_map.ok_or_else(|| Error::Internal("value stage without --map".into()))?;
-            Some(ValueStage { view, steps: value_steps, last_map })
+            match (first, execs.last_mut()) {
+                (Some((steps, first_map)), Some(segment)) => {
+                    segment.rest.steps = value_steps;
+                    segment.rest.last_map = last_map;
+                    Some(ValueStage { view, steps, last_map: first_map })
+                }
+                _ => Some(ValueStage { view, steps: value_steps, last_map }),
+            }
         };
-        Ok((Chain { native_filters, value, opts, delimited_out }, projection))
+        let chain = Chain { native_filters, value, execs, opts, delimited_out };
+        Ok((chain, projection))
     }
 
     /// True when records leave the chain as NDJSON objects (there is a
     /// `--map`), so the reducers must address columns by key.
     pub fn has_value_stage(&self) -> bool {
         self.value.is_some()
+    }
+
+    /// What the `--exec` steps did so far; `None` without one.
+    pub fn exec_stats(&self) -> Option<ExecStats> {
+        merge_stats(self.execs.iter().map(|s| s.exec.stats()))
+    }
+
+    /// Kills the running `--exec` commands and starts no more: the run is
+    /// stopping on an error, and what they would print is not needed.
+    pub fn stop_execs(&self) {
+        self.execs.iter().for_each(|s| s.exec.stop());
+    }
+
+    /// Retries of the `--exec` steps so far.
+    pub fn exec_retries(&self) -> u64 {
+        self.execs.iter().map(|s| s.exec.retries()).sum()
+    }
+
+    /// The most processes the `--exec` steps run at once; `None` without
+    /// one.
+    pub fn exec_concurrency(&self) -> Option<usize> {
+        self.execs.iter().map(|s| s.exec.spec().concurrency).max()
     }
 
     /// Parses `chunk`, runs the chain on each record and calls `fold` on
@@ -232,6 +316,8 @@ impl Chain {
         };
         let mut buf = Vec::new();
         let mut places = Vec::new();
+        // Where the records that reach the first `--exec` are in the chunk.
+        let mut entered = Vec::new();
         let read = for_each_record_or(
             chunk,
             parse,
@@ -243,11 +329,19 @@ impl Chain {
                 };
                 if produced == 0 {
                     filtered += 1;
+                } else if !self.execs.is_empty() {
+                    entered.push((rec.offset.saturating_sub(chunk.offset), rec.raw.len()));
                 }
                 Ok(())
             },
             bad,
         )?;
+        if !self.execs.is_empty() {
+            match self.run_execs(chunk, parse, read, &entered, buf, bad)? {
+                Some((b, p)) => (buf, places) = (b, p),
+                None => return Ok((read, filtered)),
+            }
+        }
         let input = parse.input_names.get(chunk.input).map_or("<input>", String::as_str);
         let text = std::str::from_utf8(&buf)
             .map_err(|e| Error::Internal(format!("--map output is not UTF-8: {e}")))?;
@@ -272,6 +366,92 @@ impl Chain {
             }
         }
         Ok((read, filtered))
+    }
+
+    /// Runs the `--exec` steps (and the steps after each) on the records
+    /// the first segment wrote to `buf`. Returns the records that come out
+    /// (NDJSON lines) with their places, or `None` when a command failed
+    /// for good and the chunk went to `bad` as one [`Error::Exec`].
+    fn run_execs(
+        &self,
+        chunk: &Chunk,
+        parse: &ParseOptions,
+        read: u64,
+        entered: &[(u64, usize)],
+        mut buf: Vec<u8>,
+        bad: &mut dyn FnMut(Error, BadRecord<'_>) -> Result<()>,
+    ) -> Result<Option<(Vec<u8>, Vec<Place>)>> {
+        let input = parse.input_names.get(chunk.input).map_or("<input>", String::as_str);
+        // Records a command prints stand at the chunk's first line; as an
+        // index (which --max-errors counts by), the chunk's last record.
+        let index = read.saturating_sub(1);
+        let place = (chunk.first_line, chunk.offset, index);
+        let mut places = Vec::new();
+        let write_field =
+            |out: &mut Vec<u8>, text: &[u8]| self.write_original(out, Field::Text(text));
+        for ExecSegment { exec, rest } in &self.execs {
+            if buf.is_empty() {
+                return Ok(Some((buf, Vec::new())));
+            }
+            buf = match exec.run(&buf, &write_field, chunk.seq) {
+                Ok(out) => out,
+                Err(failure) => {
+                    let mut raw = Vec::new();
+                    for &(start, len) in entered {
+                        let at = usize::try_from(start).unwrap_or(usize::MAX);
+                        let text = chunk.data.get(at..).and_then(|d| d.get(..len));
+                        raw.extend_from_slice(text.unwrap_or_default());
+                        raw.push(b'\n');
+                    }
+                    let body = chunk.data.strip_suffix(b"\n").unwrap_or(&chunk.data);
+                    let last_line =
+                        chunk.first_line + memchr::memchr_iter(b'\n', body).count() as u64;
+                    let e = Error::Exec(Box::new(ExecError {
+                        at: Location { input: input.to_string(), line: chunk.first_line },
+                        last_line,
+                        command: exec.spec().command.clone(),
+                        reason: failure.reason,
+                        attempts: failure.attempts,
+                        stderr: failure.stderr,
+                        records: entered.len() as u64,
+                    }));
+                    bad(e, BadRecord { raw: &raw, offset: chunk.offset, index })?;
+                    return Ok(None);
+                }
+            };
+            let text = std::str::from_utf8(&buf)
+                .map_err(|e| Error::Internal(format!("--exec output is not UTF-8: {e}")))?;
+            places.clear();
+            if rest.steps.is_empty() {
+                places.resize(text.lines().count(), place);
+                continue;
+            }
+            let mut next = Vec::new();
+            let mut pairs = Vec::new();
+            for line_text in text.lines() {
+                pairs.clear();
+                let raw = line_text.as_bytes();
+                object_pairs(line_text, &mut pairs)
+                    .map_err(|e| Error::Internal(format!("--exec output was checked: {e}")))?;
+                let rec = Record {
+                    fields: Fields::Json(&pairs),
+                    input,
+                    line: LineAt::Known(chunk.first_line),
+                    raw,
+                    offset: chunk.offset,
+                    index,
+                };
+                match self.run_values(rest, &rec, &mut next, &mut places) {
+                    Ok(_) => {}
+                    Err(e) if e.is_record_error() => {
+                        bad(e, BadRecord { raw, offset: chunk.offset, index })?
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+            buf = next;
+        }
+        Ok(Some((buf, places)))
     }
 
     /// Runs the native filters on `rec`.

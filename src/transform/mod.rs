@@ -8,6 +8,7 @@
 
 pub mod chain;
 pub mod custom;
+pub mod external;
 pub mod fast_filter;
 pub mod jq;
 
@@ -15,6 +16,7 @@ use std::collections::{HashMap, HashSet};
 
 pub use chain::{Chain, Step};
 pub use custom::{JsonRecord, MapRecord};
+pub use external::{ExecFormat, ExecSpec, ExecStats};
 pub use fast_filter::FastFilter;
 pub use jq::{JqProgram, ValueOptions};
 
