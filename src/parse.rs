@@ -13,7 +13,9 @@
 //! with `serde_json` (into a reused vector of key/value pairs, keys borrowed
 //! unless escaped), so one bad line names its own line and column. Values
 //! are kept as raw JSON text (`RawValue`), so a value no transform touched
-//! is written back exactly as it was read.
+//! is written back exactly as it was read. Arrays and objects may nest 127
+//! deep, as in `serde_json`'s own values (a jq transform converts them
+//! recursively).
 
 use std::borrow::Cow;
 use std::fmt;
@@ -133,6 +135,7 @@ pub fn for_each_record(
                     None => parse_pairs(serde_json::Deserializer::from_slice(raw), &mut pairs),
                 };
                 parsed.map_err(|e| json_error(&e, input, this))?;
+                check_depth(raw, &pairs, input, this)?;
                 count += 1;
                 f(&Record { fields: Fields::Json(&pairs), input, line: LineAt::Known(this) })?;
             }
@@ -325,7 +328,56 @@ fn parse_object<'a>(raw: &'a [u8], input: &str, line: u64) -> Result<Vec<Pairs<'
     let mut pairs = Vec::new();
     parse_pairs(serde_json::Deserializer::from_slice(raw), &mut pairs)
         .map_err(|e| json_error(&e, input, line))?;
+    check_depth(raw, &pairs, input, line)?;
     Ok(pairs)
+}
+
+/// Arrays and objects may nest at most this deep, the record's own object
+/// included: `serde_json`'s limit when it builds values. Raw values skip
+/// that limit, but a jq transform converts them (recursively), so a deeper
+/// line would overflow a worker's stack instead of failing cleanly.
+const MAX_JSON_DEPTH: usize = 127;
+
+/// [`Error::Json`] when `line` (an object already parsed into `pairs`)
+/// nests deeper than [`MAX_JSON_DEPTH`], with the column of the bracket
+/// that goes too deep, as `serde_json` reports it. Only lines with a
+/// nested value are scanned.
+fn check_depth(line: &[u8], pairs: &[Pairs<'_>], input: &str, at: u64) -> Result<()> {
+    let nested = |(_, v): &Pairs<'_>| matches!(v.get().as_bytes().first(), Some(b'[' | b'{'));
+    if !pairs.iter().any(nested) {
+        return Ok(());
+    }
+    let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
+    for (i, &b) in line.iter().enumerate() {
+        if in_string {
+            match b {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                b'"' => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'[' | b'{' => {
+                depth += 1;
+                if depth > MAX_JSON_DEPTH {
+                    return Err(Error::Json {
+                        at: Location { input: input.to_string(), line: at },
+                        column: i + 1,
+                        message: format!(
+                            "recursion limit exceeded: arrays and objects nested more than \
+                             {MAX_JSON_DEPTH} deep"
+                        ),
+                    });
+                }
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    Ok(())
 }
 
 fn json_error(e: &serde_json::Error, input: &str, line: u64) -> Error {

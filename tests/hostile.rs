@@ -1,0 +1,110 @@
+//! Hostile and edge inputs through the command line: each gives the right
+//! output or a clear error (naming the file, the line and what is wrong)
+//! with exit status 1, in bounded time and memory, whatever the chunking.
+//!
+//! Every run has a time limit ([`TIME_LIMIT`]): a hang fails the test.
+
+use std::path::Path;
+use std::time::Duration;
+
+use assert_cmd::Command;
+/// The longest any one run here may take (debug build, busy machine).
+const TIME_LIMIT: Duration = Duration::from_secs(60);
+
+/// Chunking and threading settings that must not change any result.
+const SETTINGS: &[&[&str]] = &[
+    &["--threads", "1"],
+    &["--threads", "2", "--chunk-size", "1"],
+    &["--threads", "3", "--chunk-bytes", "7", "--max-in-flight", "1"],
+    &["--threads", "2", "--chunk-bytes", "64KiB"],
+];
+
+/// `fanfold` with `args`, with a time limit.
+fn fanfold(args: &[&str]) -> Command {
+    let mut cmd = Command::cargo_bin("fanfold").expect("the fanfold binary is built");
+    cmd.args(args).timeout(TIME_LIMIT);
+    cmd
+}
+
+/// Runs `fanfold args`, asserts success with nothing on stderr, and returns
+/// standard output.
+fn run_ok(args: &[&str]) -> Vec<u8> {
+    let out = fanfold(args).output().expect("fanfold runs");
+    assert!(
+        out.status.success() && out.stderr.is_empty(),
+        "fanfold {args:?} failed: {:?}\nstderr: {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
+
+/// Runs `fanfold args`, asserts it fails with exit code 1, and returns
+/// standard error.
+fn run_err(args: &[&str]) -> String {
+    let out = fanfold(args).output().expect("fanfold runs");
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(1), "fanfold {args:?}: stderr: {stderr}");
+    stderr
+}
+
+/// `args` followed by `extra`.
+fn with<'a>(args: &[&'a str], extra: &[&'a str]) -> Vec<&'a str> {
+    args.iter().chain(extra).copied().collect()
+}
+
+/// Writes `contents` to `name` in `dir` and returns the path as a string.
+fn write_file(dir: &Path, name: &str, contents: &[u8]) -> String {
+    let path = dir.join(name);
+    std::fs::write(&path, contents).expect("write a temp file");
+    path.to_str().expect("temp paths are UTF-8").to_string()
+}
+
+// ---------------------------------------------------------------------------
+// JSON nesting
+// ---------------------------------------------------------------------------
+
+/// `{"a":` + `depth` nested arrays + `}`: the record's object is one more
+/// level.
+fn nested(depth: usize) -> String {
+    format!("{{\"a\":{}{}}}", "[".repeat(depth), "]".repeat(depth))
+}
+
+/// 10,000 levels of arrays in one NDJSON line: a clear error naming the
+/// line and the column where nesting passes `serde_json`'s limit (127,
+/// the record's object included), in bounded time. Before, the reader kept
+/// the value raw and a jq `--filter` or `--map` overflowed a worker's stack
+/// and aborted the process.
+#[test]
+fn json_nested_10000_deep_is_a_clear_error() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let deep = nested(10_000);
+    let second = write_file(dir.path(), "deep.ndjson", format!("{{\"a\":1}}\n{deep}\n").as_bytes());
+    let first = write_file(dir.path(), "first.ndjson", format!("{deep}\n{{\"a\":1}}\n").as_bytes());
+    let msg =
+        "invalid JSON: recursion limit exceeded: arrays and objects nested more than 127 deep";
+    for extra in
+        [&[][..], &["--filter", ".a != null"], &["--map", ".b = 1"], &["--output-format", "csv"]]
+    {
+        for s in SETTINGS {
+            let args = with(&with(&[second.as_str()], extra), s);
+            // `{"a":` then 127 `[`: the 128th level is the next bracket.
+            assert_eq!(run_err(&args), format!("fanfold: error: {second}:2:132: {msg}\n"));
+            let args = with(&with(&[first.as_str()], extra), s);
+            assert_eq!(run_err(&args), format!("fanfold: error: {first}:1:132: {msg}\n"));
+        }
+    }
+}
+
+/// At the limit a record is written back as read, also through jq; one
+/// level more is the error.
+#[test]
+fn json_nesting_at_the_limit_is_kept() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let ok = nested(126);
+    let path = write_file(dir.path(), "ok.ndjson", format!("{ok}\n").as_bytes());
+    assert_eq!(run_ok(&[&path]), format!("{ok}\n").into_bytes());
+    assert_eq!(run_ok(&[&path, "--map", "."]), format!("{ok}\n").into_bytes());
+    let over = write_file(dir.path(), "over.ndjson", format!("{}\n", nested(127)).as_bytes());
+    assert!(run_err(&[&over]).starts_with(&format!("fanfold: error: {over}:1:132: ")));
+}
