@@ -15,7 +15,7 @@
 //! are kept as raw JSON text (`RawValue`), so a value no transform touched
 //! is written back exactly as it was read. Arrays and objects may nest 127
 //! deep, as in `serde_json`'s own values (a jq transform converts them
-//! recursively).
+//! recursively); a line of JSON whitespace only is blank and skipped.
 
 use std::borrow::Cow;
 use std::fmt;
@@ -122,9 +122,7 @@ pub fn for_each_record(
                     (start, if end > start && data[end - 1] == b'\r' { end - 1 } else { end });
                 start = end + 1;
                 let raw = &data[s..e];
-                if raw.first().is_none_or(u8::is_ascii_whitespace)
-                    && raw.iter().all(u8::is_ascii_whitespace)
-                {
+                if raw.first().is_none_or(|&b| is_json_space(b)) && is_blank(raw) {
                     continue;
                 }
                 pairs.clear();
@@ -330,6 +328,17 @@ fn parse_object<'a>(raw: &'a [u8], input: &str, line: u64) -> Result<Vec<Pairs<'
         .map_err(|e| json_error(&e, input, line))?;
     check_depth(raw, &pairs, input, line)?;
     Ok(pairs)
+}
+
+/// JSON whitespace (RFC 8259): space, tab, `\n`, `\r`. A line of nothing
+/// else is blank; a form feed is not JSON whitespace.
+fn is_json_space(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\n' | b'\r')
+}
+
+/// True when `line` holds nothing but JSON whitespace.
+pub(crate) fn is_blank(line: &[u8]) -> bool {
+    line.iter().all(|&b| is_json_space(b))
 }
 
 /// Arrays and objects may nest at most this deep, the record's own object

@@ -108,3 +108,25 @@ fn json_nesting_at_the_limit_is_kept() {
     let over = write_file(dir.path(), "over.ndjson", format!("{}\n", nested(127)).as_bytes());
     assert!(run_err(&[&over]).starts_with(&format!("fanfold: error: {over}:1:132: ")));
 }
+
+// ---------------------------------------------------------------------------
+// Blank NDJSON lines
+// ---------------------------------------------------------------------------
+
+/// Only JSON whitespace (space, tab, CR, LF) makes a blank line, which is
+/// skipped. A line holding a form feed is not JSON: it is an error, not
+/// a silently skipped line.
+#[test]
+fn ndjson_form_feed_line_is_an_error() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let blank = write_file(dir.path(), "blank.ndjson", b"{\"a\":1}\n \t\r\n\n{\"a\":2}\n");
+    assert_eq!(run_ok(&[&blank]), b"{\"a\":1}\n{\"a\":2}\n");
+    let ff = write_file(dir.path(), "ff.ndjson", b"{\"a\":1}\n\x0c\n{\"a\":2}\n");
+    for s in SETTINGS {
+        let err = run_err(&with(&[&ff], s));
+        assert!(err.starts_with(&format!("fanfold: error: {ff}:2:1: invalid JSON")), "{err}");
+    }
+    let first = write_file(dir.path(), "ff_first.ndjson", b"\x0c\n{\"a\":2}\n");
+    let err = run_err(&[&first]);
+    assert!(err.starts_with(&format!("fanfold: error: {first}:1:1: invalid JSON")), "{err}");
+}

@@ -361,7 +361,7 @@ impl Splitter {
                     break;
                 };
                 let text = &cur.buf[start..end];
-                if !text.iter().all(u8::is_ascii_whitespace) {
+                if !crate::parse::is_blank(text) {
                     found = Some((start, end, line));
                     break;
                 }
