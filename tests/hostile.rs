@@ -130,3 +130,43 @@ fn ndjson_form_feed_line_is_an_error() {
     let err = run_err(&[&first]);
     assert!(err.starts_with(&format!("fanfold: error: {first}:1:1: invalid JSON")), "{err}");
 }
+
+// ---------------------------------------------------------------------------
+// CSV line ends around the header
+// ---------------------------------------------------------------------------
+
+/// A bare `\r` ends a record (as in the `csv` crate), the header's too.
+/// Before, the header took everything up to the first `\n`: with old Mac
+/// line ends every record after the header was silently dropped.
+#[test]
+fn csv_with_bare_cr_line_ends_keeps_every_record() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let cr = write_file(dir.path(), "cr.csv", b"a,b\r1,2\r3,\"x\ry\"\r");
+    let mixed = write_file(dir.path(), "mixed.csv", b"a,b\r1,2\r\n3,4\n5,6\r7,8");
+    for s in SETTINGS {
+        assert_eq!(run_ok(&with(&[&cr], s)), b"a,b\n1,2\n3,\"x\ry\"\n");
+        let json = run_ok(&with(&[&cr, "--output-format", "ndjson"], s));
+        assert_eq!(json, b"{\"a\":1,\"b\":2}\n{\"a\":3,\"b\":\"x\\ry\"}\n");
+        assert_eq!(run_ok(&with(&[&mixed], s)), b"a,b\n1,2\n3,4\n5,6\n7,8\n");
+    }
+}
+
+/// Blank lines before the header are skipped, as the `csv` crate skips
+/// them, and still count for line numbers. Before, the first blank line
+/// became an empty header and every record failed its field count.
+#[test]
+fn blank_lines_before_the_csv_header_are_skipped() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = write_file(dir.path(), "lead.csv", b"\n\r\n\na,b\n1,2\n3\n");
+    for s in SETTINGS {
+        let err = run_err(&with(&[&path], s));
+        assert_eq!(
+            err,
+            format!("fanfold: error: {path}:6: expected 2 fields (as in the header), found 1\n")
+        );
+    }
+    let ok = write_file(dir.path(), "lead_ok.csv", b"\n\na,b\n1,2\n");
+    assert_eq!(run_ok(&[&ok]), b"a,b\n1,2\n");
+    let only_blank = write_file(dir.path(), "blank.csv", b"\n\r\n\n");
+    assert_eq!(run_ok(&[&only_blank]), b"");
+}

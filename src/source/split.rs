@@ -18,6 +18,11 @@
 //! and `"say ""hi""",1\n` is one record. A quote still open at the end of an
 //! input is an [`Error::UnterminatedQuote`] naming the line where it opened.
 //!
+//! The CSV header is the first record as the `csv` crate reads it: blank
+//! lines before it are skipped, and it ends at `\n`, `\r\n` or a bare `\r`.
+//! Records may end with a bare `\r` too (the parser splits them), but
+//! chunks end only after a `\n`.
+//!
 //! With [`ChunkLimit::Bytes`] a chunk ends at the first boundary at or after
 //! the target size, so a chunk holds at least one whole record whatever its
 //! length. With [`ChunkLimit::Records`] it ends after that many `\n`-ended
@@ -26,7 +31,7 @@
 
 use std::io::Read;
 
-use memchr::{memchr, memchr2, memchr_iter};
+use memchr::{memchr, memchr2, memchr3, memchr_iter};
 
 use crate::error::{Error, Location, Result};
 use crate::format::Format;
@@ -302,16 +307,30 @@ impl Splitter {
         Ok(true)
     }
 
+    /// Reads the header: the first record as the `csv` crate reads it,
+    /// after any blank lines, ended by `\n`, `\r\n` or a bare `\r`.
     fn read_csv_header(&mut self) -> Result<()> {
         let delim = self.delimiter;
+        // Blank lines before the header are skipped, as the csv crate does.
+        loop {
+            let cur = self.current.as_mut().expect("an input is open");
+            let blank = cur.buf.iter().take_while(|&&b| b == b'\n' || b == b'\r').count();
+            cur.line += count_lines(&cur.buf[..blank]);
+            cur.buf.drain(..blank);
+            if !cur.buf.is_empty() || cur.eof {
+                break;
+            }
+            self.fill(READ_STEP)?;
+        }
         let cut = loop {
             let cur = self.current.as_mut().expect("an input is open");
-            if let Some(cut) = scan(&cur.buf, &mut cur.scan, true, delim, ChunkLimit::Records(1)) {
+            if let Some(cut) = scan_header(&cur.buf, &mut cur.scan, delim, cur.eof) {
                 break cut;
             }
             if cur.eof {
                 if cur.scan.in_quote {
-                    let at = Location { input: self.names[cur.index].clone(), line: 1 };
+                    let line = cur.line + count_lines(&cur.buf[..cur.scan.open_at]);
+                    let at = Location { input: self.names[cur.index].clone(), line };
                     return Err(Error::UnterminatedQuote { at });
                 }
                 break cur.buf.len();
@@ -323,9 +342,8 @@ impl Splitter {
             // An empty input: no header, no records.
             return Ok(());
         }
-        let lines = cur.scan.lines;
         let bytes: Vec<u8> = cur.buf.drain(..cut).collect();
-        cur.line += lines;
+        cur.line += count_lines(&bytes);
         cur.scan = ScanState::default();
         let index = cur.index;
         let fields = parse_header(&bytes, delim, &self.names[index])?;
@@ -456,6 +474,52 @@ fn scan(buf: &[u8], st: &mut ScanState, csv: bool, delim: u8, limit: ChunkLimit)
             if st.quote_opens(buf, p, delim) {
                 st.in_quote = true;
                 st.open_at = p;
+            }
+        }
+    }
+    None
+}
+
+/// Finds the end of the header, the first record of `buf`, from `st.pos`:
+/// just after the first `\n` or `\r` outside a quoted field (and after the
+/// `\n` of a `\r\n`), where the `csv` crate ends a record. A header ended
+/// by a bare `\r` must not swallow the records after it. `None` when `buf`
+/// ends first (or ends with a `\r` and more input may follow).
+fn scan_header(buf: &[u8], st: &mut ScanState, delim: u8, eof: bool) -> Option<usize> {
+    while st.pos < buf.len() {
+        if st.in_quote {
+            match memchr(b'"', &buf[st.pos..]) {
+                Some(i) => {
+                    let q = st.pos + i;
+                    st.in_quote = false;
+                    st.after_close = q + 1;
+                    st.pos = q + 1;
+                }
+                None => st.pos = buf.len(),
+            }
+            continue;
+        }
+        let Some(i) = memchr3(b'\n', b'\r', b'"', &buf[st.pos..]) else {
+            st.pos = buf.len();
+            break;
+        };
+        let p = st.pos + i;
+        match (buf[p], buf.get(p + 1)) {
+            (b'\n', _) => return Some(p + 1),
+            (b'\r', Some(b'\n')) => return Some(p + 2),
+            (b'\r', Some(_)) => return Some(p + 1),
+            (b'\r', None) if eof => return Some(p + 1),
+            (b'\r', None) => {
+                // Is it a `\r\n`? Look again when more bytes are in.
+                st.pos = p;
+                return None;
+            }
+            _ => {
+                st.pos = p + 1;
+                if st.quote_opens(buf, p, delim) {
+                    st.in_quote = true;
+                    st.open_at = p;
+                }
             }
         }
     }
