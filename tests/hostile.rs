@@ -170,3 +170,21 @@ fn blank_lines_before_the_csv_header_are_skipped() {
     let only_blank = write_file(dir.path(), "blank.csv", b"\n\r\n\n");
     assert_eq!(run_ok(&[&only_blank]), b"");
 }
+
+// ---------------------------------------------------------------------------
+// Unterminated quotes
+// ---------------------------------------------------------------------------
+
+/// The error names the line where the quoted field opened, not a later
+/// line where a doubled quote (`""`) re-entered it, in the header too.
+#[test]
+fn unterminated_quote_names_the_line_it_opened_on() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let body = write_file(dir.path(), "body.csv", b"a,b\n1,2\n3,\"open\n\"\"x\"\"\n\"\"y\"\"\n");
+    let head = write_file(dir.path(), "head.csv", b"\n\"a\n\"\"b\"\"\n,c\n1,2\n");
+    let msg = "unterminated quoted field (the quote opened on this line never closes)";
+    for s in SETTINGS {
+        assert_eq!(run_err(&with(&[&body], s)), format!("fanfold: error: {body}:3: {msg}\n"));
+        assert_eq!(run_err(&with(&[&head], s)), format!("fanfold: error: {head}:2: {msg}\n"));
+    }
+}

@@ -88,6 +88,16 @@ impl ScanState {
             || matches!(buf[p - 1], b'\n' | b'\r')
             || buf[p - 1] == delim
     }
+
+    /// Enters the quoted field at the `"` at `p`. A doubled quote (`""`)
+    /// re-enters the field it closed, which still opened where it first
+    /// did: that is the place to name if it never closes.
+    fn open_quote(&mut self, p: usize) {
+        if p == 0 || p != self.after_close {
+            self.open_at = p;
+        }
+        self.in_quote = true;
+    }
 }
 
 struct Current {
@@ -472,8 +482,7 @@ fn scan(buf: &[u8], st: &mut ScanState, csv: bool, delim: u8, limit: ChunkLimit)
             }
         } else {
             if st.quote_opens(buf, p, delim) {
-                st.in_quote = true;
-                st.open_at = p;
+                st.open_quote(p);
             }
         }
     }
@@ -517,8 +526,7 @@ fn scan_header(buf: &[u8], st: &mut ScanState, delim: u8, eof: bool) -> Option<u
             _ => {
                 st.pos = p + 1;
                 if st.quote_opens(buf, p, delim) {
-                    st.in_quote = true;
-                    st.open_at = p;
+                    st.open_quote(p);
                 }
             }
         }
@@ -595,8 +603,7 @@ fn advance_quotes(buf: &[u8], st: &mut ScanState, delim: u8, limit: usize) {
         let p = st.pos + i;
         st.pos = p + 1;
         if st.quote_opens(buf, p, delim) {
-            st.in_quote = true;
-            st.open_at = p;
+            st.open_quote(p);
             return;
         }
     }
