@@ -188,3 +188,20 @@ fn unterminated_quote_names_the_line_it_opened_on() {
         assert_eq!(run_err(&with(&[&head], s)), format!("fanfold: error: {head}:2: {msg}\n"));
     }
 }
+
+/// A bad record before an unterminated quote is the error reported, with
+/// any chunk size. Before, a chunk holding both reported the quote (the
+/// splitter found it before any worker parsed the record) and small chunks
+/// the record.
+#[test]
+fn an_earlier_error_wins_over_an_unterminated_quote() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = write_file(dir.path(), "both.csv", b"a,b\n1,2\n3\n4,5\n6,\"open\n7,8\n");
+    for s in SETTINGS {
+        let err = run_err(&with(&[&path], s));
+        assert_eq!(
+            err,
+            format!("fanfold: error: {path}:3: expected 2 fields (as in the header), found 1\n")
+        );
+    }
+}

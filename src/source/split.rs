@@ -16,7 +16,9 @@
 //!
 //! So `a,"x\ny",b\n` is one record over two lines, `a,b""c\n` is one record,
 //! and `"say ""hi""",1\n` is one record. A quote still open at the end of an
-//! input is an [`Error::UnterminatedQuote`] naming the line where it opened.
+//! input is an [`Error::UnterminatedQuote`] naming the line where it opened;
+//! the records before that one come out first, so that an error in them
+//! (earlier in the input) is the one reported, whatever the chunk size.
 //!
 //! The CSV header is the first record as the `csv` crate reads it: blank
 //! lines before it are skipped, and it ends at `\n`, `\r\n` or a bare `\r`.
@@ -232,6 +234,14 @@ impl Splitter {
                     continue;
                 }
                 if cur.scan.in_quote {
+                    // The records before the one whose quote never closes
+                    // go out first: an error in them comes first in the
+                    // input, so it is the one reported, whatever the chunk
+                    // size.
+                    let before = last_boundary(&cur.buf[..cur.scan.open_at], delim);
+                    if before > 0 {
+                        return Ok(Some(self.emit(before)));
+                    }
                     let at = Location {
                         input: self.names[cur.index].clone(),
                         line: cur.line + count_lines(&cur.buf[..cur.scan.open_at]),
@@ -487,6 +497,17 @@ fn scan(buf: &[u8], st: &mut ScanState, csv: bool, delim: u8, limit: ChunkLimit)
         }
     }
     None
+}
+
+/// The end of the last whole CSV record in `buf` (just after its `\n`),
+/// or 0 when there is none.
+fn last_boundary(buf: &[u8], delim: u8) -> usize {
+    let mut st = ScanState::default();
+    let mut last = 0;
+    while let Some(cut) = scan(buf, &mut st, true, delim, ChunkLimit::Records(1)) {
+        last = cut;
+    }
+    last
 }
 
 /// Finds the end of the header, the first record of `buf`, from `st.pos`:
