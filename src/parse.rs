@@ -173,7 +173,7 @@ impl CsvParser {
         CsvParser {
             delimiter,
             spans: Vec::with_capacity(32),
-            core: csv_core::ReaderBuilder::new().delimiter(delimiter).build(),
+            core: new_core(delimiter),
             packed: vec![0; 1024],
             packed_ends: vec![0; 32],
             n_out: 0,
@@ -276,7 +276,7 @@ impl CsvParser {
                         );
                         out += nout;
                         nends += nend;
-                        self.core.reset();
+                        reset(&mut self.core);
                         self.finish(out, nends);
                         return (consumed, matches!(res, R::Record));
                     }
@@ -294,7 +294,7 @@ impl CsvParser {
                     return (consumed, true);
                 }
                 R::End => {
-                    self.core.reset();
+                    reset(&mut self.core);
                     self.finish(out, nends);
                     return (consumed, false);
                 }
@@ -311,6 +311,24 @@ impl CsvParser {
             start = end;
         }
     }
+}
+
+/// A `csv-core` reader for `delimiter`, [`reset`].
+pub(crate) fn new_core(delimiter: u8) -> csv_core::Reader {
+    let mut core = csv_core::ReaderBuilder::new().delimiter(delimiter).build();
+    reset(&mut core);
+    core
+}
+
+/// Resets `core` to the start of a record, ready for any bytes. A fresh
+/// `csv-core` reader skips a UTF-8 BOM before its first record; here its
+/// first record is a record inside a chunk, whose bytes must all be kept
+/// (the splitter has already skipped the input's BOM). An empty output
+/// buffer makes the reader return before it looks at the input, but only
+/// after it has noted that it has read.
+fn reset(core: &mut csv_core::Reader) {
+    core.reset();
+    let _ = core.read_record(b"x", &mut [], &mut []);
 }
 
 /// The keys of one NDJSON line, in order.
@@ -530,6 +548,22 @@ mod tests {
             .unwrap();
             assert_eq!(got, expected, "{:?}", String::from_utf8_lossy(data));
         }
+    }
+
+    /// A fresh csv-core reader skips a UTF-8 BOM; inside a chunk a BOM is
+    /// data, on the fast path and the full parser alike.
+    #[test]
+    fn csv_bom_inside_a_chunk_is_data() {
+        let data = b"\xEF\xBB\xBF\"x\",1\n\xEF\xBB\xBFy,2\n".to_vec();
+        let chunk = Chunk { seq: 0, input: 0, first_line: 1, data };
+        let mut got = Vec::new();
+        for_each_record(&chunk, &opts(Format::Csv, 2), |r| {
+            r.for_each_field(|_, f| got.push(f.text().unwrap().to_vec()));
+            Ok(())
+        })
+        .unwrap();
+        let want: [&[u8]; 4] = [b"\xEF\xBB\xBF\"x\"", b"1", b"\xEF\xBB\xBFy", b"2"];
+        assert_eq!(got, want);
     }
 
     #[test]

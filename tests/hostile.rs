@@ -205,3 +205,26 @@ fn an_earlier_error_wins_over_an_unterminated_quote() {
         );
     }
 }
+
+// ---------------------------------------------------------------------------
+// Byte-order marks and line numbers
+// ---------------------------------------------------------------------------
+
+/// Only the input's own UTF-8 BOM is skipped. BOM bytes at the start of a
+/// record are data. Before, they were dropped when the record needed the
+/// full CSV parser and was the first of its chunk to do so (so the output
+/// depended on the chunk size), and a second BOM at the start of the header
+/// was dropped too.
+#[test]
+fn bom_bytes_inside_records_are_kept() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let input = b"\xEF\xBB\xBF\xEF\xBB\xBFa,b\n\xEF\xBB\xBF\"x\",1\n\xEF\xBB\xBFq\"\"r,2\n";
+    let path = write_file(dir.path(), "bom.csv", input);
+    for s in SETTINGS {
+        // The quotes are not at the start of a field: they are text, which
+        // CSV output quotes.
+        let out = run_ok(&with(&[&path], s));
+        let want = b"\xEF\xBB\xBFa,b\n\"\xEF\xBB\xBF\"\"x\"\"\",1\n\"\xEF\xBB\xBFq\"\"\"\"r\",2\n";
+        assert_eq!(out, want);
+    }
+}

@@ -366,7 +366,7 @@ impl Splitter {
         cur.line += count_lines(&bytes);
         cur.scan = ScanState::default();
         let index = cur.index;
-        let fields = parse_header(&bytes, delim, &self.names[index])?;
+        let fields = parse_header(&bytes, delim);
         match &self.header {
             None => self.header = Some((index, fields)),
             Some((first, expected)) if *expected != fields => {
@@ -423,23 +423,29 @@ impl Splitter {
     }
 }
 
-fn parse_header(bytes: &[u8], delimiter: u8, input: &str) -> Result<Vec<String>> {
-    let mut rdr = csv::ReaderBuilder::new()
-        .has_headers(false)
-        .delimiter(delimiter)
-        .flexible(true)
-        .from_reader(bytes);
-    let mut rec = csv::ByteRecord::new();
-    match rdr.read_byte_record(&mut rec) {
-        Ok(_) => {}
-        Err(e) => {
-            return Err(Error::Csv {
-                at: Location { input: input.to_string(), line: 1 },
-                message: e.to_string(),
-            })
-        }
+/// The fields of the header record `bytes` (decoded lossily), parsed by
+/// `csv-core` as the records are: a BOM here is data, since the input's own
+/// BOM is already skipped.
+fn parse_header(bytes: &[u8], delimiter: u8) -> Vec<String> {
+    let mut core = crate::parse::new_core(delimiter);
+    // Room for every byte and every field: one call reads the whole record.
+    let fields = memchr_iter(delimiter, bytes).count() + 2;
+    let (mut out, mut ends) = (vec![0; bytes.len() + 1], vec![0; fields]);
+    let (res, _, mut nout, mut nend) = core.read_record(bytes, &mut out, &mut ends);
+    if res == csv_core::ReadRecordResult::InputEmpty {
+        // No terminator: the end of the bytes ends the record.
+        let (_, _, o, e) = core.read_record(&[], &mut out[nout..], &mut ends[nend..]);
+        (nout, nend) = (nout + o, nend + e);
     }
-    Ok(rec.iter().map(|f| String::from_utf8_lossy(f).into_owned()).collect())
+    let mut start = 0;
+    ends[..nend]
+        .iter()
+        .map(|&end| {
+            let field = String::from_utf8_lossy(&out[start..end.min(nout)]).into_owned();
+            start = end;
+            field
+        })
+        .collect()
 }
 
 fn count_lines(bytes: &[u8]) -> u64 {
