@@ -69,7 +69,7 @@ pub fn for_each_record(
                 offset,
             };
             while pos < data.len() {
-                let start = pos;
+                let mut start = pos;
                 let (fields, n) = match csv.fast_record(data, pos, has_cr) {
                     Fast::Blank { next } => {
                         pos = next;
@@ -81,6 +81,9 @@ pub fn for_each_record(
                         (Fields::Csv { bytes: data, spans: &csv.spans, raw_line }, csv.spans.len())
                     }
                     Fast::Fallback => {
+                        // csv-core skips the line ends before a record.
+                        start +=
+                            data[pos..].iter().take_while(|&&b| matches!(b, b'\r' | b'\n')).count();
                         let (consumed, got) = csv.quoted_record(&data[pos..]);
                         pos += consumed;
                         if !got {

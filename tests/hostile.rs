@@ -228,3 +228,18 @@ fn bom_bytes_inside_records_are_kept() {
         assert_eq!(out, want);
     }
 }
+
+/// A record after a run of line ends that needs the full parser (here
+/// `\r\r\n`) names its own line. Before, it named the line before.
+#[test]
+fn records_after_runs_of_line_ends_name_their_line() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = write_file(dir.path(), "cr.csv", b"a,b\n1,2\r\r\n\"3\"\n");
+    for s in SETTINGS {
+        let err = run_err(&with(&[&path], s));
+        assert_eq!(
+            err,
+            format!("fanfold: error: {path}:3: expected 2 fields (as in the header), found 1\n")
+        );
+    }
+}
