@@ -243,3 +243,23 @@ fn records_after_runs_of_line_ends_name_their_line() {
         );
     }
 }
+
+// ---------------------------------------------------------------------------
+// Long lines, delimiters
+// ---------------------------------------------------------------------------
+
+/// A 64 MiB first NDJSON line is read once. Before, the header peek
+/// searched the line from its start again after every 64 KiB read: about a
+/// minute in a debug build, quadratic in the line's length.
+#[test]
+fn a_long_first_ndjson_line_is_read_in_linear_time() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let long = "x".repeat(64 << 20);
+    let text = format!("{{\"a\":\"{long}\"}}\n{{\"a\":1}}\n");
+    let path = write_file(dir.path(), "long.ndjson", text.as_bytes());
+    let started = std::time::Instant::now();
+    let out = run_ok(&[&path]);
+    assert!(out == text.as_bytes(), "the output differs from the input");
+    let took = started.elapsed();
+    assert!(took < Duration::from_secs(20), "took {took:?}");
+}

@@ -385,32 +385,37 @@ impl Splitter {
     /// Finds the first non-blank NDJSON line and records its keys as the
     /// header, without consuming anything.
     fn peek_json_keys(&mut self) -> Result<()> {
+        // The input being looked at, where its current line starts, that
+        // line's number, and how far the search for its `\n` has got: kept
+        // across reads, so that a long first line is scanned once.
+        let mut at: Option<(usize, usize, u64, usize)> = None;
         loop {
             if self.current.is_none() && !self.open_next()? {
                 return Ok(());
             }
             let cur = self.current.as_mut().expect("an input is open");
-            let mut start = 0;
-            let mut line = cur.line;
-            let mut found = None;
+            let (mut start, mut line, mut searched) = match at {
+                Some((index, start, line, searched)) if index == cur.index => {
+                    (start, line, searched)
+                }
+                _ => (0, cur.line, 0),
+            };
             while start < cur.buf.len() {
-                let end = memchr(b'\n', &cur.buf[start..]).map(|i| start + i);
+                let end = memchr(b'\n', &cur.buf[searched..]).map(|i| searched + i);
                 let Some(end) = end.or(if cur.eof { Some(cur.buf.len()) } else { None }) else {
+                    searched = cur.buf.len();
                     break;
                 };
                 let text = &cur.buf[start..end];
                 if !crate::parse::is_blank(text) {
-                    found = Some((start, end, line));
-                    break;
+                    let name = self.names[cur.index].clone();
+                    let keys = crate::parse::json_keys(text, &name, line)?;
+                    self.header = Some((cur.index, keys));
+                    return Ok(());
                 }
                 start = end + 1;
+                searched = start;
                 line += 1;
-            }
-            if let Some((s, e, line)) = found {
-                let name = self.names[cur.index].clone();
-                let keys = crate::parse::json_keys(&cur.buf[s..e], &name, line)?;
-                self.header = Some((cur.index, keys));
-                return Ok(());
             }
             if cur.eof {
                 // Nothing but blank lines in this input: move on, keeping it
@@ -418,6 +423,7 @@ impl Splitter {
                 self.current = None;
                 continue;
             }
+            at = Some((cur.index, start, line, searched));
             self.fill(READ_STEP)?;
         }
     }
