@@ -319,6 +319,10 @@ impl Pipeline {
         if self.max_in_flight == 0 {
             return Err(Error::flag("--max-in-flight", "must be at least 1"));
         }
+        if matches!(self.delimiter, Some(b'"' | b'\n')) {
+            // The splitter could not tell records apart.
+            return Err(Error::flag("--delimiter", "must not be a quote or a newline"));
+        }
         match self.chunk {
             ChunkLimit::Bytes(0) => return Err(Error::flag("--chunk-bytes", "must be at least 1")),
             ChunkLimit::Records(0) => {

@@ -8,6 +8,8 @@ use std::path::Path;
 use std::time::Duration;
 
 use assert_cmd::Command;
+use fanfold::{Error, Input, Pipeline};
+
 /// The longest any one run here may take (debug build, busy machine).
 const TIME_LIMIT: Duration = Duration::from_secs(60);
 
@@ -262,4 +264,23 @@ fn a_long_first_ndjson_line_is_read_in_linear_time() {
     assert!(out == text.as_bytes(), "the output differs from the input");
     let took = started.elapsed();
     assert!(took < Duration::from_secs(20), "took {took:?}");
+}
+
+/// A library user can pass any delimiter byte; a quote or a newline would
+/// make records impossible to find, and is refused like on the command
+/// line. Before, such a run gave output that depended on the chunk size.
+#[test]
+fn quote_and_newline_delimiters_are_refused() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("in.csv");
+    std::fs::write(&path, "a\"b\n1\"2\n").expect("write");
+    for delimiter in [b'"', b'\n'] {
+        let pipeline = Pipeline {
+            delimiter: Some(delimiter),
+            ..Pipeline::new(vec![Input::Path(path.clone())])
+        };
+        let err = pipeline.run(&mut Vec::new(), "<memory>").expect_err("refused");
+        assert!(matches!(err, Error::Flag { .. }), "{err}");
+        assert_eq!(err.to_string(), "--delimiter: must not be a quote or a newline");
+    }
 }
