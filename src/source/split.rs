@@ -25,6 +25,9 @@
 //! Records may end with a bare `\r` too (the parser splits them), but
 //! chunks end only after a `\n`.
 //!
+//! An input is UTF-8: its BOM is skipped, and an input that starts with a
+//! UTF-16 or UTF-32 byte-order mark is an [`Error::Encoding`].
+//!
 //! With [`ChunkLimit::Bytes`] a chunk ends at the first boundary at or after
 //! the target size, so a chunk holds at least one whole record whatever its
 //! length. With [`ChunkLimit::Records`] it ends after that many `\n`-ended
@@ -299,8 +302,9 @@ impl Splitter {
         Ok(())
     }
 
-    /// Opens the next input, strips a UTF-8 BOM and, for CSV, reads and
-    /// checks its header. Returns false when there are no inputs left.
+    /// Opens the next input, refuses a UTF-16 or UTF-32 one, strips a UTF-8
+    /// BOM and, for CSV, reads and checks its header. Returns false when
+    /// there are no inputs left.
     fn open_next(&mut self) -> Result<bool> {
         let Some(input) = self.inputs.get(self.next_input) else {
             return Ok(false);
@@ -318,6 +322,12 @@ impl Splitter {
         });
         self.fill(READ_STEP)?;
         let cur = self.current.as_mut().expect("just opened");
+        if let Some(encoding) = wide_encoding(&cur.buf) {
+            return Err(Error::Encoding {
+                input: self.names[index].clone(),
+                encoding: encoding.to_string(),
+            });
+        }
         if cur.buf.starts_with(b"\xEF\xBB\xBF") {
             cur.buf.drain(..3);
         }
@@ -426,6 +436,23 @@ impl Splitter {
             at = Some((cur.index, start, line, searched));
             self.fill(READ_STEP)?;
         }
+    }
+}
+
+/// The encoding named by a UTF-16 or UTF-32 byte-order mark at the start
+/// of `bytes` (fanfold reads UTF-8 only; without this check such a file
+/// reads as garbage with a NUL byte in every other field).
+fn wide_encoding(bytes: &[u8]) -> Option<&'static str> {
+    if bytes.starts_with(b"\xFF\xFE\x00\x00") {
+        Some("UTF-32LE")
+    } else if bytes.starts_with(b"\x00\x00\xFE\xFF") {
+        Some("UTF-32BE")
+    } else if bytes.starts_with(b"\xFF\xFE") {
+        Some("UTF-16LE")
+    } else if bytes.starts_with(b"\xFE\xFF") {
+        Some("UTF-16BE")
+    } else {
+        None
     }
 }
 
