@@ -271,14 +271,22 @@ impl CsvParser {
             match res {
                 R::InputEmpty => {
                     if consumed >= input.len() {
-                        // The chunk ends without a terminator: end the record.
-                        let (res, _, nout, nend) = self.core.read_record(
-                            &[],
-                            &mut self.packed[out..],
-                            &mut self.packed_ends[nends..],
-                        );
-                        out += nout;
-                        nends += nend;
+                        // The chunk ends without a terminator: end the
+                        // record, with room for its last field's end.
+                        let res = loop {
+                            let (res, _, nout, nend) = self.core.read_record(
+                                &[],
+                                &mut self.packed[out..],
+                                &mut self.packed_ends[nends..],
+                            );
+                            out += nout;
+                            nends += nend;
+                            if !matches!(res, R::OutputEndsFull) {
+                                break res;
+                            }
+                            let n = self.packed_ends.len();
+                            self.packed_ends.resize(n * 2, 0);
+                        };
                         reset(&mut self.core);
                         self.finish(out, nends);
                         return (consumed, matches!(res, R::Record));
@@ -567,6 +575,32 @@ mod tests {
         .unwrap();
         let want: [&[u8]; 4] = [b"\xEF\xBB\xBF\"x\"", b"1", b"\xEF\xBB\xBFy", b"2"];
         assert_eq!(got, want);
+    }
+
+    /// A last record without a line end, read by the full parser, keeps
+    /// every field, however many: when its last field is empty, the end of
+    /// the chunk ends the record just as the buffer of field ends may be
+    /// full.
+    #[test]
+    fn csv_wide_last_record_without_terminator() {
+        for width in 2..140 {
+            let mut data = b"\"a\"\"b\"".to_vec();
+            for i in 1..width - 1 {
+                data.extend_from_slice(format!(",{i}").as_bytes());
+            }
+            data.push(b',');
+            let chunk = Chunk { seq: 0, input: 0, first_line: 1, data };
+            let mut got = Vec::new();
+            let n = for_each_record(&chunk, &opts(Format::Csv, width), |r| {
+                r.for_each_field(|_, f| got.push(f.text().unwrap().to_vec()));
+                Ok(())
+            })
+            .unwrap();
+            let mut want = vec![b"a\"b".to_vec()];
+            want.extend((1..width - 1).map(|i| i.to_string().into_bytes()));
+            want.push(Vec::new());
+            assert_eq!((n, got), (1, want), "{width} fields");
+        }
     }
 
     #[test]

@@ -401,6 +401,23 @@ fn a_last_line_without_newline_is_a_record() {
     }
 }
 
+/// A last record without `\n` that needs the full CSV parser keeps all
+/// its fields. Before, with 33 fields, the last one empty (the parser's
+/// first buffer of field ends holds 32), the whole record was silently
+/// dropped.
+#[test]
+fn a_wide_last_record_without_newline_is_kept() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let header: Vec<String> = (0..33).map(|i| format!("c{i}")).collect();
+    let fields: Vec<String> = (1..32).map(|i| i.to_string()).collect();
+    let text = format!("{}\n\"x\"\"y\",{},", header.join(","), fields.join(","));
+    let path = write_file(dir.path(), "wide.csv", text.as_bytes());
+    let want = format!("{text}\n");
+    for s in SETTINGS {
+        assert_eq!(String::from_utf8(run_ok(&with(&[&path], s))).expect("UTF-8"), want);
+    }
+}
+
 /// Invalid UTF-8 in CSV: the chosen behaviour is to pass the bytes
 /// through. CSV fields are bytes; CSV output writes them back unchanged
 /// (grouping and sorting compare them as bytes). Where text is needed they
