@@ -79,6 +79,18 @@ pub enum Error {
         /// What the parser said.
         message: String,
     },
+    /// An input is not UTF-8: it starts with a UTF-16 or UTF-32 byte-order
+    /// mark.
+    #[error(
+        "{input}: the input is {encoding} (it starts with a {encoding} byte-order mark), \
+         but fanfold reads UTF-8: convert it first, e.g. `iconv -f {encoding} -t UTF-8`"
+    )]
+    Encoding {
+        /// The input.
+        input: String,
+        /// The encoding its byte-order mark names, e.g. `UTF-16LE`.
+        encoding: String,
+    },
     /// The header of a later CSV input differs from the first input's.
     #[error("{input}: header {found:?} differs from the header of {first_input} {expected:?}")]
     HeaderMismatch {

@@ -13,7 +13,9 @@
 //! with `serde_json` (into a reused vector of key/value pairs, keys borrowed
 //! unless escaped), so one bad line names its own line and column. Values
 //! are kept as raw JSON text (`RawValue`), so a value no transform touched
-//! is written back exactly as it was read.
+//! is written back exactly as it was read. Arrays and objects may nest 127
+//! deep, as in `serde_json`'s own values (a jq transform converts them
+//! recursively); a line of JSON whitespace only is blank and skipped.
 //!
 //! JSON array chunks hold whole elements (the splitter cut them between
 //! elements and checked the brackets and commas): each element is parsed
@@ -102,7 +104,7 @@ pub fn for_each_record_or(
                 offset,
             };
             while pos < data.len() {
-                let start = pos;
+                let mut start = pos;
                 let (fields, n) = match csv.fast_record(data, pos, has_cr) {
                     Fast::Blank { next } => {
                         pos = next;
@@ -114,6 +116,9 @@ pub fn for_each_record_or(
                         (Fields::Csv { bytes: data, spans: &csv.spans, raw_line }, csv.spans.len())
                     }
                     Fast::Fallback => {
+                        // csv-core skips the line ends before a record.
+                        start +=
+                            data[pos..].iter().take_while(|&&b| matches!(b, b'\r' | b'\n')).count();
                         let (consumed, got) = csv.quoted_record(&data[pos..]);
                         pos += consumed;
                         if !got {
@@ -168,9 +173,7 @@ pub fn for_each_record_or(
                     (start, if end > start && data[end - 1] == b'\r' { end - 1 } else { end });
                 start = end + 1;
                 let raw = &data[s..e];
-                if raw.first().is_none_or(u8::is_ascii_whitespace)
-                    && raw.iter().all(u8::is_ascii_whitespace)
-                {
+                if raw.first().is_none_or(|&b| is_json_space(b)) && is_blank(raw) {
                     continue;
                 }
                 pairs.clear();
@@ -182,11 +185,15 @@ pub fn for_each_record_or(
                 };
                 count += 1;
                 let offset = chunk.offset + s as u64;
+                let at = BadRecord { raw, offset, index: count - 1 };
                 if let Err(e) = parsed {
-                    bad(json_error(&e, input, this), BadRecord { raw, offset, index: count - 1 })?;
+                    bad(json_error(&e, input, this), at)?;
                     continue;
                 }
-                let at = BadRecord { raw, offset, index: count - 1 };
+                if let Err(e) = check_depth(raw, &pairs, input, this) {
+                    bad(e, at)?;
+                    continue;
+                }
                 json_record(&mut f, bad, &pairs, input, LineAt::Known(this), at)?;
             }
         }
@@ -272,7 +279,7 @@ impl CsvParser {
         CsvParser {
             delimiter,
             spans: Vec::with_capacity(32),
-            core: csv_core::ReaderBuilder::new().delimiter(delimiter).build(),
+            core: new_core(delimiter),
             packed: vec![0; 1024],
             packed_ends: vec![0; 32],
             n_out: 0,
@@ -367,15 +374,23 @@ impl CsvParser {
             match res {
                 R::InputEmpty => {
                     if consumed >= input.len() {
-                        // The chunk ends without a terminator: end the record.
-                        let (res, _, nout, nend) = self.core.read_record(
-                            &[],
-                            &mut self.packed[out..],
-                            &mut self.packed_ends[nends..],
-                        );
-                        out += nout;
-                        nends += nend;
-                        self.core.reset();
+                        // The chunk ends without a terminator: end the
+                        // record, with room for its last field's end.
+                        let res = loop {
+                            let (res, _, nout, nend) = self.core.read_record(
+                                &[],
+                                &mut self.packed[out..],
+                                &mut self.packed_ends[nends..],
+                            );
+                            out += nout;
+                            nends += nend;
+                            if !matches!(res, R::OutputEndsFull) {
+                                break res;
+                            }
+                            let n = self.packed_ends.len();
+                            self.packed_ends.resize(n * 2, 0);
+                        };
+                        reset(&mut self.core);
                         self.finish(out, nends);
                         return (consumed, matches!(res, R::Record));
                     }
@@ -393,7 +408,7 @@ impl CsvParser {
                     return (consumed, true);
                 }
                 R::End => {
-                    self.core.reset();
+                    reset(&mut self.core);
                     self.finish(out, nends);
                     return (consumed, false);
                 }
@@ -410,6 +425,24 @@ impl CsvParser {
             start = end;
         }
     }
+}
+
+/// A `csv-core` reader for `delimiter`, [`reset`].
+pub(crate) fn new_core(delimiter: u8) -> csv_core::Reader {
+    let mut core = csv_core::ReaderBuilder::new().delimiter(delimiter).build();
+    reset(&mut core);
+    core
+}
+
+/// Resets `core` to the start of a record, ready for any bytes. A fresh
+/// `csv-core` reader skips a UTF-8 BOM before its first record; here its
+/// first record is a record inside a chunk, whose bytes must all be kept
+/// (the splitter has already skipped the input's BOM). An empty output
+/// buffer makes the reader return before it looks at the input, but only
+/// after it has noted that it has read.
+fn reset(core: &mut csv_core::Reader) {
+    core.reset();
+    let _ = core.read_record(b"x", &mut [], &mut []);
 }
 
 /// The keys of one NDJSON line, in order.
@@ -467,7 +500,67 @@ fn parse_object<'a>(raw: &'a [u8], input: &str, line: u64) -> Result<Vec<Pairs<'
     let mut pairs = Vec::new();
     parse_pairs(serde_json::Deserializer::from_slice(raw), &mut pairs)
         .map_err(|e| json_error(&e, input, line))?;
+    check_depth(raw, &pairs, input, line)?;
     Ok(pairs)
+}
+
+/// JSON whitespace (RFC 8259): space, tab, `\n`, `\r`. A line of nothing
+/// else is blank; a form feed is not JSON whitespace.
+fn is_json_space(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\n' | b'\r')
+}
+
+/// True when `line` holds nothing but JSON whitespace.
+pub(crate) fn is_blank(line: &[u8]) -> bool {
+    line.iter().all(|&b| is_json_space(b))
+}
+
+/// Arrays and objects may nest at most this deep, the record's own object
+/// included: `serde_json`'s limit when it builds values. Raw values skip
+/// that limit, but a jq transform converts them (recursively), so a deeper
+/// line would overflow a worker's stack instead of failing cleanly.
+const MAX_JSON_DEPTH: usize = 127;
+
+/// [`Error::Json`] when `line` (an object already parsed into `pairs`)
+/// nests deeper than [`MAX_JSON_DEPTH`], with the column of the bracket
+/// that goes too deep, as `serde_json` reports it. Only lines with a
+/// nested value are scanned.
+fn check_depth(line: &[u8], pairs: &[Pairs<'_>], input: &str, at: u64) -> Result<()> {
+    let nested = |(_, v): &Pairs<'_>| matches!(v.get().as_bytes().first(), Some(b'[' | b'{'));
+    if !pairs.iter().any(nested) {
+        return Ok(());
+    }
+    let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
+    for (i, &b) in line.iter().enumerate() {
+        if in_string {
+            match b {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                b'"' => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'[' | b'{' => {
+                depth += 1;
+                if depth > MAX_JSON_DEPTH {
+                    return Err(Error::Json {
+                        at: Location { input: input.to_string(), line: at },
+                        column: i + 1,
+                        message: format!(
+                            "recursion limit exceeded: arrays and objects nested more than \
+                             {MAX_JSON_DEPTH} deep"
+                        ),
+                    });
+                }
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    Ok(())
 }
 
 fn json_error(e: &serde_json::Error, input: &str, line: u64) -> Error {
@@ -661,6 +754,48 @@ mod tests {
             })
             .unwrap();
             assert_eq!(got, expected, "{:?}", String::from_utf8_lossy(data));
+        }
+    }
+
+    /// A fresh csv-core reader skips a UTF-8 BOM; inside a chunk a BOM is
+    /// data, on the fast path and the full parser alike.
+    #[test]
+    fn csv_bom_inside_a_chunk_is_data() {
+        let data = b"\xEF\xBB\xBF\"x\",1\n\xEF\xBB\xBFy,2\n".to_vec();
+        let chunk = Chunk { seq: 0, input: 0, first_line: 1, first_column: 1, offset: 0, data };
+        let mut got = Vec::new();
+        for_each_record(&chunk, &opts(Format::Csv, 2), |r| {
+            r.for_each_field(|_, f| got.push(f.text().unwrap().to_vec()));
+            Ok(())
+        })
+        .unwrap();
+        let want: [&[u8]; 4] = [b"\xEF\xBB\xBF\"x\"", b"1", b"\xEF\xBB\xBFy", b"2"];
+        assert_eq!(got, want);
+    }
+
+    /// A last record without a line end, read by the full parser, keeps
+    /// every field, however many: when its last field is empty, the end of
+    /// the chunk ends the record just as the buffer of field ends may be
+    /// full.
+    #[test]
+    fn csv_wide_last_record_without_terminator() {
+        for width in 2..140 {
+            let mut data = b"\"a\"\"b\"".to_vec();
+            for i in 1..width - 1 {
+                data.extend_from_slice(format!(",{i}").as_bytes());
+            }
+            data.push(b',');
+            let chunk = Chunk { seq: 0, input: 0, first_line: 1, first_column: 1, offset: 0, data };
+            let mut got = Vec::new();
+            let n = for_each_record(&chunk, &opts(Format::Csv, width), |r| {
+                r.for_each_field(|_, f| got.push(f.text().unwrap().to_vec()));
+                Ok(())
+            })
+            .unwrap();
+            let mut want = vec![b"a\"b".to_vec()];
+            want.extend((1..width - 1).map(|i| i.to_string().into_bytes()));
+            want.push(Vec::new());
+            assert_eq!((n, got), (1, want), "{width} fields");
         }
     }
 

@@ -411,6 +411,10 @@ impl Pipeline {
         if self.memory_limit == Some(0) {
             return Err(Error::flag("--memory-limit", "must be at least 1 byte"));
         }
+        if matches!(self.delimiter, Some(b'"' | b'\n')) {
+            // The splitter could not tell records apart.
+            return Err(Error::flag("--delimiter", "must not be a quote or a newline"));
+        }
         match self.chunk {
             ChunkLimit::Bytes(0) => return Err(Error::flag("--chunk-bytes", "must be at least 1")),
             ChunkLimit::Records(0) => {

@@ -16,7 +16,17 @@
 //!
 //! So `a,"x\ny",b\n` is one record over two lines, `a,b""c\n` is one record,
 //! and `"say ""hi""",1\n` is one record. A quote still open at the end of an
-//! input is an [`Error::UnterminatedQuote`] naming the line where it opened.
+//! input is an [`Error::UnterminatedQuote`] naming the line where it opened;
+//! the records before that one come out first, so that an error in them
+//! (earlier in the input) is the one reported, whatever the chunk size.
+//!
+//! The CSV header is the first record as the `csv` crate reads it: blank
+//! lines before it are skipped, and it ends at `\n`, `\r\n` or a bare `\r`.
+//! Records may end with a bare `\r` too (the parser splits them), but
+//! chunks end only after a `\n`.
+//!
+//! An input is UTF-8: its BOM is skipped, and an input that starts with a
+//! UTF-16 or UTF-32 byte-order mark is an [`Error::Encoding`].
 //!
 //! A JSON array ([`Format::Json`]) is cut right after the `}` of an element
 //! instead, following the array's nesting and strings; the scan (in
@@ -31,7 +41,7 @@
 
 use std::io::Read;
 
-use memchr::{memchr, memchr2, memchr_iter};
+use memchr::{memchr, memchr2, memchr3, memchr_iter};
 
 use crate::error::{Error, Location, Result};
 use crate::format::Format;
@@ -96,6 +106,16 @@ impl ScanState {
             || p == self.after_close
             || matches!(buf[p - 1], b'\n' | b'\r')
             || buf[p - 1] == delim
+    }
+
+    /// Enters the quoted field at the `"` at `p`. A doubled quote (`""`)
+    /// re-enters the field it closed, which still opened where it first
+    /// did: that is the place to name if it never closes.
+    fn open_quote(&mut self, p: usize) {
+        if p == 0 || p != self.after_close {
+            self.open_at = p;
+        }
+        self.in_quote = true;
     }
 }
 
@@ -248,6 +268,14 @@ impl Splitter {
                     continue;
                 }
                 if cur.scan.in_quote {
+                    // The records before the one whose quote never closes
+                    // go out first: an error in them comes first in the
+                    // input, so it is the one reported, whatever the chunk
+                    // size.
+                    let before = last_boundary(&cur.buf[..cur.scan.open_at], delim);
+                    if before > 0 {
+                        return Ok(Some(self.emit(before)));
+                    }
                     let at = Location {
                         input: self.names[cur.index].clone(),
                         line: cur.line + count_lines(&cur.buf[..cur.scan.open_at]),
@@ -357,8 +385,9 @@ impl Splitter {
         Ok(())
     }
 
-    /// Opens the next input, strips a UTF-8 BOM and, for CSV, reads and
-    /// checks its header. Returns false when there are no inputs left.
+    /// Opens the next input, refuses a UTF-16 or UTF-32 one, strips a UTF-8
+    /// BOM and, for CSV, reads and checks its header. Returns false when
+    /// there are no inputs left.
     fn open_next(&mut self) -> Result<bool> {
         let Some(input) = self.inputs.get(self.next_input) else {
             return Ok(false);
@@ -379,6 +408,12 @@ impl Splitter {
         });
         self.fill(READ_STEP)?;
         let cur = self.current.as_mut().expect("just opened");
+        if let Some(encoding) = wide_encoding(&cur.buf) {
+            return Err(Error::Encoding {
+                input: self.names[index].clone(),
+                encoding: encoding.to_string(),
+            });
+        }
         if cur.buf.starts_with(b"\xEF\xBB\xBF") {
             cur.buf.drain(..3);
             cur.offset += 3;
@@ -389,16 +424,30 @@ impl Splitter {
         Ok(true)
     }
 
+    /// Reads the header: the first record as the `csv` crate reads it,
+    /// after any blank lines, ended by `\n`, `\r\n` or a bare `\r`.
     fn read_csv_header(&mut self) -> Result<()> {
         let delim = self.delimiter;
+        // Blank lines before the header are skipped, as the csv crate does.
+        loop {
+            let cur = self.current.as_mut().expect("an input is open");
+            let blank = cur.buf.iter().take_while(|&&b| b == b'\n' || b == b'\r').count();
+            cur.line += count_lines(&cur.buf[..blank]);
+            cur.buf.drain(..blank);
+            if !cur.buf.is_empty() || cur.eof {
+                break;
+            }
+            self.fill(READ_STEP)?;
+        }
         let cut = loop {
             let cur = self.current.as_mut().expect("an input is open");
-            if let Some(cut) = scan(&cur.buf, &mut cur.scan, true, delim, ChunkLimit::Records(1)) {
+            if let Some(cut) = scan_header(&cur.buf, &mut cur.scan, delim, cur.eof) {
                 break cut;
             }
             if cur.eof {
                 if cur.scan.in_quote {
-                    let at = Location { input: self.names[cur.index].clone(), line: 1 };
+                    let line = cur.line + count_lines(&cur.buf[..cur.scan.open_at]);
+                    let at = Location { input: self.names[cur.index].clone(), line };
                     return Err(Error::UnterminatedQuote { at });
                 }
                 break cur.buf.len();
@@ -410,13 +459,12 @@ impl Splitter {
             // An empty input: no header, no records.
             return Ok(());
         }
-        let lines = cur.scan.lines;
         let bytes: Vec<u8> = cur.buf.drain(..cut).collect();
-        cur.line += lines;
+        cur.line += count_lines(&bytes);
         cur.offset += cut as u64;
         cur.scan = ScanState::default();
         let index = cur.index;
-        let fields = parse_header(&bytes, delim, &self.names[index])?;
+        let fields = parse_header(&bytes, delim);
         match &self.header {
             None => self.header = Some((index, fields)),
             Some((first, expected)) if *expected != fields => {
@@ -467,32 +515,37 @@ impl Splitter {
     /// Finds the first non-blank NDJSON line and records its keys as the
     /// header, without consuming anything.
     fn peek_json_keys(&mut self) -> Result<()> {
+        // The input being looked at, where its current line starts, that
+        // line's number, and how far the search for its `\n` has got: kept
+        // across reads, so that a long first line is scanned once.
+        let mut at: Option<(usize, usize, u64, usize)> = None;
         loop {
             if self.current.is_none() && !self.open_next()? {
                 return Ok(());
             }
             let cur = self.current.as_mut().expect("an input is open");
-            let mut start = 0;
-            let mut line = cur.line;
-            let mut found = None;
+            let (mut start, mut line, mut searched) = match at {
+                Some((index, start, line, searched)) if index == cur.index => {
+                    (start, line, searched)
+                }
+                _ => (0, cur.line, 0),
+            };
             while start < cur.buf.len() {
-                let end = memchr(b'\n', &cur.buf[start..]).map(|i| start + i);
+                let end = memchr(b'\n', &cur.buf[searched..]).map(|i| searched + i);
                 let Some(end) = end.or(if cur.eof { Some(cur.buf.len()) } else { None }) else {
+                    searched = cur.buf.len();
                     break;
                 };
                 let text = &cur.buf[start..end];
-                if !text.iter().all(u8::is_ascii_whitespace) {
-                    found = Some((start, end, line));
-                    break;
+                if !crate::parse::is_blank(text) {
+                    let name = self.names[cur.index].clone();
+                    let keys = crate::parse::json_keys(text, &name, line)?;
+                    self.header = Some((cur.index, keys));
+                    return Ok(());
                 }
                 start = end + 1;
+                searched = start;
                 line += 1;
-            }
-            if let Some((s, e, line)) = found {
-                let name = self.names[cur.index].clone();
-                let keys = crate::parse::json_keys(&cur.buf[s..e], &name, line)?;
-                self.header = Some((cur.index, keys));
-                return Ok(());
             }
             if cur.eof {
                 // Nothing but blank lines in this input: move on, keeping it
@@ -500,28 +553,52 @@ impl Splitter {
                 self.current = None;
                 continue;
             }
+            at = Some((cur.index, start, line, searched));
             self.fill(READ_STEP)?;
         }
     }
 }
 
-fn parse_header(bytes: &[u8], delimiter: u8, input: &str) -> Result<Vec<String>> {
-    let mut rdr = csv::ReaderBuilder::new()
-        .has_headers(false)
-        .delimiter(delimiter)
-        .flexible(true)
-        .from_reader(bytes);
-    let mut rec = csv::ByteRecord::new();
-    match rdr.read_byte_record(&mut rec) {
-        Ok(_) => {}
-        Err(e) => {
-            return Err(Error::Csv {
-                at: Location { input: input.to_string(), line: 1 },
-                message: e.to_string(),
-            })
-        }
+/// The encoding named by a UTF-16 or UTF-32 byte-order mark at the start
+/// of `bytes` (fanfold reads UTF-8 only; without this check such a file
+/// reads as garbage with a NUL byte in every other field).
+fn wide_encoding(bytes: &[u8]) -> Option<&'static str> {
+    if bytes.starts_with(b"\xFF\xFE\x00\x00") {
+        Some("UTF-32LE")
+    } else if bytes.starts_with(b"\x00\x00\xFE\xFF") {
+        Some("UTF-32BE")
+    } else if bytes.starts_with(b"\xFF\xFE") {
+        Some("UTF-16LE")
+    } else if bytes.starts_with(b"\xFE\xFF") {
+        Some("UTF-16BE")
+    } else {
+        None
     }
-    Ok(rec.iter().map(|f| String::from_utf8_lossy(f).into_owned()).collect())
+}
+
+/// The fields of the header record `bytes` (decoded lossily), parsed by
+/// `csv-core` as the records are: a BOM here is data, since the input's own
+/// BOM is already skipped.
+fn parse_header(bytes: &[u8], delimiter: u8) -> Vec<String> {
+    let mut core = crate::parse::new_core(delimiter);
+    // Room for every byte and every field: one call reads the whole record.
+    let fields = memchr_iter(delimiter, bytes).count() + 2;
+    let (mut out, mut ends) = (vec![0; bytes.len() + 1], vec![0; fields]);
+    let (res, _, mut nout, mut nend) = core.read_record(bytes, &mut out, &mut ends);
+    if res == csv_core::ReadRecordResult::InputEmpty {
+        // No terminator: the end of the bytes ends the record.
+        let (_, _, o, e) = core.read_record(&[], &mut out[nout..], &mut ends[nend..]);
+        (nout, nend) = (nout + o, nend + e);
+    }
+    let mut start = 0;
+    ends[..nend]
+        .iter()
+        .map(|&end| {
+            let field = String::from_utf8_lossy(&out[start..end.min(nout)]).into_owned();
+            start = end;
+            field
+        })
+        .collect()
 }
 
 fn count_lines(bytes: &[u8]) -> u64 {
@@ -574,8 +651,63 @@ fn scan(buf: &[u8], st: &mut ScanState, csv: bool, delim: u8, limit: ChunkLimit)
             }
         } else {
             if st.quote_opens(buf, p, delim) {
-                st.in_quote = true;
-                st.open_at = p;
+                st.open_quote(p);
+            }
+        }
+    }
+    None
+}
+
+/// The end of the last whole CSV record in `buf` (just after its `\n`),
+/// or 0 when there is none.
+fn last_boundary(buf: &[u8], delim: u8) -> usize {
+    let mut st = ScanState::default();
+    let mut last = 0;
+    while let Some(cut) = scan(buf, &mut st, true, delim, ChunkLimit::Records(1)) {
+        last = cut;
+    }
+    last
+}
+
+/// Finds the end of the header, the first record of `buf`, from `st.pos`:
+/// just after the first `\n` or `\r` outside a quoted field (and after the
+/// `\n` of a `\r\n`), where the `csv` crate ends a record. A header ended
+/// by a bare `\r` must not swallow the records after it. `None` when `buf`
+/// ends first (or ends with a `\r` and more input may follow).
+fn scan_header(buf: &[u8], st: &mut ScanState, delim: u8, eof: bool) -> Option<usize> {
+    while st.pos < buf.len() {
+        if st.in_quote {
+            match memchr(b'"', &buf[st.pos..]) {
+                Some(i) => {
+                    let q = st.pos + i;
+                    st.in_quote = false;
+                    st.after_close = q + 1;
+                    st.pos = q + 1;
+                }
+                None => st.pos = buf.len(),
+            }
+            continue;
+        }
+        let Some(i) = memchr3(b'\n', b'\r', b'"', &buf[st.pos..]) else {
+            st.pos = buf.len();
+            break;
+        };
+        let p = st.pos + i;
+        match (buf[p], buf.get(p + 1)) {
+            (b'\n', _) => return Some(p + 1),
+            (b'\r', Some(b'\n')) => return Some(p + 2),
+            (b'\r', Some(_)) => return Some(p + 1),
+            (b'\r', None) if eof => return Some(p + 1),
+            (b'\r', None) => {
+                // Is it a `\r\n`? Look again when more bytes are in.
+                st.pos = p;
+                return None;
+            }
+            _ => {
+                st.pos = p + 1;
+                if st.quote_opens(buf, p, delim) {
+                    st.open_quote(p);
+                }
             }
         }
     }
@@ -651,8 +783,7 @@ fn advance_quotes(buf: &[u8], st: &mut ScanState, delim: u8, limit: usize) {
         let p = st.pos + i;
         st.pos = p + 1;
         if st.quote_opens(buf, p, delim) {
-            st.in_quote = true;
-            st.open_at = p;
+            st.open_quote(p);
             return;
         }
     }
