@@ -30,13 +30,12 @@ use jaq_json::Val;
 use crate::error::{Error, ExecError, Location, Result};
 use crate::parse::{for_each_record_or, object_pairs, BadRecord, ParseOptions};
 use crate::record::{ColumnRef, Field, Fields, LineAt, Record, Source};
-use crate::reduce::number::is_json_number;
 use crate::sink::encode::write_json_string;
 use crate::source::Chunk;
 use crate::transform::custom::{JsonRecord, MapRecord};
 use crate::transform::external::{merge_stats, ExecSpec, ExecStage, ExecStats};
 use crate::transform::fast_filter::FastFilter;
-use crate::transform::jq::{field_value, key_text, write_value, JqProgram, ValueOptions};
+use crate::transform::jq::{field_value, key_text, write_value, JqProgram, TextKind, ValueOptions};
 use crate::transform::{Layout, Projection};
 
 /// One transform step, as given on the command line (or, for
@@ -647,23 +646,12 @@ impl Chain {
         match field {
             Field::Absent | Field::Null => out.extend_from_slice(b"null"),
             Field::JsonString(raw) | Field::JsonOther(raw) => out.extend_from_slice(raw),
-            Field::Text(t) => {
-                if self.opts.null_markers.iter().any(|m| m == t) {
-                    if self.delimited_out {
-                        write_json_string(out, t);
-                    } else {
-                        out.extend_from_slice(b"null");
-                    }
-                } else if self.opts.no_infer {
-                    write_json_string(out, t);
-                } else if t.is_empty() {
-                    out.extend_from_slice(b"null");
-                } else if is_json_number(t) {
-                    out.extend_from_slice(t);
-                } else {
-                    write_json_string(out, t);
-                }
-            }
+            Field::Text(t) => match self.opts.classify(t) {
+                TextKind::Marker if self.delimited_out => write_json_string(out, t),
+                TextKind::Marker | TextKind::Empty => out.extend_from_slice(b"null"),
+                TextKind::Number => out.extend_from_slice(t),
+                TextKind::String => write_json_string(out, t),
+            },
         }
     }
 }

@@ -24,7 +24,7 @@ use jaq_core::path::{Opt, Part};
 
 use crate::record::Field;
 use crate::reduce::number::is_json_number;
-use crate::transform::jq::ValueOptions;
+use crate::transform::jq::{TextKind, ValueOptions};
 
 /// A filter expression in the fast subset; see the module docs.
 #[derive(Debug, Clone, PartialEq)]
@@ -173,22 +173,14 @@ fn number(text: &[u8]) -> Option<Scalar<'static>> {
 fn field_scalar<'a>(f: Field<'a>, opts: &ValueOptions) -> Option<Scalar<'a>> {
     Some(match f {
         Field::Absent | Field::Null => Scalar::Null,
-        Field::Text(t) => {
-            if opts.null_markers.iter().any(|m| m == t) {
-                Scalar::Null
-            } else if opts.no_infer {
-                Scalar::Str(Cow::Borrowed(t))
-            } else if t.is_empty() {
-                Scalar::Null
-            } else if is_json_number(t) {
-                number(t)?
-            } else {
-                Scalar::Str(Cow::Borrowed(t))
-            }
-        }
+        Field::Text(t) => match opts.classify(t) {
+            TextKind::Marker | TextKind::Empty => Scalar::Null,
+            TextKind::Number => number(t)?,
+            TextKind::String => Scalar::Str(Cow::Borrowed(t)),
+        },
         Field::JsonString(_) => {
             let text = f.text()?;
-            if opts.null_markers.iter().any(|m| *m == *text) {
+            if opts.is_marker(&text) {
                 Scalar::Null
             } else {
                 Scalar::Str(text)

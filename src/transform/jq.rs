@@ -197,6 +197,42 @@ pub struct ValueOptions {
     pub null_markers: Vec<Vec<u8>>,
 }
 
+/// What a CSV field's text stands for to a transform: the one rule that
+/// [`field_value`], the fast filter path and the `--map` writer share.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TextKind {
+    /// A `--null` marker: `null`.
+    Marker,
+    /// An empty field (unless `--no-infer`): `null`.
+    Empty,
+    /// A JSON number literal (unless `--no-infer`): a number.
+    Number,
+    /// Anything else: a string.
+    String,
+}
+
+impl ValueOptions {
+    /// True when `text` is one of the `--null` markers.
+    pub fn is_marker(&self, text: &[u8]) -> bool {
+        self.null_markers.iter().any(|m| m == text)
+    }
+
+    /// What the CSV field text `t` stands for.
+    pub fn classify(&self, t: &[u8]) -> TextKind {
+        if self.is_marker(t) {
+            TextKind::Marker
+        } else if self.no_infer {
+            TextKind::String
+        } else if t.is_empty() {
+            TextKind::Empty
+        } else if is_json_number(t) {
+            TextKind::Number
+        } else {
+            TextKind::String
+        }
+    }
+}
+
 /// The jq value of a field: CSV text that is a JSON number literal becomes
 /// a number (integers stay integers, decimals keep their digits), an empty
 /// field or a `--null` marker becomes `null`, other text a string; JSON
@@ -208,24 +244,16 @@ pub struct ValueOptions {
 pub fn field_value(field: Field<'_>, opts: &ValueOptions) -> std::result::Result<Val, String> {
     Ok(match field {
         Field::Absent | Field::Null => Val::Null,
-        Field::Text(t) => {
-            if opts.null_markers.iter().any(|m| m == t) {
-                Val::Null
-            } else if opts.no_infer {
-                Val::utf8_str(t.to_vec())
-            } else if t.is_empty() {
-                Val::Null
-            } else if is_json_number(t) {
-                jaq_json::read::parse_single_num(t)
-                    .map_or_else(|| Val::utf8_str(t.to_vec()), Val::Num)
-            } else {
-                Val::utf8_str(t.to_vec())
-            }
-        }
+        Field::Text(t) => match opts.classify(t) {
+            TextKind::Marker | TextKind::Empty => Val::Null,
+            TextKind::Number => jaq_json::read::parse_single_num(t)
+                .map_or_else(|| Val::utf8_str(t.to_vec()), Val::Num),
+            TextKind::String => Val::utf8_str(t.to_vec()),
+        },
         Field::JsonString(raw) => {
             let v = jaq_json::read::parse_single(raw).map_err(|e| e.to_string())?;
-            let is_marker = !opts.null_markers.is_empty()
-                && field.text().is_some_and(|t| opts.null_markers.iter().any(|m| *m == *t));
+            let is_marker =
+                !opts.null_markers.is_empty() && field.text().is_some_and(|t| opts.is_marker(&t));
             if is_marker {
                 Val::Null
             } else {
