@@ -98,6 +98,28 @@ struct ScanState {
 }
 
 impl ScanState {
+    /// Inside a quoted field: moves just past its closing quote and returns
+    /// true, or to the end of `buf` and returns false when the quote does
+    /// not close in it yet. Counts the lines passed when `count` is set.
+    #[inline]
+    fn close_quote(&mut self, buf: &[u8], count: bool) -> bool {
+        let rest = &buf[self.pos..];
+        let Some(i) = memchr(b'"', rest) else {
+            if count {
+                self.lines += count_lines(rest);
+            }
+            self.pos = buf.len();
+            return false;
+        };
+        if count {
+            self.lines += count_lines(&rest[..i]);
+        }
+        self.in_quote = false;
+        self.after_close = self.pos + i + 1;
+        self.pos = self.pos + i + 1;
+        true
+    }
+
     /// Whether the `"` at `p` opens a quoted field: at the start of a field
     /// (chunk start, after `\n`, `\r` or the delimiter), or right after a
     /// closing quote (the doubled quote `""`). Anywhere else it is data.
@@ -615,19 +637,7 @@ fn scan(buf: &[u8], st: &mut ScanState, csv: bool, delim: u8, limit: ChunkLimit)
     let end = buf.len();
     while st.pos < end {
         if st.in_quote {
-            match memchr(b'"', &buf[st.pos..]) {
-                Some(i) => {
-                    let q = st.pos + i;
-                    st.lines += count_lines(&buf[st.pos..q]);
-                    st.in_quote = false;
-                    st.after_close = q + 1;
-                    st.pos = q + 1;
-                }
-                None => {
-                    st.lines += count_lines(&buf[st.pos..]);
-                    st.pos = end;
-                }
-            }
+            st.close_quote(buf, true);
             continue;
         }
         let found =
@@ -677,15 +687,7 @@ fn last_boundary(buf: &[u8], delim: u8) -> usize {
 fn scan_header(buf: &[u8], st: &mut ScanState, delim: u8, eof: bool) -> Option<usize> {
     while st.pos < buf.len() {
         if st.in_quote {
-            match memchr(b'"', &buf[st.pos..]) {
-                Some(i) => {
-                    let q = st.pos + i;
-                    st.in_quote = false;
-                    st.after_close = q + 1;
-                    st.pos = q + 1;
-                }
-                None => st.pos = buf.len(),
-            }
+            st.close_quote(buf, false);
             continue;
         }
         let Some(i) = memchr3(b'\n', b'\r', b'"', &buf[st.pos..]) else {
@@ -730,17 +732,8 @@ fn scan_bytes(
     let newline_from = |from: usize| memchr(b'\n', &buf[from..]).map(|i| from + i);
     loop {
         if st.in_quote {
-            match memchr(b'"', &buf[st.pos..]) {
-                Some(i) => {
-                    let q = st.pos + i;
-                    st.in_quote = false;
-                    st.after_close = q + 1;
-                    st.pos = q + 1;
-                }
-                None => {
-                    st.pos = end;
-                    return None;
-                }
+            if !st.close_quote(buf, false) {
+                return None;
             }
             continue;
         }
