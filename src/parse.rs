@@ -691,14 +691,7 @@ mod tests {
 
     #[test]
     fn csv_lines_are_absolute() {
-        let chunk = Chunk {
-            seq: 0,
-            input: 0,
-            first_column: 1,
-            first_line: 10,
-            offset: 0,
-            data: b"1,\"a\nb\"\n2,c\n".to_vec(),
-        };
+        let chunk = chunk_at(10, 1, b"1,\"a\nb\"\n2,c\n");
         let mut seen = Vec::new();
         for_each_record(&chunk, &opts(Format::Csv, 2), |r| {
             seen.push(r.line());
@@ -736,14 +729,7 @@ mod tests {
                 let rec = rec.unwrap();
                 expected.push(rec.iter().map(<[u8]>::to_vec).collect::<Vec<_>>());
             }
-            let chunk = Chunk {
-                seq: 0,
-                input: 0,
-                first_column: 1,
-                first_line: 1,
-                offset: 0,
-                data: data.to_vec(),
-            };
+            let chunk = chunk_at(1, 1, data);
             let mut got = Vec::new();
             let width = expected.first().map_or(2, Vec::len);
             for_each_record(&chunk, &opts(Format::Csv, width), |r| {
@@ -762,7 +748,7 @@ mod tests {
     #[test]
     fn csv_bom_inside_a_chunk_is_data() {
         let data = b"\xEF\xBB\xBF\"x\",1\n\xEF\xBB\xBFy,2\n".to_vec();
-        let chunk = Chunk { seq: 0, input: 0, first_line: 1, first_column: 1, offset: 0, data };
+        let chunk = chunk_at(1, 1, &data);
         let mut got = Vec::new();
         for_each_record(&chunk, &opts(Format::Csv, 2), |r| {
             r.for_each_field(|_, f| got.push(f.text().unwrap().to_vec()));
@@ -785,7 +771,7 @@ mod tests {
                 data.extend_from_slice(format!(",{i}").as_bytes());
             }
             data.push(b',');
-            let chunk = Chunk { seq: 0, input: 0, first_line: 1, first_column: 1, offset: 0, data };
+            let chunk = chunk_at(1, 1, &data);
             let mut got = Vec::new();
             let n = for_each_record(&chunk, &opts(Format::Csv, width), |r| {
                 r.for_each_field(|_, f| got.push(f.text().unwrap().to_vec()));
@@ -801,14 +787,7 @@ mod tests {
 
     #[test]
     fn csv_field_count_error_names_line() {
-        let chunk = Chunk {
-            seq: 0,
-            input: 0,
-            first_column: 1,
-            first_line: 2,
-            offset: 0,
-            data: b"1,2\n1,2,3\n".to_vec(),
-        };
+        let chunk = chunk_at(2, 1, b"1,2\n1,2,3\n");
         let err = for_each_record(&chunk, &opts(Format::Csv, 2), |_| Ok(())).unwrap_err();
         assert_eq!(err.to_string(), "in:3: expected 2 fields (as in the header), found 3");
     }
@@ -816,7 +795,7 @@ mod tests {
     #[test]
     fn ndjson_skips_blank_lines_and_reports_bad_ones() {
         let data = b"{\"a\":1}\n\n{\"a\":\"x\"}\n{\"a\":\n".to_vec();
-        let chunk = Chunk { seq: 0, input: 0, first_column: 1, first_line: 1, offset: 0, data };
+        let chunk = chunk_at(1, 1, &data);
         let mut vals = Vec::new();
         let err = for_each_record(&chunk, &opts(Format::Ndjson, 0), |r| {
             let f = r.get_source(&crate::record::Source::Key("a".into()));
@@ -830,19 +809,13 @@ mod tests {
 
     #[test]
     fn ndjson_non_object_is_an_error() {
-        let chunk = Chunk {
-            seq: 0,
-            input: 0,
-            first_column: 1,
-            first_line: 1,
-            offset: 0,
-            data: b"[1,2]\n".to_vec(),
-        };
+        let chunk = chunk_at(1, 1, b"[1,2]\n");
         let err = for_each_record(&chunk, &opts(Format::Ndjson, 0), |_| Ok(())).unwrap_err();
         assert!(err.to_string().contains("a JSON object"), "{err}");
     }
 
-    fn array_chunk(first_line: u64, first_column: u64, data: &[u8]) -> Chunk {
+    /// A chunk of `data` starting at `first_line`, `first_column`.
+    fn chunk_at(first_line: u64, first_column: u64, data: &[u8]) -> Chunk {
         Chunk { seq: 0, input: 0, first_line, first_column, offset: 0, data: data.to_vec() }
     }
 
@@ -851,7 +824,7 @@ mod tests {
         let data =
             b"[\n  {\n    \"a\": 1,\n    \"s\": \"x]}\"\n  },\n  {\"a\": [2, {}]}, {\"a\":3}\n]\n";
         let mut seen = Vec::new();
-        let n = for_each_record(&array_chunk(4, 1, data), &opts(Format::Json, 0), |r| {
+        let n = for_each_record(&chunk_at(4, 1, data), &opts(Format::Json, 0), |r| {
             let a = r.get_source(&crate::record::Source::Key("a".into()));
             seen.push((r.line(), a.text().unwrap().into_owned()));
             Ok(())
@@ -866,7 +839,7 @@ mod tests {
     #[test]
     fn array_element_errors_name_line_and_column() {
         let err = |first_column: u64, data: &[u8]| {
-            for_each_record(&array_chunk(7, first_column, data), &opts(Format::Json, 0), |_| Ok(()))
+            for_each_record(&chunk_at(7, first_column, data), &opts(Format::Json, 0), |_| Ok(()))
                 .unwrap_err()
                 .to_string()
         };
@@ -887,10 +860,9 @@ mod tests {
         assert_eq!(json_element_keys(data, 4, 18, 1, 1, "in").unwrap(), vec!["a", "b"]);
         let bad = b"[\n  {\"a\":1 \"b\":2}]";
         let from_keys = json_element_keys(bad, 4, 17, 1, 1, "in").unwrap_err().to_string();
-        let from_worker =
-            for_each_record(&array_chunk(1, 1, bad), &opts(Format::Json, 0), |_| Ok(()))
-                .unwrap_err()
-                .to_string();
+        let from_worker = for_each_record(&chunk_at(1, 1, bad), &opts(Format::Json, 0), |_| Ok(()))
+            .unwrap_err()
+            .to_string();
         assert_eq!(from_keys, from_worker);
         assert_eq!(from_keys, "in:2:10: invalid JSON: expected `,` or `}`");
     }
