@@ -526,8 +526,10 @@ const MAX_JSON_DEPTH: usize = 127;
 /// that goes too deep, as `serde_json` reports it. Only lines with a
 /// nested value are scanned.
 fn check_depth(line: &[u8], pairs: &[Pairs<'_>], input: &str, at: u64) -> Result<()> {
+    // Nesting past the limit takes that many brackets, each closed (the
+    // line parsed): a shorter line cannot.
     let nested = |(_, v): &Pairs<'_>| matches!(v.get().as_bytes().first(), Some(b'[' | b'{'));
-    if !pairs.iter().any(nested) {
+    if line.len() <= 2 * MAX_JSON_DEPTH || !pairs.iter().any(nested) {
         return Ok(());
     }
     let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
@@ -622,6 +624,7 @@ pub(crate) type Pairs<'a> = (Cow<'a, str>, &'a RawValue);
 
 /// Parses one JSON object (and nothing after it) into `pairs`, keys
 /// borrowed unless they hold an escape.
+#[inline(always)]
 fn parse_pairs<'de, R: serde_json::de::Read<'de>>(
     mut de: serde_json::Deserializer<R>,
     pairs: &mut Vec<Pairs<'de>>,
@@ -636,6 +639,7 @@ struct PairsSeed<'v, 'de>(&'v mut Vec<Pairs<'de>>);
 impl<'de> DeserializeSeed<'de> for PairsSeed<'_, 'de> {
     type Value = ();
 
+    #[inline(always)]
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> std::result::Result<(), D::Error> {
         d.deserialize_map(self)
     }
@@ -648,6 +652,7 @@ impl<'de> Visitor<'de> for PairsSeed<'_, 'de> {
         f.write_str("a JSON object")
     }
 
+    #[inline(always)]
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> std::result::Result<(), A::Error> {
         while let Some(Key(k)) = map.next_key::<Key<'de>>()? {
             let v: &'de RawValue = map.next_value()?;

@@ -651,6 +651,14 @@ impl Reducer for GroupBy {
                 }
                 continue;
             };
+            // A sum's value was looked up and parsed above.
+            if let Acc::Sum(sum, n) = acc {
+                if let Some(v) = number.take() {
+                    sum.add(&v);
+                    *n += 1;
+                }
+                continue;
+            }
             let field = record.get(col);
             if field.is_missing(&self.null_markers) {
                 continue;
@@ -658,12 +666,7 @@ impl Reducer for GroupBy {
             let text = field.text().unwrap_or_default();
             match acc {
                 Acc::Count(n) => *n += 1,
-                Acc::Sum(sum, n) => {
-                    if let Some(v) = number.take() {
-                        sum.add(&v);
-                        *n += 1;
-                    }
-                }
+                Acc::Sum(..) => {}
                 Acc::Extreme(e) => {
                     e.json_strings |= matches!(field, Field::JsonString(_));
                     let num = parse_number(&text).map(|n| n.to_f64());
