@@ -10,8 +10,11 @@
 //! Nothing is allocated per record.
 //!
 //! NDJSON chunks are split on `\n` here and each line is parsed on its own
-//! with `serde_json` (into a reused vector of key/value pairs, keys borrowed
-//! unless escaped), so one bad line names its own line and column. Values
+//! into a reused vector of key/raw-value pairs, keys borrowed unless
+//! escaped, so one bad line names its own line and column. A flat object
+//! (scalar values, plain keys) is read by the fast path in
+//! `parse::flat_object`; anything else, bad lines included,
+//! by `serde_json`, which names the error. Values
 //! are kept as raw JSON text (`RawValue`), so a value no transform touched
 //! is written back exactly as it was read. Arrays and objects may nest 127
 //! deep, as in `serde_json`'s own values (a jq transform converts them
@@ -35,6 +38,9 @@ use crate::format::Format;
 use crate::record::{Fields, LineAt, Record};
 use crate::source::json_array::{is_ws, line_column, not_an_object};
 use crate::source::Chunk;
+
+mod flat_object;
+use flat_object::flat_object;
 
 /// What a worker needs to parse a chunk.
 #[derive(Debug, Clone)]
@@ -161,7 +167,7 @@ pub fn for_each_record_or(
             // `&str` without checking it again (an invalid chunk falls back
             // to byte parsing, whose error names the line).
             let text = std::str::from_utf8(&chunk.data).ok();
-            let mut pairs: Vec<(Cow<'_, str>, &RawValue)> = Vec::with_capacity(16);
+            let mut pairs: Vec<Pairs<'_>> = Vec::with_capacity(16);
             let mut start = 0;
             let mut line = chunk.first_line;
             let data = chunk.data.as_slice();
@@ -178,9 +184,7 @@ pub fn for_each_record_or(
                 }
                 pairs.clear();
                 let parsed = match text {
-                    Some(t) => {
-                        parse_pairs(serde_json::Deserializer::from_str(&t[s..e]), &mut pairs)
-                    }
+                    Some(t) => object_pairs(&t[s..e], &mut pairs),
                     None => parse_pairs(serde_json::Deserializer::from_slice(raw), &mut pairs),
                 };
                 count += 1;
@@ -200,7 +204,7 @@ pub fn for_each_record_or(
         Format::Json => {
             let data = chunk.data.as_slice();
             let text = std::str::from_utf8(data).ok();
-            let mut pairs: Vec<(Cow<'_, str>, &RawValue)> = Vec::with_capacity(16);
+            let mut pairs: Vec<Pairs<'_>> = Vec::with_capacity(16);
             let mut pos = 0;
             loop {
                 // The splitter has checked the framing between elements.
@@ -232,7 +236,7 @@ pub fn for_each_record_or(
                 })?;
                 // The `}` follows the last value (values borrow from `data`).
                 let after_last = pairs.last().map_or(start + 1, |(_, v)| {
-                    v.get().as_ptr() as usize + v.get().len() - data.as_ptr() as usize
+                    v.as_ptr() as usize + v.len() - data.as_ptr() as usize
                 });
                 pos = memchr::memchr(b'}', &data[after_last..])
                     .map_or(data.len(), |i| after_last + i + 1);
@@ -528,7 +532,7 @@ const MAX_JSON_DEPTH: usize = 127;
 fn check_depth(line: &[u8], pairs: &[Pairs<'_>], input: &str, at: u64) -> Result<()> {
     // Nesting past the limit takes that many brackets, each closed (the
     // line parsed): a shorter line cannot.
-    let nested = |(_, v): &Pairs<'_>| matches!(v.get().as_bytes().first(), Some(b'[' | b'{'));
+    let nested = |(_, v): &Pairs<'_>| matches!(v.as_bytes().first(), Some(b'[' | b'{'));
     if line.len() <= 2 * MAX_JSON_DEPTH || !pairs.iter().any(nested) {
         return Ok(());
     }
@@ -610,17 +614,24 @@ fn trim_line_end(bytes: &[u8]) -> &[u8] {
     b.strip_suffix(b"\r").unwrap_or(b)
 }
 
-/// Parses one line of NDJSON text that fanfold itself wrote (the output of
-/// a `--map`) into `pairs`.
+/// Parses one NDJSON line (without its line end) into `pairs`: a flat
+/// object by [`flat_object()`], anything else by `serde_json`.
+///
+/// # Errors
+/// `serde_json`'s error when the line is not one JSON object.
 pub(crate) fn object_pairs<'a>(
     text: &'a str,
     pairs: &mut Vec<Pairs<'a>>,
 ) -> serde_json::Result<()> {
+    if flat_object(text, pairs) {
+        return Ok(());
+    }
+    pairs.clear();
     parse_pairs(serde_json::Deserializer::from_str(text), pairs)
 }
 
-/// One key and its raw value.
-pub(crate) type Pairs<'a> = (Cow<'a, str>, &'a RawValue);
+/// One key and its raw JSON value's text (no surrounding whitespace).
+pub(crate) type Pairs<'a> = (Cow<'a, str>, &'a str);
 
 /// Parses one JSON object (and nothing after it) into `pairs`, keys
 /// borrowed unless they hold an escape.
@@ -656,7 +667,7 @@ impl<'de> Visitor<'de> for PairsSeed<'_, 'de> {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> std::result::Result<(), A::Error> {
         while let Some(Key(k)) = map.next_key::<Key<'de>>()? {
             let v: &'de RawValue = map.next_value()?;
-            self.0.push((k, v));
+            self.0.push((k, v.get()));
         }
         Ok(())
     }

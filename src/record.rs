@@ -8,8 +8,6 @@
 
 use std::borrow::Cow;
 
-use serde_json::value::RawValue;
-
 use crate::error::Location;
 
 /// One field of a record, borrowed from the input.
@@ -99,7 +97,7 @@ pub(crate) enum Fields<'a> {
         spans: &'a [(usize, usize)],
         raw_line: Option<&'a [u8]>,
     },
-    Json(&'a [(Cow<'a, str>, &'a RawValue)]),
+    Json(&'a [(Cow<'a, str>, &'a str)]),
 }
 
 /// One input record, borrowed from its chunk.
@@ -204,8 +202,8 @@ impl<'a> Record<'a> {
     }
 }
 
-fn json_field(v: &RawValue) -> Field<'_> {
-    let raw = v.get().as_bytes();
+fn json_field(v: &str) -> Field<'_> {
+    let raw = v.as_bytes();
     match raw.first() {
         Some(b'"') => Field::JsonString(raw),
         Some(b'n') => Field::Null,

@@ -819,7 +819,7 @@ fn ndjson_to_csv(records: &[u8], delimiter: u8) -> std::result::Result<Vec<u8>, 
         values.iter_mut().for_each(Vec::clear);
         for (k, v) in pairs {
             let Some(&i) = index.get(k.as_ref()) else { continue };
-            let raw = v.get().as_bytes();
+            let raw = v.as_bytes();
             let slot = &mut values[i];
             slot.clear();
             match raw.first() {
