@@ -13,12 +13,12 @@
 //! `tests/fuzz.rs` compare the two).
 //!
 //! The string scan looks at eight bytes at a time for a quote, a backslash
-//! or a control character, with the bit tricks of "Bit Twiddling Hacks"
-//! (Sean Eron Anderson, "Determine if a word has a zero byte"), as
-//! `serde_json`'s own string scan does.
+//! or a control character (`parse::swar`), as `serde_json`'s own string
+//! scan does.
 
 use std::borrow::Cow;
 
+use super::swar::{self, below, equal, splat};
 use super::Pairs;
 
 /// Reads `line` (one NDJSON line, line end removed) into `pairs` when it is
@@ -115,27 +115,14 @@ fn string_end(b: &[u8], mut i: usize, escapes: bool) -> Option<usize> {
 /// The index of the first quote, backslash or control character (below
 /// 0x20) at or after `i`, if any.
 #[inline]
-fn special_byte(b: &[u8], mut i: usize) -> Option<usize> {
-    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
-    const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
-    const SPACES: u64 = u64::from_ne_bytes([0x20; 8]);
-    const QUOTES: u64 = u64::from_ne_bytes([b'"'; 8]);
-    const BACKSLASHES: u64 = u64::from_ne_bytes([b'\\'; 8]);
-    while let Some(word) = b.get(i..i + 8) {
-        let x = u64::from_le_bytes(word.try_into().unwrap_or([0; 8]));
-        // A byte below `n` sets the high bit of its lane (lanes above the
-        // first hit may be set falsely; only the lowest one is used).
-        let below = |n: u64| x.wrapping_sub(n) & !x & HIGHS;
-        let hits = below(SPACES) | ((x ^ QUOTES).wrapping_sub(ONES) & !(x ^ QUOTES) & HIGHS) | {
-            let y = x ^ BACKSLASHES;
-            y.wrapping_sub(ONES) & !y & HIGHS
-        };
-        if hits != 0 {
-            return Some(i + (hits.trailing_zeros() / 8) as usize);
-        }
-        i += 8;
-    }
-    b[i.min(b.len())..].iter().position(|&c| c == b'"' || c == b'\\' || c < 0x20).map(|p| i + p)
+fn special_byte(b: &[u8], i: usize) -> Option<usize> {
+    let (quotes, backslashes) = (splat(b'"'), splat(b'\\'));
+    swar::find(
+        b,
+        i,
+        |x| below(x, 0x20) | equal(x, quotes) | equal(x, backslashes),
+        |c| c == b'"' || c == b'\\' || c < 0x20,
+    )
 }
 
 /// The index just past the JSON number starting at `i`:
