@@ -39,8 +39,8 @@ use crate::record::{Fields, LineAt, Record};
 use crate::source::json_array::{is_ws, line_column, not_an_object};
 use crate::source::Chunk;
 
+mod byte_search;
 mod flat_object;
-mod swar;
 use flat_object::flat_object;
 
 /// What a worker needs to parse a chunk.
@@ -334,7 +334,7 @@ impl CsvParser {
                     _ => return Fast::Fallback,
                 }
             }
-            let found = self.field_end(data, i).map(|e| e - i);
+            let found = byte_search::find_csv_special(data, i, self.delimiter).map(|e| e - i);
             let (end, next) = match found.map(|k| (i + k, data[i + k])) {
                 Some((_, b'"')) => return Fast::Fallback,
                 Some((e, b'\n')) => (e, Some(e + 1)),
@@ -359,20 +359,6 @@ impl CsvParser {
                 None => i = end + 1,
             }
         }
-    }
-
-    /// The index of the first delimiter, quote or `\n` at or after `i`.
-    /// Fields are short, so a word-at-a-time scan beats `memchr3`'s setup.
-    #[inline]
-    fn field_end(&self, data: &[u8], i: usize) -> Option<usize> {
-        let (d, q, n) = (self.delimiter, swar::splat(b'"'), swar::splat(b'\n'));
-        let delimiters = swar::splat(d);
-        swar::find(
-            data,
-            i,
-            |x| swar::equal(x, delimiters) | swar::equal(x, q) | swar::equal(x, n),
-            |c| c == d || c == b'"' || c == b'\n',
-        )
     }
 
     /// Parses one record (quoted fields, quoted newlines) from the start of

@@ -12,13 +12,13 @@
 //! unit test and the `flat_object_agrees_with_serde_json` property in
 //! `tests/fuzz.rs` compare the two).
 //!
-//! The string scan looks at eight bytes at a time for a quote, a backslash
-//! or a control character (`parse::swar`), as `serde_json`'s own string
-//! scan does.
+//! The string scan looks at eight bytes at a time for a quote,
+//! a backslash or a control character (`parse::byte_search`), as `serde_json`'s
+//! own string scan does.
 
 use std::borrow::Cow;
 
-use super::swar::{self, below, equal, splat};
+use super::byte_search::find_json_special;
 use super::Pairs;
 
 /// Reads `line` (one NDJSON line, line end removed) into `pairs` when it is
@@ -100,7 +100,7 @@ fn skip_ws(b: &[u8], mut i: usize) -> usize {
 #[inline]
 fn string_end(b: &[u8], mut i: usize, escapes: bool) -> Option<usize> {
     loop {
-        i = special_byte(b, i)?;
+        i = find_json_special(b, i)?;
         match b[i] {
             b'"' => return Some(i),
             b'\\' if escapes => match b.get(i + 1) {
@@ -110,19 +110,6 @@ fn string_end(b: &[u8], mut i: usize, escapes: bool) -> Option<usize> {
             _ => return None,
         }
     }
-}
-
-/// The index of the first quote, backslash or control character (below
-/// 0x20) at or after `i`, if any.
-#[inline]
-fn special_byte(b: &[u8], i: usize) -> Option<usize> {
-    let (quotes, backslashes) = (splat(b'"'), splat(b'\\'));
-    swar::find(
-        b,
-        i,
-        |x| below(x, 0x20) | equal(x, quotes) | equal(x, backslashes),
-        |c| c == b'"' || c == b'\\' || c < 0x20,
-    )
 }
 
 /// The index just past the JSON number starting at `i`:
@@ -304,20 +291,5 @@ mod tests {
                 proptest::prop_assert!(fast.is_some(), "gave up on {:?}", line);
             }
         }
-    }
-
-    #[test]
-    fn the_string_scan_finds_the_first_special_byte() {
-        let text = b"abcdefgh\"ijklmnop\\\x01";
-        for start in 0..text.len() {
-            let want = text[start..]
-                .iter()
-                .position(|&c| c == b'"' || c == b'\\' || c < 0x20)
-                .map(|p| start + p);
-            assert_eq!(special_byte(text, start), want, "from {start}");
-        }
-        // Bytes above 0x7f are text.
-        let text = "ééééé\"".as_bytes();
-        assert_eq!(special_byte(text, 0), Some(text.len() - 1));
     }
 }
