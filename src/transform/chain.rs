@@ -200,8 +200,10 @@ impl Chain {
                     Step::Exec(spec) => {
                         let exec = ExecStage::new(spec, json_input)?;
                         let steps = std::mem::take(&mut value_steps);
-                        let last = last_map.replace(("--exec".to_string(), spec.command.clone()));
-                        let last = last.unwrap_or_else(|| ("--exec".into(), spec.command.clone()));
+                        let last =
+                            last_map.replace((spec.flag().to_string(), spec.command.clone()));
+                        let last =
+                            last.unwrap_or_else(|| (spec.flag().into(), spec.command.clone()));
                         match execs.last_mut() {
                             None => first = Some((steps, last)),
                             Some(ExecSegment { rest, .. }) => {
@@ -212,7 +214,7 @@ impl Chain {
                         let rest = ValueStage {
                             view: Layout::open(true),
                             steps: Vec::new(),
-                            last_map: ("--exec".into(), spec.command.clone()),
+                            last_map: (spec.flag().into(), spec.command.clone()),
                         };
                         execs.push(ExecSegment { exec, rest });
                         continue;
@@ -408,6 +410,7 @@ impl Chain {
                     let e = Error::Exec(Box::new(ExecError {
                         at: Location { input: input.to_string(), line: chunk.first_line },
                         last_line,
+                        flag: exec.spec().flag().to_string(),
                         command: exec.spec().command.clone(),
                         reason: failure.reason,
                         attempts: failure.attempts,
