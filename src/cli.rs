@@ -107,9 +107,10 @@ pub struct Args {
     /// header line), and the records it prints on its standard output
     /// replace them. CMD is split into words like a shell would (quotes
     /// respected) and run without a shell: write `sh -c '...'` for one.
-    /// Its environment has FANFOLD_CHUNK (from 0) and FANFOLD_ATTEMPT
-    /// (from 1); its standard error is kept for messages. Repeatable, in command-line order with --filter, --map and the
-    /// others. A command that exits non-zero, runs past --timeout or
+    /// Its environment has FANFOLD_CHUNK (from 0), FANFOLD_ATTEMPT
+    /// (from 1) and FANFOLD_REPLICA (from 0); its standard error is kept
+    /// for messages. Repeatable, in command-line order with --filter,
+    /// --map and the others. A command that exits non-zero, runs past --timeout or
     /// prints unparsable output is retried (--retries), then handled by
     /// --on-error (reject: one entry per chunk).
     #[arg(long, value_name = "CMD", value_parser = check_exec)]
@@ -127,14 +128,15 @@ pub struct Args {
     #[arg(long, value_name = "N", requires = "any_exec")]
     pub concurrency: Option<NonZeroUsize>,
 
-    /// Retries of a failed --exec attempt, with exponential backoff and
+    /// Retries of a failed --exec or --exec-persistent attempt, with exponential backoff and
     /// jitter (100ms, 200ms, 400ms... up to 10s, each plus up to as much
     /// again).
     #[arg(long, value_name = "N", default_value_t = 0, requires = "any_exec")]
     pub retries: u32,
 
-    /// Time limit of one --exec attempt (500ms, 30s, 2m); past it the
-    /// command's process group is killed and the attempt fails.
+    /// Time limit of one --exec attempt (for --exec-persistent: of one
+    /// chunk's answers), e.g. 500ms, 30s, 2m; past it the command's (the
+    /// worker's) process group is killed and the attempt fails.
     #[arg(long, value_name = "DURATION", value_parser = parse_duration, requires = "any_exec")]
     pub timeout: Option<Duration>,
 
@@ -259,7 +261,10 @@ pub struct Args {
     pub max_errors: Option<MaxErrors>,
 
     /// Write the run statistics as JSON to FILE (records read, written,
-    /// filtered, rejected; chunks, bytes, seconds).
+    /// filtered, rejected; chunks, bytes, seconds; with --exec or
+    /// --exec-persistent an `exec` object: attempts, retries, timeouts,
+    /// workers started, latency p50/p95/max, attempt_secs and
+    /// speedup_vs_concurrency_1, their sum over the wall time).
     #[arg(long, value_name = "FILE")]
     pub stats_json: Option<PathBuf>,
 
