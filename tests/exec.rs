@@ -32,6 +32,14 @@ fn run_ok(args: &[&str], stdin: &str) -> String {
     out
 }
 
+/// True when process `pid` is gone, or a zombie waiting for its new
+/// parent to reap it.
+fn gone(pid: &str) -> bool {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let state = stat.rsplit(')').next().unwrap_or_default().split_whitespace().next();
+    matches!(state, None | Some("Z") | Some("X"))
+}
+
 fn json_lines(path: &Path) -> Vec<serde_json::Value> {
     std::fs::read_to_string(path)
         .expect("file")
@@ -292,10 +300,7 @@ fn timeout_kills_the_command_and_its_children() {
         "{err}"
     );
     let pid = std::fs::read_to_string(&pid_file).expect("pid").trim().to_string();
-    // Gone, or a zombie waiting for its new parent to reap it.
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    let state = stat.rsplit(')').next().unwrap_or_default().split_whitespace().next();
-    assert!(matches!(state, None | Some("Z") | Some("X")), "the grandchild lives: {stat}");
+    assert!(gone(&pid), "the grandchild lives: pid {pid}");
 }
 
 #[test]
@@ -382,9 +387,7 @@ fn sigint_kills_the_running_commands() {
     let status = child.wait().expect("fanfold exits");
     assert_eq!(status.code(), Some(130));
     assert!(started.elapsed() < Duration::from_secs(10), "took {:?}", started.elapsed());
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    let state = stat.rsplit(')').next().unwrap_or_default().split_whitespace().next();
-    assert!(matches!(state, None | Some("Z") | Some("X")), "the command lives: {stat}");
+    assert!(gone(&pid), "the command lives: pid {pid}");
 }
 
 #[test]
@@ -403,9 +406,7 @@ fn a_failing_run_kills_the_commands_still_running() {
     assert!(err.contains("<stdin>:3-3: --exec"), "{err}");
     assert!(started.elapsed() < Duration::from_secs(10), "took {:?}", started.elapsed());
     let pid = std::fs::read_to_string(&pid_file).expect("pid").trim().to_string();
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    let state = stat.rsplit(')').next().unwrap_or_default().split_whitespace().next();
-    assert!(matches!(state, None | Some("Z") | Some("X")), "the command lives: {stat}");
+    assert!(gone(&pid), "the command lives: pid {pid}");
 }
 
 /// Reads a `--stats-json` file.
@@ -466,27 +467,23 @@ fn vote_keeps_the_majority_with_its_agreement() {
     );
 }
 
+/// `--exec CMD --replicas 3 --vote v` and `more`.
+fn three_replicas_vote_v<'a>(cmd: &'a str, more: &[&'a str]) -> Vec<&'a str> {
+    [&["--exec", cmd, "--replicas", "3", "--vote", "v"][..], more].concat()
+}
+
+fn path(p: &Path) -> &str {
+    p.to_str().expect("a UTF-8 path")
+}
+
 #[test]
 fn vote_fails_a_chunk_whose_replicas_print_different_record_counts() {
     let dir = tempfile::tempdir().expect("tempdir");
     let rejects = dir.path().join("rejects.ndjson");
     // Replica 1 keeps only the header and first record of its chunk.
     let cmd = "sh -c 'if [ \"$FANFOLD_REPLICA\" = 1 ]; then head -n 2; else cat; fi'";
-    let args = [
-        "--exec",
-        cmd,
-        "--replicas",
-        "3",
-        "--vote",
-        "v",
-        "--chunk-size",
-        "2",
-        "--on-error",
-        "reject",
-        "--rejects",
-        rejects.to_str().expect("path"),
-    ];
-    let (code, out, _) = run(&args, "v\n1\n2\n3\n");
+    let more = ["--chunk-size", "2", "--on-error", "reject", "--rejects", path(&rejects)];
+    let (code, out, _) = run(&three_replicas_vote_v(cmd, &more), "v\n1\n2\n3\n");
     assert_eq!((code, out.as_str()), (3, "v,v_agreement\n3,1\n"));
     let lines = json_lines(&rejects);
     assert_eq!(lines.len(), 1);
@@ -504,21 +501,8 @@ fn a_failed_replica_does_not_vote_and_all_failed_fails_the_chunk() {
     let dir = tempfile::tempdir().expect("tempdir");
     let stats_path = dir.path().join("stats.json");
     let cmd = "sh -c 'if [ \"$FANFOLD_REPLICA\" = 2 ]; then echo down >&2; exit 1; fi; cat'";
-    let args = [
-        "--exec",
-        cmd,
-        "--replicas",
-        "3",
-        "--vote",
-        "v",
-        "--retries",
-        "1",
-        "--chunk-size",
-        "1",
-        "--stats-json",
-        stats_path.to_str().expect("path"),
-    ];
-    let out = run_ok(&args, "v\nx\ny\n");
+    let more = ["--retries", "1", "--chunk-size", "1", "--stats-json", path(&stats_path)];
+    let out = run_ok(&three_replicas_vote_v(cmd, &more), "v\nx\ny\n");
     assert_eq!(out, "v,v_agreement\nx,0.6666666666666666\ny,0.6666666666666666\n");
     let e = &stats(&stats_path)["exec"];
     assert_eq!((e["chunks"].as_u64(), e["attempts"].as_u64()), (Some(2), Some(8)), "{e}");
@@ -643,6 +627,10 @@ fn persistent_workers_number_at_most_the_concurrency() {
         let distinct: std::collections::BTreeSet<&str> = text.lines().collect();
         let n: usize = conc.parse().expect("number");
         assert!(!distinct.is_empty() && distinct.len() <= n, "concurrency {conc}: {text}");
+        // At the end they got EOF and exited: none outlives the run.
+        for pid in &distinct {
+            assert!(gone(pid), "a worker lives: pid {pid}");
+        }
         let e = &stats(&stats_path)["exec"];
         assert_eq!(e["workers_started"].as_u64(), Some(distinct.len() as u64), "{e}");
         assert_eq!((e["chunks"].as_u64(), e["attempts"].as_u64()), (Some(40), Some(40)));

@@ -16,7 +16,7 @@
 //!   input record is written with its input text (a CSV `1.50` stays
 //!   `1.50`, a JSON `"\u00e9"` keeps its escape); other values are written
 //!   as compact JSON.
-//! - **`--exec` steps** cut the value stage into segments: the records a
+//! - **`--exec` (and `--exec-persistent`) steps** cut the value stage into segments: the records a
 //!   segment wrote for the chunk go, all together, through the command
 //!   (see [`crate::transform::external`]), and the records it prints go on
 //!   through the next segment's steps. Records the command prints are
@@ -56,9 +56,11 @@ pub enum Step {
     Rename(Vec<(String, String)>),
     /// A map step written in Rust; runs where a `--map` would.
     Rust(Arc<dyn MapRecord>),
-    /// `--exec CMD`: each chunk's records, as they are at this point, go
-    /// through an external command, whose output records replace them
-    /// (see [`crate::transform::external`]).
+    /// `--exec CMD` or `--exec-persistent CMD` ([`ExecSpec::mode`]): each
+    /// chunk's records, as they are at this point, go through an external
+    /// command (a process per chunk, or persistent workers), whose output
+    /// records replace them, voted on across [`ExecSpec::replicas`] (see
+    /// [`crate::transform::external`]).
     Exec(ExecSpec),
 }
 

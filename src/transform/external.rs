@@ -820,6 +820,11 @@ impl Streams {
         })
     }
 
+    /// True while standard input and output are both open.
+    pub(crate) fn open(&self) -> bool {
+        self.stdin.is_some() && self.stdout.is_some()
+    }
+
     /// Closes standard input (the child reads its end) and drops the
     /// outputs.
     pub(crate) fn close(&mut self) {

@@ -38,6 +38,30 @@
 //!   order, and chunks are merged in input order: the output is the same
 //!   for any `--concurrency`, `--threads` and chunk size, and the same as
 //!   `--exec` with a command that maps records one by one.
+//!
+//! ```
+//! use fanfold::transform::{ExecSpec, Step};
+//! use fanfold::{ChunkLimit, Input, Pipeline};
+//! # let dir = tempfile::tempdir()?;
+//! # let path = dir.path().join("in.csv");
+//! std::fs::write(&path, "n\n1\n2\n3\n")?;
+//! // Echoes each record, but answers `null` (drop) to {"n":2}.
+//! let mut worker = ExecSpec::persistent(
+//!     r#"sh -c 'while read -r l; do case "$l" in *:2}) echo null;; *) echo "$l";; esac; done'"#,
+//! )?;
+//! worker.concurrency = 2;
+//! let pipeline = Pipeline {
+//!     steps: vec![Step::Exec(worker)],
+//!     chunk: ChunkLimit::Records(1),
+//!     ..Pipeline::new(vec![Input::Path(path)])
+//! };
+//! let mut out = Vec::new();
+//! let stats = pipeline.run(&mut out, "<memory>")?;
+//! assert_eq!(String::from_utf8(out)?, "n\n1\n3\n");
+//! let exec = stats.exec.expect("exec stats");
+//! assert!((1..=2).contains(&exec.workers_started));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 use std::path::PathBuf;
 use std::process::Child;
@@ -77,6 +101,13 @@ struct Worker {
     tail: Vec<u8>,
 }
 
+impl Worker {
+    /// True while it runs with its pipes open.
+    fn alive(&mut self) -> bool {
+        self.io.open() && matches!(self.child.try_wait(), Ok(None))
+    }
+}
+
 impl Drop for Worker {
     /// A worker dropped while it runs (replaced, or the run is ending) is
     /// killed with its process group.
@@ -113,10 +144,17 @@ impl Pool {
         timeout: Option<Duration>,
     ) -> Result<Vec<u8>, AttemptError> {
         let deadline = timeout.map(|t| Instant::now() + t);
-        let idle = self.idle.lock().pop();
-        let mut worker = match idle {
-            Some(w) => w,
-            None => self.start()?,
+        let mut worker = loop {
+            let idle = self.idle.lock().pop();
+            match idle {
+                // One that died or closed a pipe while idle is dropped.
+                Some(mut w) => {
+                    if w.alive() {
+                        break w;
+                    }
+                }
+                None => break self.start()?,
+            }
         };
         let n = memchr::memchr_iter(b'\n', records).count();
         let tail = std::mem::take(&mut worker.tail);
@@ -281,6 +319,12 @@ mod tests {
         let e = p.run(recs, None).unwrap_err();
         assert_eq!(e.reason, "the worker exited (exit status 4) after answering 1 of 2 records");
         assert_eq!(e.stderr, b"bye\n");
+        // One that exits while idle is replaced before the next chunk.
+        let p = pool("read -r l; echo \"$l\"");
+        assert_eq!(p.run(b"{}\n", None).unwrap(), b"{}\n");
+        std::thread::sleep(Duration::from_millis(100));
+        assert_eq!(p.run(b"{}\n", None).unwrap(), b"{}\n");
+        assert_eq!(p.started(), 2);
         let t = Instant::now();
         let p = pool("sleep 5");
         let e = p.run(recs, Some(Duration::from_millis(100))).unwrap_err();

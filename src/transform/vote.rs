@@ -27,6 +27,30 @@
 //!   the denominator: with one of three replicas failed, two that agree
 //!   give `0.6666666666666666`. The chunk fails only when every replica
 //!   failed (the reason is replica 0's), or on a record count mismatch.
+//!
+//! ```
+//! use fanfold::transform::{ExecSpec, Step};
+//! use fanfold::{Input, Pipeline};
+//! # let dir = tempfile::tempdir()?;
+//! # let path = dir.path().join("in.csv");
+//! std::fs::write(&path, "id\n1\n2\n")?;
+//! // Replica 2 labels every record `b`, the others `a`.
+//! let mut labeler = ExecSpec::new(
+//!     r#"sh -c 'read -r h; echo "$h,label"; while read -r l; do
+//!         if [ "$FANFOLD_REPLICA" = 2 ]; then echo "$l,b"; else echo "$l,a"; fi; done'"#,
+//! )?;
+//! labeler.replicas = 3;
+//! labeler.vote = Some("label".into());
+//! let pipeline =
+//!     Pipeline { steps: vec![Step::Exec(labeler)], ..Pipeline::new(vec![Input::Path(path)]) };
+//! let mut out = Vec::new();
+//! pipeline.run(&mut out, "<memory>")?;
+//! assert_eq!(
+//!     String::from_utf8(out)?,
+//!     "id,label,label_agreement\n1,a,0.6666666666666666\n2,a,0.6666666666666666\n"
+//! );
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 use crate::parse::object_pairs;
 use crate::sink::encode::{write_compact_json, write_json_string};
