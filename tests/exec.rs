@@ -335,6 +335,18 @@ fn bad_commands_are_flag_errors() {
     let (code, _, err) = run(&["--exec", "cat", "--timeout", "soon"], "a\n1\n");
     assert_eq!(code, 2);
     assert!(err.contains("unknown unit `soon`"), "{err}");
+    // Persistent workers: the same checks under their own flag; they
+    // always speak NDJSON, so --exec-format (for --exec) is refused.
+    let (code, _, err) = run(&["--exec-persistent", "no-such-command-here"], "a\n1\n");
+    assert_eq!(code, 1);
+    assert_eq!(
+        err,
+        "fanfold: error: --exec-persistent: `no-such-command-here`: command not found\n"
+    );
+    let (code, _, err) = run(&["--exec-persistent", "cat", "--exec-format", "csv"], "a\n1\n");
+    assert_eq!(code, 2, "{err}");
+    let out = run_ok(&["--exec-persistent", "cat", "--retries", "1", "--timeout", "5s"], "a\n1\n");
+    assert_eq!(out, "a\n1\n");
 }
 
 #[test]
@@ -732,4 +744,29 @@ fn a_persistent_worker_that_keeps_failing_rejects_the_chunk() {
              `oops`; stderr: bad one"
         )
     );
+}
+
+#[test]
+fn persistent_workers_serve_replicas_too() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let stats_path = dir.path().join("stats.json");
+    // `cat` echoes line by line: a persistent worker as it is.
+    let args = [
+        "--exec-persistent",
+        "cat",
+        "--replicas",
+        "2",
+        "--vote",
+        "a",
+        "--concurrency",
+        "2",
+        "--chunk-size",
+        "1",
+        "--stats-json",
+        path(&stats_path),
+    ];
+    assert_eq!(run_ok(&args, "a,b\nx,1\ny,2\n"), "a,b,a_agreement\nx,1,1\ny,2,1\n");
+    let e = &stats(&stats_path)["exec"];
+    assert_eq!((e["chunks"].as_u64(), e["attempts"].as_u64()), (Some(2), Some(4)), "{e}");
+    assert!(matches!(e["workers_started"].as_u64(), Some(1 | 2)), "{e}");
 }
