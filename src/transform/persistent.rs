@@ -24,7 +24,8 @@
 //!   answers while it is still being fed never blocks on a full pipe.
 //! - **Failures.** The attempt fails, and the worker is killed (its whole
 //!   process group, SIGKILL) and dropped, when it runs past `--timeout`
-//!   (counted per chunk attempt), exits or closes its output before it has
+//!   (counted per chunk attempt, from when it has a worker: a worker
+//!   started for the attempt does its start-up on that time), exits or closes its output before it has
 //!   answered every record, or breaks the protocol. The retry takes
 //!   another worker, started afresh when none is idle; retries, backoff,
 //!   `--on-error`, rejects and the exec statistics are those of `--exec`.
