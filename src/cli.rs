@@ -26,6 +26,7 @@ use fanfold::{AggSpec, ChunkLimit, Format, Input, Pipeline, Projection, ReduceSp
 /// (--on-error skip or reject).
 #[derive(Debug, Parser)]
 #[command(name = "fanfold", version, max_term_width = 100)]
+#[command(group = clap::ArgGroup::new("any_exec").args(["exec", "exec_persistent"]).multiple(true))]
 pub struct Args {
     /// Input files, read in order as one stream; `-` or none for standard
     /// input. CSV inputs must share one header.
@@ -106,9 +107,10 @@ pub struct Args {
     /// header line), and the records it prints on its standard output
     /// replace them. CMD is split into words like a shell would (quotes
     /// respected) and run without a shell: write `sh -c '...'` for one.
-    /// Its environment has FANFOLD_CHUNK (from 0) and FANFOLD_ATTEMPT
-    /// (from 1); its standard error is kept for messages. Repeatable, in command-line order with --filter, --map and the
-    /// others. A command that exits non-zero, runs past --timeout or
+    /// Its environment has FANFOLD_CHUNK (from 0), FANFOLD_ATTEMPT
+    /// (from 1) and FANFOLD_REPLICA (from 0); its standard error is kept
+    /// for messages. Repeatable, in command-line order with --filter,
+    /// --map and the others. A command that exits non-zero, runs past --timeout or
     /// prints unparsable output is retried (--retries), then handled by
     /// --on-error (reject: one entry per chunk).
     #[arg(long, value_name = "CMD", value_parser = check_exec)]
@@ -119,22 +121,51 @@ pub struct Args {
     #[arg(long, value_enum, value_name = "FORMAT", requires = "exec")]
     pub exec_format: Option<ExecFormatArg>,
 
-    /// --exec commands running at once, at most; default 4 × cores. The
+    /// --exec commands (or --exec-persistent workers) running at once, at
+    /// most; default 4 × cores. The
     /// worker pool grows to at least N threads, the in-flight window to
     /// at least 2 × N chunks.
-    #[arg(long, value_name = "N", requires = "exec")]
+    #[arg(long, value_name = "N", requires = "any_exec")]
     pub concurrency: Option<NonZeroUsize>,
 
-    /// Retries of a failed --exec attempt, with exponential backoff and
+    /// Retries of a failed --exec or --exec-persistent attempt, with exponential backoff and
     /// jitter (100ms, 200ms, 400ms... up to 10s, each plus up to as much
     /// again).
-    #[arg(long, value_name = "N", default_value_t = 0, requires = "exec")]
+    #[arg(long, value_name = "N", default_value_t = 0, requires = "any_exec")]
     pub retries: u32,
 
-    /// Time limit of one --exec attempt (500ms, 30s, 2m); past it the
-    /// command's process group is killed and the attempt fails.
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration, requires = "exec")]
+    /// Time limit of one --exec attempt (for --exec-persistent: of one
+    /// chunk's answers), e.g. 500ms, 30s, 2m; past it the command's (the
+    /// worker's) process group is killed and the attempt fails.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, requires = "any_exec")]
     pub timeout: Option<Duration>,
+
+    /// Like --exec, but CMD is a long-lived worker: --concurrency of them
+    /// at most, each fed many chunks' records as NDJSON, one object a line,
+    /// answering exactly one line per record, in order: an object replaces
+    /// the record, null drops it, an array of objects fans it out. A worker
+    /// that times out, dies or breaks that protocol is killed and
+    /// replaced, and the chunk retried. At the end, workers' standard
+    /// input is closed; they get 2s to exit. Its environment has
+    /// FANFOLD_WORKER (from 0). Repeatable, in command-line order with the
+    /// others.
+    #[arg(long, value_name = "CMD", value_parser = check_exec_persistent)]
+    pub exec_persistent: Vec<String>,
+
+    /// Run each chunk K times (K >= 2) through every --exec and
+    /// --exec-persistent step, at once under the --concurrency limit, each
+    /// with its own retries; --exec commands get FANFOLD_REPLICA (from 0).
+    /// Needs --vote.
+    #[arg(long, value_name = "K", requires = "vote", value_parser = parse_replicas)]
+    pub replicas: Option<usize>,
+
+    /// With --replicas: per record (matched by position), keep the value
+    /// of FIELD that most replicas printed (ties: the lowest replica's),
+    /// taking that replica's record, plus FIELD_agreement: votes / K (1,
+    /// 0.5, 0.6666666666666666). Failed replicas do not vote; replicas
+    /// printing different record counts fail the chunk.
+    #[arg(long, value_name = "FIELD", requires_all = ["replicas", "any_exec"])]
+    pub vote: Option<String>,
 
     /// Show a progress bar on standard error even when it is not a
     /// terminal (default: only when it is).
@@ -230,7 +261,10 @@ pub struct Args {
     pub max_errors: Option<MaxErrors>,
 
     /// Write the run statistics as JSON to FILE (records read, written,
-    /// filtered, rejected; chunks, bytes, seconds).
+    /// filtered, rejected; chunks, bytes, seconds; with --exec or
+    /// --exec-persistent an `exec` object: attempts, retries, timeouts,
+    /// workers started, latency p50/p95/max, attempt_secs and
+    /// speedup_vs_concurrency_1, their sum over the wall time).
     #[arg(long, value_name = "FILE")]
     pub stats_json: Option<PathBuf>,
 
@@ -342,6 +376,21 @@ fn check_exec(s: &str) -> Result<String, String> {
     }
 }
 
+fn check_exec_persistent(s: &str) -> Result<String, String> {
+    match ExecSpec::persistent(s) {
+        Ok(_) => Ok(s.to_string()),
+        Err(fanfold::Error::Flag { message, .. }) => Err(message),
+        Err(other) => Err(other.to_string()),
+    }
+}
+
+fn parse_replicas(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(k) if k >= 2 => Ok(k),
+        _ => Err(format!("`{s}`: the replicas must be a whole number, at least 2")),
+    }
+}
+
 fn check_filter(s: &str) -> Result<String, String> {
     check_jq("--filter", &[], s)
 }
@@ -409,7 +458,11 @@ impl Args {
     /// matches these arguments came from): empty without --filter, --map or
     /// --exec, when the projection flags need no order.
     pub fn steps(&self, matches: &ArgMatches) -> Vec<Step> {
-        if self.filter.is_empty() && self.map.is_empty() && self.exec.is_empty() {
+        if self.filter.is_empty()
+            && self.map.is_empty()
+            && self.exec.is_empty()
+            && self.exec_persistent.is_empty()
+        {
             return Vec::new();
         }
         let mut steps: Vec<(usize, Step)> = Vec::new();
@@ -438,7 +491,12 @@ impl Args {
         }
         for (i, v) in occurrences("exec") {
             // Checked by clap's value parser.
-            steps.extend(v.iter().filter_map(|c| self.exec_spec(c)).map(|s| (i, Step::Exec(s))));
+            let specs = v.iter().filter_map(|c| self.exec_spec(ExecSpec::new(c)));
+            steps.extend(specs.map(|s| (i, Step::Exec(s))));
+        }
+        for (i, v) in occurrences("exec_persistent") {
+            let specs = v.iter().filter_map(|c| self.exec_spec(ExecSpec::persistent(c)));
+            steps.extend(specs.map(|s| (i, Step::Exec(s))));
         }
         for (i, v) in occurrences("select") {
             steps.push((i, Step::Select(v)));
@@ -454,16 +512,23 @@ impl Args {
         steps.into_iter().map(|(_, s)| s).collect()
     }
 
-    /// The `--exec` step for `command` with --exec-format, --concurrency,
-    /// --retries and --timeout; `None` when the command does not split
-    /// into words (clap has refused it already).
-    fn exec_spec(&self, command: &str) -> Option<ExecSpec> {
-        let mut spec = ExecSpec::new(command).ok()?;
-        spec.format = self.exec_format.map(|f| match f {
-            ExecFormatArg::Csv => ExecFormat::Csv,
-            ExecFormatArg::Tsv => ExecFormat::Tsv,
-            ExecFormatArg::Ndjson => ExecFormat::Ndjson,
-        });
+    /// The `--exec` or `--exec-persistent` step `spec` with
+    /// --exec-format (--exec only), --concurrency, --retries, --timeout,
+    /// --replicas and --vote; `None` when the command does not split into
+    /// words (clap has refused it already).
+    fn exec_spec(&self, spec: fanfold::Result<ExecSpec>) -> Option<ExecSpec> {
+        let mut spec = spec.ok()?;
+        spec.replicas = self.replicas.unwrap_or(1);
+        spec.vote = self.vote.clone();
+        if spec.mode == fanfold::transform::ExecMode::Persistent {
+            spec.format = Some(ExecFormat::Ndjson);
+        } else {
+            spec.format = self.exec_format.map(|f| match f {
+                ExecFormatArg::Csv => ExecFormat::Csv,
+                ExecFormatArg::Tsv => ExecFormat::Tsv,
+                ExecFormatArg::Ndjson => ExecFormat::Ndjson,
+            });
+        }
         if let Some(n) = self.concurrency {
             spec.concurrency = n.get();
         }

@@ -279,7 +279,7 @@ impl Error {
 /// How an `--exec` command failed on a chunk ([`Error::Exec`]).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
-    "{at}-{last_line}: --exec `{command}` failed after {attempts} attempt{}: {reason}{}",
+    "{at}-{last_line}: {flag} `{command}` failed after {attempts} attempt{}: {reason}{}",
     if *.attempts == 1 { "" } else { "s" },
     stderr_hint(.stderr)
 )]
@@ -288,6 +288,8 @@ pub struct ExecError {
     pub at: Location,
     /// The chunk's last line.
     pub last_line: u64,
+    /// The step's flag: `--exec` or `--exec-persistent`.
+    pub flag: String,
     /// The command as written.
     pub command: String,
     /// What went wrong in the last attempt (`exit status 1`, `timed out

@@ -83,9 +83,11 @@ fn run(args: &cli::Args, steps: Vec<fanfold::transform::Step>) -> fanfold::Resul
 }
 
 /// The run statistics as one JSON object (`--stats-json`); with an
-/// `--exec` step, an `exec` object: chunks, attempts, retries, timeouts,
-/// failed chunks, concurrency, and the chunk latency p50/p95/max in
-/// seconds.
+/// `--exec` or `--exec-persistent` step, an `exec` object: chunks,
+/// attempts, retries, timeouts, failed chunks, concurrency, replicas,
+/// failed replicas, persistent workers started, the attempts' durations
+/// added up (`attempt_secs`), `speedup_vs_concurrency_1` (see [`speedup`])
+/// and the chunk latency p50/p95/max in seconds.
 fn stats_json(s: &RunStats) -> String {
     let mut json = serde_json::json!({
         "records_read": s.records_read,
@@ -109,12 +111,30 @@ fn stats_json(s: &RunStats) -> String {
             "timeouts": e.timeouts,
             "failed_chunks": e.failed_chunks,
             "concurrency": e.concurrency,
+            "replicas": e.replicas,
+            "failed_replicas": e.failed_replicas,
+            "workers_started": e.workers_started,
+            "attempt_secs": e.attempt_secs,
+            "speedup_vs_concurrency_1": speedup(e.attempt_secs, s.elapsed_secs),
             "latency_p50_secs": e.latency_p50_secs,
             "latency_p95_secs": e.latency_p95_secs,
             "latency_max_secs": e.latency_max_secs,
         });
     }
     format!("{json}\n")
+}
+
+/// An estimate of how many times longer the run would have taken at
+/// `--concurrency 1`: the attempts' durations added up over the run's wall
+/// time (both in seconds; 0 for a run that took no time). It assumes an
+/// attempt takes as long alone as it did beside others, so it overstates
+/// the gain where the commands compete for the CPU.
+fn speedup(attempt_secs: f64, elapsed_secs: f64) -> f64 {
+    if elapsed_secs > 0.0 {
+        attempt_secs / elapsed_secs
+    } else {
+        0.0
+    }
 }
 
 fn print_stats(s: &RunStats) {

@@ -32,6 +32,14 @@ fn run_ok(args: &[&str], stdin: &str) -> String {
     out
 }
 
+/// True when process `pid` is gone, or a zombie waiting for its new
+/// parent to reap it.
+fn gone(pid: &str) -> bool {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let state = stat.rsplit(')').next().unwrap_or_default().split_whitespace().next();
+    matches!(state, None | Some("Z") | Some("X"))
+}
+
 fn json_lines(path: &Path) -> Vec<serde_json::Value> {
     std::fs::read_to_string(path)
         .expect("file")
@@ -292,10 +300,7 @@ fn timeout_kills_the_command_and_its_children() {
         "{err}"
     );
     let pid = std::fs::read_to_string(&pid_file).expect("pid").trim().to_string();
-    // Gone, or a zombie waiting for its new parent to reap it.
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    let state = stat.rsplit(')').next().unwrap_or_default().split_whitespace().next();
-    assert!(matches!(state, None | Some("Z") | Some("X")), "the grandchild lives: {stat}");
+    assert!(gone(&pid), "the grandchild lives: pid {pid}");
 }
 
 #[test]
@@ -330,6 +335,18 @@ fn bad_commands_are_flag_errors() {
     let (code, _, err) = run(&["--exec", "cat", "--timeout", "soon"], "a\n1\n");
     assert_eq!(code, 2);
     assert!(err.contains("unknown unit `soon`"), "{err}");
+    // Persistent workers: the same checks under their own flag; they
+    // always speak NDJSON, so --exec-format (for --exec) is refused.
+    let (code, _, err) = run(&["--exec-persistent", "no-such-command-here"], "a\n1\n");
+    assert_eq!(code, 1);
+    assert_eq!(
+        err,
+        "fanfold: error: --exec-persistent: `no-such-command-here`: command not found\n"
+    );
+    let (code, _, err) = run(&["--exec-persistent", "cat", "--exec-format", "csv"], "a\n1\n");
+    assert_eq!(code, 2, "{err}");
+    let out = run_ok(&["--exec-persistent", "cat", "--retries", "1", "--timeout", "5s"], "a\n1\n");
+    assert_eq!(out, "a\n1\n");
 }
 
 #[test]
@@ -382,9 +399,7 @@ fn sigint_kills_the_running_commands() {
     let status = child.wait().expect("fanfold exits");
     assert_eq!(status.code(), Some(130));
     assert!(started.elapsed() < Duration::from_secs(10), "took {:?}", started.elapsed());
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    let state = stat.rsplit(')').next().unwrap_or_default().split_whitespace().next();
-    assert!(matches!(state, None | Some("Z") | Some("X")), "the command lives: {stat}");
+    assert!(gone(&pid), "the command lives: pid {pid}");
 }
 
 #[test]
@@ -403,7 +418,355 @@ fn a_failing_run_kills_the_commands_still_running() {
     assert!(err.contains("<stdin>:3-3: --exec"), "{err}");
     assert!(started.elapsed() < Duration::from_secs(10), "took {:?}", started.elapsed());
     let pid = std::fs::read_to_string(&pid_file).expect("pid").trim().to_string();
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    let state = stat.rsplit(')').next().unwrap_or_default().split_whitespace().next();
-    assert!(matches!(state, None | Some("Z") | Some("X")), "the command lives: {stat}");
+    assert!(gone(&pid), "the command lives: pid {pid}");
+}
+
+/// Reads a `--stats-json` file.
+fn stats(path: &Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(path).expect("stats")).expect("JSON")
+}
+
+/// Labels each NDJSON record by replica: record `id` gets
+/// `LABELS[id][FANFOLD_REPLICA]`, and `by`, the replica.
+const LABELER: &str = "awk -F '[:}]' '{ split(\"aabbb ccccc xyzyz pqqpp\", T, \" \"); \
+    r = ENVIRON[\"FANFOLD_REPLICA\"]; \
+    printf \"{\\\"id\\\":%s,\\\"label\\\":\\\"%s\\\",\\\"by\\\":%s}\\n\", $2, substr(T[$2], r + 1, 1), r }'";
+
+const FOUR_IDS: &str = "{\"id\":1}\n{\"id\":2}\n{\"id\":3}\n{\"id\":4}\n";
+
+#[test]
+fn vote_keeps_the_majority_with_its_agreement() {
+    for chunk in ["1", "3"] {
+        let args = ["--input-format", "ndjson", "--exec", LABELER, "--chunk-size", chunk];
+        let three = [&args[..], &["--replicas", "3", "--vote", "label"]].concat();
+        // 1: a a b; 2: unanimous; 3: x y z, a tie: replica 0's; 4: p q q.
+        assert_eq!(
+            run_ok(&three, FOUR_IDS),
+            "{\"id\":1,\"label\":\"a\",\"by\":0,\"label_agreement\":0.6666666666666666}\n\
+             {\"id\":2,\"label\":\"c\",\"by\":0,\"label_agreement\":1}\n\
+             {\"id\":3,\"label\":\"x\",\"by\":0,\"label_agreement\":0.3333333333333333}\n\
+             {\"id\":4,\"label\":\"q\",\"by\":1,\"label_agreement\":0.6666666666666666}\n"
+        );
+        // 3: x y z y z, a tie of y (replicas 1, 3) and z (2, 4): replica 1's.
+        let five = [&args[..], &["--replicas", "5", "--vote", "label", "--concurrency", "3"]];
+        assert_eq!(
+            run_ok(&five.concat(), FOUR_IDS),
+            "{\"id\":1,\"label\":\"b\",\"by\":2,\"label_agreement\":0.6}\n\
+             {\"id\":2,\"label\":\"c\",\"by\":0,\"label_agreement\":1}\n\
+             {\"id\":3,\"label\":\"y\",\"by\":1,\"label_agreement\":0.4}\n\
+             {\"id\":4,\"label\":\"p\",\"by\":0,\"label_agreement\":0.6}\n"
+        );
+    }
+    // The agreement is a column like any other: CSV output, a filter on it.
+    let args = [
+        "--input-format",
+        "ndjson",
+        "--output-format",
+        "csv",
+        "--exec",
+        LABELER,
+        "--replicas",
+        "3",
+        "--vote",
+        "label",
+        "--filter",
+        ".label_agreement > 0.5",
+    ];
+    assert_eq!(
+        run_ok(&args, FOUR_IDS),
+        "id,label,by,label_agreement\n1,a,0,0.6666666666666666\n2,c,0,1\n\
+         4,q,1,0.6666666666666666\n"
+    );
+}
+
+/// `--exec CMD --replicas 3 --vote v` and `more`.
+fn three_replicas_vote_v<'a>(cmd: &'a str, more: &[&'a str]) -> Vec<&'a str> {
+    [&["--exec", cmd, "--replicas", "3", "--vote", "v"][..], more].concat()
+}
+
+fn path(p: &Path) -> &str {
+    p.to_str().expect("a UTF-8 path")
+}
+
+#[test]
+fn vote_fails_a_chunk_whose_replicas_print_different_record_counts() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let rejects = dir.path().join("rejects.ndjson");
+    // Replica 1 keeps only the header and first record of its chunk.
+    let cmd = "sh -c 'if [ \"$FANFOLD_REPLICA\" = 1 ]; then head -n 2; else cat; fi'";
+    let more = ["--chunk-size", "2", "--on-error", "reject", "--rejects", path(&rejects)];
+    let (code, out, _) = run(&three_replicas_vote_v(cmd, &more), "v\n1\n2\n3\n");
+    assert_eq!((code, out.as_str()), (3, "v,v_agreement\n3,1\n"));
+    let lines = json_lines(&rejects);
+    assert_eq!(lines.len(), 1);
+    assert_eq!((lines[0]["records"].as_u64(), lines[0]["attempts"].as_u64()), (Some(2), Some(3)));
+    assert_eq!(
+        lines[0]["message"],
+        "<stdin>:2-3: --exec `sh -c 'if [ \"$FANFOLD_REPLICA\" = 1 ]; then head -n 2; else cat; \
+         fi'` failed after 3 attempts: the replicas printed different numbers of records \
+         (replica 0: 2, replica 1: 1, replica 2: 2); --vote matches records by position"
+    );
+}
+
+#[test]
+fn a_failed_replica_does_not_vote_and_all_failed_fails_the_chunk() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let stats_path = dir.path().join("stats.json");
+    let cmd = "sh -c 'if [ \"$FANFOLD_REPLICA\" = 2 ]; then echo down >&2; exit 1; fi; cat'";
+    let more = ["--retries", "1", "--chunk-size", "1", "--stats-json", path(&stats_path)];
+    let out = run_ok(&three_replicas_vote_v(cmd, &more), "v\nx\ny\n");
+    assert_eq!(out, "v,v_agreement\nx,0.6666666666666666\ny,0.6666666666666666\n");
+    let e = &stats(&stats_path)["exec"];
+    assert_eq!((e["chunks"].as_u64(), e["attempts"].as_u64()), (Some(2), Some(8)), "{e}");
+    assert_eq!((e["failed_replicas"].as_u64(), e["replicas"].as_u64()), (Some(2), Some(3)));
+    // Every replica failing fails the chunk, with replica 0's reason.
+    let (code, out, err) =
+        run(&["--exec", "sh -c 'exit 4'", "--replicas", "2", "--vote", "v"], "v\nx\n");
+    assert_eq!((code, out.as_str()), (1, ""));
+    assert!(
+        err.ends_with("failed after 2 attempts: all 2 replicas failed; replica 0: exit status 4\n"),
+        "{err}"
+    );
+}
+
+#[test]
+fn replicas_and_vote_need_each_other() {
+    for args in [
+        &["--exec", "cat", "--vote", "v"][..],
+        &["--exec", "cat", "--replicas", "3"],
+        &["--exec", "cat", "--replicas", "1", "--vote", "v"],
+        &["--replicas", "2", "--vote", "v"],
+    ] {
+        let (code, _, err) = run(args, "v\n1\n");
+        assert_eq!(code, 2, "{args:?}: {err}");
+    }
+    let (_, _, err) = run(&["--exec", "cat", "--replicas", "1", "--vote", "v"], "v\n1\n");
+    assert!(err.contains("`1`: the replicas must be a whole number, at least 2"), "{err}");
+}
+
+/// Maps NDJSON records one by one: drops multiples of 5, splits multiples
+/// of 7 in two, else adds fields. With an argument it speaks the
+/// `--exec-persistent` protocol (one answer line per record, flushed).
+const MAPPER: &str = "python3 -c 'import json, sys
+persistent = len(sys.argv) > 1
+while True:
+    line = sys.stdin.readline()
+    if not line:
+        break
+    r = json.loads(line)
+    n = r[\"n\"]
+    if n % 5 == 0:
+        out = []
+    elif n % 7 == 0:
+        out = [dict(r, part=1), dict(r, part=2)]
+    else:
+        out = [dict(r, sq=n * n, w=r[\"w\"].upper())]
+    if not persistent:
+        for o in out:
+            print(json.dumps(o))
+    elif len(out) == 1:
+        print(json.dumps(out[0]), flush=True)
+    else:
+        print(json.dumps(out or None), flush=True)'";
+
+#[test]
+fn persistent_workers_give_the_same_bytes_as_a_process_per_chunk() {
+    let mut input = String::new();
+    let mut expected = String::new();
+    for n in 1..=30 {
+        input.push_str(&format!("{{\"n\":{n},\"w\":\"w{n}\"}}\n"));
+        if n % 5 == 0 {
+        } else if n % 7 == 0 {
+            for part in [1, 2] {
+                expected.push_str(&format!("{{\"n\":{n},\"w\":\"w{n}\",\"part\":{part}}}\n"));
+            }
+        } else {
+            expected.push_str(&format!("{{\"n\":{n},\"w\":\"W{n}\",\"sq\":{}}}\n", n * n));
+        }
+    }
+    let spawned =
+        run_ok(&["--input-format", "ndjson", "--exec", MAPPER, "--chunk-size", "10"], &input);
+    assert_eq!(spawned, expected);
+    let persistent = format!("{MAPPER} p");
+    for (conc, chunk, threads) in
+        [("1", "1", "1"), ("3", "4", "2"), ("8", "7", "1"), ("2", "100", "2")]
+    {
+        let args = [
+            "--input-format",
+            "ndjson",
+            "--exec-persistent",
+            &persistent,
+            "--concurrency",
+            conc,
+            "--chunk-size",
+            chunk,
+            "-j",
+            threads,
+        ];
+        assert_eq!(run_ok(&args, &input), spawned, "{args:?}");
+    }
+}
+
+/// A persistent worker that echoes records, after appending its PID to the
+/// file named by its argument.
+const ECHO_WORKER: &str =
+    "sh -c 'echo $$ >> \"$0\"; while read -r l; do printf \"%s\\n\" \"$l\"; done'";
+
+#[test]
+fn persistent_workers_number_at_most_the_concurrency() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let pids = dir.path().join("pids");
+    let stats_path = dir.path().join("stats.json");
+    let cmd = format!("{ECHO_WORKER} {}", pids.display());
+    let mut input = String::from("a,b\n");
+    for i in 0..40 {
+        input.push_str(&format!("{i},\"x, \"\"{i}\"\"\"\n"));
+    }
+    for conc in ["1", "3"] {
+        let _ = std::fs::remove_file(&pids);
+        let args = [
+            "--exec-persistent",
+            &cmd,
+            "--concurrency",
+            conc,
+            "--chunk-size",
+            "1",
+            "--stats-json",
+            stats_path.to_str().expect("path"),
+        ];
+        assert_eq!(run_ok(&args, &input), input);
+        let text = std::fs::read_to_string(&pids).expect("pids");
+        let distinct: std::collections::BTreeSet<&str> = text.lines().collect();
+        let n: usize = conc.parse().expect("number");
+        assert!(!distinct.is_empty() && distinct.len() <= n, "concurrency {conc}: {text}");
+        // At the end they got EOF and exited: none outlives the run.
+        for pid in &distinct {
+            assert!(gone(pid), "a worker lives: pid {pid}");
+        }
+        let e = &stats(&stats_path)["exec"];
+        assert_eq!(e["workers_started"].as_u64(), Some(distinct.len() as u64), "{e}");
+        assert_eq!((e["chunks"].as_u64(), e["attempts"].as_u64()), (Some(40), Some(40)));
+    }
+}
+
+#[test]
+fn a_persistent_worker_past_the_timeout_is_replaced_and_the_chunk_retried() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let stats_path = dir.path().join("stats.json");
+    // The first worker hangs on `slow`; the ones after it answer.
+    let cmd = "sh -c 'while read -r l; do case \"$l\" in *slow*) \
+               [ \"$FANFOLD_WORKER\" = 0 ] && echo stuck >&2 && sleep 30;; esac; \
+               printf \"%s\\n\" \"$l\"; done'";
+    let input = "v\nfast\nslow\nfast again\n";
+    let args = [
+        "--exec-persistent",
+        cmd,
+        "--concurrency",
+        "1",
+        "--chunk-size",
+        "1",
+        "--timeout",
+        "300ms",
+        "--retries",
+        "1",
+        "--stats-json",
+        stats_path.to_str().expect("path"),
+    ];
+    let started = Instant::now();
+    assert_eq!(run_ok(&args, input), input);
+    assert!(started.elapsed() < Duration::from_secs(5), "took {:?}", started.elapsed());
+    let e = &stats(&stats_path)["exec"];
+    assert_eq!((e["timeouts"].as_u64(), e["retries"].as_u64()), (Some(1), Some(1)), "{e}");
+    assert_eq!((e["workers_started"].as_u64(), e["attempts"].as_u64()), (Some(2), Some(4)));
+}
+
+#[test]
+fn a_persistent_worker_that_dies_is_replaced_and_the_chunk_retried() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let stats_path = dir.path().join("stats.json");
+    // The first worker exits at its third record.
+    let cmd = "sh -c 'n=0; while read -r l; do n=$((n + 1)); \
+               if [ \"$FANFOLD_WORKER\" = 0 ] && [ $n = 3 ]; then exit 5; fi; \
+               printf \"%s\\n\" \"$l\"; done'";
+    let input = "{\"i\":1}\n{\"i\":2}\n{\"i\":3}\n{\"i\":4}\n{\"i\":5}\n";
+    let args = [
+        "--input-format",
+        "ndjson",
+        "--exec-persistent",
+        cmd,
+        "--concurrency",
+        "1",
+        "--chunk-size",
+        "2",
+        "--retries",
+        "1",
+        "--stats-json",
+        stats_path.to_str().expect("path"),
+    ];
+    assert_eq!(run_ok(&args, input), input);
+    let e = &stats(&stats_path)["exec"];
+    assert_eq!((e["retries"].as_u64(), e["workers_started"].as_u64()), (Some(1), Some(2)), "{e}");
+}
+
+#[test]
+fn a_persistent_worker_that_keeps_failing_rejects_the_chunk() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let rejects = dir.path().join("rejects.ndjson");
+    // Answers `oops` to records holding `bad`.
+    let cmd = "sh -c 'while read -r l; do case \"$l\" in *bad*) echo \"bad one\" >&2; \
+               echo oops;; *) printf \"%s\\n\" \"$l\";; esac; done'";
+    let args = [
+        "--exec-persistent",
+        cmd,
+        "--chunk-size",
+        "2",
+        "--retries",
+        "1",
+        "--on-error",
+        "reject",
+        "--rejects",
+        rejects.to_str().expect("path"),
+    ];
+    let (code, out, _) = run(&args, "id,tag\n1,ok\n2,ok\n3,ok\n4,bad\n5,ok\n");
+    assert_eq!((code, out.as_str()), (3, "id,tag\n1,ok\n2,ok\n5,ok\n"));
+    let lines = json_lines(&rejects);
+    assert_eq!(lines.len(), 1);
+    assert_eq!(
+        (lines[0]["line"].as_u64(), lines[0]["record"].as_str()),
+        (Some(4), Some("3,ok\n4,bad\n"))
+    );
+    assert_eq!(lines[0]["stderr"], "bad one\n");
+    assert_eq!(
+        lines[0]["message"],
+        format!(
+            "<stdin>:4-5: --exec-persistent `{cmd}` failed after 2 attempts: its answer to \
+             record 2 is not a JSON object, array or null (expected value at line 1 column 1): \
+             `oops`; stderr: bad one"
+        )
+    );
+}
+
+#[test]
+fn persistent_workers_serve_replicas_too() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let stats_path = dir.path().join("stats.json");
+    // `cat` echoes line by line: a persistent worker as it is.
+    let args = [
+        "--exec-persistent",
+        "cat",
+        "--replicas",
+        "2",
+        "--vote",
+        "a",
+        "--concurrency",
+        "2",
+        "--chunk-size",
+        "1",
+        "--stats-json",
+        path(&stats_path),
+    ];
+    assert_eq!(run_ok(&args, "a,b\nx,1\ny,2\n"), "a,b,a_agreement\nx,1,1\ny,2,1\n");
+    let e = &stats(&stats_path)["exec"];
+    assert_eq!((e["chunks"].as_u64(), e["attempts"].as_u64()), (Some(2), Some(4)), "{e}");
+    assert!(matches!(e["workers_started"].as_u64(), Some(1 | 2)), "{e}");
 }

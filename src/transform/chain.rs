@@ -16,7 +16,7 @@
 //!   input record is written with its input text (a CSV `1.50` stays
 //!   `1.50`, a JSON `"\u00e9"` keeps its escape); other values are written
 //!   as compact JSON.
-//! - **`--exec` steps** cut the value stage into segments: the records a
+//! - **`--exec` (and `--exec-persistent`) steps** cut the value stage into segments: the records a
 //!   segment wrote for the chunk go, all together, through the command
 //!   (see [`crate::transform::external`]), and the records it prints go on
 //!   through the next segment's steps. Records the command prints are
@@ -56,9 +56,11 @@ pub enum Step {
     Rename(Vec<(String, String)>),
     /// A map step written in Rust; runs where a `--map` would.
     Rust(Arc<dyn MapRecord>),
-    /// `--exec CMD`: each chunk's records, as they are at this point, go
-    /// through an external command, whose output records replace them
-    /// (see [`crate::transform::external`]).
+    /// `--exec CMD` or `--exec-persistent CMD` ([`ExecSpec::mode`]): each
+    /// chunk's records, as they are at this point, go through an external
+    /// command (a process per chunk, or persistent workers), whose output
+    /// records replace them, voted on across [`ExecSpec::replicas`] (see
+    /// [`crate::transform::external`]).
     Exec(ExecSpec),
 }
 
@@ -200,8 +202,10 @@ impl Chain {
                     Step::Exec(spec) => {
                         let exec = ExecStage::new(spec, json_input)?;
                         let steps = std::mem::take(&mut value_steps);
-                        let last = last_map.replace(("--exec".to_string(), spec.command.clone()));
-                        let last = last.unwrap_or_else(|| ("--exec".into(), spec.command.clone()));
+                        let last =
+                            last_map.replace((spec.flag().to_string(), spec.command.clone()));
+                        let last =
+                            last.unwrap_or_else(|| (spec.flag().into(), spec.command.clone()));
                         match execs.last_mut() {
                             None => first = Some((steps, last)),
                             Some(ExecSegment { rest, .. }) => {
@@ -212,7 +216,7 @@ impl Chain {
                         let rest = ValueStage {
                             view: Layout::open(true),
                             steps: Vec::new(),
-                            last_map: ("--exec".into(), spec.command.clone()),
+                            last_map: (spec.flag().into(), spec.command.clone()),
                         };
                         execs.push(ExecSegment { exec, rest });
                         continue;
@@ -408,6 +412,7 @@ impl Chain {
                     let e = Error::Exec(Box::new(ExecError {
                         at: Location { input: input.to_string(), line: chunk.first_line },
                         last_line,
+                        flag: exec.spec().flag().to_string(),
                         command: exec.spec().command.clone(),
                         reason: failure.reason,
                         attempts: failure.attempts,

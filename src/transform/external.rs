@@ -1,5 +1,5 @@
-//! `--exec CMD`: a map step that pipes each chunk's records through an
-//! external command.
+//! `--exec CMD` (and the machinery `--exec-persistent` shares): a map step
+//! that pipes each chunk's records through an external command.
 //!
 //! For every chunk, the records as they are at that point of the chain are
 //! written to the standard input of a fresh process, in the step's
@@ -33,8 +33,18 @@
 //!   records it stands for, the attempts, the tail of the command's
 //!   standard error, and the records' input text.
 //! - **Environment.** Each process gets `FANFOLD_CHUNK` (the chunk's
-//!   sequence number, from 0) and `FANFOLD_ATTEMPT` (from 1), for logs,
+//!   sequence number, from 0), `FANFOLD_ATTEMPT` (from 1) and
+//!   `FANFOLD_REPLICA` (from 0; always 0 without `--replicas`), for logs,
 //!   caches keyed by chunk, or fault injection in tests.
+//! - **Replicas.** With [`ExecSpec::replicas`] K ≥ 2 each chunk runs K
+//!   times at once, each replica an attempt sequence of its own under the
+//!   same permits, and [`ExecSpec::vote`] picks each record's value (see
+//!   [`crate::transform::vote`]).
+//! - **Persistent workers.** [`ExecMode::Persistent`]
+//!   (`--exec-persistent`) sends the records to long-lived workers instead
+//!   of a process per attempt, with the same permits, retries, timeouts,
+//!   failure handling and statistics (see
+//!   [`crate::transform::persistent`]).
 //! - **Standard error** of the command is captured, not shown; its last
 //!   [`STDERR_TAIL_BYTES`] are kept for the error message and the reject.
 //! - A chunk with no records left at the step does not run the command.
@@ -83,6 +93,8 @@ use crate::format::Format;
 use crate::parse::object_pairs;
 use crate::record::Field;
 use crate::sink::encode::{write_compact_json, write_csv_field, write_json_string};
+use crate::transform::persistent::Pool;
+use crate::transform::vote::vote;
 
 /// How much of a failed command's standard error is kept, in bytes (the
 /// end of it).
@@ -97,11 +109,11 @@ pub const DEFAULT_RETRY_MAX_DELAY: Duration = Duration::from_secs(10);
 
 /// How often a worker waiting on a command checks for a signal (SIGINT,
 /// SIGTERM), which kills the command's process group.
-const POLL: Duration = Duration::from_millis(100);
+pub(crate) const POLL: Duration = Duration::from_millis(100);
 
 /// How long to wait for a killed command's pipes to close (a process that
 /// left its group can hold them open).
-const KILL_GRACE: Duration = Duration::from_secs(1);
+pub(crate) const KILL_GRACE: Duration = Duration::from_secs(1);
 
 /// The format records travel in between fanfold and an `--exec` command.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -135,7 +147,31 @@ impl ExecFormat {
     }
 }
 
-/// An `--exec` step: the command and how it is run.
+/// How an external step runs its command.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ExecMode {
+    /// `--exec`: a fresh process for every chunk attempt, which reads the
+    /// whole chunk and exits.
+    #[default]
+    PerChunk,
+    /// `--exec-persistent`: up to [`ExecSpec::concurrency`] long-lived
+    /// workers, each answering one NDJSON line per record line (see
+    /// [`crate::transform::persistent`]).
+    Persistent,
+}
+
+impl ExecMode {
+    /// The command-line flag of the mode, for messages: `--exec` or
+    /// `--exec-persistent`.
+    pub fn flag(self) -> &'static str {
+        match self {
+            ExecMode::PerChunk => "--exec",
+            ExecMode::Persistent => "--exec-persistent",
+        }
+    }
+}
+
+/// An `--exec` or `--exec-persistent` step: the command and how it is run.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ExecSpec {
     /// The command as written (for messages).
@@ -156,6 +192,16 @@ pub struct ExecSpec {
     pub retry_delay: Duration,
     /// Longest wait between two attempts, before jitter.
     pub retry_max_delay: Duration,
+    /// A process per chunk attempt, or persistent workers.
+    pub mode: ExecMode,
+    /// How many times each chunk runs (`--replicas`, at least 1; 2 or
+    /// more needs [`ExecSpec::vote`]). Replicas run at once, under the
+    /// same [`ExecSpec::concurrency`] permits, each with its own retries.
+    pub replicas: usize,
+    /// `--vote FIELD`: with [`ExecSpec::replicas`] ≥ 2, keep per record
+    /// the value of this field most replicas agree on (see
+    /// [`crate::transform::vote`]).
+    pub vote: Option<String>,
 }
 
 impl ExecSpec {
@@ -168,10 +214,25 @@ impl ExecSpec {
     /// [`Error::Flag`] for `--exec` when the command is empty or its
     /// quotes are not closed.
     pub fn new(command: &str) -> Result<ExecSpec> {
+        ExecSpec::with_mode(command, ExecMode::PerChunk)
+    }
+
+    /// The `--exec-persistent` step for `command`: as [`ExecSpec::new`],
+    /// with persistent workers that speak NDJSON.
+    ///
+    /// # Errors
+    /// [`Error::Flag`] for `--exec-persistent` when the command is empty or
+    /// its quotes are not closed.
+    pub fn persistent(command: &str) -> Result<ExecSpec> {
+        ExecSpec::with_mode(command, ExecMode::Persistent)
+    }
+
+    fn with_mode(command: &str, mode: ExecMode) -> Result<ExecSpec> {
+        let flag = mode.flag();
         let argv = shlex::split(command)
-            .ok_or_else(|| Error::flag("--exec", format!("`{command}`: a quote is not closed")))?;
+            .ok_or_else(|| Error::flag(flag, format!("`{command}`: a quote is not closed")))?;
         if argv.is_empty() {
-            return Err(Error::flag("--exec", "the command is empty"));
+            return Err(Error::flag(flag, "the command is empty"));
         }
         Ok(ExecSpec {
             command: command.to_string(),
@@ -182,7 +243,15 @@ impl ExecSpec {
             timeout: None,
             retry_delay: DEFAULT_RETRY_DELAY,
             retry_max_delay: DEFAULT_RETRY_MAX_DELAY,
+            mode,
+            replicas: 1,
+            vote: None,
         })
+    }
+
+    /// The flag the step came from: `--exec` or `--exec-persistent`.
+    pub fn flag(&self) -> &'static str {
+        self.mode.flag()
     }
 
     /// The default [`ExecSpec::concurrency`]: 4 × the available cores (a
@@ -196,10 +265,19 @@ impl ExecSpec {
     /// at once rather than every chunk. Returns the program's path.
     ///
     /// # Errors
-    /// [`Error::Flag`] naming `--exec` or `--concurrency`.
+    /// [`Error::Flag`] naming `--exec` (or `--exec-persistent`),
+    /// `--concurrency`, `--replicas` or `--vote`.
     pub fn check(&self) -> Result<PathBuf> {
         if self.concurrency == 0 {
             return Err(Error::flag("--concurrency", "must be at least 1"));
+        }
+        match (self.replicas, &self.vote) {
+            (0, _) => return Err(Error::flag("--replicas", "must be at least 1")),
+            (1, Some(_)) => return Err(Error::flag("--vote", "needs --replicas 2 or more")),
+            (2.., None) => {
+                return Err(Error::flag("--replicas", "needs --vote FIELD: the field to vote on"))
+            }
+            _ => {}
         }
         let program = self.argv.first().map(String::as_str).unwrap_or_default();
         let found = if program.contains('/') {
@@ -211,7 +289,7 @@ impl ExecSpec {
                     .find(|p| p.is_file() && !program.is_empty())
             })
         };
-        found.ok_or_else(|| Error::flag("--exec", format!("`{program}`: command not found")))
+        found.ok_or_else(|| Error::flag(self.flag(), format!("`{program}`: command not found")))
     }
 }
 
@@ -236,14 +314,15 @@ pub fn parse_duration(s: &str) -> std::result::Result<Duration, String> {
     Duration::try_from_secs_f64(n * secs).map_err(|_| format!("`{s}`: out of range"))
 }
 
-/// What the `--exec` steps of a run did, for `--stats-json`.
+/// What the `--exec` and `--exec-persistent` steps of a run did, for
+/// `--stats-json`.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ExecStats {
     /// Chunks that ran a command (once per step).
     pub chunks: u64,
-    /// Attempts, first ones included.
+    /// Attempts, first ones included (of every replica).
     pub attempts: u64,
-    /// Attempts after a failed one (`attempts - chunks`).
+    /// Attempts after a failed one.
     pub retries: u64,
     /// Attempts that ran past the timeout and were killed.
     pub timeouts: u64,
@@ -251,6 +330,18 @@ pub struct ExecStats {
     pub failed_chunks: u64,
     /// Most processes of one step allowed at once.
     pub concurrency: usize,
+    /// Runs of each chunk (`--replicas`; 1 without), the most of any step.
+    pub replicas: usize,
+    /// Replicas that failed after their retries in a chunk that the other
+    /// replicas voted on.
+    pub failed_replicas: u64,
+    /// Persistent workers started (`--exec-persistent`; replacements
+    /// included); 0 for `--exec`, which starts a process per attempt.
+    pub workers_started: u64,
+    /// The attempts' durations added up, in seconds (from getting a
+    /// permit to the end of the attempt; backoff not included): about
+    /// what the run would spend in its commands at concurrency 1.
+    pub attempt_secs: f64,
     /// Median time a chunk spent at a step, in seconds (nearest rank):
     /// from its first attempt's start (once it had a permit) to its last
     /// attempt's end, backoff included.
@@ -274,20 +365,31 @@ pub(crate) struct Failure {
 
 /// One failed attempt.
 #[derive(Debug)]
-struct AttemptError {
-    reason: String,
-    stderr: Vec<u8>,
-    timed_out: bool,
+pub(crate) struct AttemptError {
+    pub(crate) reason: String,
+    pub(crate) stderr: Vec<u8>,
+    pub(crate) timed_out: bool,
 }
 
 impl AttemptError {
-    fn new(reason: impl Into<String>) -> AttemptError {
+    pub(crate) fn new(reason: impl Into<String>) -> AttemptError {
         AttemptError { reason: reason.into(), stderr: Vec::new(), timed_out: false }
     }
 }
 
-/// An `--exec` step resolved for one run: the spec, its permits and its
-/// counters. Shared by the workers.
+/// Writes a CSV field a command printed as the JSON value it stands for.
+pub(crate) type WriteField<'a> = &'a (dyn Fn(&mut Vec<u8>, &[u8]) + Sync);
+
+/// What one replica of a chunk came to: its records (NDJSON) or why it
+/// failed, its attempts, and when its first attempt started.
+struct ReplicaRun {
+    result: std::result::Result<Vec<u8>, AttemptError>,
+    attempts: u32,
+    started: Option<Instant>,
+}
+
+/// An external step resolved for one run: the spec, its permits, its
+/// workers (`--exec-persistent`) and its counters. Shared by the workers.
 #[derive(Debug)]
 pub(crate) struct ExecStage {
     spec: ExecSpec,
@@ -295,11 +397,16 @@ pub(crate) struct ExecStage {
     program: PathBuf,
     format: ExecFormat,
     permits: (Sender<()>, Receiver<()>),
+    /// The persistent workers, for [`ExecMode::Persistent`].
+    pool: Option<Pool>,
     latencies: parking_lot::Mutex<Vec<f64>>,
     attempts: AtomicU64,
     retries: AtomicU64,
     timeouts: AtomicU64,
     failed: AtomicU64,
+    failed_replicas: AtomicU64,
+    /// Sum of the attempts' durations, in nanoseconds.
+    busy_nanos: AtomicU64,
     /// Set when the run stops on an error: running commands are killed,
     /// no more attempts start.
     stop: Arc<AtomicBool>,
@@ -317,29 +424,39 @@ impl Drop for Permit<'_> {
 impl ExecStage {
     /// The stage for `spec`; `json_input` picks the default format when
     /// the spec has none (the pipeline resolves it from the input format
-    /// first).
+    /// first). Persistent workers always speak NDJSON; none starts here.
     ///
     /// # Errors
     /// As [`ExecSpec::check`].
     pub(crate) fn new(spec: &ExecSpec, json_input: bool) -> Result<ExecStage> {
         let program = spec.check()?;
-        let format =
-            spec.format.unwrap_or(if json_input { ExecFormat::Ndjson } else { ExecFormat::Csv });
+        let format = match spec.mode {
+            ExecMode::Persistent => ExecFormat::Ndjson,
+            ExecMode::PerChunk => {
+                spec.format.unwrap_or(if json_input { ExecFormat::Ndjson } else { ExecFormat::Csv })
+            }
+        };
         let permits = bounded(spec.concurrency);
         for _ in 0..spec.concurrency {
             let _ = permits.0.try_send(());
         }
+        let stop = Arc::new(AtomicBool::new(false));
+        let pool = (spec.mode == ExecMode::Persistent)
+            .then(|| Pool::new(program.clone(), spec.argv.clone(), stop.clone()));
         Ok(ExecStage {
             spec: spec.clone(),
             program,
             format,
             permits,
+            pool,
             latencies: parking_lot::Mutex::new(Vec::new()),
             attempts: AtomicU64::new(0),
             retries: AtomicU64::new(0),
             timeouts: AtomicU64::new(0),
             failed: AtomicU64::new(0),
-            stop: Arc::new(AtomicBool::new(false)),
+            failed_replicas: AtomicU64::new(0),
+            busy_nanos: AtomicU64::new(0),
+            stop,
         })
     }
 
@@ -360,17 +477,17 @@ impl ExecStage {
     }
 
     /// Runs the command on `records` (NDJSON objects, one per line, as the
-    /// value stage writes them) with retries, and returns the records it
-    /// printed as NDJSON, one compact line each. `write_field` writes a
-    /// CSV field the command printed as the JSON value it stands for;
-    /// `chunk` is the chunk's sequence number, for `FANFOLD_CHUNK`.
+    /// value stage writes them) with retries, [`ExecSpec::replicas`] times
+    /// at once (voting on the results), and returns the records it printed
+    /// as NDJSON, one compact line each. `write_field` writes a CSV field
+    /// the command printed as the JSON value it stands for; `chunk` is the
+    /// chunk's sequence number, for `FANFOLD_CHUNK`.
     pub(crate) fn run(
         &self,
         records: &[u8],
-        write_field: &dyn Fn(&mut Vec<u8>, &[u8]),
+        write_field: WriteField<'_>,
         chunk: u64,
     ) -> std::result::Result<Vec<u8>, Failure> {
-        let started = std::cell::Cell::new(None);
         let input = match self.format.delimiter() {
             Some(d) => ndjson_to_csv(records, d),
             None => Ok(records.to_vec()),
@@ -381,6 +498,68 @@ impl ExecStage {
                 return Err(Failure { reason, attempts: 0, stderr: String::new() });
             }
         };
+        let k = self.spec.replicas.max(1);
+        let runs: Vec<ReplicaRun> = if k == 1 {
+            vec![self.run_replica(&input, write_field, chunk, 0)]
+        } else {
+            let input = &input;
+            std::thread::scope(|s| {
+                let others: Vec<_> = (1..k)
+                    .map(|r| {
+                        std::thread::Builder::new()
+                            .name(format!("fanfold-replica-{r}"))
+                            .spawn_scoped(s, move || self.run_replica(input, write_field, chunk, r))
+                    })
+                    .collect();
+                let mut runs = vec![self.run_replica(input, write_field, chunk, 0)];
+                runs.extend(others.into_iter().map(|h| {
+                    let failed = |why: &str| ReplicaRun {
+                        result: Err(AttemptError::new(why)),
+                        attempts: 0,
+                        started: None,
+                    };
+                    match h {
+                        Ok(h) => h.join().unwrap_or_else(|_| failed("internal error: a panic")),
+                        Err(e) => failed(&format!("cannot start a thread: {e}")),
+                    }
+                }));
+                runs
+            })
+        };
+        if let Some(t) = runs.iter().filter_map(|r| r.started).min() {
+            self.latencies.lock().push(t.elapsed().as_secs_f64());
+        }
+        let attempts = runs.iter().map(|r| r.attempts).sum();
+        let result = match &self.spec.vote {
+            Some(field) if k > 1 => {
+                let outputs: Vec<Option<&[u8]>> =
+                    runs.iter().map(|r| r.result.as_ref().ok().map(Vec::as_slice)).collect();
+                let failed = outputs.iter().filter(|o| o.is_none()).count();
+                if failed < k {
+                    self.failed_replicas.fetch_add(failed as u64, Ordering::Relaxed);
+                    vote(&outputs, field).map_err(AttemptError::new)
+                } else {
+                    Err(first_failure(runs, k))
+                }
+            }
+            _ => first_failure_or_output(runs),
+        };
+        result.map_err(|e| {
+            self.failed.fetch_add(1, Ordering::Relaxed);
+            let tail = String::from_utf8_lossy(&e.stderr).into_owned();
+            Failure { reason: e.reason, attempts, stderr: tail }
+        })
+    }
+
+    /// One replica of a chunk: its attempts, with retries and backoff.
+    fn run_replica(
+        &self,
+        input: &[u8],
+        write_field: WriteField<'_>,
+        chunk: u64,
+        replica: usize,
+    ) -> ReplicaRun {
+        let started = std::cell::Cell::new(None);
         let mut attempts = 0u32;
         let backoff = ExponentialBuilder::new()
             .with_min_delay(self.spec.retry_delay)
@@ -390,9 +569,12 @@ impl ExecStage {
             .with_max_times(self.spec.retries as usize);
         let result = (|| {
             attempts += 1;
-            let env =
-                [("FANFOLD_CHUNK", chunk.to_string()), ("FANFOLD_ATTEMPT", attempts.to_string())];
-            self.attempt(&input, write_field, &started, &env)
+            let env = [
+                ("FANFOLD_CHUNK", chunk.to_string()),
+                ("FANFOLD_ATTEMPT", attempts.to_string()),
+                ("FANFOLD_REPLICA", replica.to_string()),
+            ];
+            self.attempt(input, write_field, &started, &env)
         })
         .retry(backoff)
         .sleep({
@@ -404,23 +586,16 @@ impl ExecStage {
             self.retries.fetch_add(1, Ordering::Relaxed);
         })
         .call();
-        if let Some(t) = started.get() {
-            self.latencies.lock().push(t.elapsed().as_secs_f64());
-        }
-        result.map_err(|e| {
-            self.failed.fetch_add(1, Ordering::Relaxed);
-            let tail = String::from_utf8_lossy(&e.stderr).into_owned();
-            Failure { reason: e.reason, attempts, stderr: tail }
-        })
+        ReplicaRun { result, attempts, started: started.get() }
     }
 
-    /// One attempt: holds a permit while the process runs. Sets `started`
-    /// when the chunk's first attempt gets its permit (its latency counts
-    /// from there).
+    /// One attempt: holds a permit while the process runs (or the worker
+    /// answers). Sets `started` when the chunk's first attempt gets its
+    /// permit (its latency counts from there).
     fn attempt(
         &self,
         input: &[u8],
-        write_field: &dyn Fn(&mut Vec<u8>, &[u8]),
+        write_field: WriteField<'_>,
         started: &std::cell::Cell<Option<Instant>>,
         env: &[(&str, String)],
     ) -> std::result::Result<Vec<u8>, AttemptError> {
@@ -431,26 +606,29 @@ impl ExecStage {
         if self.stop.load(Ordering::Relaxed) {
             return Err(AttemptError::new("cancelled: the run is stopping"));
         }
+        let now = Instant::now();
         if started.get().is_none() {
-            started.set(Some(Instant::now()));
+            started.set(Some(now));
         }
         self.attempts.fetch_add(1, Ordering::Relaxed);
         let timeout = self.spec.timeout;
-        let run = run_once(&self.program, &self.spec.argv, env, input, timeout, &self.stop);
-        let (stdout, stderr) = match run {
-            Ok(out) => out,
-            Err(e) => {
-                if e.timed_out {
-                    self.timeouts.fetch_add(1, Ordering::Relaxed);
-                }
-                return Err(e);
-            }
+        let result = match &self.pool {
+            Some(pool) => pool.run(input, timeout),
+            None => run_once(&self.program, &self.spec.argv, env, input, timeout, &self.stop)
+                .and_then(|(stdout, stderr)| {
+                    let parsed = match self.format.delimiter() {
+                        Some(d) => csv_to_ndjson(&stdout, d, write_field),
+                        None => check_ndjson(stdout),
+                    };
+                    parsed.map_err(|reason| AttemptError { reason, stderr, timed_out: false })
+                }),
         };
-        let parsed = match self.format.delimiter() {
-            Some(d) => csv_to_ndjson(&stdout, d, write_field),
-            None => check_ndjson(stdout),
-        };
-        parsed.map_err(|reason| AttemptError { reason, stderr, timed_out: false })
+        let took = u64::try_from(now.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        self.busy_nanos.fetch_add(took, Ordering::Relaxed);
+        if result.as_ref().is_err_and(|e| e.timed_out) {
+            self.timeouts.fetch_add(1, Ordering::Relaxed);
+        }
+        result
     }
 
     /// The counters and latency percentiles so far.
@@ -471,10 +649,33 @@ impl ExecStage {
             timeouts: self.timeouts.load(Ordering::Relaxed),
             failed_chunks: self.failed.load(Ordering::Relaxed),
             concurrency: self.spec.concurrency,
+            replicas: self.spec.replicas.max(1),
+            failed_replicas: self.failed_replicas.load(Ordering::Relaxed),
+            workers_started: self.pool.as_ref().map_or(0, Pool::started),
+            attempt_secs: Duration::from_nanos(self.busy_nanos.load(Ordering::Relaxed))
+                .as_secs_f64(),
             latency_p50_secs: rank(0.50),
             latency_p95_secs: rank(0.95),
             latency_max_secs: lat.last().copied().unwrap_or(0.0),
         }
+    }
+}
+
+/// The only replica's records, or its failure.
+fn first_failure_or_output(runs: Vec<ReplicaRun>) -> std::result::Result<Vec<u8>, AttemptError> {
+    runs.into_iter()
+        .next()
+        .map_or_else(|| Err(AttemptError::new("internal error: no replica ran")), |r| r.result)
+}
+
+/// The failure of every one of `k` replicas: the lowest replica's, named.
+fn first_failure(runs: Vec<ReplicaRun>, k: usize) -> AttemptError {
+    match runs.into_iter().find_map(|r| r.result.err()) {
+        Some(mut e) => {
+            e.reason = format!("all {k} replicas failed; replica 0: {}", e.reason);
+            e
+        }
+        None => AttemptError::new("internal error: no replica failed"),
     }
 }
 
@@ -487,6 +688,10 @@ pub(crate) fn merge_stats(all: impl IntoIterator<Item = ExecStats>) -> Option<Ex
         timeouts: a.timeouts + b.timeouts,
         failed_chunks: a.failed_chunks + b.failed_chunks,
         concurrency: a.concurrency.max(b.concurrency),
+        replicas: a.replicas.max(b.replicas),
+        failed_replicas: a.failed_replicas + b.failed_replicas,
+        workers_started: a.workers_started + b.workers_started,
+        attempt_secs: a.attempt_secs + b.attempt_secs,
         latency_p50_secs: a.latency_p50_secs.max(b.latency_p50_secs),
         latency_p95_secs: a.latency_p95_secs.max(b.latency_p95_secs),
         latency_max_secs: a.latency_max_secs.max(b.latency_max_secs),
@@ -506,9 +711,30 @@ fn sleep_unless_stopping(d: Duration, stop: &AtomicBool) {
     }
 }
 
+/// Starts `argv` (the program at `path`) in its own process group with
+/// `env` added to its environment and its three standard streams piped.
+pub(crate) fn spawn(
+    path: &std::path::Path,
+    argv: &[String],
+    env: &[(&str, String)],
+) -> std::result::Result<Child, AttemptError> {
+    let program = argv.first().map(String::as_str).unwrap_or_default();
+    Command::new(path)
+        .arg0(program)
+        .args(argv.get(1..).unwrap_or_default())
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0)
+        .spawn()
+        .map_err(|e| AttemptError::new(format!("cannot start `{program}`: {e}")))
+}
+
 /// Runs `argv` (the program at `path`) once in its own process group with
-/// `env` added to its environment and `input` on its standard input; returns its standard output and the tail
-/// of its standard error when it exits with status 0.
+/// `env` added to its environment and `input` on its standard input;
+/// returns its standard output and the tail of its standard error when it
+/// exits with status 0.
 ///
 /// This thread moves the bytes itself, waiting on the three pipes with
 /// `poll(2)` (standard input non-blocking), so a command that writes before
@@ -524,23 +750,15 @@ fn run_once(
 ) -> std::result::Result<(Vec<u8>, Vec<u8>), AttemptError> {
     let program = argv.first().map(String::as_str).unwrap_or_default();
     let deadline = timeout.map(|t| Instant::now() + t);
-    let mut child = Command::new(path)
-        .arg0(program)
-        .args(argv.get(1..).unwrap_or_default())
-        .envs(env.iter().map(|(k, v)| (k, v)))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .process_group(0)
-        .spawn()
-        .map_err(|e| AttemptError::new(format!("cannot start `{program}`: {e}")))?;
-    let mut pipes = match Pipes::new(&mut child, input) {
-        Ok(p) => p,
+    let mut child = spawn(path, argv, env)?;
+    let mut streams = match Streams::take(&mut child) {
+        Ok(s) => s,
         Err(e) => {
             kill_group(&mut child);
             return Err(AttemptError::new(format!("cannot set up the pipes: {e}")));
         }
     };
+    let mut pipes = Pipes::new(&mut streams, input, None, Vec::new());
     // The outputs end when every process holding them has exited.
     let mut killed = pipes.pump(deadline, timeout, true, stop);
     // Then the process is exiting (or closed them early and goes on: it
@@ -565,11 +783,7 @@ fn run_once(
     }
     if let Some(why) = killed {
         kill_group(&mut child);
-        // Collect what the pipes still hold (stderr's tail explains a hang);
-        // a process that left the group may keep them open.
-        let _ = pipes.pump(Some(Instant::now() + KILL_GRACE), None, false, stop);
-        let timed_out = why.starts_with("timed out");
-        return Err(AttemptError { reason: why, stderr: pipes.tail, timed_out });
+        return Err(pipes.killed(why, stop));
     }
     let Pipes { out, tail, error, .. } = pipes;
     let failed = |reason: String| AttemptError { reason, stderr: tail.clone(), timed_out: false };
@@ -583,46 +797,99 @@ fn run_once(
     }
 }
 
-/// The parent's ends of a child's three pipes, and what went through them.
-struct Pipes<'a> {
+/// The parent's ends of a child's three pipes; `None` once closed.
+#[derive(Debug)]
+pub(crate) struct Streams {
     stdin: Option<ChildStdin>,
     stdout: Option<ChildStdout>,
     stderr: Option<ChildStderr>,
-    input: &'a [u8],
-    written: usize,
-    out: Vec<u8>,
-    /// The last [`STDERR_TAIL_BYTES`] of standard error.
-    tail: Vec<u8>,
-    /// A read error on standard output.
-    error: Option<std::io::Error>,
 }
 
-impl<'a> Pipes<'a> {
-    fn new(child: &mut Child, input: &'a [u8]) -> std::io::Result<Pipes<'a>> {
+impl Streams {
+    /// Takes the child's pipes, standard input made non-blocking.
+    pub(crate) fn take(child: &mut Child) -> std::io::Result<Streams> {
         let missing = || std::io::Error::other("a pipe is missing");
         let stdin = child.stdin.take().ok_or_else(missing)?;
         let flags = fcntl(&stdin, FcntlArg::F_GETFL)?;
         let flags = OFlag::from_bits_truncate(flags) | OFlag::O_NONBLOCK;
         fcntl(&stdin, FcntlArg::F_SETFL(flags))?;
-        Ok(Pipes {
-            // Nothing to write: closed at once.
-            stdin: (!input.is_empty()).then_some(stdin),
+        Ok(Streams {
+            stdin: Some(stdin),
             stdout: Some(child.stdout.take().ok_or_else(missing)?),
             stderr: Some(child.stderr.take().ok_or_else(missing)?),
-            input,
-            written: 0,
-            out: Vec::new(),
-            tail: Vec::new(),
-            error: None,
         })
     }
 
+    /// True while standard input and output are both open.
+    pub(crate) fn open(&self) -> bool {
+        self.stdin.is_some() && self.stdout.is_some()
+    }
+
+    /// Closes standard input (the child reads its end) and drops the
+    /// outputs.
+    pub(crate) fn close(&mut self) {
+        (self.stdin, self.stdout, self.stderr) = (None, None, None);
+    }
+}
+
+/// One exchange over a child's pipes: the input to write, and what came
+/// back.
+pub(crate) struct Pipes<'a> {
+    io: &'a mut Streams,
+    input: &'a [u8],
+    written: usize,
+    /// Stop once this many lines were read (a persistent worker's
+    /// answers), standard input left open; `None`: until both outputs
+    /// close, standard input closed once written.
+    lines_wanted: Option<usize>,
+    /// Line ends read so far.
+    pub(crate) lines: usize,
+    /// What standard output gave.
+    pub(crate) out: Vec<u8>,
+    /// The last [`STDERR_TAIL_BYTES`] of standard error.
+    pub(crate) tail: Vec<u8>,
+    /// A read error on standard output.
+    pub(crate) error: Option<std::io::Error>,
+}
+
+impl<'a> Pipes<'a> {
+    /// An exchange writing `input`, reading until `lines_wanted` lines (or
+    /// the end of the outputs), its standard error's tail going on from
+    /// `tail`.
+    pub(crate) fn new(
+        io: &'a mut Streams,
+        input: &'a [u8],
+        lines_wanted: Option<usize>,
+        tail: Vec<u8>,
+    ) -> Pipes<'a> {
+        if input.is_empty() && lines_wanted.is_none() {
+            // Nothing to write: closed at once.
+            io.stdin = None;
+        }
+        Pipes { io, input, written: 0, lines_wanted, lines: 0, out: Vec::new(), tail, error: None }
+    }
+
+    /// True once the input is written and the lines wanted were read.
+    fn answered(&self) -> bool {
+        self.lines_wanted.is_some_and(|n| self.lines >= n && self.written >= self.input.len())
+    }
+
+    /// The attempt's error after the child's group was killed for `why`:
+    /// collects what the pipes still hold for a short while (stderr's tail
+    /// explains a hang; a process that left the group may keep them open).
+    pub(crate) fn killed(mut self, why: String, stop: &AtomicBool) -> AttemptError {
+        self.lines_wanted = None;
+        let _ = self.pump(Some(Instant::now() + KILL_GRACE), None, false, stop);
+        let timed_out = why.starts_with("timed out");
+        AttemptError { reason: why, stderr: self.tail, timed_out }
+    }
+
     /// Writes the input and reads both outputs until both outputs are
-    /// closed; returns why it stopped early (the deadline passed, or with
-    /// `signals` a signal asked the run to stop), if so. A command that
-    /// exits without reading all its input gets a broken pipe: its exit
-    /// status decides.
-    fn pump(
+    /// closed (or the lines wanted came); returns why it stopped early (the
+    /// deadline passed, or with `signals` a signal asked the run to stop),
+    /// if so. A command that exits without reading all its input gets a
+    /// broken pipe: its exit status decides.
+    pub(crate) fn pump(
         &mut self,
         deadline: Option<Instant>,
         timeout: Option<Duration>,
@@ -630,7 +897,10 @@ impl<'a> Pipes<'a> {
         stop: &AtomicBool,
     ) -> Option<String> {
         let mut buf = vec![0u8; 64 << 10];
-        while self.stdout.is_some() || self.stderr.is_some() {
+        // Waiting for answers, a closed standard output ends the wait.
+        let err_too = self.lines_wanted.is_none();
+        while (self.io.stdout.is_some() || err_too && self.io.stderr.is_some()) && !self.answered()
+        {
             let stop = match (signals, timeout) {
                 (true, _) => expired(deadline, timeout, stop),
                 (false, _) if deadline.is_some_and(|d| Instant::now() >= d) => {
@@ -646,15 +916,16 @@ impl<'a> Pipes<'a> {
             let (mut ready_in, mut ready_out, mut ready_err) = (false, false, false);
             {
                 let (mut which, mut fds) = (Vec::with_capacity(3), Vec::with_capacity(3));
-                if let Some(p) = &self.stdin {
+                if let Some(p) = self.io.stdin.as_ref().filter(|_| self.written < self.input.len())
+                {
                     which.push(0);
                     fds.push(PollFd::new(p.as_fd(), PollFlags::POLLOUT));
                 }
-                if let Some(p) = &self.stdout {
+                if let Some(p) = &self.io.stdout {
                     which.push(1);
                     fds.push(PollFd::new(p.as_fd(), PollFlags::POLLIN));
                 }
-                if let Some(p) = &self.stderr {
+                if let Some(p) = &self.io.stderr {
                     which.push(2);
                     fds.push(PollFd::new(p.as_fd(), PollFlags::POLLIN));
                 }
@@ -678,22 +949,28 @@ impl<'a> Pipes<'a> {
                 self.write_some();
             }
             if ready_out {
-                if let Some(p) = &mut self.stdout {
+                if let Some(p) = &mut self.io.stdout {
                     match p.read(&mut buf) {
-                        Ok(0) => self.stdout = None,
-                        Ok(n) => self.out.extend_from_slice(&buf[..n]),
+                        Ok(0) => self.io.stdout = None,
+                        Ok(n) => {
+                            let got = &buf[..n];
+                            if self.lines_wanted.is_some() {
+                                self.lines += memchr::memchr_iter(b'\n', got).count();
+                            }
+                            self.out.extend_from_slice(got);
+                        }
                         Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
                         Err(e) => {
                             self.error = Some(e);
-                            self.stdout = None;
+                            self.io.stdout = None;
                         }
                     }
                 }
             }
             if ready_err {
-                if let Some(p) = &mut self.stderr {
+                if let Some(p) = &mut self.io.stderr {
                     match p.read(&mut buf) {
-                        Ok(0) | Err(_) => self.stderr = None,
+                        Ok(0) | Err(_) => self.io.stderr = None,
                         Ok(n) => push_tail(&mut self.tail, &buf[..n], STDERR_TAIL_BYTES),
                     }
                 }
@@ -703,18 +980,21 @@ impl<'a> Pipes<'a> {
     }
 
     /// Writes what the pipe takes of the rest of the input; closes it at
-    /// the end (or on a broken pipe).
+    /// the end (or on a broken pipe) unless lines are wanted back.
     fn write_some(&mut self) {
-        let Some(p) = &mut self.stdin else { return };
+        let Some(p) = &mut self.io.stdin else { return };
         let rest = self.input.get(self.written..).unwrap_or_default();
         match p.write(rest) {
             Ok(n) => self.written += n,
             Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(_) => self.written = self.input.len(),
+            Err(_) => {
+                self.written = self.input.len();
+                self.io.stdin = None;
+            }
         }
-        if self.written >= self.input.len() {
-            self.stdin = None;
+        if self.written >= self.input.len() && self.lines_wanted.is_none() {
+            self.io.stdin = None;
         }
     }
 }
@@ -729,7 +1009,7 @@ fn push_tail(tail: &mut Vec<u8>, bytes: &[u8], keep: usize) {
 
 /// Why to kill the process now, if so: the deadline passed, a signal asked
 /// the run to stop, or the run is stopping on an error (`stop`).
-fn expired(
+pub(crate) fn expired(
     deadline: Option<Instant>,
     timeout: Option<Duration>,
     stop: &AtomicBool,
@@ -749,7 +1029,7 @@ fn expired(
 }
 
 /// How long to block before looking at the deadline and signals again.
-fn wait_step(deadline: Option<Instant>) -> Duration {
+pub(crate) fn wait_step(deadline: Option<Instant>) -> Duration {
     match deadline {
         Some(d) => d.saturating_duration_since(Instant::now()).min(POLL),
         None => POLL,
@@ -758,7 +1038,7 @@ fn wait_step(deadline: Option<Instant>) -> Duration {
 
 /// Kills the child's process group (the command and every process it
 /// started that stayed in the group) and reaps the child.
-fn kill_group(child: &mut Child) {
+pub(crate) fn kill_group(child: &mut Child) {
     if let Ok(id) = i32::try_from(child.id()) {
         // The child is not reaped yet, so its id still names its group.
         let _ = nix::sys::signal::killpg(
@@ -771,7 +1051,7 @@ fn kill_group(child: &mut Child) {
 }
 
 /// An exit status in words: `exit status 3`, `killed by signal 9`.
-fn describe(status: ExitStatus) -> String {
+pub(crate) fn describe(status: ExitStatus) -> String {
     use std::os::unix::process::ExitStatusExt;
     match (status.code(), status.signal()) {
         (Some(c), _) => format!("exit status {c}"),
@@ -781,7 +1061,7 @@ fn describe(status: ExitStatus) -> String {
 }
 
 /// `1.5s`, `200ms`, `2m`.
-fn show_duration(d: Duration) -> String {
+pub(crate) fn show_duration(d: Duration) -> String {
     let s = d.as_secs_f64();
     if s < 1.0 {
         format!("{}ms", d.as_millis())

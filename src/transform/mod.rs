@@ -11,12 +11,14 @@ pub mod custom;
 pub mod external;
 pub mod fast_filter;
 pub mod jq;
+pub mod persistent;
+pub mod vote;
 
 use std::collections::{HashMap, HashSet};
 
 pub use chain::{Chain, Step};
 pub use custom::{JsonRecord, MapRecord};
-pub use external::{ExecFormat, ExecSpec, ExecStats};
+pub use external::{ExecFormat, ExecMode, ExecSpec, ExecStats};
 pub use fast_filter::FastFilter;
 pub use jq::{JqProgram, ValueOptions};
 
