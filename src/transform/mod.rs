@@ -14,7 +14,7 @@ pub mod jq;
 
 use std::collections::{HashMap, HashSet};
 
-pub use chain::{Chain, Step};
+pub use chain::{Chain, Mapped, Step};
 pub use custom::{JsonRecord, MapRecord};
 pub use external::{ExecFormat, ExecSpec, ExecStats};
 pub use fast_filter::FastFilter;
