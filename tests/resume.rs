@@ -93,8 +93,15 @@ impl Setup {
     /// Starts a run with `args` that hangs on chunk `STALL_AT`, waits until
     /// the journal holds the chunks before it, and kills it with SIGKILL.
     fn run_and_kill(&self, args: &[&str]) {
+        self.run_and_signal(args, "KILL");
+    }
+
+    /// [`Setup::run_and_kill`] with another signal; returns the exit code
+    /// and standard error.
+    fn run_and_signal(&self, args: &[&str], signal: &str) -> (Option<i32>, String) {
         std::fs::write(self.path("stall"), "").expect("stall file");
-        let mut child = self.command(args).stdout(Stdio::null()).spawn().expect("spawn");
+        let mut child =
+            self.command(args).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().expect("spawn");
         let started = Instant::now();
         // The chunks before STALL_AT are journaled, and the two after
         // them (--concurrency 2) hang.
@@ -107,28 +114,37 @@ impl Setup {
             }
             std::thread::sleep(Duration::from_millis(10));
         }
-        child.kill().expect("SIGKILL");
-        child.wait().expect("reaped");
-        // The hung steps (orphans now) see it and end.
+        let pid = child.id().to_string();
+        let sent = Command::new("kill").args([&format!("-{signal}"), &pid]).status();
+        assert!(sent.expect("kill runs").success());
+        let out = child.wait_with_output().expect("reaped");
+        // The hung steps (orphans after SIGKILL) see it and end.
         std::fs::remove_file(self.path("stall")).expect("unstall");
         assert_eq!(journal_entries(&self.path("j")), STALL_AT);
+        (out.status.code(), String::from_utf8_lossy(&out.stderr).into_owned())
     }
 }
 
 /// Whole entries in the journal at `path` (0 when there is none yet).
 fn journal_entries(path: &Path) -> usize {
-    let Ok(b) = std::fs::read(path) else { return 0 };
+    journal_seqs(path).len()
+}
+
+/// The chunks of the whole entries in the journal at `path`, in the order
+/// they were written (the order the chunks finished).
+fn journal_seqs(path: &Path) -> Vec<usize> {
+    let Ok(b) = std::fs::read(path) else { return Vec::new() };
     let u32_at = |at: usize| u32::from_le_bytes(b[at..at + 4].try_into().unwrap()) as usize;
-    if b.len() < 20 {
-        return 0;
+    if b.len() < 20 || b.len() < 20 + u32_at(12) {
+        return Vec::new();
     }
     let mut at = 20 + u32_at(12);
-    let mut n = 0;
+    let mut seqs = Vec::new();
     while at + 8 <= b.len() && at + 8 + u32_at(at) <= b.len() {
+        seqs.push(u64::from_le_bytes(b[at + 8..at + 16].try_into().unwrap()) as usize);
         at += 8 + u32_at(at);
-        n += 1;
     }
-    n
+    seqs
 }
 
 /// The output of a run that is never interrupted (no journal).
@@ -200,6 +216,10 @@ fn torn_last_entry_is_mapped_again() {
     let expected = reference(&s, &args);
     s.run_and_kill(&args);
     s.take_log();
+    let seqs = journal_seqs(&s.path("j"));
+    let mut sorted = seqs.clone();
+    sorted.sort_unstable();
+    assert_eq!(sorted, [0, 1, 2, 3, 4]);
     // A write cut short by the kill: the last entry's tail is missing.
     let j = std::fs::OpenOptions::new().write(true).open(s.path("j")).unwrap();
     let len = j.metadata().unwrap().len();
@@ -210,7 +230,10 @@ fn torn_last_entry_is_mapped_again() {
     let (code, err) = s.run(&[&args[..], &["--resume", "-o", out.to_str().unwrap()]].concat());
     assert_eq!((code, err.as_str()), (0, ""));
     assert_eq!(std::fs::read(&out).unwrap(), expected);
-    assert_eq!(s.take_log(), [4, 5, 6, 7, 8, 9]);
+    // The chunk of the torn entry (the last to finish) runs again.
+    let mut again = vec![seqs[STALL_AT - 1]];
+    again.extend(5..10);
+    assert_eq!(s.take_log(), again);
 }
 
 #[test]
@@ -380,4 +403,35 @@ fn journal_misuse_is_refused() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn sigint_keeps_the_journal_without_the_stopped_chunks() {
+    // SIGINT kills the hung commands; with --on-error reject their
+    // chunks must not be journaled as rejected, but run again.
+    let s = Setup::new(200, None);
+    let rejects = s.path("rejects.ndjson");
+    let args = [
+        "--chunk-size",
+        "20",
+        "--concurrency",
+        "2",
+        "-j",
+        "2",
+        "--on-error",
+        "reject",
+        "--rejects",
+        rejects.to_str().unwrap(),
+    ];
+    let expected = reference(&s, &args);
+    let (code, err) = s.run_and_signal(&args, "INT");
+    assert_eq!(code, Some(130), "{err}");
+    assert!(err.contains("run again with --resume"), "{err}");
+    assert_eq!(s.take_log(), [0, 1, 2, 3, 4, 5, 6]);
+    let out = s.path("out");
+    let (code, err) = s.run(&[&args[..], &["--resume", "-o", out.to_str().unwrap()]].concat());
+    assert_eq!((code, err.as_str()), (0, ""));
+    assert_eq!(std::fs::read(&out).unwrap(), expected);
+    assert_eq!(s.take_log(), [5, 6, 7, 8, 9]);
+    assert_eq!(std::fs::read(&rejects).unwrap(), b"");
 }

@@ -247,7 +247,8 @@ pub fn run_journaled<R: Reducer>(
                     } else {
                         let chain = chain.as_deref();
                         let journal = journal.as_deref();
-                        process(&chunk, &parse, chain, &*reducer, opts.on_error, journal)
+                        let on_error = opts.on_error;
+                        process(&chunk, &parse, chain, &*reducer, on_error, journal, &cancel)
                     };
                     let _ = recycle.try_send(chunk.data);
                     let _ = tx.send((seq, res));
@@ -372,6 +373,7 @@ fn process<R: Reducer>(
     reducer: &R,
     on_error: OnError,
     journal: Option<&Journal>,
+    cancel: &AtomicBool,
 ) -> Result<ChunkOutput<R::Partial>> {
     let run = || -> Result<ChunkOutput<R::Partial>> {
         let mut partial = reducer.empty();
@@ -396,6 +398,12 @@ fn process<R: Reducer>(
                     None => {
                         let mut bad = |e: Error, at: BadRecord<'_>| bad(&mut rejects, e, at);
                         let mapped = chain.map_chunk(chunk, parse, &mut bad)?.unwrap_or_default();
+                        // A run that is stopping kills its `--exec`
+                        // commands: what they left is no result to keep.
+                        if cancel.load(Ordering::Relaxed) || INTERRUPT.load(Ordering::Relaxed) != 0
+                        {
+                            return Err(Error::Internal("the run was stopped".into()));
+                        }
                         journal.record(chunk, &mapped, &rejects)?;
                         mapped
                     }
