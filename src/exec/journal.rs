@@ -180,6 +180,11 @@ impl Fingerprint {
             ));
         }
         let format = pipeline.resolved_input_format();
+        // An `--exec` step's other settings, beyond the command and its
+        // format, in a form that takes in any new field: how often and how
+        // long a command may try does not change what it prints, so those
+        // are blanked out.
+        let mut exec_rest = Vec::new();
         let steps: Vec<String> = pipeline
             .steps
             .iter()
@@ -194,16 +199,19 @@ impl Fingerprint {
                 }
                 Step::Rust(m) => format!("map {}", m.name()),
                 Step::Exec(spec) => {
-                    // Only what shapes the records the command gets and
-                    // prints; how often and how long it may try does not.
-                    let mut spec = spec.clone();
-                    spec.format = Some(spec.format.unwrap_or(ExecFormat::for_input(format)));
-                    spec.concurrency = 1;
-                    spec.retries = 0;
-                    spec.timeout = None;
-                    spec.retry_delay = Default::default();
-                    spec.retry_max_delay = Default::default();
-                    format!("--exec {spec:?}")
+                    let exec_format = spec.format.unwrap_or(ExecFormat::for_input(format));
+                    let mut rest = spec.clone();
+                    rest.command = String::new();
+                    rest.argv = Vec::new();
+                    rest.format = None;
+                    rest.concurrency = 1;
+                    rest.retries = 0;
+                    rest.timeout = None;
+                    rest.retry_delay = Default::default();
+                    rest.retry_max_delay = Default::default();
+                    exec_rest.push(format!("{rest:?}"));
+                    let exec_format = format!("{exec_format:?}").to_lowercase();
+                    format!("--exec {} --exec-format {exec_format}", spec.command)
                 }
             })
             .collect();
@@ -231,6 +239,7 @@ impl Fingerprint {
             ("--no-infer", pipeline.no_infer.to_string()),
             ("--null", format!("{:?}", pipeline.null_markers)),
             ("--on-error", on_error.to_string()),
+            ("the other settings of --exec", exec_rest.join(", ")),
         ];
         let inputs = pipeline
             .inputs
