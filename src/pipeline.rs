@@ -225,8 +225,10 @@ impl Pipeline {
     /// errors).
     ///
     /// # Errors
-    /// Bad settings ([`Error::Flag`], [`Error::UnknownColumn`]), and any
-    /// error from reading, parsing, reducing or writing, naming its place.
+    /// Bad settings ([`Error::Flag`], [`Error::UnknownColumn`]), a
+    /// [`Pipeline::journal`] that cannot be used ([`Error::Journal`]), and
+    /// any error from reading, parsing, reducing or writing, naming its
+    /// place.
     pub fn run(&self, out: &mut dyn Write, out_name: &str) -> Result<RunStats> {
         let has_map = self.steps.iter().any(Step::is_map);
         let out_format = self.output_format.unwrap_or(self.resolved_input_format());

@@ -415,7 +415,7 @@ impl Journal {
         let mut header = Vec::with_capacity(json.len() + 20);
         header.extend_from_slice(MAGIC);
         header.extend_from_slice(&VERSION.to_le_bytes());
-        header.extend_from_slice(&frame_len(json.len())?.to_le_bytes());
+        header.extend_from_slice(&frame_len(&name, json.len())?.to_le_bytes());
         header.extend_from_slice(&crc32fast::hash(json.as_bytes()).to_le_bytes());
         header.extend_from_slice(json.as_bytes());
         file.write_all(&header).map_err(io)?;
@@ -486,7 +486,7 @@ impl Journal {
         let payload = encode_entry(chunk, mapped, rejects);
         let io = |e| Error::io(format!("{} (--journal)", self.name), e);
         let mut frame = Vec::with_capacity(payload.len() + 8);
-        frame.extend_from_slice(&frame_len(payload.len())?.to_le_bytes());
+        frame.extend_from_slice(&frame_len(&self.name, payload.len())?.to_le_bytes());
         frame.extend_from_slice(&crc32fast::hash(&payload).to_le_bytes());
         frame.extend_from_slice(&payload);
         self.append.lock().write_all(&frame).map_err(io)?;
@@ -496,10 +496,15 @@ impl Journal {
     }
 }
 
-/// A length as a frame's `u32`.
-fn frame_len(len: usize) -> Result<u32> {
-    u32::try_from(len).map_err(|_| {
-        Error::Internal(format!("a journal entry of {len} bytes is over the 4 GiB limit"))
+/// A length as a frame's `u32`; an entry over 4 GiB is an
+/// [`Error::Journal`] for the journal `name`.
+fn frame_len(name: &str, len: usize) -> Result<u32> {
+    u32::try_from(len).map_err(|_| Error::Journal {
+        path: name.to_string(),
+        message: format!(
+            "a chunk's entry would take {len} bytes, over the 4 GiB an entry may hold: use \
+             smaller chunks (--chunk-bytes)"
+        ),
     })
 }
 
