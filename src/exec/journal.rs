@@ -33,10 +33,17 @@
 //! size, modification time and the CRC-32 of its first and last 64 KiB)
 //! and the chunk size the run used. An entry's payload is binary: see
 //! `encode_entry`. Entries are appended in the order chunks finish (not
-//! in seq order) by the worker that mapped the chunk: `write_all` under a
-//! lock, then `fdatasync` outside it, so that an entry is on disk before the
-//! chunk is merged. After `kill -9` or a power cut the last entry may be
-//! torn: its length runs past the end of the file or its CRC does not match.
+//! in seq order) by the worker that mapped the chunk, with one `write`
+//! under a lock, before the chunk is merged: from then on the entry
+//! survives the process being killed (it is in the page cache). A syncer
+//! thread puts the entries on disk (`fdatasync`) as they come, one sync for
+//! all the entries written since the last (group commit), so that the
+//! workers never wait for the disk: after a crash of the machine, the
+//! entries of the last few milliseconds may be lost, and their chunks are
+//! mapped again. (Syncing each entry on its worker cost 1.5 ms of wall
+//! time an 85 KB entry here, a third of a cheap `--map` run in 64 KiB
+//! chunks.) After `kill -9` or a power cut the last entry may be torn: its
+//! length runs past the end of the file or its CRC does not match.
 //! [`Journal::open`] stops at the first such entry, cuts the file there,
 //! and that chunk is simply mapped again.
 //!
@@ -60,9 +67,10 @@ use std::fs::{File, OpenOptions};
 use std::io::{BufReader, Read, Write};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::UNIX_EPOCH;
 
-use parking_lot::Mutex;
+use parking_lot::{Condvar, Mutex};
 
 use crate::error::{Error, Result};
 use crate::pipeline::Pipeline;
@@ -348,13 +356,86 @@ impl Fingerprint {
 #[derive(Debug)]
 pub struct Journal {
     name: String,
-    /// The file, for reading entries back and for `fdatasync`.
+    /// The file, for reading entries back.
     file: File,
     /// The same file opened for appending; the lock keeps entries whole.
     append: Mutex<File>,
     /// Where each journaled chunk's payload is: seq → (offset, length).
     done: HashMap<u64, (u64, u32)>,
     chunk: ChunkLimit,
+    /// The thread that syncs new entries to disk, and what it shares.
+    syncer: Option<std::thread::JoinHandle<()>>,
+    sync: Arc<SyncShared>,
+}
+
+/// What [`Journal::record`] and the syncer thread share.
+#[derive(Debug, Default)]
+struct SyncShared {
+    state: Mutex<SyncState>,
+    wake: Condvar,
+}
+
+#[derive(Debug, Default)]
+struct SyncState {
+    /// Entries appended since the last `fdatasync` started.
+    dirty: bool,
+    /// The journal is being dropped: sync what is left, then end.
+    stop: bool,
+    /// A failed `fdatasync`, for the next [`Journal::record`] to report.
+    error: Option<std::io::Error>,
+}
+
+impl Journal {
+    /// The journal `name` over `file`, appending with `append`, and its
+    /// syncer thread.
+    fn start(
+        name: String,
+        file: File,
+        append: File,
+        done: Index,
+        chunk: ChunkLimit,
+    ) -> Result<Journal> {
+        let io = |e| Error::io(format!("{name} (--journal)"), e);
+        let sync = Arc::new(SyncShared::default());
+        let shared = sync.clone();
+        let target = file.try_clone().map_err(io)?;
+        let syncer = std::thread::Builder::new()
+            .name("fanfold-journal".into())
+            .spawn(move || sync_loop(&target, &shared))
+            .map_err(io)?;
+        let append = Mutex::new(append);
+        Ok(Journal { name, file, append, done, chunk, syncer: Some(syncer), sync })
+    }
+}
+
+/// The syncer thread: whenever entries were appended, one `fdatasync`
+/// for all of them (group commit), until the journal is dropped.
+fn sync_loop(file: &File, shared: &SyncShared) {
+    let mut state = shared.state.lock();
+    loop {
+        while !state.dirty && !state.stop {
+            shared.wake.wait(&mut state);
+        }
+        if !state.dirty {
+            return;
+        }
+        state.dirty = false;
+        let synced = parking_lot::MutexGuard::unlocked(&mut state, || file.sync_data());
+        if let Err(e) = synced {
+            state.error.get_or_insert(e);
+        }
+    }
+}
+
+impl Drop for Journal {
+    /// Syncs the last entries and ends the syncer thread.
+    fn drop(&mut self) {
+        self.sync.state.lock().stop = true;
+        self.sync.wake.notify_one();
+        if let Some(t) = self.syncer.take() {
+            let _ = t.join();
+        }
+    }
 }
 
 impl Journal {
@@ -400,7 +481,7 @@ impl Journal {
                     file.sync_all().map_err(io)?;
                 }
                 let append = OpenOptions::new().append(true).open(&spec.path).map_err(io)?;
-                return Ok(Journal { name, file, append: Mutex::new(append), done, chunk });
+                return Journal::start(name, file, append, done, chunk);
             }
             // Killed while the header was being written: nothing to keep.
         }
@@ -429,7 +510,7 @@ impl Journal {
             let _ = d.sync_all();
         }
         let append = OpenOptions::new().append(true).open(&spec.path).map_err(io)?;
-        Ok(Journal { name, file, append: Mutex::new(append), done: HashMap::new(), chunk })
+        Journal::start(name, file, append, HashMap::new(), chunk)
     }
 
     /// The chunk size to cut the input with: the one the journal's first
@@ -478,10 +559,14 @@ impl Journal {
     }
 
     /// Appends `chunk`'s entry (the records `mapped` and the `rejects` its
-    /// chain set aside) and waits until it is on disk (`fdatasync`).
+    /// chain set aside) and has the syncer thread put it on disk
+    /// (`fdatasync`) without waiting for it. Once this returns, the entry
+    /// survives the process being killed (it is in the page cache); it
+    /// survives a crash of the machine once the next sync is done.
     ///
     /// # Errors
-    /// [`Error::Io`] naming the journal when writing or syncing fails.
+    /// [`Error::Io`] naming the journal when writing fails, or when an
+    /// earlier sync failed.
     pub fn record(&self, chunk: &Chunk, mapped: &Mapped, rejects: &[Reject]) -> Result<()> {
         let payload = encode_entry(chunk, mapped, rejects);
         let io = |e| Error::io(format!("{} (--journal)", self.name), e);
@@ -490,9 +575,13 @@ impl Journal {
         frame.extend_from_slice(&crc32fast::hash(&payload).to_le_bytes());
         frame.extend_from_slice(&payload);
         self.append.lock().write_all(&frame).map_err(io)?;
-        // Outside the lock: another worker may append meanwhile, and one
-        // `fdatasync` may then cover both entries.
-        self.file.sync_data().map_err(io)
+        let mut state = self.sync.state.lock();
+        if let Some(e) = state.error.take() {
+            return Err(io(e));
+        }
+        state.dirty = true;
+        self.sync.wake.notify_one();
+        Ok(())
     }
 }
 
