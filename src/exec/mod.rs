@@ -20,6 +20,10 @@
 //! depend on scheduling. Then the reader stops, queued chunks are skipped,
 //! and the error is returned. A panic in a worker becomes
 //! [`Error::WorkerPanic`] naming the chunk's first line.
+//!
+//! With a [`Journal`] ([`run_journaled`], `--journal`), a worker records
+//! what the chain made of its chunk before the chunk is merged, and a chunk
+//! the journal already holds skips the chain (see [`journal`]).
 
 pub mod journal;
 mod progress;
@@ -400,8 +404,12 @@ fn process<R: Reducer>(
                         let mapped = chain.map_chunk(chunk, parse, &mut bad)?.unwrap_or_default();
                         // A run that is stopping kills its `--exec`
                         // commands: what they left is no result to keep.
-                        if cancel.load(Ordering::Relaxed) || INTERRUPT.load(Ordering::Relaxed) != 0
-                        {
+                        // (The run has its error already: this one is not
+                        // reported.)
+                        if let Some(e) = interrupted() {
+                            return Err(e);
+                        }
+                        if cancel.load(Ordering::Relaxed) {
                             return Err(Error::Internal("the run was stopped".into()));
                         }
                         journal.record(chunk, &mapped, &rejects)?;
