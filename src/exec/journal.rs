@@ -828,6 +828,29 @@ mod tests {
     use super::*;
 
     #[test]
+    fn differences_name_what_changed() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("in.csv");
+        std::fs::write(&path, "a\n1\n").unwrap();
+        let before = Fingerprint {
+            settings: vec![("--null".into(), "[]".into())],
+            inputs: vec![InputPrint::of("in.csv", &path).unwrap()],
+        };
+        assert!(before.differences(&before).is_empty());
+        std::fs::write(&path, "a\n2\n").unwrap();
+        let mut after = before.clone();
+        after.inputs = vec![InputPrint::of("in.csv", &path).unwrap()];
+        after.settings[0].1 = "[\"NA\"]".into();
+        assert_eq!(
+            after.differences(&before),
+            [
+                "--null was `[]`, now `[\"NA\"]`",
+                "input in.csv has changed (same size, other content)"
+            ]
+        );
+    }
+
+    #[test]
     fn entries_round_trip() {
         let chunk = Chunk {
             seq: 7,
