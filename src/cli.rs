@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use clap::{ArgMatches, Parser, ValueEnum};
 
+use fanfold::exec::JournalSpec;
 use fanfold::reduce::CustomSpec;
 use fanfold::sink::rejects::{MaxErrors, OnError};
 use fanfold::transform::external::parse_duration;
@@ -166,6 +167,23 @@ pub struct Args {
     /// printing different record counts fail the chunk.
     #[arg(long, value_name = "FIELD", requires_all = ["replicas", "any_exec"])]
     pub vote: Option<String>,
+
+    /// Record each chunk's mapped records (what --map and --exec made of
+    /// it, and its rejects) in FILE as soon as its steps finish, synced to
+    /// disk, so that a killed run can go on with --resume. Needs --map or
+    /// --exec and input files. Refused when FILE exists (unless --resume);
+    /// removed once the output is written.
+    #[arg(long, value_name = "FILE")]
+    pub journal: Option<PathBuf>,
+
+    /// Go on with the run the --journal FILE records: chunks it holds skip
+    /// their steps, and the output is byte for byte that of an
+    /// uninterrupted run. The inputs and the flags that shape the records
+    /// must be the same (else it is refused, naming what changed); --threads,
+    /// --concurrency, --retries, --timeout, --memory-limit and the reducer
+    /// may differ. Without FILE, the run starts from the beginning.
+    #[arg(long, requires = "journal")]
+    pub resume: bool,
 
     /// Show a progress bar on standard error even when it is not a
     /// terminal (default: only when it is).
@@ -587,6 +605,7 @@ impl Args {
         p.max_errors = self.max_errors;
         p.null_markers = self.null.clone();
         p.progress = !self.no_progress && (self.progress || std::io::stderr().is_terminal());
+        p.journal = self.journal.clone().map(|path| JournalSpec { path, resume: self.resume });
         if let (Some(update), Some(merge)) = (&self.reduce_update, &self.reduce_merge) {
             p.reduce = ReduceSpec::Custom(CustomSpec {
                 init: self.reduce_init.clone().unwrap_or_else(|| "null".into()),

@@ -196,6 +196,16 @@ pub enum Error {
         /// What passed it, and how to get past it.
         message: String,
     },
+    /// A `--journal` file cannot be used: it exists and `--resume` was not
+    /// given, it is not a fanfold journal, or it records a run with
+    /// different inputs or flags (the message says which changed).
+    #[error("{path} (--journal): {message}")]
+    Journal {
+        /// The journal file.
+        path: String,
+        /// What is wrong and how to go on.
+        message: String,
+    },
     /// A worker panicked while processing a chunk: a bug in fanfold.
     #[error(
         "internal error while processing the chunk at {at}: {message} (this is a bug in fanfold)"

@@ -38,6 +38,12 @@ fn main() -> ExitCode {
         Err(e) if e.is_broken_pipe() => ExitCode::SUCCESS,
         Err(fanfold::Error::Interrupted { signal }) => {
             eprintln!("fanfold: interrupted by signal {signal}; output files removed");
+            if let Some(path) = &args.journal {
+                eprintln!(
+                    "fanfold: the chunks done are kept in {}: run again with --resume to go on",
+                    path.display()
+                );
+            }
             ExitCode::from((128 + signal).clamp(0, 255) as u8)
         }
         Err(e) => {
@@ -59,8 +65,19 @@ fn run(args: &cli::Args, steps: Vec<fanfold::transform::Step>) -> fanfold::Resul
         _ => Output::stdout(),
     };
     let name = output.name().to_string();
+    if let Some(path) = args.journal.as_ref().filter(|p| args.resume && !p.exists()) {
+        eprintln!(
+            "fanfold: --resume: no journal at {}; starting from the beginning",
+            path.display()
+        );
+    }
     let stats = pipeline.run(&mut output, &name)?;
     output.commit()?;
+    // The output is in place: the journal has done its work.
+    if let Some(path) = &args.journal {
+        std::fs::remove_file(path)
+            .map_err(|e| fanfold::Error::io(format!("{} (--journal)", path.display()), e))?;
+    }
     if args.stats {
         print_stats(&stats);
     }
@@ -95,6 +112,7 @@ fn stats_json(s: &RunStats) -> String {
         "records_filtered": s.records_filtered,
         "records_rejected": s.records_rejected,
         "chunks": s.chunks,
+        "chunks_resumed": s.chunks_resumed,
         "threads": s.threads,
         "bytes_read": s.bytes_read,
         "bytes_written": s.bytes_written,
@@ -155,6 +173,13 @@ fn print_stats(s: &RunStats) {
         s.mb_per_sec(),
         s.peak_in_flight
     );
+    if s.chunks_resumed > 0 {
+        let _ = writeln!(
+            err,
+            "fanfold: stats: {} of {} chunks resumed from the journal",
+            s.chunks_resumed, s.chunks
+        );
+    }
     if s.spilled_runs > 0 {
         let _ = writeln!(
             err,

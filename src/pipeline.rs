@@ -8,7 +8,7 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 
 use crate::error::{Error, Result};
-use crate::exec::{self, ExecOptions, RunStats};
+use crate::exec::{self, ExecOptions, Journal, JournalSpec, RunStats};
 use crate::format::Format;
 use crate::parse::ParseOptions;
 use crate::reduce::{
@@ -140,6 +140,13 @@ pub struct Pipeline {
     /// Draw a progress bar on standard error (the command turns it on when
     /// standard error is a terminal; default: off).
     pub progress: bool,
+    /// `--journal FILE` (and `--resume`): record each mapped chunk durably,
+    /// and skip the chunks an earlier run of the same inputs and steps
+    /// recorded (see [`crate::exec::journal`]). Needs a `--map` or
+    /// `--exec` step and input files. [`Pipeline::run`] leaves the file in
+    /// place; remove it once the output is safely committed (the command
+    /// does). `None`: no journal (the default).
+    pub journal: Option<JournalSpec>,
 }
 
 /// The default `--memory-limit` in bytes: a quarter of the physical memory
@@ -188,6 +195,7 @@ impl Pipeline {
             memory_limit: None,
             temp_dir: None,
             progress: false,
+            journal: None,
         }
     }
 
@@ -217,8 +225,10 @@ impl Pipeline {
     /// errors).
     ///
     /// # Errors
-    /// Bad settings ([`Error::Flag`], [`Error::UnknownColumn`]), and any
-    /// error from reading, parsing, reducing or writing, naming its place.
+    /// Bad settings ([`Error::Flag`], [`Error::UnknownColumn`]), a
+    /// [`Pipeline::journal`] that cannot be used ([`Error::Journal`]), and
+    /// any error from reading, parsing, reducing or writing, naming its
+    /// place.
     pub fn run(&self, out: &mut dyn Write, out_name: &str) -> Result<RunStats> {
         let has_map = self.steps.iter().any(Step::is_map);
         let out_format = self.output_format.unwrap_or(self.resolved_input_format());
@@ -434,7 +444,16 @@ impl Pipeline {
             (None, Some(f)) => f.default_delimiter().unwrap_or(b','),
         };
         let plan = self.plan();
-        let mut splitter = Splitter::new(self.inputs.clone(), format, delimiter, plan.chunk);
+        // A resumed run cuts the input where the journal's run did.
+        let journal = match &self.journal {
+            Some(spec) => {
+                let print = exec::journal::Fingerprint::of(self)?;
+                Some(Arc::new(Journal::open(spec, &print, plan.chunk)?))
+            }
+            None => None,
+        };
+        let chunk = journal.as_ref().map_or(plan.chunk, |j| j.chunk());
+        let mut splitter = Splitter::new(self.inputs.clone(), format, delimiter, chunk);
         let header = splitter.header()?;
         let columns = header.clone().unwrap_or_default();
         let json_input = format.is_json();
@@ -529,7 +548,7 @@ impl Pipeline {
         let rejects_name = rejects_out.as_ref().map(|o| o.name().to_string()).unwrap_or_default();
         let result = {
             let mut rejects_sink = rejects_out.as_mut().map(|o| Sink::new(o, &rejects_name));
-            exec::run(
+            exec::run_journaled(
                 splitter,
                 parse,
                 chain.clone(),
@@ -537,6 +556,7 @@ impl Pipeline {
                 &mut sink,
                 rejects_sink.as_mut(),
                 opts,
+                journal,
             )
             .map(|mut stats| {
                 stats.exec = chain.as_ref().and_then(|c| c.exec_stats());

@@ -20,7 +20,12 @@
 //! depend on scheduling. Then the reader stops, queued chunks are skipped,
 //! and the error is returned. A panic in a worker becomes
 //! [`Error::WorkerPanic`] naming the chunk's first line.
+//!
+//! With a [`Journal`] ([`run_journaled`], `--journal`), a worker records
+//! what the chain made of its chunk before the chunk is merged, and a chunk
+//! the journal already holds skips the chain (see [`journal`]).
 
+pub mod journal;
 mod progress;
 
 use std::collections::BTreeMap;
@@ -38,6 +43,8 @@ use crate::reduce::{Reducer, Sink};
 use crate::sink::rejects::{MaxErrors, OnError, Reject};
 use crate::source::{Chunk, Splitter};
 use crate::transform::{Chain, ExecStats};
+
+pub use journal::{Journal, JournalSpec};
 
 /// Set to a signal number (2 for SIGINT, 15 for SIGTERM) to stop the runs
 /// in progress: the reader stops at the next chunk, queued chunks are
@@ -87,6 +94,9 @@ pub struct RunStats {
     pub records_written: u64,
     /// Chunks processed.
     pub chunks: u64,
+    /// Chunks whose records came from the `--journal` of an earlier run
+    /// (`--resume`) instead of from their steps.
+    pub chunks_resumed: u64,
     /// Worker threads.
     pub threads: usize,
     /// Bytes read from the inputs.
@@ -122,6 +132,8 @@ struct ChunkOutput<P> {
     read: u64,
     filtered: u64,
     rejects: Vec<Reject>,
+    /// The records came from the journal.
+    resumed: bool,
 }
 
 type ChunkResult<P> = (u64, Result<ChunkOutput<P>>);
@@ -140,6 +152,30 @@ type ChunkResult<P> = (u64, Result<ChunkOutput<P>>);
 /// # Panics
 /// When `opts.threads` or `opts.max_in_flight` is 0.
 pub fn run<R: Reducer>(
+    splitter: Splitter,
+    parse: ParseOptions,
+    chain: Option<Arc<Chain>>,
+    reducer: Arc<R>,
+    sink: &mut Sink<'_>,
+    rejects: Option<&mut Sink<'_>>,
+    opts: ExecOptions,
+) -> Result<RunStats> {
+    run_journaled(splitter, parse, chain, reducer, sink, rejects, opts, None)
+}
+
+/// [`run`], with a [`Journal`]: when `chain` has a value stage (a `--map`
+/// or `--exec` step), each chunk the journal holds is folded from it
+/// instead of being parsed and mapped, and each chunk mapped is recorded
+/// in it, durably, before it is merged (see [`journal`]).
+///
+/// # Errors
+/// As [`run`], plus the journal's: [`Error::Journal`] for an entry that
+/// does not match its chunk, [`Error::Io`] naming the journal.
+///
+/// # Panics
+/// When `opts.threads` or `opts.max_in_flight` is 0.
+#[allow(clippy::too_many_arguments)]
+pub fn run_journaled<R: Reducer>(
     mut splitter: Splitter,
     parse: ParseOptions,
     chain: Option<Arc<Chain>>,
@@ -147,6 +183,7 @@ pub fn run<R: Reducer>(
     sink: &mut Sink<'_>,
     mut rejects: Option<&mut Sink<'_>>,
     opts: ExecOptions,
+    journal: Option<Arc<Journal>>,
 ) -> Result<RunStats> {
     assert!(opts.threads > 0 && opts.max_in_flight > 0);
     let started = Instant::now();
@@ -201,16 +238,21 @@ pub fn run<R: Reducer>(
                 let tx = result_tx.clone();
                 let recycle = recycle_tx.clone();
                 let (reducer, parse, cancel) = (reducer.clone(), parse.clone(), cancel.clone());
-                let chain = chain.clone();
+                let (chain, journal) = (chain.clone(), journal.clone());
                 pool.spawn_fifo(move || {
                     let seq = chunk.seq;
                     let res = if cancel.load(Ordering::Relaxed)
                         || INTERRUPT.load(Ordering::Relaxed) != 0
                     {
                         let partial = reducer.empty();
-                        Ok(ChunkOutput { partial, read: 0, filtered: 0, rejects: Vec::new() })
+                        let rejects = Vec::new();
+                        let resumed = false;
+                        Ok(ChunkOutput { partial, read: 0, filtered: 0, rejects, resumed })
                     } else {
-                        process(&chunk, &parse, chain.as_deref(), &*reducer, opts.on_error)
+                        let chain = chain.as_deref();
+                        let journal = journal.as_deref();
+                        let on_error = opts.on_error;
+                        process(&chunk, &parse, chain, &*reducer, on_error, journal, &cancel)
                     };
                     let _ = recycle.try_send(chunk.data);
                     let _ = tx.send((seq, res));
@@ -252,6 +294,7 @@ pub fn run<R: Reducer>(
                     stats.records_read += out.read;
                     stats.records_filtered += out.filtered;
                     stats.records_rejected += rejected_here;
+                    stats.chunks_resumed += u64::from(out.resumed);
                     if let Some(r) = rejects.as_deref_mut() {
                         report.clear();
                         out.rejects.iter().for_each(|j| j.write_ndjson(&mut report));
@@ -324,18 +367,22 @@ pub fn run<R: Reducer>(
 }
 
 /// Parses, transforms and folds one chunk on a worker, setting bad records
-/// aside as `on_error` says and turning a panic into an error.
+/// aside as `on_error` says and turning a panic into an error. With a
+/// journal and a chain that maps records, the chunk's records come from
+/// the journal when it has them, and go to it when it does not.
 fn process<R: Reducer>(
     chunk: &Chunk,
     parse: &ParseOptions,
     chain: Option<&Chain>,
     reducer: &R,
     on_error: OnError,
+    journal: Option<&Journal>,
+    cancel: &AtomicBool,
 ) -> Result<ChunkOutput<R::Partial>> {
     let run = || -> Result<ChunkOutput<R::Partial>> {
         let mut partial = reducer.empty();
         let mut rejects = Vec::new();
-        let mut bad = |e: Error, at: BadRecord<'_>| match on_error {
+        let bad = |rejects: &mut Vec<Reject>, e: Error, at: BadRecord<'_>| match on_error {
             OnError::Fail => Err(e),
             OnError::Skip | OnError::Reject => {
                 rejects.push(Reject::new(&e, at.raw, at.offset, chunk.seq, at.index));
@@ -343,9 +390,45 @@ fn process<R: Reducer>(
             }
         };
         let mut fold = |rec: &Record<'_>| reducer.fold(&mut partial, rec);
-        let (read, filtered) = match chain {
-            None => (for_each_record_or(chunk, parse, &mut fold, &mut bad)?, 0),
-            Some(chain) => chain.run_chunk(chunk, parse, &mut fold, &mut bad)?,
+        let mut resumed = false;
+        let (read, filtered) = match (chain, journal) {
+            (Some(chain), Some(journal)) if chain.has_value_stage() => {
+                let mapped = match journal.replay(chunk)? {
+                    Some((mapped, journaled)) => {
+                        resumed = true;
+                        rejects = journaled;
+                        mapped
+                    }
+                    None => {
+                        let mut bad = |e: Error, at: BadRecord<'_>| bad(&mut rejects, e, at);
+                        let mapped = chain.map_chunk(chunk, parse, &mut bad)?.unwrap_or_default();
+                        // A run that is stopping kills its `--exec`
+                        // commands: what they left is no result to keep.
+                        // (The run has its error already: this one is not
+                        // reported.)
+                        if let Some(e) = interrupted() {
+                            return Err(e);
+                        }
+                        if cancel.load(Ordering::Relaxed) {
+                            return Err(Error::Internal("the run was stopped".into()));
+                        }
+                        journal.record(chunk, &mapped, &rejects)?;
+                        mapped
+                    }
+                };
+                let input = parse.input_names.get(chunk.input).map_or("<input>", String::as_str);
+                let mut bad = |e: Error, at: BadRecord<'_>| bad(&mut rejects, e, at);
+                chain.fold_mapped(&mapped, input, &mut fold, &mut bad)?;
+                (mapped.read, mapped.filtered)
+            }
+            (None, _) => {
+                let mut bad = |e: Error, at: BadRecord<'_>| bad(&mut rejects, e, at);
+                (for_each_record_or(chunk, parse, &mut fold, &mut bad)?, 0)
+            }
+            (Some(chain), _) => {
+                let mut bad = |e: Error, at: BadRecord<'_>| bad(&mut rejects, e, at);
+                chain.run_chunk(chunk, parse, &mut fold, &mut bad)?
+            }
         };
         if on_error == OnError::Skip {
             // Counted, not reported: keep only what the count needs.
@@ -355,7 +438,7 @@ fn process<R: Reducer>(
             });
         }
         reducer.seal(&mut partial)?;
-        Ok(ChunkOutput { partial, read, filtered, rejects })
+        Ok(ChunkOutput { partial, read, filtered, rejects, resumed })
     };
     match catch_unwind(AssertUnwindSafe(run)) {
         Ok(res) => res,

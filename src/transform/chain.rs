@@ -130,6 +130,25 @@ struct ValueStage {
 /// and index in the chunk.
 type Place = (u64, u64, u64);
 
+/// The records a chain's value stage made of one chunk
+/// ([`Chain::map_chunk`]), before the reducer sees them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Mapped {
+    /// Input records read from the chunk, bad ones included.
+    pub read: u64,
+    /// Input records the chain dropped (filtered out, or mapped to
+    /// nothing).
+    pub filtered: u64,
+    /// The records that came out: one compact JSON object per line, each
+    /// ended by `\n`.
+    pub records: Vec<u8>,
+    /// For each line of `records`: the 1-based input line, the byte offset
+    /// in its input and the index in the chunk of the input record it came
+    /// from (for a record an `--exec` command printed: the chunk's first
+    /// line and offset, and its last record's index).
+    pub places: Vec<(u64, u64, u64)>,
+}
+
 /// An `--exec` step and the value steps after it, up to the next one.
 #[derive(Debug)]
 struct ExecSegment {
@@ -291,6 +310,9 @@ impl Chain {
     /// the run goes on). Returns the number of input records read and how
     /// many of them the chain dropped (filtered out, or mapped to nothing).
     ///
+    /// With a value stage this is [`Chain::map_chunk`] then
+    /// [`Chain::fold_mapped`].
+    ///
     /// # Errors
     /// What `bad` and `fold` return.
     pub fn run_chunk(
@@ -300,23 +322,48 @@ impl Chain {
         fold: &mut dyn FnMut(&Record<'_>) -> Result<()>,
         bad: &mut dyn FnMut(Error, BadRecord<'_>) -> Result<()>,
     ) -> Result<(u64, u64)> {
+        if let Some(mapped) = self.map_chunk(chunk, parse, bad)? {
+            let input = parse.input_names.get(chunk.input).map_or("<input>", String::as_str);
+            self.fold_mapped(&mapped, input, fold, bad)?;
+            return Ok((mapped.read, mapped.filtered));
+        }
         let mut filtered = 0;
-        let Some(stage) = &self.value else {
-            let read = for_each_record_or(
-                chunk,
-                parse,
-                |rec| {
-                    if self.keep(rec)? {
-                        fold(rec)
-                    } else {
-                        filtered += 1;
-                        Ok(())
-                    }
-                },
-                bad,
-            )?;
-            return Ok((read, filtered));
-        };
+        let read = for_each_record_or(
+            chunk,
+            parse,
+            |rec| {
+                if self.keep(rec)? {
+                    fold(rec)
+                } else {
+                    filtered += 1;
+                    Ok(())
+                }
+            },
+            bad,
+        )?;
+        Ok((read, filtered))
+    }
+
+    /// The map half of [`Chain::run_chunk`] for a chain with a value stage
+    /// (a `--map`, a Rust map or an `--exec`): parses `chunk` and runs every
+    /// step, `--exec` commands included, on its records, sending bad ones
+    /// to `bad`. Returns the records that come out, as NDJSON, ready for
+    /// [`Chain::fold_mapped`]; `None` when the chain has no value stage
+    /// (its records are the parsed input records, folded as they are read).
+    ///
+    /// This is what `--journal` records for a chunk: folding the same
+    /// [`Mapped`] again gives the reducer the same records.
+    ///
+    /// # Errors
+    /// What `bad` returns.
+    pub fn map_chunk(
+        &self,
+        chunk: &Chunk,
+        parse: &ParseOptions,
+        bad: &mut dyn FnMut(Error, BadRecord<'_>) -> Result<()>,
+    ) -> Result<Option<Mapped>> {
+        let Some(stage) = &self.value else { return Ok(None) };
+        let mut filtered = 0;
         let mut buf = Vec::new();
         let mut places = Vec::new();
         // Where the records that reach the first `--exec` are in the chunk.
@@ -342,14 +389,35 @@ impl Chain {
         if !self.execs.is_empty() {
             match self.run_execs(chunk, parse, read, &entered, buf, bad)? {
                 Some((b, p)) => (buf, places) = (b, p),
-                None => return Ok((read, filtered)),
+                None => {
+                    let (records, places) = (Vec::new(), Vec::new());
+                    return Ok(Some(Mapped { read, filtered, records, places }));
+                }
             }
         }
-        let input = parse.input_names.get(chunk.input).map_or("<input>", String::as_str);
-        let text = std::str::from_utf8(&buf)
+        Ok(Some(Mapped { read, filtered, records: buf, places }))
+    }
+
+    /// The fold half of [`Chain::run_chunk`]: parses the records of
+    /// `mapped` (which [`Chain::map_chunk`] made for a chunk of `input`)
+    /// and calls `fold` on each, in order. A record that cannot be written
+    /// as JSON, or that `fold` fails on with a record error, goes to `bad`.
+    ///
+    /// # Errors
+    /// What `bad` and `fold` return; [`Error::Internal`] when the records
+    /// are not UTF-8.
+    pub fn fold_mapped(
+        &self,
+        mapped: &Mapped,
+        input: &str,
+        fold: &mut dyn FnMut(&Record<'_>) -> Result<()>,
+        bad: &mut dyn FnMut(Error, BadRecord<'_>) -> Result<()>,
+    ) -> Result<()> {
+        let Some(stage) = &self.value else { return Ok(()) };
+        let text = std::str::from_utf8(&mapped.records)
             .map_err(|e| Error::Internal(format!("--map output is not UTF-8: {e}")))?;
         let mut pairs = Vec::new();
-        for (line_text, &(line, offset, index)) in text.lines().zip(&places) {
+        for (line_text, &(line, offset, index)) in text.lines().zip(&mapped.places) {
             pairs.clear();
             let raw = line_text.as_bytes();
             if let Err(e) = object_pairs(line_text, &mut pairs) {
@@ -368,7 +436,7 @@ impl Chain {
                 other => other?,
             }
         }
-        Ok((read, filtered))
+        Ok(())
     }
 
     /// Runs the `--exec` steps (and the steps after each) on the records

@@ -16,7 +16,7 @@ pub mod vote;
 
 use std::collections::{HashMap, HashSet};
 
-pub use chain::{Chain, Step};
+pub use chain::{Chain, Mapped, Step};
 pub use custom::{JsonRecord, MapRecord};
 pub use external::{ExecFormat, ExecMode, ExecSpec, ExecStats};
 pub use fast_filter::FastFilter;
