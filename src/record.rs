@@ -122,6 +122,34 @@ pub(crate) enum LineAt<'a> {
     Offset { first_line: u64, chunk: &'a [u8], offset: usize },
 }
 
+/// Counts the lines of one chunk's records met in input order, each from
+/// the one before (a [`LineAt::get`] per record would count from the
+/// chunk's start every time: quadratic in the chunk's size).
+#[derive(Debug, Default)]
+pub(crate) struct LineCursor {
+    /// The chunk (its first byte's address), offset and line last seen.
+    last: Option<(usize, usize, u64)>,
+}
+
+impl LineCursor {
+    /// The 1-based line of `at`.
+    pub(crate) fn line(&mut self, at: LineAt<'_>) -> u64 {
+        match at {
+            LineAt::Known(line) => line,
+            LineAt::Offset { first_line, chunk, offset } => {
+                let here = chunk.as_ptr() as usize;
+                let (from, base) = match self.last {
+                    Some((c, o, l)) if c == here && o <= offset => (o, l),
+                    _ => (0, first_line),
+                };
+                let line = base + memchr::memchr_iter(b'\n', &chunk[from..offset]).count() as u64;
+                self.last = Some((here, offset, line));
+                line
+            }
+        }
+    }
+}
+
 impl LineAt<'_> {
     /// The 1-based line.
     pub(crate) fn get(self) -> u64 {
@@ -233,5 +261,22 @@ mod tests {
         assert!(Field::Null.is_missing(&[]));
         assert!(Field::JsonString(br#""NA""#).is_missing(&na));
         assert!(!Field::JsonOther(b"0").is_missing(&na));
+    }
+
+    /// The cursor gives what counting from the chunk's start gives, for
+    /// records met in order, again at the same offset, after a jump back,
+    /// and in another chunk.
+    #[test]
+    fn line_cursor_counts_like_line_at() {
+        let a: &[u8] = b"x\ny\n\nz\nw";
+        let b: &[u8] = b"p\nq\n";
+        let mut cursor = LineCursor::default();
+        let visits = [(a, 0), (a, 2), (a, 2), (a, 6), (a, 5), (a, 2), (b, 0), (b, 2), (a, 8)];
+        for (chunk, offset) in visits {
+            let first_line = if chunk == a { 10 } else { 100 };
+            let at = LineAt::Offset { first_line, chunk, offset };
+            assert_eq!(cursor.line(at), at.get(), "offset {offset}");
+        }
+        assert_eq!(cursor.line(LineAt::Known(3)), 3);
     }
 }

@@ -29,7 +29,7 @@ use jaq_json::Val;
 
 use crate::error::{Error, ExecError, Location, Result};
 use crate::parse::{for_each_record_or, object_pairs, BadRecord, ParseOptions};
-use crate::record::{ColumnRef, Field, Fields, LineAt, Record, Source};
+use crate::record::{ColumnRef, Field, Fields, LineAt, LineCursor, Record, Source};
 use crate::sink::encode::write_json_string;
 use crate::source::Chunk;
 use crate::transform::custom::{JsonRecord, MapRecord};
@@ -366,6 +366,7 @@ impl Chain {
         let mut filtered = 0;
         let mut buf = Vec::new();
         let mut places = Vec::new();
+        let mut lines = LineCursor::default();
         // Where the records that reach the first `--exec` are in the chunk.
         let mut entered = Vec::new();
         let read = for_each_record_or(
@@ -373,7 +374,7 @@ impl Chain {
             parse,
             |rec| {
                 let produced = if self.keep(rec)? {
-                    self.run_values(stage, rec, &mut buf, &mut places)?
+                    self.run_values(stage, rec, &mut buf, &mut places, &mut lines)?
                 } else {
                     0
                 };
@@ -513,7 +514,13 @@ impl Chain {
                     offset: chunk.offset,
                     index,
                 };
-                match self.run_values(rest, &rec, &mut next, &mut places) {
+                match self.run_values(
+                    rest,
+                    &rec,
+                    &mut next,
+                    &mut places,
+                    &mut LineCursor::default(),
+                ) {
                     Ok(_) => {}
                     Err(e) if e.is_record_error() => {
                         bad(e, BadRecord { raw, offset: chunk.offset, index })?
@@ -572,6 +579,7 @@ impl Chain {
         rec: &Record<'_>,
         buf: &mut Vec<u8>,
         places: &mut Vec<(u64, u64, u64)>,
+        lines: &mut LineCursor,
     ) -> Result<usize> {
         // The record's fields through the view, keeping the original text
         // of each for the fields no step changes.
@@ -594,7 +602,7 @@ impl Chain {
         if let Some(value) = current.iter().find(|v| !matches!(v, Val::Obj(_))) {
             return Err(step_error(rec, &stage.last_map, not_object(value)));
         }
-        let line = rec.line.get();
+        let line = lines.line(rec.line);
         for value in &current {
             let Val::Obj(map) = value else { continue };
             buf.push(b'{');
