@@ -39,7 +39,7 @@ use crate::record::{Fields, LineAt, Record};
 use crate::source::json_array::{is_ws, line_column, not_an_object};
 use crate::source::Chunk;
 
-mod byte_search;
+pub(crate) mod byte_search;
 mod flat_object;
 use flat_object::flat_object;
 

@@ -165,11 +165,13 @@ impl LineAt<'_> {
 impl<'a> Record<'a> {
     /// The value of `column`; [`Field::Absent`] when an NDJSON object lacks
     /// the key.
+    #[inline]
     pub fn get(&self, column: &ColumnRef) -> Field<'a> {
         self.get_source(&column.source)
     }
 
     /// The value at `source`.
+    #[inline]
     pub fn get_source(&self, source: &Source) -> Field<'a> {
         match (self.fields, source) {
             (Fields::Csv { bytes, spans, .. }, Source::Index(i)) => {

@@ -34,6 +34,16 @@ pub(crate) fn find_json_special(b: &[u8], i: usize) -> Option<usize> {
     find(b, i, |x| below(x, 0x20) | equal(x, q) | equal(x, s), is_hit)
 }
 
+/// The index of the first byte in `b` at or after `i` that [`find_json_special`]
+/// finds or that is not ASCII: where text stops being printable ASCII
+/// without a `"` or `\`.
+#[inline]
+pub(crate) fn find_json_special_or_non_ascii(b: &[u8], i: usize) -> Option<usize> {
+    let is_hit = |c: u8| c == b'"' || c == b'\\' || !(0x20..0x80).contains(&c);
+    let (q, s) = (splat(b'"'), splat(b'\\'));
+    find(b, i, |x| below(x, 0x20) | equal(x, q) | equal(x, s) | (x & HIGHS), is_hit)
+}
+
 /// `byte` in every lane.
 #[inline]
 const fn splat(byte: u8) -> u64 {
@@ -146,6 +156,11 @@ mod tests {
         for start in 0..=text.len() {
             let want = text[start..].iter().position(|&c| hit(c)).map(|p| start + p);
             assert_eq!(find_json_special(&text, start), want, "from {start}");
+        }
+        let hit = |c: u8| c == b'"' || c == b'\\' || !(0x20..0x80).contains(&c);
+        for start in 0..=text.len() {
+            let want = text[start..].iter().position(|&c| hit(c)).map(|p| start + p);
+            assert_eq!(find_json_special_or_non_ascii(&text, start), want, "from {start}");
         }
         assert_eq!(find_csv_special(&text, text.len() + 1, b','), None);
         assert_eq!(find_json_special(&text, text.len() + 1), None);

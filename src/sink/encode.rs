@@ -23,6 +23,7 @@ use memchr::memchr2;
 
 use crate::error::{Error, Result};
 use crate::format::Format;
+use crate::parse::byte_search::{find_json_special, find_json_special_or_non_ascii};
 use crate::record::{Field, Record};
 use crate::reduce::number::is_json_number;
 use crate::sink::json_array::RECORD_PREFIX;
@@ -423,8 +424,13 @@ pub fn write_compact_json(out: &mut Vec<u8>, raw: &[u8]) {
 /// Appends `text` as a JSON string literal (invalid UTF-8 replaced by
 /// U+FFFD).
 pub fn write_json_string(out: &mut Vec<u8>, text: &[u8]) {
-    // Printable ASCII without `"` or `\` needs no escape: copy it.
-    if text.iter().all(|&b| (0x20..0x80).contains(&b) && b != b'"' && b != b'\\') {
+    // Text without a `"`, `\` or control character needs no escape (as
+    // serde_json writes it): copy it, when it is UTF-8.
+    let plain = match find_json_special_or_non_ascii(text, 0) {
+        None => true,
+        Some(_) => find_json_special(text, 0).is_none() && std::str::from_utf8(text).is_ok(),
+    };
+    if plain {
         out.reserve(text.len() + 2);
         out.push(b'"');
         out.extend_from_slice(text);
