@@ -71,7 +71,7 @@ pub struct Args {
     #[arg(short = 'j', long, value_name = "N")]
     pub threads: Option<NonZeroUsize>,
 
-    /// Chunks read but not yet merged, at most; default 2 × threads.
+    /// Chunks read but not yet merged, at most; default 4 × threads.
     /// Bounds memory to about this many chunks.
     #[arg(long, value_name = "N")]
     pub max_in_flight: Option<NonZeroUsize>,
@@ -580,7 +580,7 @@ impl Args {
         }
         if let Some(t) = self.threads {
             p.threads = t.get();
-            p.max_in_flight = 2 * p.threads;
+            p.max_in_flight = 4 * p.threads;
         }
         if let Some(m) = self.max_in_flight {
             p.max_in_flight = m.get();

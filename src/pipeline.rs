@@ -171,7 +171,7 @@ pub fn default_memory_limit() -> u64 {
 
 impl Pipeline {
     /// A concat of `inputs` with default settings: chunks sized by
-    /// [`Pipeline::plan`], one worker per available core, `2 × threads`
+    /// [`Pipeline::plan`], one worker per available core, `4 × threads`
     /// chunks in flight.
     pub fn new(inputs: Vec<Input>) -> Pipeline {
         let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
@@ -183,7 +183,7 @@ impl Pipeline {
             output_delimiter: None,
             chunk: ChunkLimit::Auto,
             threads,
-            max_in_flight: 2 * threads,
+            max_in_flight: 4 * threads,
             projection: Projection::default(),
             steps: Vec::new(),
             no_infer: false,

@@ -1624,7 +1624,7 @@ fn explain_prints_the_plan_and_does_not_run() {
     assert!(out.contains("chunk:        224.2 KiB (automatic"), "{out}");
     assert!(out.contains("chunks:       9 expected"), "{out}");
     assert!(out.contains("threads:      2"), "{out}");
-    assert!(out.contains("window:       4 chunks in flight"), "{out}");
+    assert!(out.contains("window:       8 chunks in flight"), "{out}");
     assert!(!out.contains("carrier"), "--explain must not run the pipeline: {out}");
     let given = run_str(&["fixtures/flights.csv", "--chunk-bytes", "64KiB", "--explain"]);
     assert!(given.contains("chunk:        64.0 KiB (given on the command line)"), "{given}");

@@ -206,9 +206,9 @@ fn explain_shows_the_limit_and_the_reducer_share() {
         "--explain",
     ]);
     let out = String::from_utf8(out).unwrap();
-    // Window: 2 × (224.2 KiB + 64 KiB) × 4 slots = 2.3 MiB; the rest is the reducer's.
+    // Window: 2 × (224.2 KiB + 64 KiB) × 8 slots = 4.5 MiB; the rest is the reducer's.
     assert!(
-        out.contains("memory limit: 256.0 MiB (given); 253.7 MiB of it for the reducer's state"),
+        out.contains("memory limit: 256.0 MiB (given); 251.5 MiB of it for the reducer's state"),
         "{out}"
     );
     let (out, _) = run_ok(&["fixtures/flights.csv", "--explain"]);
