@@ -614,10 +614,13 @@ impl Reducer for GroupBy {
         }
         // Numbers for sums are parsed first, so that a value that is not a
         // number leaves the partial as it was (the record can be skipped).
+        // Every slot is `None` between records (the update loop takes
+        // them), so the slots are reused without clearing.
         let mut numbers = std::mem::take(&mut partial.numbers);
-        numbers.clear();
-        for agg in &self.aggs {
-            let mut number = None;
+        if numbers.len() != self.aggs.len() {
+            numbers.resize_with(self.aggs.len(), || None);
+        }
+        for (agg, number) in self.aggs.iter().zip(numbers.iter_mut()) {
             if let (AggKind::Sum | AggKind::Mean, Some(col), None) =
                 (agg.kind, &agg.column, agg.alias)
             {
@@ -629,8 +632,9 @@ impl Reducer for GroupBy {
                         _ => parse_number(&text),
                     };
                     match parsed {
-                        Some(v) => number = Some(v),
+                        Some(v) => *number = Some(v),
                         None => {
+                            numbers.iter_mut().for_each(|n| *n = None);
                             partial.scratch = key;
                             partial.numbers = numbers;
                             return Err(self.not_numeric(agg, record, &text));
@@ -638,7 +642,6 @@ impl Reducer for GroupBy {
                     }
                 }
             }
-            numbers.push(number);
         }
         let accs = partial.groups.entry_ref(key.as_slice()).or_insert_with(|| self.new_accs());
         for ((agg, acc), number) in self.aggs.iter().zip(accs.iter_mut()).zip(numbers.iter_mut()) {
@@ -685,6 +688,7 @@ impl Reducer for GroupBy {
                 }
             }
         }
+        debug_assert!(numbers.iter().all(Option::is_none), "a parsed number was not used");
         partial.scratch = key;
         partial.numbers = numbers;
         Ok(())
