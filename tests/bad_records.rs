@@ -48,6 +48,17 @@ fn skip_drops_and_counts() {
     assert_eq!((code, out.as_str()), (3, "a,b\n1,2\n4,x\n\"u,v\",8\n"));
 }
 
+/// A record rejected for its second sum leaves no trace of its first: the
+/// next record, whose first sum column is empty, adds nothing to it.
+#[test]
+fn a_rejected_record_adds_to_none_of_its_sums() {
+    let input = "g,a,b\nk,1,x\nk,,2\n";
+    let args = ["--group-by", "g", "--agg", "sum:a", "--agg", "sum:b", "--on-error", "skip"];
+    let (code, out, _) = run(&args, input);
+    assert_eq!(code, 3);
+    assert_eq!(out, "g,sum_a,sum_b\nk,,2\n");
+}
+
 #[test]
 fn reject_writes_each_bad_record_with_its_place() {
     let dir = tempfile::tempdir().expect("tempdir");
