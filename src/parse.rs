@@ -13,10 +13,10 @@
 //! into a reused vector of key/raw-value pairs, keys borrowed unless
 //! escaped, so one bad line names its own line and column. A flat object
 //! (scalar values, plain keys) is read by the fast path in
-//! `parse::flat_object`; anything else, bad lines included,
-//! by `serde_json`, which names the error. Values
-//! are kept as raw JSON text (`RawValue`), so a value no transform touched
-//! is written back exactly as it was read. Arrays and objects may nest 127
+//! `parse::flat_object`; anything else, bad lines included, by
+//! `serde_json` (into `RawValue`s), which names the error. Values are kept
+//! as raw JSON text, so a value no transform touched is written back
+//! exactly as it was read. Arrays and objects may nest 127
 //! deep, as in `serde_json`'s own values (a jq transform converts them
 //! recursively); a line of JSON whitespace only is blank and skipped.
 //!
