@@ -31,6 +31,7 @@ impl<'a> Field<'a> {
     /// literals as written; `None` for [`Field::Absent`] and [`Field::Null`].
     ///
     /// Allocates only for a JSON string that holds an escape sequence.
+    #[inline]
     pub fn text(&self) -> Option<Cow<'a, [u8]>> {
         match *self {
             Field::Absent | Field::Null => None,
@@ -41,6 +42,7 @@ impl<'a> Field<'a> {
 
     /// True when aggregates skip this field: absent, JSON null, an empty
     /// CSV field, or equal to one of `null_markers` (compared as text).
+    #[inline]
     pub fn is_missing(&self, null_markers: &[Vec<u8>]) -> bool {
         match self {
             Field::Absent | Field::Null => true,

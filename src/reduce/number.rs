@@ -71,6 +71,7 @@ impl Number {
 /// fraction (`12`, `1.50`, `.5`, `5.`), and an optional exponent (`e-3`).
 /// Surrounding spaces, `inf`, `nan`, hex, thousands separators and
 /// exponents beyond ±1000 are not numbers. Returns `None` for anything else.
+#[inline]
 pub fn parse_number(text: &[u8]) -> Option<Number> {
     if let Some(n) = parse_plain_decimal(text) {
         return Some(n);
@@ -293,6 +294,7 @@ fn add_wide(acc: &mut Option<(BigInt, i64)>, (digits, exp): (BigInt, i64)) {
 
 impl ExactSum {
     /// Adds one number.
+    #[inline]
     pub fn add(&mut self, n: &Number) {
         self.integer &= n.is_integer();
         match n {
