@@ -42,7 +42,7 @@ impl<'a> Field<'a> {
 
     /// True when aggregates skip this field: absent, JSON null, an empty
     /// CSV field, or equal to one of `null_markers` (compared as text).
-    #[inline]
+    #[inline(always)]
     pub fn is_missing(&self, null_markers: &[Vec<u8>]) -> bool {
         match self {
             Field::Absent | Field::Null => true,

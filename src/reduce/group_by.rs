@@ -529,7 +529,7 @@ impl GroupBy {
 
 /// Appends `field` to an encoded group key (see the encoding above).
 /// Shared with the top-k reducer.
-#[inline]
+#[inline(always)]
 pub(crate) fn encode_key_part(out: &mut Vec<u8>, field: Field<'_>, null_markers: &[Vec<u8>]) {
     let (tag, text) = match field {
         _ if field.is_missing(null_markers) => (TAG_MISSING, None),
