@@ -97,7 +97,7 @@ fn skip_ws(b: &[u8], mut i: usize) -> usize {
 /// or `None` when the string is unterminated, holds a control character,
 /// or holds an escape (any escape when `escapes` is false; a `\u` escape or
 /// an unknown one otherwise).
-#[inline]
+#[inline(always)]
 fn string_end(b: &[u8], mut i: usize, escapes: bool) -> Option<usize> {
     loop {
         i = find_json_special(b, i)?;
@@ -115,7 +115,7 @@ fn string_end(b: &[u8], mut i: usize, escapes: bool) -> Option<usize> {
 /// The index just past the JSON number starting at `i`:
 /// `-? (0 | [1-9][0-9]*) (. [0-9]+)? ([eE] [+-]? [0-9]+)?`, or `None` when
 /// the text there is not one.
-#[inline]
+#[inline(always)]
 fn number_end(b: &[u8], mut i: usize) -> Option<usize> {
     let digits = |mut i: usize| {
         let start = i;

@@ -188,6 +188,7 @@ fn parse_plain_decimal(text: &[u8]) -> Option<Number> {
 
 /// True when `text` is a JSON number literal (RFC 8259 §6), which may be
 /// written into NDJSON unquoted.
+#[inline]
 pub fn is_json_number(text: &[u8]) -> bool {
     let mut i = 0;
     let n = text.len();

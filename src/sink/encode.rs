@@ -299,6 +299,7 @@ impl Encoder {
         }
     }
 
+    #[inline]
     fn json_value(&self, value: Field<'_>, out: &mut Vec<u8>) {
         match value {
             Field::Absent | Field::Null => out.extend_from_slice(b"null"),
@@ -423,14 +424,25 @@ pub fn write_compact_json(out: &mut Vec<u8>, raw: &[u8]) {
 
 /// Appends `text` as a JSON string literal (invalid UTF-8 replaced by
 /// U+FFFD).
+#[inline]
 pub fn write_json_string(out: &mut Vec<u8>, text: &[u8]) {
+    // Printable ASCII without `"` or `\` (most text) is copied as is.
+    if find_json_special_or_non_ascii(text, 0).is_none() {
+        out.reserve(text.len() + 2);
+        out.push(b'"');
+        out.extend_from_slice(text);
+        out.push(b'"');
+        return;
+    }
+    write_json_string_slow(out, text);
+}
+
+/// [`write_json_string`] for text that is not printable ASCII.
+#[cold]
+fn write_json_string_slow(out: &mut Vec<u8>, text: &[u8]) {
     // Text without a `"`, `\` or control character needs no escape (as
     // serde_json writes it): copy it, when it is UTF-8.
-    let plain = match find_json_special_or_non_ascii(text, 0) {
-        None => true,
-        Some(_) => find_json_special(text, 0).is_none() && std::str::from_utf8(text).is_ok(),
-    };
-    if plain {
+    if find_json_special(text, 0).is_none() && std::str::from_utf8(text).is_ok() {
         out.reserve(text.len() + 2);
         out.push(b'"');
         out.extend_from_slice(text);
