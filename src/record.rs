@@ -155,12 +155,7 @@ impl LineCursor {
 impl LineAt<'_> {
     /// The 1-based line.
     pub(crate) fn get(self) -> u64 {
-        match self {
-            LineAt::Known(line) => line,
-            LineAt::Offset { first_line, chunk, offset } => {
-                first_line + memchr::memchr_iter(b'\n', &chunk[..offset]).count() as u64
-            }
-        }
+        LineCursor::default().line(self)
     }
 }
 

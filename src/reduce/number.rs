@@ -240,16 +240,24 @@ fn pow10(n: u32) -> i128 {
 /// Rounds `mantissa × 10^-scale` to the nearest `f64` (correctly rounded,
 /// through the standard library's decimal parser).
 fn decimal_to_f64(mantissa: i128, scale: u32) -> f64 {
-    // Clinger's fast path: a mantissa below 2^53 and a power of ten up to
-    // 10^22 are exact doubles, so one IEEE division is correctly rounded.
+    let magnitude = u64::try_from(mantissa.unsigned_abs()).ok();
+    match magnitude.and_then(|m| exact_decimal_to_f64(m, scale as usize)) {
+        Some(v) if mantissa < 0 => -v,
+        Some(v) => v,
+        None => format!("{mantissa}e-{scale}").parse::<f64>().unwrap_or(f64::NAN),
+    }
+}
+
+/// `m × 10^-scale` by Clinger's fast path, when it applies: a mantissa
+/// below 2^53 and a power of ten up to 10^22 are exact doubles, so one
+/// IEEE division is correctly rounded. `None` otherwise.
+#[inline]
+pub(crate) fn exact_decimal_to_f64(m: u64, scale: usize) -> Option<f64> {
     const POW10: [f64; 23] = [
         1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16,
         1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
     ];
-    if mantissa.unsigned_abs() < (1u128 << 53) && (scale as usize) < POW10.len() {
-        return mantissa as f64 / POW10[scale as usize];
-    }
-    format!("{mantissa}e-{scale}").parse::<f64>().unwrap_or(f64::NAN)
+    (m < 1 << 53).then(|| POW10.get(scale).map(|p| m as f64 / p)).flatten()
 }
 
 /// Formats a computed float in the shortest form that reads back as the

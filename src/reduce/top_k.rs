@@ -246,6 +246,18 @@ mod tests {
         TopK::new(k, vec![(col("v", 1), spec)], group, encoder, Vec::new())
     }
 
+    /// A CSV record of `bytes` cut at `spans`, at `line` of input `t`.
+    fn csv_record<'a>(bytes: &'a [u8], spans: &'a [(usize, usize)], line: u64) -> Record<'a> {
+        Record {
+            fields: crate::record::Fields::Csv { bytes, spans, raw_line: None },
+            input: "t",
+            line: crate::record::LineAt::Known(line),
+            raw: b"",
+            offset: 0,
+            index: 0,
+        }
+    }
+
     /// Runs `r` over `chunks` of CSV rows (`g,v`), sealing each chunk and
     /// merging in order; returns the output.
     fn run(r: &TopK, chunks: &[&[(&str, &str)]]) -> String {
@@ -256,15 +268,7 @@ mod tests {
                 let text = format!("{g},{v}");
                 let bytes = text.as_bytes();
                 let spans = [(0, g.len()), (g.len() + 1, bytes.len())];
-                let rec = Record {
-                    fields: crate::record::Fields::Csv { bytes, spans: &spans, raw_line: None },
-                    input: "t",
-                    line: crate::record::LineAt::Known(line as u64 + 2),
-                    raw: b"",
-                    offset: 0,
-                    index: 0,
-                };
-                r.fold(&mut p, &rec).unwrap();
+                r.fold(&mut p, &csv_record(bytes, &spans, line as u64 + 2)).unwrap();
             }
             r.seal(&mut p).unwrap();
             r.merge(&mut total, p).unwrap();
@@ -322,19 +326,7 @@ mod tests {
         for (i, v) in rows.iter().enumerate() {
             let text = format!("x,{v}");
             let spans = [(0, 1), (2, text.len())];
-            let rec = Record {
-                fields: crate::record::Fields::Csv {
-                    bytes: text.as_bytes(),
-                    spans: &spans,
-                    raw_line: None,
-                },
-                input: "t",
-                line: crate::record::LineAt::Known(i as u64 + 2),
-                raw: b"",
-                offset: 0,
-                index: 0,
-            };
-            r.fold(&mut p, &rec).unwrap();
+            r.fold(&mut p, &csv_record(text.as_bytes(), &spans, i as u64 + 2)).unwrap();
             let kept = p.groups.values().map(|g| g.entries.len()).sum::<usize>();
             assert!(kept < 4, "at most 2k - 1 records between compactions");
         }

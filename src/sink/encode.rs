@@ -426,29 +426,29 @@ pub fn write_compact_json(out: &mut Vec<u8>, raw: &[u8]) {
 /// U+FFFD).
 #[inline]
 pub fn write_json_string(out: &mut Vec<u8>, text: &[u8]) {
-    // Printable ASCII without `"` or `\` (most text) is copied as is.
-    if find_json_special_or_non_ascii(text, 0).is_none() {
+    // Printable ASCII without `"` or `\` (most text) is copied as is, and
+    // so is other UTF-8 without them or control characters (as serde_json
+    // writes it).
+    if find_json_special_or_non_ascii(text, 0).is_none() || needs_no_escape(text) {
         out.reserve(text.len() + 2);
         out.push(b'"');
         out.extend_from_slice(text);
         out.push(b'"');
         return;
     }
-    write_json_string_slow(out, text);
+    write_escaped_json_string(out, text);
 }
 
-/// [`write_json_string`] for text that is not printable ASCII.
+/// True when `text` (not printable ASCII) is UTF-8 without a `"`, `\` or
+/// control character.
 #[cold]
-fn write_json_string_slow(out: &mut Vec<u8>, text: &[u8]) {
-    // Text without a `"`, `\` or control character needs no escape (as
-    // serde_json writes it): copy it, when it is UTF-8.
-    if find_json_special(text, 0).is_none() && std::str::from_utf8(text).is_ok() {
-        out.reserve(text.len() + 2);
-        out.push(b'"');
-        out.extend_from_slice(text);
-        out.push(b'"');
-        return;
-    }
+fn needs_no_escape(text: &[u8]) -> bool {
+    find_json_special(text, 0).is_none() && std::str::from_utf8(text).is_ok()
+}
+
+/// [`write_json_string`] for text that needs escapes or is not UTF-8.
+#[cold]
+fn write_escaped_json_string(out: &mut Vec<u8>, text: &[u8]) {
     // serde_json writes valid escapes; writing to a Vec cannot fail.
     let _ = match std::str::from_utf8(text) {
         Ok(s) => serde_json::to_writer(&mut *out, s),

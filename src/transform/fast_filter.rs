@@ -23,7 +23,7 @@ use jaq_core::ops::Cmp;
 use jaq_core::path::{Opt, Part};
 
 use crate::record::Field;
-use crate::reduce::number::is_json_number;
+use crate::reduce::number::{exact_decimal_to_f64, is_json_number};
 use crate::transform::jq::{TextKind, ValueOptions};
 
 /// A filter expression in the fast subset; see the module docs.
@@ -161,17 +161,14 @@ fn number_const(text: &[u8], negative: bool) -> Option<Const> {
 }
 
 /// The value of `text` when it is a plain JSON number (an optional minus,
-/// digits without a leading zero, an optional fraction; at most 18 digits)
+/// digits without a leading zero, an optional fraction; at most 19 digits)
 /// that converts exactly in one step: an integer as i64, a nonzero decimal
-/// whose digits fit 53 bits with at most 22 after the point by one
-/// division, correctly rounded as `str::parse` rounds (Clinger's fast
-/// path). `None` for anything else, which [`number`] or the text rules
-/// handle. One pass, for the common field of a numeric comparison.
+/// by [`exact_decimal_to_f64`] (Clinger's fast path, correctly rounded as
+/// `str::parse` rounds). `None` for anything else, which [`number`] or the
+/// text rules handle. One pass, for the common field of a numeric
+/// comparison (`parse_plain_decimal` and `Number::to_f64` took 8% more
+/// instructions on a filter over 300k rows).
 fn plain_number(text: &[u8]) -> Option<Scalar<'static>> {
-    const POW10: [f64; 23] = [
-        1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16,
-        1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
-    ];
     let (negative, digits) = match text.split_first() {
         Some((b'-', rest)) => (true, rest),
         _ => (false, text),
@@ -197,10 +194,10 @@ fn plain_number(text: &[u8]) -> Option<Scalar<'static>> {
         let v = i64::try_from(m).ok()?;
         return Some(Scalar::Int(if negative { -v } else { v }));
     }
-    if m == 0 || m >= 1 << 53 || scale >= POW10.len() {
+    if m == 0 {
         return None;
     }
-    let v = m as f64 / POW10[scale];
+    let v = exact_decimal_to_f64(m, scale)?;
     Some(Scalar::Float(if negative { -v } else { v }))
 }
 

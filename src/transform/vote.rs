@@ -53,6 +53,7 @@
 //! ```
 
 use crate::parse::object_pairs;
+use crate::reduce::number::format_f64;
 use crate::sink::encode::{write_compact_json, write_json_string};
 
 /// The name of the column that holds the agreement ratio for `field`.
@@ -142,16 +143,10 @@ pub(crate) fn vote(outputs: &[Option<&[u8]>], field: &str) -> Result<Vec<u8>, St
         }
         write_json_string(&mut out, agreement.as_bytes());
         out.push(b':');
-        out.extend_from_slice(ratio(votes, k).as_bytes());
+        format_f64(votes as f64 / k.max(1) as f64, &mut out);
         out.extend_from_slice(b"}\n");
     }
     Ok(out)
-}
-
-/// `votes / k` as JSON number text, in the shortest form that reads back
-/// as the same `f64` (`1`, `0.5`, `0.6666666666666666`).
-fn ratio(votes: usize, k: usize) -> String {
-    format!("{}", votes as f64 / k.max(1) as f64)
 }
 
 #[cfg(test)]
