@@ -1178,6 +1178,16 @@ fn csv_to_ndjson(
     Ok(ndjson)
 }
 
+/// The first 60 characters of `text`, with `…` when there is more: a bad
+/// line as an error message shows it.
+pub(crate) fn excerpt(text: &str) -> String {
+    let mut shown: String = text.chars().take(60).collect();
+    if shown.len() < text.len() {
+        shown.push('…');
+    }
+    shown
+}
+
 /// Checks that every non-blank line a command printed is a JSON object;
 /// returns the lines without blank ones and line ends.
 fn check_ndjson(out: Vec<u8>) -> std::result::Result<Vec<u8>, String> {
@@ -1190,11 +1200,7 @@ fn check_ndjson(out: Vec<u8>) -> std::result::Result<Vec<u8>, String> {
         }
         pairs.clear();
         object_pairs(line, &mut pairs).map_err(|e| {
-            let mut shown: String = line.chars().take(60).collect();
-            if shown.len() < line.len() {
-                shown.push('…');
-            }
-            format!("its output line {} is not a JSON object ({e}): `{shown}`", i + 1)
+            format!("its output line {} is not a JSON object ({e}): `{}`", i + 1, excerpt(line))
         })?;
         checked.extend_from_slice(line.as_bytes());
         checked.push(b'\n');

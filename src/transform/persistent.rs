@@ -75,7 +75,7 @@ use serde_json::value::RawValue;
 use crate::exec::INTERRUPT;
 use crate::parse::object_pairs;
 use crate::transform::external::{
-    describe, expired, kill_group, spawn, AttemptError, Pipes, Streams, KILL_GRACE, POLL,
+    describe, excerpt, expired, kill_group, spawn, AttemptError, Pipes, Streams, KILL_GRACE, POLL,
 };
 
 /// How long a worker gets to exit after its standard input is closed at
@@ -250,10 +250,7 @@ fn parse_answers(out: &[u8]) -> Result<Vec<u8>, String> {
     let object = |text: &str, records: &mut Vec<u8>, i: usize| -> Result<(), String> {
         let mut pairs = Vec::new();
         object_pairs(text, &mut pairs).map_err(|e| {
-            let mut shown: String = text.chars().take(60).collect();
-            if shown.len() < text.len() {
-                shown.push('…');
-            }
+            let shown = excerpt(text);
             format!("its answer to record {i} is not a JSON object, array or null ({e}): `{shown}`")
         })?;
         records.extend_from_slice(text.trim().as_bytes());
