@@ -114,7 +114,9 @@ fn string_end(b: &[u8], mut i: usize, escapes: bool) -> Option<usize> {
 
 /// The index just past the JSON number starting at `i`:
 /// `-? (0 | [1-9][0-9]*) (. [0-9]+)? ([eE] [+-]? [0-9]+)?`, or `None` when
-/// the text there is not one.
+/// the text there is not one. (This finds where a number ends inside a
+/// line; `reduce::number::is_json_number` checks a whole string, and
+/// finding the end first and then calling it took 8% more instructions.)
 #[inline(always)]
 fn number_end(b: &[u8], mut i: usize) -> Option<usize> {
     let digits = |mut i: usize| {
