@@ -181,7 +181,7 @@ pub enum Error {
     #[error("{0}")]
     Exec(Box<ExecError>),
     /// The run was stopped by a signal (SIGINT, SIGTERM) through
-    /// [`crate::exec::INTERRUPT`]; nothing was committed.
+    /// [`crate::cancel::INTERRUPT`]; nothing was committed.
     #[error("interrupted by signal {signal}")]
     Interrupted {
         /// The signal number (2: SIGINT, 15: SIGTERM).

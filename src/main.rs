@@ -25,7 +25,7 @@ fn handle_signals() {
         let _ = signal_hook::flag::register_conditional_shutdown(signal, 128 + signal, &SIGNALLED);
         let _ = signal_hook::flag::register(signal, &SIGNALLED);
         let _ =
-            signal_hook::flag::register_usize(signal, &fanfold::exec::INTERRUPT, signal as usize);
+            signal_hook::flag::register_usize(signal, &fanfold::cancel::INTERRUPT, signal as usize);
     }
 }
 

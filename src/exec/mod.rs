@@ -30,7 +30,7 @@ mod progress;
 
 use std::collections::BTreeMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -46,18 +46,10 @@ use crate::transform::{Chain, ExecStats};
 
 pub use journal::{Journal, JournalSpec};
 
-/// Set to a signal number (2 for SIGINT, 15 for SIGTERM) to stop the runs
-/// in progress: the reader stops at the next chunk, queued chunks are
-/// skipped, and [`run`] returns [`Error::Interrupted`] without finishing
-/// the reducer, so nothing half-done is committed. The `fanfold` command
-/// sets it from its signal handlers; it is never reset.
-pub static INTERRUPT: AtomicUsize = AtomicUsize::new(0);
+pub use crate::cancel::INTERRUPT;
 
 fn interrupted() -> Option<Error> {
-    match INTERRUPT.load(Ordering::Relaxed) {
-        0 => None,
-        signal => Some(Error::Interrupted { signal: signal as i32 }),
-    }
+    crate::cancel::signal().map(|signal| Error::Interrupted { signal })
 }
 
 /// Parallelism and bad-record settings.

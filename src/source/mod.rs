@@ -10,9 +10,12 @@ mod split;
 
 use std::fs::File;
 use std::io::{self, Read};
+use std::os::fd::AsFd;
 use std::path::PathBuf;
 
-pub use split::{Chunk, ChunkLimit, Splitter};
+use nix::poll::{poll, PollFd, PollFlags};
+
+pub use split::{Chunk, ChunkLimit, Sample, Splitter};
 
 use crate::error::{Error, Result};
 
@@ -43,17 +46,36 @@ impl Input {
         }
     }
 
-    /// Opens the input for reading.
+    /// Opens the input for reading, unbuffered (the splitter reads in
+    /// large blocks). An input that can block without end, such as a pipe,
+    /// FIFO, socket or terminal (standard input included), is read through
+    /// a reader that polls (`InterruptibleRead`), so that a signal stops
+    /// the run even while no byte arrives.
     ///
     /// # Errors
-    /// [`Error::Io`] naming the path when the file cannot be opened.
+    /// [`Error::Io`] naming the input when it cannot be opened (opening a
+    /// FIFO waits for its writer, as `open(2)` does).
     pub fn open(&self) -> Result<Box<dyn Read + Send>> {
-        match self {
-            Input::Path(p) => {
-                let f = File::open(p).map_err(|e| Error::io(self.name(), e))?;
-                Ok(Box::new(f))
-            }
-            Input::Stdin => Ok(Box::new(io::stdin())),
+        self.open_stream().map(|(reader, _)| reader)
+    }
+
+    /// [`Input::open`], and whether the input is a stream (not a regular
+    /// file): a stream's reads return what has arrived, so the splitter
+    /// reads it one `read(2)` at a time instead of waiting for a full
+    /// block.
+    pub(crate) fn open_stream(&self) -> Result<(Box<dyn Read + Send>, bool)> {
+        let file = match self {
+            Input::Path(p) => File::open(p),
+            // A duplicate of descriptor 0: reads bypass `Stdin`'s buffer,
+            // which `poll(2)` cannot see into.
+            Input::Stdin => io::stdin().as_fd().try_clone_to_owned().map(File::from),
+        }
+        .map_err(|e| Error::io(self.name(), e))?;
+        let regular = file.metadata().map_err(|e| Error::io(self.name(), e))?.is_file();
+        if regular {
+            Ok((Box::new(file), false))
+        } else {
+            Ok((Box::new(InterruptibleRead { file }), true))
         }
     }
 
@@ -62,6 +84,41 @@ impl Input {
         match self {
             Input::Path(p) => std::fs::metadata(p).ok().filter(|m| m.is_file()).map(|m| m.len()),
             Input::Stdin => None,
+        }
+    }
+}
+
+/// A reader that waits for data with `poll(2)`, waking every
+/// [`crate::cancel::POLL_INTERVAL_MS`] to look at
+/// [`crate::cancel::INTERRUPT`], so that a read blocked on a silent pipe,
+/// FIFO or socket ends soon after SIGINT or SIGTERM. (The signal handlers
+/// are installed with `SA_RESTART`, so a plain `read(2)` would resume
+/// waiting after the signal.)
+#[derive(Debug)]
+pub(crate) struct InterruptibleRead {
+    file: File,
+}
+
+impl Read for InterruptibleRead {
+    /// Reads as [`File::read`] does, once `poll(2)` says the descriptor is
+    /// readable (or closed, or in error: the read then says which).
+    ///
+    /// # Errors
+    /// The read's errors, the poll's (other than `EINTR`), and, once
+    /// [`crate::cancel::INTERRUPT`] is set, an error of kind
+    /// [`io::ErrorKind::Other`] saying so ([`crate::Splitter`] turns it into
+    /// [`Error::Interrupted`]).
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        loop {
+            if let Some(signal) = crate::cancel::signal() {
+                return Err(io::Error::other(format!("interrupted by signal {signal}")));
+            }
+            let mut fds = [PollFd::new(self.file.as_fd(), PollFlags::POLLIN)];
+            match poll(&mut fds, crate::cancel::POLL_INTERVAL_MS) {
+                Ok(0) | Err(nix::errno::Errno::EINTR) => continue,
+                Ok(_) => return self.file.read(buf),
+                Err(e) => return Err(io::Error::from(e)),
+            }
         }
     }
 }

@@ -62,6 +62,18 @@ pub enum ChunkLimit {
     Auto,
 }
 
+/// What [`Splitter::sample`] found at the start of an input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Sample {
+    /// Records in the sample (lines, for NDJSON and CSV without quoted
+    /// newlines).
+    pub records: u64,
+    /// Bytes in the sample (the header not counted).
+    pub bytes: u64,
+    /// The sample is the whole input.
+    pub whole_input: bool,
+}
+
 /// A run of whole records from one input, the unit of parallel work.
 #[derive(Debug, Clone)]
 pub struct Chunk {
@@ -144,6 +156,9 @@ impl ScanState {
 struct Current {
     index: usize,
     reader: Box<dyn Read + Send>,
+    /// The input is a pipe, FIFO, socket or terminal: read what has
+    /// arrived, one `read(2)` at a time.
+    stream: bool,
     buf: Vec<u8>,
     /// Line number of `buf[0]`.
     line: u64,
@@ -198,11 +213,7 @@ impl Splitter {
     /// # Panics
     /// When `limit` is zero bytes or zero records.
     pub fn new(inputs: Vec<Input>, format: Format, delimiter: u8, limit: ChunkLimit) -> Splitter {
-        assert!(!matches!(limit, ChunkLimit::Bytes(0) | ChunkLimit::Records(0)));
-        let limit = match limit {
-            ChunkLimit::Auto => ChunkLimit::Bytes(crate::pipeline::DEFAULT_CHUNK_BYTES),
-            other => other,
-        };
+        let limit = resolve(limit);
         let names = inputs.iter().map(Input::name).collect();
         Splitter {
             inputs,
@@ -257,6 +268,44 @@ impl Splitter {
             }
         }
         Ok(self.header.as_ref().map(|(_, h)| h.clone()))
+    }
+
+    /// Reads ahead in the current input, after its header, until at least
+    /// `max_bytes` bytes are buffered or the input ends, and says what the
+    /// buffer holds: records counted as [`ChunkLimit::Records`] counts them
+    /// (`\n`-ended lines, blank ones included, plus a last line without a
+    /// `\n`), its bytes, and whether that is the whole input. Nothing is
+    /// consumed: the chunks still start at the first record. Meant for
+    /// line formats (CSV, TSV, NDJSON); for a JSON array it counts lines.
+    ///
+    /// # Errors
+    /// As [`Splitter::header`] and [`Splitter::next_chunk`]'s reads.
+    pub fn sample(&mut self, max_bytes: usize) -> Result<Sample> {
+        self.header()?;
+        if self.current.is_none() && !self.open_next()? {
+            return Ok(Sample { records: 0, bytes: 0, whole_input: true });
+        }
+        loop {
+            let cur = self.current.as_ref().expect("an input is open");
+            if cur.eof || cur.buf.len() >= max_bytes {
+                break;
+            }
+            let want = max_bytes - cur.buf.len();
+            self.fill(want)?;
+        }
+        let cur = self.current.as_ref().expect("an input is open");
+        let buf = &cur.buf;
+        let unended = u64::from(buf.last().is_some_and(|&b| b != b'\n'));
+        let records = count_lines(buf) + unended;
+        Ok(Sample { records, bytes: buf.len() as u64, whole_input: cur.eof })
+    }
+
+    /// Changes the chunk size for the chunks not yet cut.
+    ///
+    /// # Panics
+    /// When `limit` is zero bytes or zero records.
+    pub fn set_limit(&mut self, limit: ChunkLimit) {
+        self.limit = resolve(limit);
     }
 
     /// The next chunk, or `None` at the end of the last input.
@@ -393,13 +442,25 @@ impl Splitter {
         chunk
     }
 
-    /// Reads up to `want` more bytes into the current buffer.
+    /// Reads up to `want` more bytes into the current buffer: from a file,
+    /// until there are `want` or the file ends; from a stream, what one
+    /// read returns (at most [`READ_STEP`]), so that records are cut and
+    /// worked on as they arrive.
     fn fill(&mut self, want: usize) -> Result<()> {
         let cur = self.current.as_mut().expect("an input is open");
-        let n = (&mut cur.reader)
-            .take(want as u64)
-            .read_to_end(&mut cur.buf)
-            .map_err(|e| Error::io(self.names[cur.index].clone(), e))?;
+        let read = if cur.stream {
+            let start = cur.buf.len();
+            cur.buf.resize(start + want.min(READ_STEP), 0);
+            let read = cur.reader.read(&mut cur.buf[start..]);
+            cur.buf.truncate(start + *read.as_ref().unwrap_or(&0));
+            read
+        } else {
+            (&mut cur.reader).take(want as u64).read_to_end(&mut cur.buf)
+        };
+        let n = read.map_err(|e| match crate::cancel::signal() {
+            Some(signal) => Error::Interrupted { signal },
+            None => Error::io(self.names[cur.index].clone(), e),
+        })?;
         self.bytes_read += n as u64;
         if n == 0 {
             cur.eof = true;
@@ -416,10 +477,11 @@ impl Splitter {
         };
         let index = self.next_input;
         self.next_input += 1;
-        let reader = input.open()?;
+        let (reader, stream) = input.open_stream()?;
         self.current = Some(Current {
             index,
             reader,
+            stream,
             buf: Vec::new(),
             line: 1,
             offset: 0,
@@ -578,6 +640,19 @@ impl Splitter {
             at = Some((cur.index, start, line, searched));
             self.fill(READ_STEP)?;
         }
+    }
+}
+
+/// `limit` as a splitter uses it: [`ChunkLimit::Auto`] is
+/// [`crate::DEFAULT_CHUNK_BYTES`].
+///
+/// # Panics
+/// When `limit` is zero bytes or zero records.
+fn resolve(limit: ChunkLimit) -> ChunkLimit {
+    assert!(!matches!(limit, ChunkLimit::Bytes(0) | ChunkLimit::Records(0)));
+    match limit {
+        ChunkLimit::Auto => ChunkLimit::Bytes(crate::pipeline::DEFAULT_CHUNK_BYTES),
+        other => other,
     }
 }
 

@@ -72,7 +72,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::value::RawValue;
 
-use crate::exec::INTERRUPT;
+use crate::cancel::INTERRUPT;
 use crate::parse::object_pairs;
 use crate::transform::external::{
     describe, excerpt, expired, kill_group, spawn, AttemptError, Pipes, Streams, KILL_GRACE, POLL,
