@@ -18,7 +18,7 @@ use crate::reduce::{
 use crate::sink::encode::Encoder;
 use crate::sink::rejects::{MaxErrors, OnError};
 use crate::sink::Output;
-use crate::source::{ChunkLimit, Input, Splitter};
+use crate::source::{ChunkLimit, Input, Sample, Splitter};
 use crate::transform::{Chain, ExecFormat, Layout, Projection, Step, ValueOptions};
 
 /// Default target chunk size in bytes (4 MiB: the fastest of 256 KiB, 1, 4
@@ -455,6 +455,18 @@ impl Pipeline {
         let chunk = journal.as_ref().map_or(plan.chunk, |j| j.chunk());
         let mut splitter = Splitter::new(self.inputs.clone(), format, delimiter, chunk);
         let header = splitter.header()?;
+        if let (true, Some(c), ChunkLimit::Bytes(max_bytes)) =
+            (plan.chunk_from_stream, plan.exec_concurrency, plan.chunk)
+        {
+            // An external step reading a stream: records per chunk from
+            // the stream's first bytes (see `external_chunking`).
+            if journal.is_none() {
+                let sample = splitter.sample(EXTERNAL_SAMPLE_BYTES)?;
+                let slots = EXTERNAL_CHUNKS_PER_SLOT * c as u64;
+                let per_chunk = records_per_chunk(sample, sample.records, slots, max_bytes as u64);
+                splitter.set_limit(ChunkLimit::Records(per_chunk));
+            }
+        }
         let columns = header.clone().unwrap_or_default();
         let json_input = format.is_json();
         let (chain, projection) = if self.steps.is_empty() {
@@ -612,7 +624,18 @@ impl Pipeline {
                 (bytes, why)
             }
         };
+        let mut expected_chunks = None;
+        let chunk_from_stream = matches!(self.chunk, ChunkLimit::Auto)
+            && c > 0
+            && input_bytes.is_none()
+            && self.resolved_input_format() != Format::Json;
         let (chunk, chunk_reason) = match (self.chunk, input_bytes) {
+            (ChunkLimit::Auto, _) if c > 0 => {
+                let max_bytes = window_cap.min(DEFAULT_CHUNK_BYTES as u64);
+                let (chunk, why, expected) = self.external_chunking(c, input_bytes, max_bytes);
+                expected_chunks = expected;
+                (chunk, why)
+            }
             (ChunkLimit::Auto, Some(total)) => {
                 let per_thread = total / (4 * threads as u64);
                 let bytes =
@@ -638,7 +661,7 @@ impl Pipeline {
         };
         let expected_chunks = match (chunk, input_bytes) {
             (ChunkLimit::Bytes(b), Some(total)) => Some(total.div_ceil(b as u64).max(1)),
-            _ => None,
+            _ => expected_chunks,
         };
         let max_in_flight = self.max_in_flight.max(2 * c);
         let memory_bound = match chunk {
@@ -666,12 +689,102 @@ impl Pipeline {
             memory_limit_reason,
             state_budget,
             exec_concurrency,
+            chunk_from_stream,
         }
+    }
+
+    /// The automatic chunk size of a pipeline with an `--exec` or
+    /// `--exec-persistent` step running `concurrency` commands at once:
+    /// such a step costs about the same for every record, and inputs are
+    /// often small, so chunks are sized in records, to give every command
+    /// slot [`EXTERNAL_CHUNKS_PER_SLOT`] chunks when the input holds that
+    /// many records (one record a chunk when it holds fewer), and no
+    /// chunk over `max_bytes`. The records are counted in the first
+    /// [`EXTERNAL_SAMPLE_BYTES`] of the first input, and estimated from
+    /// its records per byte when the inputs hold more. Standard input is
+    /// sampled by the run itself (see [`Pipeline::run_with`]), once its
+    /// header is read; a JSON array (whose records are not lines) gets
+    /// chunks of `input / (4 × concurrency)` bytes. Returns the limit, the
+    /// reason `--explain` gives, and the chunks expected.
+    fn external_chunking(
+        &self,
+        concurrency: usize,
+        input_bytes: Option<u64>,
+        max_bytes: u64,
+    ) -> (ChunkLimit, String, Option<u64>) {
+        let slots = EXTERNAL_CHUNKS_PER_SLOT * concurrency as u64;
+        let format = self.resolved_input_format();
+        let fallback = |why: &str| {
+            let bytes = input_bytes.map_or(max_bytes, |t| (t / slots).clamp(1, max_bytes));
+            let why = format!("automatic, with an external step: {why}");
+            (ChunkLimit::Bytes(bytes as usize), why, None)
+        };
+        let Some(total) = input_bytes else {
+            return fallback(&format!(
+                "the records in the first {} of standard input / ({} chunks × {concurrency} \
+                 commands at once), so every command slot gets several chunks",
+                human_bytes(EXTERNAL_SAMPLE_BYTES as u64),
+                EXTERNAL_CHUNKS_PER_SLOT
+            ));
+        };
+        if format == Format::Json {
+            return fallback(&format!(
+                "input / ({EXTERNAL_CHUNKS_PER_SLOT} chunks × {concurrency} commands at once), \
+                 so every command slot gets several chunks"
+            ));
+        }
+        let delimiter = self.delimiter.or(format.default_delimiter()).unwrap_or(b',');
+        let first = self.inputs.iter().take(1).cloned().collect();
+        let mut splitter = Splitter::new(first, format, delimiter, ChunkLimit::Auto);
+        let Ok(sample) = splitter.sample(EXTERNAL_SAMPLE_BYTES) else {
+            // The run reports the error.
+            return fallback("the default (the input could not be read)");
+        };
+        let whole = sample.whole_input && self.inputs.len() == 1;
+        let records = estimated_records(sample, total, whole);
+        let per_chunk = records_per_chunk(sample, records, slots, max_bytes);
+        let how =
+            if whole { "records" } else { "records (estimated from the first input's start)" };
+        let why = format!(
+            "automatic, with an external step: {records} {how} / ({EXTERNAL_CHUNKS_PER_SLOT} \
+             chunks × {concurrency} commands at once), so every command slot gets several \
+             chunks"
+        );
+        (ChunkLimit::Records(per_chunk), why, Some(records.div_ceil(per_chunk as u64).max(1)))
     }
 
     fn null_bytes(&self) -> Vec<Vec<u8>> {
         self.null_markers.iter().map(|s| s.as_bytes().to_vec()).collect()
     }
+}
+
+/// With an `--exec` or `--exec-persistent` step, the automatic chunk size
+/// aims at this many chunks for each command that may run at once, so that
+/// every slot stays busy and a slow chunk can be made up by the others.
+pub const EXTERNAL_CHUNKS_PER_SLOT: u64 = 4;
+
+/// With an external step, bytes at the start of the first input in which
+/// the automatic chunk size counts records (1 MiB).
+pub const EXTERNAL_SAMPLE_BYTES: usize = 1 << 20;
+
+/// The records of inputs of `total` bytes, from a `sample` of the first:
+/// exact when the sample is `whole` (the only input, all of it), else its
+/// records per byte times `total`.
+fn estimated_records(sample: Sample, total: u64, whole: bool) -> u64 {
+    if whole || sample.bytes == 0 {
+        sample.records
+    } else {
+        (sample.records as f64 * total as f64 / sample.bytes as f64).ceil() as u64
+    }
+}
+
+/// Records per chunk for `records` records over at least `slots` chunks
+/// (rounded down, at least 1), and no more than fit in `max_bytes` at the
+/// `sample`'s bytes per record.
+fn records_per_chunk(sample: Sample, records: u64, slots: u64, max_bytes: u64) -> usize {
+    let per_chunk = (records / slots).max(1);
+    let bytes_per_record = sample.bytes.div_ceil(sample.records.max(1)).max(1);
+    per_chunk.min((max_bytes / bytes_per_record).max(1)) as usize
 }
 
 /// How a run is cut and scheduled; see [`Pipeline::plan`].
@@ -703,6 +816,11 @@ pub struct Plan {
     /// With `--exec` steps: the most commands of one step running at once
     /// (`threads` and `max_in_flight` have grown to it).
     pub exec_concurrency: Option<usize>,
+    /// The run chooses the records per chunk itself, from the first
+    /// [`EXTERNAL_SAMPLE_BYTES`] of standard input (an automatic chunk
+    /// size with an external step); `chunk` is then the most bytes a chunk
+    /// is meant to hold.
+    pub chunk_from_stream: bool,
 }
 
 /// `n` bytes for people: `512 B`, `1.5 KiB`, `256.0 MiB`, `3.2 GiB`.
@@ -726,6 +844,7 @@ impl std::fmt::Display for Plan {
         let input = self.input_bytes.map_or("unknown (standard input)".into(), human_bytes);
         writeln!(f, "input:        {input}")?;
         let chunk = match self.chunk {
+            _ if self.chunk_from_stream => "records, chosen once read".into(),
             ChunkLimit::Bytes(b) => human_bytes(b as u64),
             ChunkLimit::Records(n) => format!("{n} records"),
             ChunkLimit::Auto => "automatic".into(),

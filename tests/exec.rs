@@ -770,3 +770,51 @@ fn persistent_workers_serve_replicas_too() {
     assert_eq!((e["chunks"].as_u64(), e["attempts"].as_u64()), (Some(2), Some(4)), "{e}");
     assert!(matches!(e["workers_started"].as_u64(), Some(1 | 2)), "{e}");
 }
+
+/// The chunks and concurrency a run reports in `--stats-json`.
+fn exec_chunks(args: &[&str], stdin: &str) -> (u64, u64) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let stats = dir.path().join("stats.json");
+    let stats_arg = stats.to_str().expect("UTF-8 path");
+    let out = run_ok(&[args, &["--stats-json", stats_arg]].concat(), stdin);
+    assert_eq!(out.lines().count(), 2001, "every record came back");
+    let s: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&stats).expect("stats")).expect("JSON");
+    (s["chunks"].as_u64().expect("chunks"), s["exec"]["concurrency"].as_u64().expect("concurrency"))
+}
+
+/// With an external step and no chunk size given, a small input is cut
+/// in records so that every command slot gets several chunks: 2,000 short
+/// records (8.7 KiB, one 64 KiB chunk before) at `--concurrency 64` make
+/// at least 4 × 64 chunks, from a file and from standard input alike, for
+/// `--exec` and `--exec-persistent`; `--explain` says why.
+#[test]
+fn automatic_chunks_keep_every_command_slot_busy() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let input: String =
+        std::iter::once("n\n".to_string()).chain((1..=2000).map(|i| format!("{i}\n"))).collect();
+    let path = dir.path().join("in.csv");
+    std::fs::write(&path, &input).expect("write");
+    let file = path.to_str().expect("UTF-8 path");
+    let worker = "perl -e '$| = 1; print while <STDIN>'";
+    for step in [["--exec", "cat"], ["--exec-persistent", worker]] {
+        let args = [&["--concurrency", "64"][..], &step[..]].concat();
+        let (chunks, concurrency) = exec_chunks(&[&[file][..], &args].concat(), "");
+        assert_eq!(concurrency, 64);
+        assert!(chunks >= 4 * 64, "{step:?} on a file: {chunks} chunks");
+        let (chunks, _) = exec_chunks(&args, &input);
+        assert!(chunks >= 4 * 64, "{step:?} on standard input: {chunks} chunks");
+    }
+    let plan = run_ok(&[file, "--concurrency", "64", "--exec", "cat", "--explain"], "");
+    assert!(
+        plan.contains("chunk:        7 records (automatic, with an external step: 2000 records / (4 chunks × 64 commands at once)"),
+        "{plan}"
+    );
+    assert!(plan.contains("chunks:       286 expected"), "{plan}");
+    // Fewer records than slots: one record a chunk.
+    let (code, _, _) =
+        run(&["--concurrency", "64", "--exec", "cat", "--stats-json", "/dev/null"], "n\n1\n2\n3\n");
+    assert_eq!(code, 0);
+    let plan = run_ok(&["--concurrency", "64", "--exec", "cat", "--explain"], "");
+    assert!(plan.contains("records, chosen once read"), "{plan}");
+}
