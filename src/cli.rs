@@ -91,8 +91,8 @@ pub struct Args {
     /// Keep the records for which the jq expression is true (any output
     /// other than false or null), e.g. '.amount > 5000'. Each record is a
     /// JSON object (CSV rows keyed by the header; number-like fields are
-    /// numbers, empty fields null). Repeatable; runs in command-line order
-    /// with --map, --select, --drop and --rename.
+    /// numbers, empty fields null, unless --no-infer). Repeatable; runs in
+    /// command-line order with --map, --select, --drop and --rename.
     #[arg(long, value_name = "EXPR", value_parser = check_filter)]
     pub filter: Vec<String>,
 
@@ -194,8 +194,12 @@ pub struct Args {
     #[arg(long, overrides_with = "progress")]
     pub no_progress: bool,
 
-    /// jq expressions see every CSV field as a string (no numbers, empty
-    /// fields stay "").
+    /// No type inference: every CSV field stays a string, both to jq
+    /// expressions and in NDJSON/JSON output (1 is "1", 007 is "007", an
+    /// empty field is ""). Only the --null markers given explicitly become
+    /// null. Reducers still count empty fields as missing (a group-by key
+    /// or a min over only empty fields is null), and computed aggregates
+    /// (count, sum, mean) are still numbers.
     #[arg(long)]
     pub no_infer: bool,
 

@@ -108,7 +108,10 @@ pub struct Pipeline {
     /// Transform steps (`--filter`, `--map` and projection flags), in the
     /// order given; see [`crate::transform::chain`].
     pub steps: Vec<Step>,
-    /// `--no-infer`: jq expressions see every CSV field as a string.
+    /// `--no-infer`: every CSV field is a string, to jq expressions and in
+    /// NDJSON and JSON output (`1` is `"1"`, an empty field `""`); only
+    /// `null_markers` become `null`. Reducers still read numbers out of
+    /// the text (sort keys, sums) and count empty fields as missing.
     pub no_infer: bool,
     /// What a bad record does (`--on-error`; default: fail).
     pub on_error: OnError,
@@ -272,7 +275,8 @@ impl Pipeline {
             true,
             false,
         )?;
-        let encoder = Encoder::new(out_format, out_delimiter, layout, self.null_bytes());
+        let encoder = Encoder::new(out_format, out_delimiter, layout, self.null_bytes())
+            .with_no_infer(self.no_infer);
         let chunk = ChunkLimit::Bytes(DEFAULT_CHUNK_BYTES);
         let mut splitter =
             Splitter::new(vec![Input::Path(tmp.path().to_path_buf())], Format::Ndjson, b',', chunk);
@@ -515,7 +519,8 @@ impl Pipeline {
             (Err(e), Some(_)) => return Err(e),
         };
         let mut encoder =
-            Encoder::new(out_format, out_delimiter, layout.clone(), self.null_bytes());
+            Encoder::new(out_format, out_delimiter, layout.clone(), self.null_bytes())
+                .with_no_infer(self.no_infer);
         if format.is_delimited() && !value_stage {
             encoder = encoder.with_csv_input(delimiter, columns.len());
         }

@@ -21,15 +21,16 @@
 //! - `i_` files must not crash: output or a clear error, with and without
 //!   a jq map.
 //!
-//! csv-spectrum: each CSV, converted to NDJSON by the command line, gives
-//! the expected records. The expected JSON has every value as a string,
-//! while fanfold writes a number-like field as a bare JSON number and an
-//! empty field as `null` (see `src/sink/encode.rs`). A number's text is
-//! written unchanged, so reading each output value's raw text back (a
+//! csv-spectrum (all 11 files): the expected JSON has every value as a
+//! string, which is what `--no-infer` writes. Each CSV converted by the
+//! command line with `--no-infer`, to a JSON array and to NDJSON, parses
+//! (with `serde_json`) to exactly the expected JSON value. Without
+//! `--no-infer`, fanfold writes a number-like field as a bare JSON number
+//! and an empty field as `null` (see `src/sink/encode.rs`); a number's text
+//! is written unchanged, so reading each output value's raw text back (a
 //! string unescaped, a number or boolean as written, `null` as the empty
-//! field) recovers the CSV field exactly: the comparison is exact, and it
-//! tests the conversion users run, without a new flag. Each CSV also goes
-//! CSV to CSV, read back with the `csv` crate.
+//! field) still recovers the CSV field exactly. Each CSV also goes CSV to
+//! CSV, read back with the `csv` crate.
 
 mod fuzz_checks;
 
@@ -239,11 +240,17 @@ fn json_n_and_i_files_through_the_command_line() {
     }
 }
 
-/// The expected records of csv-spectrum's `name`: field name to text.
-fn spectrum_expected(name: &str) -> Vec<BTreeMap<String, String>> {
+/// The expected JSON of csv-spectrum's `name`, as `serde_json` reads it.
+fn spectrum_expected_json(name: &str) -> serde_json::Value {
     let path = suites().join("csv-spectrum/json").join(format!("{name}.json"));
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// The expected records of csv-spectrum's `name`: field name to text.
+fn spectrum_expected(name: &str) -> Vec<BTreeMap<String, String>> {
+    serde_json::from_value(spectrum_expected_json(name))
+        .unwrap_or_else(|e| panic!("{name}: not an array of string records: {e}"))
 }
 
 /// One line of fanfold's NDJSON output, each value back to its CSV text.
@@ -271,6 +278,7 @@ fn csv_spectrum_parses_to_its_expected_json() {
     for path in paths {
         let name = file_name(&path);
         let stem = name.trim_end_matches(".csv");
+        let want_json = spectrum_expected_json(stem);
         let want = spectrum_expected(stem);
         let run = |extra: &[&str]| {
             let out = Command::cargo_bin("fanfold")
@@ -286,6 +294,26 @@ fn csv_spectrum_parses_to_its_expected_json() {
             );
             out.stdout
         };
+        // With --no-infer: exactly the expected JSON, as a JSON array (also
+        // cut into one-record chunks) and as NDJSON.
+        for extra in [&[][..], &["--threads", "2", "--chunk-size", "1"][..]] {
+            let args: Vec<&str> = ["--output-format", "json", "--no-infer"]
+                .into_iter()
+                .chain(extra.iter().copied())
+                .collect();
+            let json: serde_json::Value = serde_json::from_slice(&run(&args))
+                .unwrap_or_else(|e| panic!("{name} as JSON {extra:?}: {e}"));
+            assert_eq!(json, want_json, "{name} as JSON with --no-infer {extra:?}");
+        }
+        let ndjson =
+            String::from_utf8(run(&["--output-format", "ndjson", "--no-infer"])).expect("UTF-8");
+        let lines: Vec<serde_json::Value> = ndjson
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{name}: {e}: {l}")))
+            .collect();
+        assert_eq!(serde_json::Value::Array(lines), want_json, "{name} as NDJSON with --no-infer");
+
+        // Without it, each value's raw text is the CSV field.
         let ndjson = String::from_utf8(run(&["--output-format", "ndjson"])).expect("UTF-8");
         let got: Vec<BTreeMap<String, String>> = ndjson.lines().map(as_csv_texts).collect();
         assert_eq!(got, want, "{name} as NDJSON");

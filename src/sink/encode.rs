@@ -11,10 +11,16 @@
 //! compacted, without the whitespace between its tokens (RFC 8259 §2).
 //!
 //! Crossing formats:
-//! - CSV to NDJSON: an empty field or a `--null` marker becomes `null`, a
-//!   field that is a JSON number literal (RFC 8259 §6: `12`, `-1.50`, `1e3`,
-//!   not `007` or `+1`) is written bare, with its text unchanged; anything
-//!   else becomes a JSON string (invalid UTF-8 is replaced by U+FFFD).
+//! - CSV to NDJSON (and JSON arrays): an empty field or a `--null` marker
+//!   becomes `null`, a field that is a JSON number literal (RFC 8259 §6:
+//!   `12`, `-1.50`, `1e3`, not `007` or `+1`) is written bare, with its text
+//!   unchanged; anything else becomes a JSON string (invalid UTF-8 is
+//!   replaced by U+FFFD). The rule is [`ValueOptions::classify`], the one
+//!   that jq expressions see fields by. With `--no-infer`
+//!   ([`Encoder::with_no_infer`]) every field is a JSON string (`1` is
+//!   `"1"`, an empty field `""`), and only a `--null` marker is `null`.
+//!   Computed values (a group-by's count, sum or mean) are numbers either
+//!   way.
 //! - NDJSON or JSON array to CSV: strings are unescaped, `null` and absent
 //!   keys become an empty field, numbers, booleans, objects and arrays are
 //!   written as their JSON text (as read, line breaks included).
@@ -25,8 +31,8 @@ use crate::error::{Error, Result};
 use crate::format::Format;
 use crate::parse::byte_search::{find_json_special, find_json_special_or_non_ascii};
 use crate::record::{Field, Record};
-use crate::reduce::number::is_json_number;
 use crate::sink::json_array::RECORD_PREFIX;
+use crate::transform::jq::{TextKind, ValueOptions};
 use crate::transform::Layout;
 
 /// Encodes records under a [`Layout`] into one output format.
@@ -35,7 +41,8 @@ pub struct Encoder {
     format: Format,
     delimiter: u8,
     layout: Layout,
-    null_markers: Vec<Vec<u8>>,
+    /// How CSV text becomes a JSON value: `--null` markers and `--no-infer`.
+    values: ValueOptions,
     /// NDJSON: `{"name":` then `,"name":` per column, pre-escaped.
     json_prefixes: Vec<Vec<u8>>,
     /// The CSV input's delimiter, when the input is CSV/TSV.
@@ -47,7 +54,8 @@ pub struct Encoder {
 impl Encoder {
     /// An encoder writing `format` with `delimiter` (CSV/TSV), under
     /// `layout`. `null_markers` (from `--null`) become `null` in NDJSON
-    /// output of CSV fields.
+    /// and JSON array output of CSV fields; other fields are inferred as
+    /// the module docs say, unless [`Encoder::with_no_infer`].
     pub fn new(format: Format, delimiter: u8, layout: Layout, null_markers: Vec<Vec<u8>>) -> Self {
         let json_prefixes = layout
             .columns
@@ -64,11 +72,21 @@ impl Encoder {
             format,
             delimiter,
             layout,
-            null_markers,
+            values: ValueOptions { no_infer: false, null_markers },
             json_prefixes,
             input_delimiter: None,
             identity: false,
         }
+    }
+
+    /// With `no_infer` (`--no-infer`), writes every CSV field to NDJSON and
+    /// JSON arrays as a JSON string: `1` as `"1"`, an empty field as `""`;
+    /// only the `--null` markers given to [`Encoder::new`] become `null`.
+    /// CSV/TSV output and JSON input fields are unaffected, and so are
+    /// computed values in [`Encoder::row`] ([`OutValue::Number`]).
+    pub fn with_no_infer(mut self, no_infer: bool) -> Self {
+        self.values.no_infer = no_infer;
+        self
     }
 
     /// Tells the encoder that the input is CSV/TSV with `delimiter` and
@@ -249,7 +267,10 @@ impl Encoder {
     }
 
     /// Appends one output row of already computed values (group-by results),
-    /// `values` in the order of `names`.
+    /// `values` in the order of `names`. An [`OutValue::Field`] is written
+    /// as [`Encoder::record`] writes a field (so with `--no-infer` a key
+    /// copied from a CSV field is a JSON string); an [`OutValue::Number`]
+    /// is written bare.
     pub fn row(&self, names: &[String], values: &[OutValue], out: &mut Vec<u8>) {
         match self.format {
             Format::Csv | Format::Tsv => {
@@ -310,15 +331,11 @@ impl Encoder {
                 write_compact_json(out, raw)
             }
             Field::JsonString(raw) | Field::JsonOther(raw) => out.extend_from_slice(raw),
-            Field::Text(t) => {
-                if t.is_empty() || self.null_markers.iter().any(|m| m == t) {
-                    out.extend_from_slice(b"null");
-                } else if is_json_number(t) {
-                    out.extend_from_slice(t);
-                } else {
-                    write_json_string(out, t);
-                }
-            }
+            Field::Text(t) => match self.values.classify(t) {
+                TextKind::Marker | TextKind::Empty => out.extend_from_slice(b"null"),
+                TextKind::Number => out.extend_from_slice(t),
+                TextKind::String => write_json_string(out, t),
+            },
         }
     }
 }
@@ -485,6 +502,39 @@ mod tests {
         out.clear();
         write_compact_json(&mut out, b"[\"ab\\");
         assert_eq!(out, b"[\"ab\\");
+    }
+
+    /// The NDJSON row of CSV texts (`None`: missing) under `no_infer`,
+    /// with `NA` as the `--null` marker, and a computed count of 2.
+    fn ndjson_row(texts: &[Option<&str>], no_infer: bool) -> String {
+        let mut names: Vec<String> = (0..texts.len()).map(|i| format!("c{i}")).collect();
+        let layout = Layout::new(&crate::Projection::default(), &names, false, true).unwrap();
+        let encoder = Encoder::new(Format::Ndjson, b',', layout, vec![b"NA".to_vec()])
+            .with_no_infer(no_infer);
+        let mut values: Vec<OutValue> = texts
+            .iter()
+            .map(|t| OutValue::Field(t.map_or(OwnedField::Missing, |t| OwnedField::Text(t.into()))))
+            .collect();
+        names.push("count".into());
+        values.push(OutValue::Number(b"2".to_vec()));
+        let mut out = Vec::new();
+        encoder.row(&names, &values, &mut out);
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn csv_text_to_json_infers_unless_no_infer() {
+        let texts = [Some("007"), Some("1"), Some("1.50"), Some(""), Some("NA"), Some("x"), None];
+        assert_eq!(
+            ndjson_row(&texts, false),
+            "{\"c0\":\"007\",\"c1\":1,\"c2\":1.50,\"c3\":null,\"c4\":null,\"c5\":\"x\",\
+             \"c6\":null,\"count\":2}\n"
+        );
+        assert_eq!(
+            ndjson_row(&texts, true),
+            "{\"c0\":\"007\",\"c1\":\"1\",\"c2\":\"1.50\",\"c3\":\"\",\"c4\":null,\"c5\":\"x\",\
+             \"c6\":null,\"count\":2}\n"
+        );
     }
 
     #[test]

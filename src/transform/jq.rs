@@ -191,14 +191,16 @@ fn error_text(e: &jaq_core::Error<Val>) -> String {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ValueOptions {
     /// Keep every CSV field a string (`--no-infer`): no numbers, empty
-    /// fields stay `""`.
+    /// fields stay `""`; only `null_markers` are `null`.
     pub no_infer: bool,
     /// Texts that are `null` (`--null`).
     pub null_markers: Vec<Vec<u8>>,
 }
 
-/// What a CSV field's text stands for to a transform: the one rule that
-/// [`field_value`], the fast filter path and the `--map` writer share.
+/// What a CSV field's text stands for to a transform and in JSON output:
+/// the one rule that [`field_value`], the fast filter path, the `--map`
+/// writer and the NDJSON/JSON [`Encoder`](crate::sink::encode::Encoder)
+/// share.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TextKind {
     /// A `--null` marker: `null`.
@@ -213,11 +215,13 @@ pub enum TextKind {
 
 impl ValueOptions {
     /// True when `text` is one of the `--null` markers.
+    #[inline]
     pub fn is_marker(&self, text: &[u8]) -> bool {
         self.null_markers.iter().any(|m| m == text)
     }
 
     /// What the CSV field text `t` stands for.
+    #[inline]
     pub fn classify(&self, t: &[u8]) -> TextKind {
         if self.is_marker(t) {
             TextKind::Marker
