@@ -35,7 +35,8 @@ pub struct Args {
     pub inputs: Vec<String>,
 
     /// Write the output to FILE (atomically: a failed run leaves no file)
-    /// instead of standard output.
+    /// instead of standard output. A name ending in .gz, .zst, .bz2 or .xz
+    /// is refused: fanfold does not write compressed output yet.
     #[arg(short, long, value_name = "FILE")]
     pub output: Option<PathBuf>,
 
@@ -271,7 +272,8 @@ pub struct Args {
     pub on_error: OnErrorArg,
 
     /// Where --on-error reject writes the rejected records: NDJSON with
-    /// input, line, byte, chunk, kind, message and the record's text.
+    /// input, line, byte, chunk, kind, message and the record's text (not
+    /// compressed: a name ending in .gz, .zst, .bz2 or .xz is refused).
     #[arg(long, value_name = "FILE", required_if_eq("on_error", "reject"))]
     pub rejects: Option<PathBuf>,
 
@@ -473,7 +475,9 @@ impl Args {
     /// - `--sort-by` with `--group-by` needs `--top`;
     /// - `--exec-format` needs `--exec`, except that `--exec-format ndjson`
     ///   may go with `--exec-persistent` alone (its workers' format), while
-    ///   csv and tsv cannot.
+    ///   csv and tsv cannot;
+    /// - `-o`/`--output` and `--rejects` must not name a compressed file
+    ///   (`.gz`, `.zst`, `.bz2`, `.xz`): fanfold does not write one yet.
     fn check(&self) -> Result<(), (clap::error::ErrorKind, String)> {
         use clap::error::ErrorKind;
         if self.top.is_none() && !self.sort_by.is_empty() && !self.group_by.is_empty() {
@@ -505,6 +509,31 @@ impl Args {
                     ),
                 ));
             }
+        }
+        let outputs = [("--output <FILE>", &self.output), ("--rejects <FILE>", &self.rejects)];
+        for (flag, path) in outputs {
+            let Some(path) = path.as_deref() else { continue };
+            let Some(c) = fanfold::Compression::from_path(path) else { continue };
+            let name = fanfold::error::escape_control(&path.display().to_string()).into_owned();
+            let how = if flag.starts_with("--output") {
+                let quoted = shlex::try_quote(&name).map_or(name.clone(), |q| q.into_owned());
+                format!(
+                    "write to standard output and pipe it through `{c}`, e.g. \
+                     `fanfold ... | {c} > {quoted}`"
+                )
+            } else {
+                format!(
+                    "write the rejects to an uncompressed file and compress it afterwards \
+                     with `{c}`"
+                )
+            };
+            return Err((
+                ErrorKind::ValueValidation,
+                format!(
+                    "the argument '{flag}' names a {c}-compressed file ({name}), but fanfold \
+                     does not write compressed output yet: {how}"
+                ),
+            ));
         }
         Ok(())
     }

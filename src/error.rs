@@ -10,6 +10,8 @@ use std::borrow::Cow;
 use std::fmt::{self, Write as _};
 use std::io;
 
+use crate::format::Compression;
+
 /// A place in the input: the input's name and a 1-based line number.
 ///
 /// `line` counts physical lines (`\n`) from the start of the file, so a
@@ -92,6 +94,23 @@ pub enum Error {
         input: String,
         /// The encoding its byte-order mark names, e.g. `UTF-16LE`.
         encoding: String,
+    },
+    /// An input is compressed: it starts with the magic number of gzip,
+    /// zstd, bzip2 or xz ([`Compression::sniff`]), whatever its name.
+    /// fanfold does not decompress yet, so it refuses the input rather
+    /// than read the compressed bytes as records. The message says how to
+    /// decompress it into fanfold's standard input (for an input named
+    /// `<stdin>`: to pipe it through the tool first).
+    #[error(
+        "{input}: the input is {format}-compressed (it starts with the {format} magic number), \
+         and fanfold does not read compressed input yet: {}",
+        decompress_hint(input, *format)
+    )]
+    Compressed {
+        /// The input.
+        input: String,
+        /// The compression its first bytes name.
+        format: Compression,
     },
     /// The header of a later CSV input differs from the first input's.
     #[error("{input}: header {found:?} differs from the header of {first_input} {expected:?}")]
@@ -331,6 +350,16 @@ fn stderr_hint(stderr: &str) -> String {
     }
 }
 
+/// How to get a compressed input into fanfold, for [`Error::Compressed`]:
+/// decompress it with its tool into fanfold's standard input.
+fn decompress_hint(input: &str, format: Compression) -> String {
+    if input == "<stdin>" {
+        return format!("pipe it through `{format} -dc` first");
+    }
+    let quoted = shlex::try_quote(input).unwrap_or(Cow::Borrowed(input));
+    format!("decompress it first, e.g. `{format} -dc {quoted} | fanfold -`")
+}
+
 /// `s` with its control characters escaped, so that a message quoting
 /// input (a header name, a field, a command's standard error) cannot
 /// write raw control bytes to a terminal: an escape sequence that
@@ -403,5 +432,18 @@ mod tests {
         let out = escape_control(&all);
         assert!(out.chars().all(|c| c == '\n' || !c.is_control()), "{out:?}");
         assert_eq!(out.matches('\n').count(), 1);
+    }
+
+    #[test]
+    fn compressed_message_names_the_format_and_the_tool() {
+        let e = Error::Compressed { input: "my data.csv.gz".into(), format: Compression::Gzip };
+        assert_eq!(
+            e.to_string(),
+            "my data.csv.gz: the input is gzip-compressed (it starts with the gzip magic \
+             number), and fanfold does not read compressed input yet: decompress it first, \
+             e.g. `gzip -dc 'my data.csv.gz' | fanfold -`"
+        );
+        let e = Error::Compressed { input: "<stdin>".into(), format: Compression::Xz };
+        assert!(e.to_string().ends_with("yet: pipe it through `xz -dc` first"), "{e}");
     }
 }
