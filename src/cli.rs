@@ -35,7 +35,8 @@ pub struct Args {
     pub inputs: Vec<String>,
 
     /// Write the output to FILE (atomically: a failed run leaves no file)
-    /// instead of standard output.
+    /// instead of standard output. A name ending in .gz, .zst, .bz2 or .xz
+    /// is refused: fanfold does not write compressed output yet.
     #[arg(short, long, value_name = "FILE")]
     pub output: Option<PathBuf>,
 
@@ -118,8 +119,10 @@ pub struct Args {
     pub exec: Vec<String>,
 
     /// Format of the records sent to and read from --exec commands;
-    /// default the input's (JSON arrays: ndjson).
-    #[arg(long, value_enum, value_name = "FORMAT", requires = "exec")]
+    /// default the input's (JSON arrays: ndjson). --exec-persistent
+    /// workers always read and write ndjson: with them alone, ndjson is
+    /// accepted (it changes nothing) and csv or tsv refused.
+    #[arg(long, value_enum, value_name = "FORMAT")]
     pub exec_format: Option<ExecFormatArg>,
 
     /// --exec commands (or --exec-persistent workers) running at once, at
@@ -273,7 +276,8 @@ pub struct Args {
     pub on_error: OnErrorArg,
 
     /// Where --on-error reject writes the rejected records: NDJSON with
-    /// input, line, byte, chunk, kind, message and the record's text.
+    /// input, line, byte, chunk, kind, message and the record's text (not
+    /// compressed: a name ending in .gz, .zst, .bz2 or .xz is refused).
     #[arg(long, value_name = "FILE", required_if_eq("on_error", "reject"))]
     pub rejects: Option<PathBuf>,
 
@@ -456,24 +460,86 @@ fn parse_rename(s: &str) -> Result<(String, String), String> {
 
 impl Args {
     /// Parses the command line and checks what clap's attributes cannot
-    /// say: `--sort-by` with `--group-by` needs `--top`. A bad command line
-    /// exits with status 2, as clap's own errors do. Returns the arguments
-    /// and the transform steps in command-line order.
+    /// say (see [`Args::check`]). A bad command line exits with status 2,
+    /// as clap's own errors do. Returns the arguments and the transform
+    /// steps in command-line order.
     pub fn parse_checked() -> (Args, Vec<Step>) {
         use clap::{CommandFactory, FromArgMatches};
         let matches = Args::command().get_matches();
         let args = Args::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
-        if args.top.is_none() && !args.sort_by.is_empty() && !args.group_by.is_empty() {
-            Args::command()
-                .error(
-                    clap::error::ErrorKind::ArgumentConflict,
-                    "the argument '--sort-by <KEYS>' cannot be used with '--group-by <COLS>' \
-                     without '--top <K>'",
-                )
-                .exit();
+        if let Err((kind, message)) = args.check() {
+            Args::command().error(kind, message).exit();
         }
         let steps = args.steps(&matches);
         (args, steps)
+    }
+
+    /// The checks clap's attributes cannot say, each an error of clap's
+    /// `kind` with its message:
+    /// - `--sort-by` with `--group-by` needs `--top`;
+    /// - `--exec-format` needs `--exec`, except that `--exec-format ndjson`
+    ///   may go with `--exec-persistent` alone (its workers' format), while
+    ///   csv and tsv cannot;
+    /// - `-o`/`--output` and `--rejects` must not name a compressed file
+    ///   (`.gz`, `.zst`, `.bz2`, `.xz`): fanfold does not write one yet.
+    fn check(&self) -> Result<(), (clap::error::ErrorKind, String)> {
+        use clap::error::ErrorKind;
+        if self.top.is_none() && !self.sort_by.is_empty() && !self.group_by.is_empty() {
+            return Err((
+                ErrorKind::ArgumentConflict,
+                "the argument '--sort-by <KEYS>' cannot be used with '--group-by <COLS>' \
+                 without '--top <K>'"
+                    .into(),
+            ));
+        }
+        if let Some(format) = self.exec_format.filter(|_| self.exec.is_empty()) {
+            if self.exec_persistent.is_empty() {
+                return Err((
+                    ErrorKind::MissingRequiredArgument,
+                    "the argument '--exec-format <FORMAT>' requires '--exec <CMD>': it is the \
+                     format of the records sent to and read from --exec commands"
+                        .into(),
+                ));
+            }
+            if format != ExecFormatArg::Ndjson {
+                let name = format.to_possible_value().map(|v| v.get_name().to_string());
+                return Err((
+                    ErrorKind::ArgumentConflict,
+                    format!(
+                        "--exec-format applies to --exec; --exec-persistent workers always read \
+                         and write NDJSON, so '--exec-format {}' cannot be used with \
+                         '--exec-persistent <CMD>' alone",
+                        name.unwrap_or_default()
+                    ),
+                ));
+            }
+        }
+        let outputs = [("--output <FILE>", &self.output), ("--rejects <FILE>", &self.rejects)];
+        for (flag, path) in outputs {
+            let Some(path) = path.as_deref() else { continue };
+            let Some(c) = fanfold::Compression::from_path(path) else { continue };
+            let name = fanfold::error::escape_control(&path.display().to_string()).into_owned();
+            let how = if flag.starts_with("--output") {
+                let quoted = shlex::try_quote(&name).map_or(name.clone(), |q| q.into_owned());
+                format!(
+                    "write to standard output and pipe it through `{c}`, e.g. \
+                     `fanfold ... | {c} > {quoted}`"
+                )
+            } else {
+                format!(
+                    "write the rejects to an uncompressed file and compress it afterwards \
+                     with `{c}`"
+                )
+            };
+            return Err((
+                ErrorKind::ValueValidation,
+                format!(
+                    "the argument '{flag}' names a {c}-compressed file ({name}), but fanfold \
+                     does not write compressed output yet: {how}"
+                ),
+            ));
+        }
+        Ok(())
     }
 
     /// The transform steps in command-line order, read from `matches` (the

@@ -3,10 +3,14 @@
 //! Every error that input can cause names its place: the input file, the
 //! absolute line (1-based, counted over the whole file, header included) and,
 //! where it is known, the column or the flag. The binary adds nothing but a
-//! prefix; a library user gets the same messages.
+//! prefix, and escapes the control characters that quoted input may hold
+//! ([`escape_control`]); a library user gets the same messages.
 
-use std::fmt;
+use std::borrow::Cow;
+use std::fmt::{self, Write as _};
 use std::io;
+
+use crate::format::Compression;
 
 /// A place in the input: the input's name and a 1-based line number.
 ///
@@ -90,6 +94,23 @@ pub enum Error {
         input: String,
         /// The encoding its byte-order mark names, e.g. `UTF-16LE`.
         encoding: String,
+    },
+    /// An input is compressed: it starts with the magic number of gzip,
+    /// zstd, bzip2 or xz ([`Compression::sniff`]), whatever its name.
+    /// fanfold does not decompress yet, so it refuses the input rather
+    /// than read the compressed bytes as records. The message says how to
+    /// decompress it into fanfold's standard input (for an input named
+    /// `<stdin>`: to pipe it through the tool first).
+    #[error(
+        "{input}: the input is {format}-compressed (it starts with the {format} magic number), \
+         and fanfold does not read compressed input yet: {}",
+        decompress_hint(input, *format)
+    )]
+    Compressed {
+        /// The input.
+        input: String,
+        /// The compression its first bytes name.
+        format: Compression,
     },
     /// The header of a later CSV input differs from the first input's.
     #[error("{input}: header {found:?} differs from the header of {first_input} {expected:?}")]
@@ -329,5 +350,100 @@ fn stderr_hint(stderr: &str) -> String {
     }
 }
 
+/// How to get a compressed input into fanfold, for [`Error::Compressed`]:
+/// decompress it with its tool into fanfold's standard input.
+fn decompress_hint(input: &str, format: Compression) -> String {
+    if input == "<stdin>" {
+        return format!("pipe it through `{format} -dc` first");
+    }
+    let quoted = shlex::try_quote(input).unwrap_or(Cow::Borrowed(input));
+    format!("decompress it first, e.g. `{format} -dc {quoted} | fanfold -`")
+}
+
+/// `s` with its control characters escaped, so that a message quoting
+/// input (a header name, a field, a command's standard error) cannot
+/// write raw control bytes to a terminal: an escape sequence that
+/// recolours it, moves the cursor or rings the bell.
+///
+/// Escaped: the C0 controls U+0000 to U+001F except `\n` (tab as `\t`,
+/// carriage return as `\r`, the others as `\x01` ... `\x1f`), DEL as
+/// `\x7f`, and the C1 controls U+0080 to U+009F as `\u{80}` ...
+/// `\u{9f}`. Everything else is kept, `\n` and backslashes included, so
+/// the escaping is for reading, not reversible. A `&str` holds no invalid
+/// UTF-8: fanfold decodes input bytes lossily where they become text
+/// (invalid sequences become U+FFFD, `�`), and this keeps U+FFFD as it
+/// is. Borrows `s` when there is nothing to escape.
+///
+/// ```
+/// use fanfold::error::escape_control;
+/// assert_eq!(escape_control("a\x1b[31mb\tc\n"), "a\\x1b[31mb\\tc\n");
+/// assert_eq!(escape_control("\u{9b}2J"), "\\u{9b}2J");
+/// assert!(matches!(escape_control("plain"), std::borrow::Cow::Borrowed("plain")));
+/// ```
+pub fn escape_control(s: &str) -> Cow<'_, str> {
+    let escaped = |c: char| c != '\n' && c.is_control();
+    if !s.chars().any(escaped) {
+        return Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 16);
+    for c in s.chars() {
+        match c {
+            '\t' => out.push_str("\\t"),
+            '\r' => out.push_str("\\r"),
+            '\0'..='\x1f' | '\x7f' if c != '\n' => {
+                let _ = write!(out, "\\x{:02x}", c as u32);
+            }
+            '\u{80}'..='\u{9f}' => {
+                let _ = write!(out, "\\u{{{:x}}}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    Cow::Owned(out)
+}
+
 /// `Result` with fanfold's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escapes_c0_del_and_c1_controls() {
+        assert_eq!(escape_control("a\tb\rc"), "a\\tb\\rc");
+        assert_eq!(escape_control("\0\x01\x1b[31m\x1f"), "\\x00\\x01\\x1b[31m\\x1f");
+        assert_eq!(escape_control("x\x7fy"), "x\\x7fy");
+        assert_eq!(escape_control("\u{80}\u{9b}\u{9f}"), "\\u{80}\\u{9b}\\u{9f}");
+    }
+
+    #[test]
+    fn keeps_newlines_and_printable_text() {
+        for s in ["", "plain", "two\nlines\n", "é ü 日本 \u{fffd} \u{a0} \\x41", "\u{7e}\u{a1}"]
+        {
+            assert!(matches!(escape_control(s), Cow::Borrowed(b) if b == s), "{s:?}");
+        }
+        assert_eq!(escape_control("a\n\x07b\n"), "a\n\\x07b\n");
+    }
+
+    #[test]
+    fn escaped_text_has_no_control_characters() {
+        let all: String = (0..=0x2ffu32).filter_map(char::from_u32).collect();
+        let out = escape_control(&all);
+        assert!(out.chars().all(|c| c == '\n' || !c.is_control()), "{out:?}");
+        assert_eq!(out.matches('\n').count(), 1);
+    }
+
+    #[test]
+    fn compressed_message_names_the_format_and_the_tool() {
+        let e = Error::Compressed { input: "my data.csv.gz".into(), format: Compression::Gzip };
+        assert_eq!(
+            e.to_string(),
+            "my data.csv.gz: the input is gzip-compressed (it starts with the gzip magic \
+             number), and fanfold does not read compressed input yet: decompress it first, \
+             e.g. `gzip -dc 'my data.csv.gz' | fanfold -`"
+        );
+        let e = Error::Compressed { input: "<stdin>".into(), format: Compression::Xz };
+        assert!(e.to_string().ends_with("yet: pipe it through `xz -dc` first"), "{e}");
+    }
+}

@@ -41,7 +41,7 @@ pub mod transform;
 
 pub use error::{Error, ExecError, Location, Result};
 pub use exec::{ExecOptions, RunStats};
-pub use format::Format;
+pub use format::{Compression, Format};
 pub use pipeline::{
     default_memory_limit, Pipeline, Plan, ReduceSpec, DEFAULT_CHUNK_BYTES, MIN_AUTO_CHUNK_BYTES,
 };

@@ -7,6 +7,7 @@ use std::io::Write;
 use std::process::ExitCode;
 use std::sync::atomic::AtomicBool;
 
+use fanfold::error::escape_control;
 use fanfold::{Output, RunStats};
 
 /// Exit status of a run that finished but set records aside.
@@ -41,13 +42,15 @@ fn main() -> ExitCode {
             if let Some(path) = &args.journal {
                 eprintln!(
                     "fanfold: the chunks done are kept in {}: run again with --resume to go on",
-                    path.display()
+                    escape_control(&path.display().to_string())
                 );
             }
             ExitCode::from((128 + signal).clamp(0, 255) as u8)
         }
         Err(e) => {
-            eprintln!("fanfold: error: {e}");
+            // Messages quote input (header names, fields, a command's
+            // standard error): no raw control bytes on the terminal.
+            eprintln!("fanfold: error: {}", escape_control(&e.to_string()));
             ExitCode::from(1)
         }
     }
@@ -68,7 +71,7 @@ fn run(args: &cli::Args, steps: Vec<fanfold::transform::Step>) -> fanfold::Resul
     if let Some(path) = args.journal.as_ref().filter(|p| args.resume && !p.exists()) {
         eprintln!(
             "fanfold: --resume: no journal at {}; starting from the beginning",
-            path.display()
+            escape_control(&path.display().to_string())
         );
     }
     let stats = pipeline.run(&mut output, &name)?;
@@ -88,7 +91,9 @@ fn run(args: &cli::Args, steps: Vec<fanfold::transform::Step>) -> fanfold::Resul
     }
     if stats.records_rejected > 0 {
         let place = match (&args.on_error, &args.rejects) {
-            (cli::OnErrorArg::Reject, Some(path)) => format!("written to {}", path.display()),
+            (cli::OnErrorArg::Reject, Some(path)) => {
+                format!("written to {}", escape_control(&path.display().to_string()))
+            }
             _ => "skipped".to_string(),
         };
         eprintln!(

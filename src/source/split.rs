@@ -26,7 +26,9 @@
 //! chunks end only after a `\n`.
 //!
 //! An input is UTF-8: its BOM is skipped, and an input that starts with a
-//! UTF-16 or UTF-32 byte-order mark is an [`Error::Encoding`].
+//! UTF-16 or UTF-32 byte-order mark is an [`Error::Encoding`]. An input
+//! that starts with the magic number of a compression format is an
+//! [`Error::Compressed`] (see [`crate::format::Compression::sniff`]).
 //!
 //! A JSON array ([`Format::Json`]) is cut right after the `}` of an element
 //! instead, following the array's nesting and strings; the scan (in
@@ -254,7 +256,9 @@ impl Splitter {
     /// `[]`).
     ///
     /// # Errors
-    /// I/O errors, an unterminated quote in the header, an invalid first
+    /// I/O errors, an input that is UTF-16 or UTF-32 ([`Error::Encoding`])
+    /// or compressed ([`Error::Compressed`]), an unterminated quote in the
+    /// header, an invalid first
     /// NDJSON record, or [`Error::Json`] for a JSON array whose syntax is
     /// wrong before its first element ends or whose first element is not a
     /// valid object.
@@ -311,7 +315,8 @@ impl Splitter {
     /// The next chunk, or `None` at the end of the last input.
     ///
     /// # Errors
-    /// I/O errors, an unterminated quote, a CSV input whose header
+    /// I/O errors, a later input that is UTF-16, UTF-32 or compressed
+    /// (as in [`Splitter::header`]), an unterminated quote, a CSV input whose header
     /// differs from the first input's, or [`Error::Json`] for a syntax
     /// error in a JSON array's framing (not starting with `[`, a missing or
     /// extra `,`, an element that is not an object, text after the `]`, an
@@ -468,9 +473,10 @@ impl Splitter {
         Ok(())
     }
 
-    /// Opens the next input, refuses a UTF-16 or UTF-32 one, strips a UTF-8
-    /// BOM and, for CSV, reads and checks its header. Returns false when
-    /// there are no inputs left.
+    /// Opens the next input, refuses a UTF-16 or UTF-32 one and a
+    /// compressed one (gzip, zstd, bzip2, xz), strips a UTF-8 BOM and, for
+    /// CSV, reads and checks its header. Returns false when there are no
+    /// inputs left.
     fn open_next(&mut self) -> Result<bool> {
         let Some(input) = self.inputs.get(self.next_input) else {
             return Ok(false);
@@ -497,6 +503,9 @@ impl Splitter {
                 input: self.names[index].clone(),
                 encoding: encoding.to_string(),
             });
+        }
+        if let Some(format) = crate::format::Compression::sniff(&cur.buf) {
+            return Err(Error::Compressed { input: self.names[index].clone(), format });
         }
         if cur.buf.starts_with(b"\xEF\xBB\xBF") {
             cur.buf.drain(..3);

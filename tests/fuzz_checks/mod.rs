@@ -22,7 +22,8 @@
 //!   window gives the bytes (or the error message) of the sequential run.
 //!
 //! Inputs with a UTF-16 or UTF-32 byte-order mark must be refused with an
-//! error naming the encoding.
+//! error naming the encoding, and inputs that start with a compression
+//! format's magic number with an error naming the format.
 
 // Each test target that includes this module uses a part of it.
 #![allow(dead_code)]
@@ -72,6 +73,36 @@ pub fn wide_bom(bytes: &[u8]) -> Option<&'static str> {
         Some("UTF-16LE")
     } else if bytes.starts_with(b"\xFE\xFF") {
         Some("UTF-16BE")
+    } else {
+        None
+    }
+}
+
+/// The compression format whose magic number starts `bytes`: gzip
+/// (RFC 1952 §2.3.1), zstd (RFC 8878 §3.1.1, and §3.1.2's skippable
+/// frames), bzip2 (`BZh`, a digit 1-9, then a block or end-of-stream
+/// magic) or xz (the xz file format §2.1.1.1).
+pub fn compression_magic(bytes: &[u8]) -> Option<&'static str> {
+    let bzip2_block = |rest: &[u8]| {
+        rest.starts_with(b"\x31\x41\x59\x26\x53\x59")
+            || rest.starts_with(b"\x17\x72\x45\x38\x50\x90")
+    };
+    if bytes.starts_with(b"\x1f\x8b") {
+        Some("gzip")
+    } else if bytes.starts_with(b"\x28\xb5\x2f\xfd")
+        || (bytes.len() >= 4
+            && (0x50..=0x5f).contains(&bytes[0])
+            && bytes[1..4] == *b"\x2a\x4d\x18")
+    {
+        Some("zstd")
+    } else if bytes.len() >= 4
+        && bytes.starts_with(b"BZh")
+        && (b'1'..=b'9').contains(&bytes[3])
+        && bzip2_block(&bytes[4..])
+    {
+        Some("bzip2")
+    } else if bytes.starts_with(b"\xfd7zXZ\x00") {
+        Some("xz")
     } else {
         None
     }
@@ -236,6 +267,19 @@ pub fn check_split(input: &[u8], format: Format, delim: u8, limit: ChunkLimit) -
                 Ok(())
             }
             other => Err(format!("a {encoding} input was not refused: {other:?}")),
+        };
+    }
+    if let Some(compression) = compression_magic(input) {
+        return match result {
+            Err(e @ Error::Compressed { .. }) => {
+                let msg = e.to_string();
+                ensure!(
+                    msg.starts_with(&name) && msg.contains(&format!("{compression}-compressed")),
+                    "bad message: {msg}"
+                );
+                Ok(())
+            }
+            other => Err(format!("a {compression} input was not refused: {other:?}")),
         };
     }
     let text = strip_bom(input);
