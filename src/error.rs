@@ -210,7 +210,7 @@ pub enum Error {
     },
     /// A reducer's state outgrew `--memory-limit` and cannot be spilled to
     /// disk (the groups of a group-by).
-    #[error("--memory-limit {}: {message}", crate::pipeline::human_bytes(*limit))]
+    #[error("--memory-limit {}: {message}", crate::units::human_bytes(*limit))]
     MemoryLimit {
         /// The memory limit, in bytes.
         limit: u64,

@@ -37,7 +37,9 @@ pub mod record;
 pub mod reduce;
 pub mod sink;
 pub mod source;
+pub(crate) mod syntax;
 pub mod transform;
+pub(crate) mod units;
 
 pub use error::{Error, ExecError, Location, Result};
 pub use exec::{ExecOptions, RunStats};

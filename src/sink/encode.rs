@@ -29,9 +29,10 @@ use memchr::memchr2;
 
 use crate::error::{Error, Result};
 use crate::format::Format;
-use crate::parse::byte_search::{find_json_special, find_json_special_or_non_ascii};
 use crate::record::{Field, Record};
 use crate::sink::json_array::RECORD_PREFIX;
+pub use crate::syntax::csv::write_csv_field;
+pub use crate::syntax::json::{write_compact_json, write_json_string};
 use crate::transform::jq::{TextKind, ValueOptions};
 use crate::transform::Layout;
 
@@ -384,125 +385,9 @@ pub enum OutValue {
     Number(Vec<u8>),
 }
 
-/// Appends `field` quoted as RFC 4180 (§2.6, §2.7) requires: inside `"`
-/// when it holds the delimiter, a quote, `\r` or `\n`, with `"` doubled.
-/// Spaces are kept and not quoted, as the `csv` crate does.
-pub fn write_csv_field(out: &mut Vec<u8>, field: &[u8], delimiter: u8) {
-    let needs = field.iter().any(|&b| b == delimiter || b == b'"' || b == b'\n' || b == b'\r');
-    if !needs {
-        out.extend_from_slice(field);
-        return;
-    }
-    out.push(b'"');
-    for &b in field {
-        if b == b'"' {
-            out.push(b'"');
-        }
-        out.push(b);
-    }
-    out.push(b'"');
-}
-
-/// Appends the JSON text `raw` without the whitespace between its tokens
-/// (RFC 8259 §2: space, tab, `\n`, `\r` outside strings), e.g.
-/// `{"a": [1,\n 2]}` as `{"a":[1,2]}`. Strings are copied as they are.
-pub fn write_compact_json(out: &mut Vec<u8>, raw: &[u8]) {
-    out.reserve(raw.len());
-    let mut pos = 0;
-    while pos < raw.len() {
-        let b = raw[pos];
-        if b == b'"' {
-            // Copy the string through its closing quote, skipping escapes.
-            let mut end = pos + 1;
-            loop {
-                match memchr2(b'"', b'\\', raw.get(end..).unwrap_or_default()) {
-                    Some(i) if raw[end + i] == b'"' => {
-                        end += i + 1;
-                        break;
-                    }
-                    Some(i) => end += i + 2,
-                    None => {
-                        end = raw.len();
-                        break;
-                    }
-                }
-            }
-            let end = end.min(raw.len());
-            out.extend_from_slice(&raw[pos..end]);
-            pos = end;
-            continue;
-        }
-        if !matches!(b, b' ' | b'\t' | b'\n' | b'\r') {
-            out.push(b);
-        }
-        pos += 1;
-    }
-}
-
-/// Appends `text` as a JSON string literal (invalid UTF-8 replaced by
-/// U+FFFD).
-#[inline]
-pub fn write_json_string(out: &mut Vec<u8>, text: &[u8]) {
-    // Printable ASCII without `"` or `\` (most text) is copied as is, and
-    // so is other UTF-8 without them or control characters (as serde_json
-    // writes it).
-    if find_json_special_or_non_ascii(text, 0).is_none() || needs_no_escape(text) {
-        out.reserve(text.len() + 2);
-        out.push(b'"');
-        out.extend_from_slice(text);
-        out.push(b'"');
-        return;
-    }
-    write_escaped_json_string(out, text);
-}
-
-/// True when `text` (not printable ASCII) is UTF-8 without a `"`, `\` or
-/// control character.
-#[cold]
-fn needs_no_escape(text: &[u8]) -> bool {
-    find_json_special(text, 0).is_none() && std::str::from_utf8(text).is_ok()
-}
-
-/// [`write_json_string`] for text that needs escapes or is not UTF-8.
-#[cold]
-fn write_escaped_json_string(out: &mut Vec<u8>, text: &[u8]) {
-    // serde_json writes valid escapes; writing to a Vec cannot fail.
-    let _ = match std::str::from_utf8(text) {
-        Ok(s) => serde_json::to_writer(&mut *out, s),
-        Err(_) => serde_json::to_writer(&mut *out, String::from_utf8_lossy(text).as_ref()),
-    };
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn csv_quoting_round_trips_through_the_csv_crate() {
-        let fields: Vec<&[u8]> = vec![b"plain", b"a,b", b"say \"hi\"", b"two\nlines", b"", b" sp "];
-        let mut out = Vec::new();
-        for (i, f) in fields.iter().enumerate() {
-            if i > 0 {
-                out.push(b',');
-            }
-            write_csv_field(&mut out, f, b',');
-        }
-        out.push(b'\n');
-        let mut rdr = csv::ReaderBuilder::new().has_headers(false).from_reader(out.as_slice());
-        let rec = rdr.byte_records().next().unwrap().unwrap();
-        assert_eq!(rec.iter().collect::<Vec<_>>(), fields);
-    }
-
-    #[test]
-    fn compact_json_keeps_strings() {
-        let mut out = Vec::new();
-        write_compact_json(&mut out, b"{\n  \"a b\": [1,\r\n\t2],\n  \"s\": \" x\\\" \\\\\"\n}");
-        assert_eq!(out, b"{\"a b\":[1,2],\"s\":\" x\\\" \\\\\"}");
-        // Unterminated input (the parser rejects it before) stays in bounds.
-        out.clear();
-        write_compact_json(&mut out, b"[\"ab\\");
-        assert_eq!(out, b"[\"ab\\");
-    }
 
     /// The NDJSON row of CSV texts (`None`: missing) under `no_infer`,
     /// with `NA` as the `--null` marker, and a computed count of 2.

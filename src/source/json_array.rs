@@ -23,11 +23,7 @@
 //! whatever the chunk size.
 
 use crate::source::ChunkLimit;
-
-/// RFC 8259 §2 whitespace: space, tab, line feed, carriage return.
-pub(crate) fn is_ws(b: u8) -> bool {
-    matches!(b, b' ' | b'\t' | b'\n' | b'\r')
-}
+use crate::syntax::json::{is_ws, not_an_object, show};
 
 /// 0x80 in each byte of `w` equal to `b`, 0 in the others. Exact: no false
 /// hits from carries between bytes.
@@ -263,7 +259,7 @@ impl ArrayScan {
                         let done = match limit {
                             ChunkLimit::Records(n) => self.elements >= n,
                             ChunkLimit::Bytes(t) => end >= t,
-                            ChunkLimit::Auto => end >= crate::pipeline::DEFAULT_CHUNK_BYTES,
+                            ChunkLimit::Auto => end >= crate::source::chunk::DEFAULT_CHUNK_BYTES,
                         };
                         if done {
                             return Step::Cut { at: end, phase: Phase::AfterElement };
@@ -363,44 +359,10 @@ impl ArrayScan {
 pub(crate) const UNTERMINATED_OBJECT: &str =
     "unterminated object: the array element that starts here never closes";
 
-/// The message for an element whose first byte `b` is not `{`.
-pub(crate) fn not_an_object(b: u8) -> String {
-    format!(
-        "array element is not a JSON object: found {}; every element must be an object",
-        show(b)
-    )
-}
-
-/// A byte for an error message: `` `c` `` for printable ASCII, else its
-/// hex value.
-pub(crate) fn show(b: u8) -> String {
-    if b.is_ascii_graphic() {
-        format!("`{}`", b as char)
-    } else {
-        format!("byte 0x{b:02X}")
-    }
-}
-
-/// The 1-based line and byte column of `data[at]`, when `data[0]` is at
-/// `first_line`, `first_column`.
-pub(crate) fn line_column(
-    data: &[u8],
-    first_line: u64,
-    first_column: u64,
-    at: usize,
-) -> (u64, u64) {
-    let before = &data[..at.min(data.len())];
-    let lines = memchr::memchr_iter(b'\n', before).count() as u64;
-    let column = match memchr::memrchr(b'\n', before) {
-        Some(nl) => (at - nl) as u64,
-        None => first_column + at as u64,
-    };
-    (first_line + lines, column)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::syntax::json::line_column;
 
     /// Scans all of `data` (as one buffer at EOF) into chunks: the cut
     /// positions, then the final step.

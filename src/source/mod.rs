@@ -5,6 +5,7 @@
 //! CSV, reading each input's header; for JSON arrays, checking the array's
 //! brackets and commas); parsing happens on the worker pool.
 
+mod chunk;
 pub(crate) mod json_array;
 mod split;
 
@@ -15,7 +16,10 @@ use std::path::PathBuf;
 
 use nix::poll::{poll, PollFd, PollFlags};
 
-pub use split::{Chunk, ChunkLimit, Sample, Splitter};
+pub use chunk::{
+    Chunk, ChunkLimit, Sample, DEFAULT_CHUNK_BYTES, MAX_CHUNK_BYTES, MIN_AUTO_CHUNK_BYTES,
+};
+pub use split::Splitter;
 
 use crate::error::{Error, Result};
 

@@ -47,55 +47,10 @@ use memchr::{memchr, memchr2, memchr3, memchr_iter};
 
 use crate::error::{Error, Location, Result};
 use crate::format::Format;
-use crate::source::json_array::{line_column, ArrayScan, Step};
+use crate::source::chunk::{Chunk, ChunkLimit, Sample, DEFAULT_CHUNK_BYTES};
+use crate::source::json_array::{ArrayScan, Step};
 use crate::source::Input;
-
-/// How big chunks are.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ChunkLimit {
-    /// Target size in bytes: a chunk ends at the first record boundary at or
-    /// after this many bytes.
-    Bytes(usize),
-    /// Number of records (lines, for NDJSON; elements, for a JSON array)
-    /// per chunk.
-    Records(usize),
-    /// Chosen from the input by [`crate::Pipeline::plan`]; a splitter given
-    /// `Auto` directly uses [`crate::DEFAULT_CHUNK_BYTES`].
-    Auto,
-}
-
-/// What [`Splitter::sample`] found at the start of an input.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Sample {
-    /// Records in the sample (lines, for NDJSON and CSV without quoted
-    /// newlines).
-    pub records: u64,
-    /// Bytes in the sample (the header not counted).
-    pub bytes: u64,
-    /// The sample is the whole input.
-    pub whole_input: bool,
-}
-
-/// A run of whole records from one input, the unit of parallel work.
-#[derive(Debug, Clone)]
-pub struct Chunk {
-    /// Position in the stream of chunks, from 0; partials merge in this order.
-    pub seq: u64,
-    /// Index of the input (in the order given) the bytes come from.
-    pub input: usize,
-    /// 1-based line number of the chunk's first byte in its input.
-    pub first_line: u64,
-    /// Byte offset of the chunk's first byte in its input (a skipped UTF-8
-    /// BOM and the CSV header counted).
-    pub offset: u64,
-    /// 1-based column (in bytes) of the chunk's first byte on its line: 1,
-    /// except for JSON array chunks, which may start in the middle of a
-    /// line.
-    pub first_column: u64,
-    /// The records' bytes, from a record start to just after a record end
-    /// (or the end of the input).
-    pub data: Vec<u8>,
-}
+use crate::syntax::json::line_column;
 
 /// Smallest read from an input, in bytes.
 const READ_STEP: usize = 64 * 1024;
@@ -215,7 +170,7 @@ impl Splitter {
     /// # Panics
     /// When `limit` is zero bytes or zero records.
     pub fn new(inputs: Vec<Input>, format: Format, delimiter: u8, limit: ChunkLimit) -> Splitter {
-        let limit = resolve(limit);
+        let limit = limit.resolve();
         let names = inputs.iter().map(Input::name).collect();
         Splitter {
             inputs,
@@ -309,7 +264,7 @@ impl Splitter {
     /// # Panics
     /// When `limit` is zero bytes or zero records.
     pub fn set_limit(&mut self, limit: ChunkLimit) {
-        self.limit = resolve(limit);
+        self.limit = limit.resolve();
     }
 
     /// The next chunk, or `None` at the end of the last input.
@@ -592,7 +547,7 @@ impl Splitter {
                 Step::Cut { at, .. } => {
                     let start = st.element_start();
                     let name = &self.names[cur.index];
-                    let keys = crate::parse::json_element_keys(
+                    let keys = crate::syntax::json_object::json_element_keys(
                         &cur.buf, start, at, cur.line, cur.column, name,
                     )?;
                     self.header = Some((cur.index, keys));
@@ -630,9 +585,9 @@ impl Splitter {
                     break;
                 };
                 let text = &cur.buf[start..end];
-                if !crate::parse::is_blank(text) {
+                if !crate::syntax::json_object::is_blank(text) {
                     let name = self.names[cur.index].clone();
-                    let keys = crate::parse::json_keys(text, &name, line)?;
+                    let keys = crate::syntax::json_object::json_keys(text, &name, line)?;
                     self.header = Some((cur.index, keys));
                     return Ok(());
                 }
@@ -649,19 +604,6 @@ impl Splitter {
             at = Some((cur.index, start, line, searched));
             self.fill(READ_STEP)?;
         }
-    }
-}
-
-/// `limit` as a splitter uses it: [`ChunkLimit::Auto`] is
-/// [`crate::DEFAULT_CHUNK_BYTES`].
-///
-/// # Panics
-/// When `limit` is zero bytes or zero records.
-fn resolve(limit: ChunkLimit) -> ChunkLimit {
-    assert!(!matches!(limit, ChunkLimit::Bytes(0) | ChunkLimit::Records(0)));
-    match limit {
-        ChunkLimit::Auto => ChunkLimit::Bytes(crate::pipeline::DEFAULT_CHUNK_BYTES),
-        other => other,
     }
 }
 
@@ -686,7 +628,7 @@ fn wide_encoding(bytes: &[u8]) -> Option<&'static str> {
 /// `csv-core` as the records are: a BOM here is data, since the input's own
 /// BOM is already skipped.
 fn parse_header(bytes: &[u8], delimiter: u8) -> Vec<String> {
-    let mut core = crate::parse::new_core(delimiter);
+    let mut core = crate::syntax::csv::new_core(delimiter);
     // Room for every byte and every field: one call reads the whole record.
     let fields = memchr_iter(delimiter, bytes).count() + 2;
     let (mut out, mut ends) = (vec![0; bytes.len() + 1], vec![0; fields]);
@@ -738,7 +680,7 @@ fn scan(buf: &[u8], st: &mut ScanState, csv: bool, delim: u8, limit: ChunkLimit)
             let done = match limit {
                 ChunkLimit::Bytes(t) => st.pos >= t,
                 ChunkLimit::Records(n) => st.records >= n,
-                ChunkLimit::Auto => st.pos >= crate::pipeline::DEFAULT_CHUNK_BYTES,
+                ChunkLimit::Auto => st.pos >= DEFAULT_CHUNK_BYTES,
             };
             if done {
                 return Some(st.pos);

@@ -23,7 +23,7 @@ use jaq_core::ops::Cmp;
 use jaq_core::path::{Opt, Part};
 
 use crate::record::Field;
-use crate::reduce::number::{exact_decimal_to_f64, is_json_number};
+use crate::syntax::number::{exact_decimal_to_f64, is_json_number};
 use crate::transform::jq::{TextKind, ValueOptions};
 
 /// A filter expression in the fast subset; see the module docs.

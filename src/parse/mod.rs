@@ -26,22 +26,19 @@
 //! `}` where the parser stops. A record's line is the line where its element
 //! starts; a parse error names the line and column of the bad byte.
 
-use std::borrow::Cow;
-use std::fmt;
-
-use serde::de::{DeserializeSeed, Deserializer, MapAccess, Visitor};
-use serde::Deserialize;
-use serde_json::value::RawValue;
+use serde::de::DeserializeSeed;
 
 use crate::error::{Error, Location, Result};
 use crate::format::Format;
 use crate::record::{Fields, LineAt, Record};
-use crate::source::json_array::{is_ws, line_column, not_an_object};
 use crate::source::Chunk;
-
-pub(crate) mod byte_search;
-mod flat_object;
-use flat_object::flat_object;
+use crate::syntax::byte_search;
+use crate::syntax::csv::{new_core, reset};
+use crate::syntax::json::{is_ws, line_column, not_an_object};
+use crate::syntax::json_object::{
+    check_depth, element_error, is_blank, json_error, parse_pairs, PairsSeed,
+};
+pub(crate) use crate::syntax::json_object::{object_pairs, Pairs};
 
 /// What a worker needs to parse a chunk.
 #[derive(Debug, Clone)]
@@ -180,7 +177,7 @@ pub fn for_each_record_or(
                     (start, if end > start && data[end - 1] == b'\r' { end - 1 } else { end });
                 start = end + 1;
                 let raw = &data[s..e];
-                if raw.first().is_none_or(|&b| is_json_space(b)) && is_blank(raw) {
+                if raw.first().is_none_or(|&b| is_ws(b)) && is_blank(raw) {
                     continue;
                 }
                 pairs.clear();
@@ -432,152 +429,6 @@ impl CsvParser {
     }
 }
 
-/// A `csv-core` reader for `delimiter`, [`reset`].
-pub(crate) fn new_core(delimiter: u8) -> csv_core::Reader {
-    let mut core = csv_core::ReaderBuilder::new().delimiter(delimiter).build();
-    reset(&mut core);
-    core
-}
-
-/// Resets `core` to the start of a record, ready for any bytes. A fresh
-/// `csv-core` reader skips a UTF-8 BOM before its first record; here its
-/// first record is a record inside a chunk, whose bytes must all be kept
-/// (the splitter has already skipped the input's BOM). An empty output
-/// buffer makes the reader return before it looks at the input, but only
-/// after it has noted that it has read.
-fn reset(core: &mut csv_core::Reader) {
-    core.reset();
-    let _ = core.read_record(b"x", &mut [], &mut []);
-}
-
-/// The keys of one NDJSON line, in order.
-///
-/// # Errors
-/// [`Error::Json`] when the line is not a JSON object.
-pub fn json_keys(line_bytes: &[u8], input: &str, line: u64) -> Result<Vec<String>> {
-    let pairs = parse_object(line_bytes, input, line)?;
-    Ok(pairs.into_iter().map(|(k, _)| k.into_owned()).collect())
-}
-
-/// The keys of the JSON array element `data[start..end]`, in order, where
-/// `data[0]` is at `first_line`, `first_column`.
-///
-/// # Errors
-/// [`Error::Json`] naming the line and column of the error when the
-/// element is not a valid JSON object, exactly as a worker would report it.
-pub fn json_element_keys(
-    data: &[u8],
-    start: usize,
-    end: usize,
-    first_line: u64,
-    first_column: u64,
-    input: &str,
-) -> Result<Vec<String>> {
-    let mut pairs = Vec::new();
-    parse_pairs(serde_json::Deserializer::from_slice(&data[start..end]), &mut pairs)
-        .map_err(|e| element_error(&e, input, data, first_line, first_column, start))?;
-    Ok(pairs.into_iter().map(|(k, _)| k.into_owned()).collect())
-}
-
-/// An [`Error::Json`] for `e`, an error in the array element starting at
-/// `data[start]`: the parser counts lines and columns from the element's
-/// start, the error names them in the input.
-fn element_error(
-    e: &serde_json::Error,
-    input: &str,
-    data: &[u8],
-    first_line: u64,
-    first_column: u64,
-    start: usize,
-) -> Error {
-    let (line, column) = line_column(data, first_line, first_column, start);
-    let (e_line, e_column) = (e.line().max(1) as u64, e.column().max(1) as u64);
-    let (line, column) =
-        if e_line == 1 { (line, column + e_column - 1) } else { (line + e_line - 1, e_column) };
-    Error::Json {
-        at: Location { input: input.to_string(), line },
-        column: column as usize,
-        message: e.to_string().split(" at line ").next().unwrap_or_default().to_string(),
-    }
-}
-
-fn parse_object<'a>(raw: &'a [u8], input: &str, line: u64) -> Result<Vec<Pairs<'a>>> {
-    let mut pairs = Vec::new();
-    parse_pairs(serde_json::Deserializer::from_slice(raw), &mut pairs)
-        .map_err(|e| json_error(&e, input, line))?;
-    check_depth(raw, &pairs, input, line)?;
-    Ok(pairs)
-}
-
-/// JSON whitespace (RFC 8259): space, tab, `\n`, `\r`. A line of nothing
-/// else is blank; a form feed is not JSON whitespace.
-fn is_json_space(b: u8) -> bool {
-    matches!(b, b' ' | b'\t' | b'\n' | b'\r')
-}
-
-/// True when `line` holds nothing but JSON whitespace.
-pub(crate) fn is_blank(line: &[u8]) -> bool {
-    line.iter().all(|&b| is_json_space(b))
-}
-
-/// Arrays and objects may nest at most this deep, the record's own object
-/// included: `serde_json`'s limit when it builds values. Raw values skip
-/// that limit, but a jq transform converts them (recursively), so a deeper
-/// line would overflow a worker's stack instead of failing cleanly.
-const MAX_JSON_DEPTH: usize = 127;
-
-/// [`Error::Json`] when `line` (an object already parsed into `pairs`)
-/// nests deeper than [`MAX_JSON_DEPTH`], with the column of the bracket
-/// that goes too deep, as `serde_json` reports it. Only lines with a
-/// nested value are scanned.
-fn check_depth(line: &[u8], pairs: &[Pairs<'_>], input: &str, at: u64) -> Result<()> {
-    // Nesting past the limit takes that many brackets, each closed (the
-    // line parsed): a shorter line cannot.
-    let nested = |(_, v): &Pairs<'_>| matches!(v.as_bytes().first(), Some(b'[' | b'{'));
-    if line.len() <= 2 * MAX_JSON_DEPTH || !pairs.iter().any(nested) {
-        return Ok(());
-    }
-    let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
-    for (i, &b) in line.iter().enumerate() {
-        if in_string {
-            match b {
-                _ if escaped => escaped = false,
-                b'\\' => escaped = true,
-                b'"' => in_string = false,
-                _ => {}
-            }
-            continue;
-        }
-        match b {
-            b'"' => in_string = true,
-            b'[' | b'{' => {
-                depth += 1;
-                if depth > MAX_JSON_DEPTH {
-                    return Err(Error::Json {
-                        at: Location { input: input.to_string(), line: at },
-                        column: i + 1,
-                        message: format!(
-                            "recursion limit exceeded: arrays and objects nested more than \
-                             {MAX_JSON_DEPTH} deep"
-                        ),
-                    });
-                }
-            }
-            b']' | b'}' => depth = depth.saturating_sub(1),
-            _ => {}
-        }
-    }
-    Ok(())
-}
-
-fn json_error(e: &serde_json::Error, input: &str, line: u64) -> Error {
-    Error::Json {
-        at: Location { input: input.to_string(), line },
-        column: e.column().max(1),
-        message: e.to_string().split(" at line ").next().unwrap_or_default().to_string(),
-    }
-}
-
 /// Calls `f` on the JSON record `pairs` found at `at`, routing a record
 /// error to `bad`.
 fn json_record(
@@ -615,92 +466,11 @@ fn trim_line_end(bytes: &[u8]) -> &[u8] {
     b.strip_suffix(b"\r").unwrap_or(b)
 }
 
-/// Parses one NDJSON line (without its line end) into `pairs`: a flat
-/// object by [`flat_object()`], anything else by `serde_json`.
-///
-/// # Errors
-/// `serde_json`'s error when the line is not one JSON object.
-pub(crate) fn object_pairs<'a>(
-    text: &'a str,
-    pairs: &mut Vec<Pairs<'a>>,
-) -> serde_json::Result<()> {
-    if flat_object(text, pairs) {
-        return Ok(());
-    }
-    pairs.clear();
-    parse_pairs(serde_json::Deserializer::from_str(text), pairs)
-}
-
-/// One key and its raw JSON value's text (no surrounding whitespace).
-pub(crate) type Pairs<'a> = (Cow<'a, str>, &'a str);
-
-/// Parses one JSON object (and nothing after it) into `pairs`, keys
-/// borrowed unless they hold an escape.
-#[inline(always)]
-fn parse_pairs<'de, R: serde_json::de::Read<'de>>(
-    mut de: serde_json::Deserializer<R>,
-    pairs: &mut Vec<Pairs<'de>>,
-) -> serde_json::Result<()> {
-    PairsSeed(pairs).deserialize(&mut de)?;
-    de.end()
-}
-
-/// Deserializes a JSON object into a caller's vector, reused across lines.
-struct PairsSeed<'v, 'de>(&'v mut Vec<Pairs<'de>>);
-
-impl<'de> DeserializeSeed<'de> for PairsSeed<'_, 'de> {
-    type Value = ();
-
-    #[inline(always)]
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> std::result::Result<(), D::Error> {
-        d.deserialize_map(self)
-    }
-}
-
-impl<'de> Visitor<'de> for PairsSeed<'_, 'de> {
-    type Value = ();
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a JSON object")
-    }
-
-    #[inline(always)]
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> std::result::Result<(), A::Error> {
-        while let Some(Key(k)) = map.next_key::<Key<'de>>()? {
-            let v: &'de RawValue = map.next_value()?;
-            self.0.push((k, v.get()));
-        }
-        Ok(())
-    }
-}
-
-/// An object key, borrowed from the input when it has no escapes (serde's
-/// own `Cow<str>` always copies).
-struct Key<'de>(Cow<'de, str>);
-
-impl<'de> Deserialize<'de> for Key<'de> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = Key<'de>;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a string")
-            }
-            fn visit_borrowed_str<E>(self, v: &'de str) -> std::result::Result<Key<'de>, E> {
-                Ok(Key(Cow::Borrowed(v)))
-            }
-            fn visit_str<E>(self, v: &str) -> std::result::Result<Key<'de>, E> {
-                Ok(Key(Cow::Owned(v.to_string())))
-            }
-        }
-        d.deserialize_str(V)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::record::Field;
+    use crate::syntax::json_object::json_element_keys;
 
     fn opts(format: Format, header_len: usize) -> ParseOptions {
         ParseOptions { format, delimiter: b',', header_len, input_names: vec!["in".into()] }

@@ -18,8 +18,8 @@
 
 use std::borrow::Cow;
 
-use super::byte_search::find_json_special;
-use super::Pairs;
+use crate::syntax::byte_search::find_json_special;
+use crate::syntax::json_object::Pairs;
 
 /// Reads `line` (one NDJSON line, line end removed) into `pairs` when it is
 /// a flat JSON object as described in the module docs, and returns `true`.
@@ -154,7 +154,11 @@ mod tests {
     /// What `serde_json` makes of `line`, as the parser's pairs.
     fn general(line: &str) -> Option<Vec<(String, String)>> {
         let mut pairs = Vec::new();
-        super::super::parse_pairs(serde_json::Deserializer::from_str(line), &mut pairs).ok()?;
+        crate::syntax::json_object::parse_pairs(
+            serde_json::Deserializer::from_str(line),
+            &mut pairs,
+        )
+        .ok()?;
         Some(pairs.into_iter().map(|(k, v)| (k.into_owned(), v.to_string())).collect())
     }
 

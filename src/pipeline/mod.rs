@@ -2,6 +2,8 @@
 //! formats, chunking, parallelism, transforms, reducer); [`Pipeline::run`]
 //! executes it.
 
+mod fingerprint;
+
 use std::io::Write;
 use std::path::PathBuf;
 use std::sync::atomic::Ordering::Relaxed;
@@ -21,15 +23,8 @@ use crate::sink::Output;
 use crate::source::{ChunkLimit, Input, Sample, Splitter};
 use crate::transform::{Chain, ExecFormat, Layout, Projection, Step, ValueOptions};
 
-/// Default target chunk size in bytes (4 MiB: the fastest of 256 KiB, 1, 4
-/// and 16 MiB for group-by, concat and NDJSON on a 1.2 GB input, 2 cores).
-pub const DEFAULT_CHUNK_BYTES: usize = 4 << 20;
-
-/// Smallest chunk size the automatic plan picks, in bytes (64 KiB).
-pub const MIN_AUTO_CHUNK_BYTES: usize = 64 << 10;
-
-/// Largest accepted target chunk size in bytes (1 GiB).
-pub const MAX_CHUNK_BYTES: usize = 1 << 30;
+pub use crate::source::{DEFAULT_CHUNK_BYTES, MAX_CHUNK_BYTES, MIN_AUTO_CHUNK_BYTES};
+pub(crate) use crate::units::human_bytes;
 
 /// Which reducer a run uses.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -451,7 +446,7 @@ impl Pipeline {
         // A resumed run cuts the input where the journal's run did.
         let journal = match &self.journal {
             Some(spec) => {
-                let print = exec::journal::Fingerprint::of(self)?;
+                let print = self.fingerprint()?;
                 Some(Arc::new(Journal::open(spec, &print, plan.chunk)?))
             }
             None => None,
@@ -826,22 +821,6 @@ pub struct Plan {
     /// size with an external step); `chunk` is then the most bytes a chunk
     /// is meant to hold.
     pub chunk_from_stream: bool,
-}
-
-/// `n` bytes for people: `512 B`, `1.5 KiB`, `256.0 MiB`, `3.2 GiB`.
-pub(crate) fn human_bytes(n: u64) -> String {
-    const UNITS: [&str; 4] = ["B", "KiB", "MiB", "GiB"];
-    let mut v = n as f64;
-    let mut u = 0;
-    while v >= 1024.0 && u < UNITS.len() - 1 {
-        v /= 1024.0;
-        u += 1;
-    }
-    if u == 0 {
-        format!("{n} B")
-    } else {
-        format!("{v:.1} {}", UNITS[u])
-    }
 }
 
 impl std::fmt::Display for Plan {
