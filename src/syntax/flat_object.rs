@@ -19,7 +19,7 @@
 use std::borrow::Cow;
 
 use crate::syntax::byte_search::find_json_special;
-use crate::syntax::json_object::Pairs;
+use crate::syntax::json::Pairs;
 
 /// Reads `line` (one NDJSON line, line end removed) into `pairs` when it is
 /// a flat JSON object as described in the module docs, and returns `true`.

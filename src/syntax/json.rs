@@ -2,9 +2,15 @@
 //! whitespace, positions for messages, and writing strings and compact
 //! values.
 
+use std::borrow::Cow;
+
 use memchr::memchr2;
 
 use crate::syntax::byte_search::{find_json_special, find_json_special_or_non_ascii};
+
+/// One key of a JSON object and its raw value's text (no surrounding
+/// whitespace), the key borrowed unless it holds an escape.
+pub(crate) type Pairs<'a> = (Cow<'a, str>, &'a str);
 
 /// RFC 8259 §2 whitespace: space, tab, line feed, carriage return.
 pub(crate) fn is_ws(b: u8) -> bool {

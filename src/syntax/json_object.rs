@@ -15,6 +15,7 @@ use serde_json::value::RawValue;
 
 use crate::error::{Error, Location, Result};
 use crate::syntax::flat_object::flat_object;
+pub(crate) use crate::syntax::json::Pairs;
 use crate::syntax::json::{is_ws, line_column};
 
 /// The keys of one NDJSON line, in order.
@@ -154,9 +155,6 @@ pub(crate) fn object_pairs<'a>(
     pairs.clear();
     parse_pairs(serde_json::Deserializer::from_str(text), pairs)
 }
-
-/// One key and its raw JSON value's text (no surrounding whitespace).
-pub(crate) type Pairs<'a> = (Cow<'a, str>, &'a str);
 
 /// Parses one JSON object (and nothing after it) into `pairs`, keys
 /// borrowed unless they hold an escape.

@@ -20,8 +20,8 @@ use jaq_json::{Num, Val};
 
 use crate::error::{Error, Result};
 use crate::record::Field;
-use crate::reduce::number::is_json_number;
-use crate::sink::encode::write_json_string;
+use crate::syntax::json::write_json_string;
+use crate::syntax::number::is_json_number;
 
 type Compiled = jaq_core::Filter<data::JustLut<Val>>;
 
@@ -286,7 +286,7 @@ pub fn write_value(out: &mut Vec<u8>, value: &Val) {
         Val::Num(Num::Float(f)) if f.is_nan() => out.extend_from_slice(b"null"),
         Val::Num(Num::Float(f)) if f.is_infinite() => {
             let max = if *f > 0.0 { f64::MAX } else { f64::MIN };
-            crate::reduce::number::format_f64(max, out)
+            crate::syntax::number::format_f64(max, out)
         }
         Val::Arr(items) => {
             out.push(b'[');
