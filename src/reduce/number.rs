@@ -1,5 +1,5 @@
 //! The exact sum used by `sum` and `mean`, over numbers read from text
-//! (by [`crate::syntax::number`]; re-exported here).
+//! (by the crate's one number grammar, `syntax::number`; re-exported here).
 //!
 //! Values arrive as text (`1.50`, `-2.5e3`, `9007199254740993`) and are
 //! parsed as exact decimals, never through `f64`. Most have few digits, so
