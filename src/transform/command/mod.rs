@@ -39,12 +39,12 @@
 //! - **Replicas.** With [`ExecSpec::replicas`] K ≥ 2 each chunk runs K
 //!   times at once, each replica an attempt sequence of its own under the
 //!   same permits, and [`ExecSpec::vote`] picks each record's value (see
-//!   [`crate::transform::vote`]).
+//!   [`crate::transform::command::vote`]).
 //! - **Persistent workers.** [`ExecMode::Persistent`]
 //!   (`--exec-persistent`) sends the records to long-lived workers instead
 //!   of a process per attempt, with the same permits, retries, timeouts,
 //!   failure handling and statistics (see
-//!   [`crate::transform::persistent`]).
+//!   [`crate::transform::command::persistent`]).
 //! - **Standard error** of the command is captured, not shown; its last
 //!   [`STDERR_TAIL_BYTES`] are kept for the error message and the reject.
 //! - A chunk with no records left at the step does not run the command.
@@ -74,6 +74,9 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+pub mod persistent;
+pub mod vote;
+
 use std::collections::HashMap;
 use std::io::{Read, Write};
 use std::os::fd::AsFd;
@@ -95,8 +98,8 @@ use crate::format::Format;
 use crate::parse::object_pairs;
 use crate::record::Field;
 use crate::sink::encode::{write_compact_json, write_csv_field, write_json_string};
-use crate::transform::persistent::Pool;
-use crate::transform::vote::vote;
+use persistent::Pool;
+use vote::vote;
 
 /// How much of a failed command's standard error is kept, in bytes (the
 /// end of it).
@@ -158,7 +161,7 @@ pub enum ExecMode {
     PerChunk,
     /// `--exec-persistent`: up to [`ExecSpec::concurrency`] long-lived
     /// workers, each answering one NDJSON line per record line (see
-    /// [`crate::transform::persistent`]).
+    /// [`crate::transform::command::persistent`]).
     Persistent,
 }
 
@@ -202,7 +205,7 @@ pub struct ExecSpec {
     pub replicas: usize,
     /// `--vote FIELD`: with [`ExecSpec::replicas`] ≥ 2, keep per record
     /// the value of this field most replicas agree on (see
-    /// [`crate::transform::vote`]).
+    /// [`crate::transform::command::vote`]).
     pub vote: Option<String>,
 }
 

@@ -74,7 +74,7 @@ use serde_json::value::RawValue;
 
 use crate::cancel::INTERRUPT;
 use crate::parse::object_pairs;
-use crate::transform::external::{
+use crate::transform::command::{
     describe, excerpt, expired, kill_group, spawn, AttemptError, Pipes, Streams, KILL_GRACE, POLL,
 };
 
