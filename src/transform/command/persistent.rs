@@ -74,8 +74,9 @@ use serde_json::value::RawValue;
 
 use crate::cancel::INTERRUPT;
 use crate::parse::object_pairs;
-use crate::transform::command::{
-    describe, excerpt, expired, kill_group, spawn, AttemptError, Pipes, Streams, KILL_GRACE, POLL,
+use crate::transform::command::convert::excerpt;
+use crate::transform::command::process::{
+    describe, expired, kill_group, spawn, AttemptError, Pipes, Streams, KILL_GRACE, POLL,
 };
 
 /// How long a worker gets to exit after its standard input is closed at
