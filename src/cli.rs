@@ -11,7 +11,7 @@ use clap::{ArgMatches, Parser, ValueEnum};
 use fanfold::exec::JournalSpec;
 use fanfold::reduce::CustomSpec;
 use fanfold::sink::rejects::{MaxErrors, OnError};
-use fanfold::transform::external::parse_duration;
+use fanfold::transform::command::parse_duration;
 use fanfold::transform::{ExecFormat, ExecSpec, Step};
 use fanfold::{AggSpec, ChunkLimit, Format, Input, Pipeline, Projection, ReduceSpec, SortKeySpec};
 

@@ -43,19 +43,11 @@ const LAYERS: &[(&str, u32)] = &[
 ];
 
 /// Backward imports not removed yet: (file, module it names).
-const KNOWN: &[(&str, &str)] = &[
-    ("src/reduce/group_by.rs", "pipeline"),
-    ("src/transform/external.rs", "sink"),
-    ("src/transform/vote.rs", "reduce"),
-    ("src/transform/vote.rs", "sink"),
-];
+const KNOWN: &[(&str, &str)] = &[("src/reduce/group_by.rs", "pipeline")];
 
 /// Import cycles between files not removed yet, each as its files in
 /// order.
-const KNOWN_CYCLES: &[&[&str]] = &[
-    &["src/reduce/sorted.rs", "src/reduce/spill.rs"],
-    &["src/transform/external.rs", "src/transform/persistent.rs"],
-];
+const KNOWN_CYCLES: &[&[&str]] = &[&["src/reduce/sorted.rs", "src/reduce/spill.rs"]];
 
 fn src() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("src")

@@ -38,7 +38,7 @@ use crate::syntax::json::{is_ws, line_column, not_an_object};
 use crate::syntax::json_object::{
     check_depth, element_error, is_blank, json_error, parse_pairs, PairsSeed,
 };
-pub(crate) use crate::syntax::json_object::{object_pairs, Pairs};
+use crate::syntax::json_object::{object_pairs, Pairs};
 
 /// What a worker needs to parse a chunk.
 #[derive(Debug, Clone)]

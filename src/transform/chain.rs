@@ -18,7 +18,7 @@
 //!   as compact JSON.
 //! - **`--exec` (and `--exec-persistent`) steps** cut the value stage into segments: the records a
 //!   segment wrote for the chunk go, all together, through the command
-//!   (see [`crate::transform::external`]), and the records it prints go on
+//!   (see [`crate::transform::command`]), and the records it prints go on
 //!   through the next segment's steps. Records the command prints are
 //!   placed at their chunk's first line, and do not count as filtered.
 
@@ -28,12 +28,13 @@ use std::sync::Arc;
 use jaq_json::Val;
 
 use crate::error::{Error, ExecError, Location, Result};
-use crate::parse::{for_each_record_or, object_pairs, BadRecord, ParseOptions};
+use crate::parse::{for_each_record_or, BadRecord, ParseOptions};
 use crate::record::{ColumnRef, Field, Fields, LineAt, LineCursor, Record, Source};
 use crate::source::Chunk;
 use crate::syntax::json::write_json_string;
+use crate::syntax::json_object::object_pairs;
+use crate::transform::command::{merge_stats, ExecSpec, ExecStage, ExecStats};
 use crate::transform::custom::{JsonRecord, MapRecord};
-use crate::transform::external::{merge_stats, ExecSpec, ExecStage, ExecStats};
 use crate::transform::fast_filter::FastFilter;
 use crate::transform::jq::{field_value, key_text, write_value, JqProgram, TextKind, ValueOptions};
 use crate::transform::{Layout, Projection};
@@ -60,7 +61,7 @@ pub enum Step {
     /// chunk's records, as they are at this point, go through an external
     /// command (a process per chunk, or persistent workers), whose output
     /// records replace them, voted on across [`ExecSpec::replicas`] (see
-    /// [`crate::transform::external`]).
+    /// [`crate::transform::command`]).
     Exec(ExecSpec),
 }
 

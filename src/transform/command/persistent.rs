@@ -73,9 +73,10 @@ use std::time::{Duration, Instant};
 use serde_json::value::RawValue;
 
 use crate::cancel::INTERRUPT;
-use crate::parse::object_pairs;
-use crate::transform::external::{
-    describe, excerpt, expired, kill_group, spawn, AttemptError, Pipes, Streams, KILL_GRACE, POLL,
+use crate::syntax::json_object::object_pairs;
+use crate::transform::command::convert::excerpt;
+use crate::transform::command::process::{
+    describe, expired, kill_group, spawn, AttemptError, Pipes, Streams, KILL_GRACE, POLL,
 };
 
 /// How long a worker gets to exit after its standard input is closed at

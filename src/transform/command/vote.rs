@@ -52,9 +52,9 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
-use crate::parse::object_pairs;
-use crate::reduce::number::format_f64;
-use crate::sink::encode::{write_compact_json, write_json_string};
+use crate::syntax::json::{write_compact_json, write_json_string};
+use crate::syntax::json_object::object_pairs;
+use crate::syntax::number::format_f64;
 
 /// The name of the column that holds the agreement ratio for `field`.
 pub fn agreement_key(field: &str) -> String {
