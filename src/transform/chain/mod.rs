@@ -22,114 +22,24 @@
 //!   through the next segment's steps. Records the command prints are
 //!   placed at their chunk's first line, and do not count as filtered.
 
-use std::collections::{HashMap, HashSet};
-use std::sync::Arc;
-
-use jaq_json::Val;
-
 use crate::error::{Error, ExecError, Location, Result};
 use crate::parse::{for_each_record_or, BadRecord, ParseOptions};
-use crate::record::{ColumnRef, Field, Fields, LineAt, LineCursor, Record, Source};
+use crate::record::{Field, Fields, LineAt, LineCursor, Record};
 use crate::source::Chunk;
-use crate::syntax::json::write_json_string;
 use crate::syntax::json_object::object_pairs;
-use crate::transform::command::{merge_stats, ExecSpec, ExecStage, ExecStats};
-use crate::transform::custom::{JsonRecord, MapRecord};
+use crate::transform::command::{merge_stats, ExecStage, ExecStats};
 use crate::transform::fast_filter::FastFilter;
-use crate::transform::jq::{field_value, key_text, write_value, JqProgram, TextKind, ValueOptions};
+use crate::transform::jq::{JqProgram, ValueOptions};
 use crate::transform::{Layout, Projection};
 
-/// One transform step, as given on the command line (or, for
-/// [`Step::Rust`], by a library user).
-#[derive(Debug, Clone)]
-pub enum Step {
-    /// `--filter EXPR`: keep the records for which some output of the jq
-    /// expression is truthy (neither `false` nor `null`).
-    Filter(String),
-    /// `--map EXPR`: replace each record by the outputs of the jq expression
-    /// (each must be an object): none drops it, several fan it out, in order.
-    Map(String),
-    /// `--select COLS`: keep these columns, in this order.
-    Select(Vec<String>),
-    /// `--drop COLS`: remove these columns.
-    Drop(Vec<String>),
-    /// `--rename OLD=NEW,...`: rename columns.
-    Rename(Vec<(String, String)>),
-    /// A map step written in Rust; runs where a `--map` would.
-    Rust(Arc<dyn MapRecord>),
-    /// `--exec CMD` or `--exec-persistent CMD` ([`ExecSpec::mode`]): each
-    /// chunk's records, as they are at this point, go through an external
-    /// command (a process per chunk, or persistent workers), whose output
-    /// records replace them, voted on across [`ExecSpec::replicas`] (see
-    /// [`crate::transform::command`]).
-    Exec(ExecSpec),
-}
+mod record_view;
+mod step;
+mod value_stage;
 
-impl PartialEq for Step {
-    fn eq(&self, other: &Self) -> bool {
-        match (self, other) {
-            (Step::Filter(a), Step::Filter(b)) | (Step::Map(a), Step::Map(b)) => a == b,
-            (Step::Select(a), Step::Select(b)) | (Step::Drop(a), Step::Drop(b)) => a == b,
-            (Step::Rename(a), Step::Rename(b)) => a == b,
-            (Step::Rust(a), Step::Rust(b)) => Arc::ptr_eq(a, b),
-            (Step::Exec(a), Step::Exec(b)) => a == b,
-            _ => false,
-        }
-    }
-}
-
-impl Eq for Step {}
-
-impl Step {
-    /// True for the steps that replace records ([`Step::Map`],
-    /// [`Step::Rust`], [`Step::Exec`]).
-    pub fn is_map(&self) -> bool {
-        matches!(self, Step::Map(_) | Step::Rust(_) | Step::Exec(_))
-    }
-
-    /// The command of an [`Step::Exec`].
-    pub fn exec(&self) -> Option<&ExecSpec> {
-        match self {
-            Step::Exec(spec) => Some(spec),
-            _ => None,
-        }
-    }
-}
-
-#[derive(Debug)]
-enum ValueStep {
-    Filter(JqProgram),
-    Map(JqProgram),
-    Select(Vec<String>),
-    Drop(HashSet<Vec<u8>>),
-    Rename(HashMap<Vec<u8>, Vec<u8>>),
-    Rust(Arc<dyn MapRecord>),
-}
-
-/// A `--filter` before any `--map`, with the record's columns as it sees
-/// them, and its fast form when it has one.
-#[derive(Debug)]
-struct NativeFilter {
-    program: JqProgram,
-    view: Layout,
-    /// The fast form and where each key it reads comes from (`None`: a
-    /// column the view does not have, which is `null`).
-    fast: Option<(FastFilter, Vec<Option<ColumnRef>>)>,
-}
-
-#[derive(Debug)]
-struct ValueStage {
-    /// The record's columns as the first `--map` sees them.
-    view: Layout,
-    steps: Vec<ValueStep>,
-    /// The last map step (flag, expression), named when a result is not an
-    /// object.
-    last_map: (String, String),
-}
-
-/// Where a record the value stage wrote came from: its line, byte offset
-/// and index in the chunk.
-type Place = (u64, u64, u64);
+pub(crate) use record_view::record_value;
+use record_view::view_source;
+pub use step::Step;
+use value_stage::{keep, FieldWriter, NativeFilter, Place, ValueStage, ValueStep};
 
 /// The records a chain's value stage made of one chunk
 /// ([`Chain::map_chunk`]), before the reducer sees them.
@@ -164,10 +74,8 @@ pub struct Chain {
     value: Option<ValueStage>,
     /// The `--exec` steps, each with the value steps that follow it.
     execs: Vec<ExecSegment>,
-    opts: ValueOptions,
-    /// The output is CSV/TSV: an untouched `--null` marker is written back
-    /// as its text rather than as `null`.
-    delimited_out: bool,
+    /// How untouched input fields are written back.
+    writer: FieldWriter,
 }
 
 impl Chain {
@@ -273,7 +181,8 @@ impl Chain {
                 _ => Some(ValueStage { view, steps: value_steps, last_map }),
             }
         };
-        let chain = Chain { native_filters, value, execs, opts, delimited_out };
+        let writer = FieldWriter { opts, delimited_out };
+        let chain = Chain { native_filters, value, execs, writer };
         Ok((chain, projection))
     }
 
@@ -333,7 +242,7 @@ impl Chain {
             chunk,
             parse,
             |rec| {
-                if self.keep(rec)? {
+                if keep(&self.native_filters, rec, &self.writer.opts)? {
                     fold(rec)
                 } else {
                     filtered += 1;
@@ -374,8 +283,8 @@ impl Chain {
             chunk,
             parse,
             |rec| {
-                let produced = if self.keep(rec)? {
-                    self.run_values(stage, rec, &mut buf, &mut places, &mut lines)?
+                let produced = if keep(&self.native_filters, rec, &self.writer.opts)? {
+                    stage.run(rec, &mut buf, &mut places, &mut lines, &self.writer)?
                 } else {
                     0
                 };
@@ -461,7 +370,7 @@ impl Chain {
         let place = (chunk.first_line, chunk.offset, index);
         let mut places = Vec::new();
         let write_field =
-            |out: &mut Vec<u8>, text: &[u8]| self.write_original(out, Field::Text(text));
+            |out: &mut Vec<u8>, text: &[u8]| self.writer.write_original(out, Field::Text(text));
         for ExecSegment { exec, rest } in &self.execs {
             if buf.is_empty() {
                 return Ok(Some((buf, Vec::new())));
@@ -515,12 +424,12 @@ impl Chain {
                     offset: chunk.offset,
                     index,
                 };
-                match self.run_values(
-                    rest,
+                match rest.run(
                     &rec,
                     &mut next,
                     &mut places,
                     &mut LineCursor::default(),
+                    &self.writer,
                 ) {
                     Ok(_) => {}
                     Err(e) if e.is_record_error() => {
@@ -533,296 +442,4 @@ impl Chain {
         }
         Ok(Some((buf, places)))
     }
-
-    /// Runs the native filters on `rec`.
-    fn keep(&self, rec: &Record<'_>) -> Result<bool> {
-        for NativeFilter { program, view, fast } in &self.native_filters {
-            if let Some((fast, sources)) = fast {
-                let answer = if sources.len() <= 8 {
-                    let mut fields = [Field::Absent; 8];
-                    for (f, s) in fields.iter_mut().zip(sources) {
-                        *f = s.as_ref().map_or(Field::Absent, |c| rec.get(c));
-                    }
-                    fast.eval(&fields[..sources.len()], &self.opts)
-                } else {
-                    let fields: Vec<Field<'_>> = sources
-                        .iter()
-                        .map(|s| s.as_ref().map_or(Field::Absent, |c| rec.get(c)))
-                        .collect();
-                    fast.eval(&fields, &self.opts)
-                };
-                match answer {
-                    Some(true) => continue,
-                    Some(false) => return Ok(false),
-                    None => {}
-                }
-            }
-            let mut map = jaq_json::Map::default();
-            for (key, field) in view_fields(rec, view) {
-                let value =
-                    field_value(field, &self.opts).map_err(|m| jq_error(rec, program, m))?;
-                map.insert(Val::utf8_str(key), value);
-            }
-            let kept = program.any_truthy(Val::obj(map)).map_err(|m| jq_error(rec, program, m))?;
-            if !kept {
-                return Ok(false);
-            }
-        }
-        Ok(true)
-    }
-
-    /// Runs the value stage on `rec` and appends its results to `buf`, one
-    /// NDJSON line each, with the record's line and byte offset in
-    /// `places`. Returns how many results; on an error appends nothing.
-    fn run_values(
-        &self,
-        stage: &ValueStage,
-        rec: &Record<'_>,
-        buf: &mut Vec<u8>,
-        places: &mut Vec<(u64, u64, u64)>,
-        lines: &mut LineCursor,
-    ) -> Result<usize> {
-        // The record's fields through the view, keeping the original text
-        // of each for the fields no step changes.
-        let keyed = view_fields(rec, &stage.view);
-        let mut map = jaq_json::Map::default();
-        let mut originals = Vec::with_capacity(keyed.len());
-        for (key, field) in &keyed {
-            let value =
-                field_value(*field, &self.opts).map_err(|m| step_error(rec, &stage.last_map, m))?;
-            map.insert(Val::utf8_str(key.clone()), value.clone());
-            originals.push((key.as_slice(), value, *field));
-        }
-        let mut current = vec![Val::obj(map)];
-        for step in &stage.steps {
-            current = self.value_step(step, current, rec)?;
-            if current.is_empty() {
-                return Ok(0);
-            }
-        }
-        if let Some(value) = current.iter().find(|v| !matches!(v, Val::Obj(_))) {
-            return Err(step_error(rec, &stage.last_map, not_object(value)));
-        }
-        let line = lines.line(rec.line);
-        for value in &current {
-            let Val::Obj(map) = value else { continue };
-            buf.push(b'{');
-            for (i, (k, v)) in map.iter().enumerate() {
-                if i > 0 {
-                    buf.push(b',');
-                }
-                let key = key_text(k);
-                write_json_string(buf, &key);
-                buf.push(b':');
-                let same = originals
-                    .get(i)
-                    .filter(|(ok, ov, _)| *ok == key.as_slice() && ov == v)
-                    .or_else(|| {
-                        originals.iter().find(|(ok, ov, _)| *ok == key.as_slice() && ov == v)
-                    });
-                match same {
-                    Some((_, _, field)) => self.write_original(buf, *field),
-                    None => write_value(buf, v),
-                }
-            }
-            buf.extend_from_slice(b"}\n");
-            places.push((line, rec.offset, rec.index));
-        }
-        Ok(current.len())
-    }
-
-    fn value_step(
-        &self,
-        step: &ValueStep,
-        current: Vec<Val>,
-        rec: &Record<'_>,
-    ) -> Result<Vec<Val>> {
-        let mut next = Vec::with_capacity(current.len());
-        match step {
-            ValueStep::Filter(p) => {
-                for v in current {
-                    if p.any_truthy(v.clone()).map_err(|m| jq_error(rec, p, m))? {
-                        next.push(v);
-                    }
-                }
-            }
-            ValueStep::Map(p) => {
-                for v in current {
-                    let mut bad = None;
-                    p.run(v, Vec::new(), |out| {
-                        if matches!(out, Val::Obj(_)) {
-                            next.push(out);
-                            true
-                        } else {
-                            bad = Some(not_object(&out));
-                            false
-                        }
-                    })
-                    .map_err(|m| jq_error(rec, p, m))?;
-                    if let Some(m) = bad {
-                        return Err(jq_error(rec, p, m));
-                    }
-                }
-            }
-            ValueStep::Rust(m) => {
-                let err =
-                    |msg: String| step_error(rec, &("map".to_string(), m.name().to_string()), msg);
-                let mut outs = Vec::new();
-                for v in current {
-                    let mut text = Vec::new();
-                    write_value(&mut text, &v);
-                    let record: JsonRecord =
-                        serde_json::from_slice(&text).map_err(|e| err(e.to_string()))?;
-                    outs.clear();
-                    m.map(record, &mut outs).map_err(err)?;
-                    for o in &outs {
-                        let text = serde_json::to_vec(o).map_err(|e| err(e.to_string()))?;
-                        next.push(
-                            jaq_json::read::parse_single(&text).map_err(|e| err(e.to_string()))?,
-                        );
-                    }
-                }
-            }
-            ValueStep::Select(cols) => {
-                for v in current {
-                    let Val::Obj(map) = &v else { continue };
-                    let mut out = jaq_json::Map::default();
-                    for c in cols {
-                        let k = Val::utf8_str(c.as_bytes().to_vec());
-                        let value = map.get(&k).cloned().unwrap_or(Val::Null);
-                        out.insert(k, value);
-                    }
-                    next.push(Val::obj(out));
-                }
-            }
-            ValueStep::Drop(keys) => {
-                for v in current {
-                    let Val::Obj(map) = &v else { continue };
-                    let out: jaq_json::Map = map
-                        .iter()
-                        .filter(|(k, _)| !keys.contains(&key_text(k)))
-                        .map(|(k, v)| (k.clone(), v.clone()))
-                        .collect();
-                    next.push(Val::obj(out));
-                }
-            }
-            ValueStep::Rename(pairs) => {
-                for v in current {
-                    let Val::Obj(map) = &v else { continue };
-                    let out: jaq_json::Map = map
-                        .iter()
-                        .map(|(k, v)| match pairs.get(&key_text(k)) {
-                            Some(new) => (Val::utf8_str(new.clone()), v.clone()),
-                            None => (k.clone(), v.clone()),
-                        })
-                        .collect();
-                    next.push(Val::obj(out));
-                }
-            }
-        }
-        Ok(next)
-    }
-
-    /// Writes an input field as the JSON text it stands for, unchanged.
-    fn write_original(&self, out: &mut Vec<u8>, field: Field<'_>) {
-        match field {
-            Field::Absent | Field::Null => out.extend_from_slice(b"null"),
-            Field::JsonString(raw) | Field::JsonOther(raw) => out.extend_from_slice(raw),
-            Field::Text(t) => match self.opts.classify(t) {
-                TextKind::Marker if self.delimited_out => write_json_string(out, t),
-                TextKind::Marker | TextKind::Empty => out.extend_from_slice(b"null"),
-                TextKind::Number => out.extend_from_slice(t),
-                TextKind::String => write_json_string(out, t),
-            },
-        }
-    }
-}
-
-/// `rec` as a jq object with the columns of `layout` (for a layout of
-/// `--map` results, the record's own keys).
-///
-/// # Errors
-/// A JSON value jaq cannot read, as text.
-pub(crate) fn record_value(
-    rec: &Record<'_>,
-    layout: &Layout,
-    opts: &ValueOptions,
-) -> std::result::Result<Val, String> {
-    let fields = if layout.open {
-        let mut fields = Vec::new();
-        rec.for_each_field(|key, field| {
-            fields.push((key.unwrap_or_default().as_bytes().to_vec(), field))
-        });
-        fields
-    } else {
-        view_fields(rec, layout)
-    };
-    let mut map = jaq_json::Map::default();
-    for (key, field) in fields {
-        map.insert(Val::utf8_str(key), field_value(field, opts)?);
-    }
-    Ok(Val::obj(map))
-}
-
-/// Where the column that `view` calls `name` comes from; `None` when the
-/// view has no such column.
-fn view_source(view: &Layout, name: &str) -> Option<ColumnRef> {
-    let Some(d) = &view.dynamic else {
-        // A repeated name: the last column wins, as in a jq object.
-        return view.columns.iter().rev().find(|c| c.name == name).cloned();
-    };
-    let source = match d.rename.iter().find(|(_, new)| *new == name) {
-        Some((old, _)) => old.clone(),
-        None if d.rename.contains_key(name) => return None,
-        None => name.to_string(),
-    };
-    if d.drop.contains(&source) {
-        return None;
-    }
-    Some(ColumnRef { name: name.to_string(), source: Source::Key(source) })
-}
-
-/// The fields of `rec` under their names in `view`, in order.
-fn view_fields<'a>(rec: &Record<'a>, view: &Layout) -> Vec<(Vec<u8>, Field<'a>)> {
-    let mut fields = Vec::new();
-    match &view.dynamic {
-        Some(d) => rec.for_each_field(|key, field| {
-            let key = key.unwrap_or_default();
-            if !d.drop.contains(key) {
-                let name = d.rename.get(key).map_or(key, String::as_str);
-                fields.push((name.as_bytes().to_vec(), field));
-            }
-        }),
-        None => {
-            for c in &view.columns {
-                fields.push((c.name.as_bytes().to_vec(), rec.get(c)));
-            }
-        }
-    }
-    fields
-}
-
-fn step_error(rec: &Record<'_>, (flag, expr): &(String, String), message: String) -> Error {
-    Error::Jq { at: rec.location(), flag: flag.clone(), expr: expr.clone(), message }
-}
-
-fn jq_error(rec: &Record<'_>, program: &JqProgram, message: String) -> Error {
-    Error::Jq {
-        at: rec.location(),
-        flag: program.flag().to_string(),
-        expr: program.code().to_string(),
-        message,
-    }
-}
-
-fn not_object(v: &Val) -> String {
-    let mut text = Vec::new();
-    write_value(&mut text, v);
-    let mut shown = String::from_utf8_lossy(&text).into_owned();
-    if shown.len() > 60 {
-        let cut = (0..=60).rev().find(|&i| shown.is_char_boundary(i)).unwrap_or(0);
-        shown.truncate(cut);
-        shown.push('…');
-    }
-    format!("the result must be an object (a record), got `{shown}`")
 }
