@@ -19,7 +19,8 @@
 use std::borrow::Cow;
 
 use crate::syntax::byte_search::find_json_special;
-use crate::syntax::json::Pairs;
+use crate::syntax::json::{is_ws, Pairs};
+use crate::syntax::number::json_number_end;
 
 /// Reads `line` (one NDJSON line, line end removed) into `pairs` when it is
 /// a flat JSON object as described in the module docs, and returns `true`.
@@ -55,7 +56,7 @@ pub(crate) fn flat_object<'a>(line: &'a str, pairs: &mut Vec<Pairs<'a>>) -> bool
                 Some(end) => end + 1,
                 None => return false,
             },
-            Some(b'-' | b'0'..=b'9') => match number_end(b, i) {
+            Some(b'-' | b'0'..=b'9') => match json_number_end(b, i) {
                 Some(end) => end,
                 None => return false,
             },
@@ -87,7 +88,7 @@ pub(crate) fn flat_object<'a>(line: &'a str, pairs: &mut Vec<Pairs<'a>>) -> bool
 /// The index of the first byte at or after `i` that is not JSON whitespace.
 #[inline]
 fn skip_ws(b: &[u8], mut i: usize) -> usize {
-    while let Some(b' ' | b'\t' | b'\n' | b'\r') = b.get(i) {
+    while b.get(i).is_some_and(|&c| is_ws(c)) {
         i += 1;
     }
     i
@@ -110,41 +111,6 @@ fn string_end(b: &[u8], mut i: usize, escapes: bool) -> Option<usize> {
             _ => return None,
         }
     }
-}
-
-/// The index just past the JSON number starting at `i`:
-/// `-? (0 | [1-9][0-9]*) (. [0-9]+)? ([eE] [+-]? [0-9]+)?`, or `None` when
-/// the text there is not one. (This finds where a number ends inside a
-/// line; `reduce::number::is_json_number` checks a whole string, and
-/// finding the end first and then calling it took 8% more instructions.)
-#[inline(always)]
-fn number_end(b: &[u8], mut i: usize) -> Option<usize> {
-    let digits = |mut i: usize| {
-        let start = i;
-        while b.get(i).is_some_and(u8::is_ascii_digit) {
-            i += 1;
-        }
-        (i > start).then_some(i)
-    };
-    if b[i] == b'-' {
-        i += 1;
-    }
-    i = match b.get(i) {
-        Some(b'0') => i + 1,
-        Some(b'1'..=b'9') => digits(i)?,
-        _ => return None,
-    };
-    if b.get(i) == Some(&b'.') {
-        i = digits(i + 1)?;
-    }
-    if let Some(b'e' | b'E') = b.get(i) {
-        i += 1;
-        if let Some(b'+' | b'-') = b.get(i) {
-            i += 1;
-        }
-        i = digits(i)?;
-    }
-    Some(i)
 }
 
 #[cfg(test)]

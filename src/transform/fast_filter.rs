@@ -23,7 +23,7 @@ use jaq_core::ops::Cmp;
 use jaq_core::path::{Opt, Part};
 
 use crate::record::Field;
-use crate::syntax::number::{exact_decimal_to_f64, is_json_number};
+use crate::syntax::number::{is_json_number, plain_number, PlainNumber};
 use crate::transform::jq::{TextKind, ValueOptions};
 
 /// A filter expression in the fast subset; see the module docs.
@@ -160,45 +160,13 @@ fn number_const(text: &[u8], negative: bool) -> Option<Const> {
     })
 }
 
-/// The value of `text` when it is a plain JSON number (an optional minus,
-/// digits without a leading zero, an optional fraction; at most 19 digits)
-/// that converts exactly in one step: an integer as i64, a nonzero decimal
-/// by [`exact_decimal_to_f64`] (Clinger's fast path, correctly rounded as
-/// `str::parse` rounds). `None` for anything else, which [`number`] or the
-/// text rules handle. One pass, for the common field of a numeric
-/// comparison (`parse_plain_decimal` and `Number::to_f64` took 8% more
-/// instructions on a filter over 300k rows).
-fn plain_number(text: &[u8]) -> Option<Scalar<'static>> {
-    let (negative, digits) = match text.split_first() {
-        Some((b'-', rest)) => (true, rest),
-        _ => (false, text),
-    };
-    let (&first, &last) = (digits.first()?, digits.last()?);
-    let leading_zero = first == b'0' && digits.get(1).is_some_and(|&c| c != b'.');
-    if digits.len() > 19 || !first.is_ascii_digit() || !last.is_ascii_digit() || leading_zero {
-        return None;
-    }
-    let (mut m, mut scale, mut point) = (0u64, 0usize, false);
-    for &c in digits {
-        let d = c.wrapping_sub(b'0');
-        if d < 10 {
-            m = m * 10 + u64::from(d);
-            scale += usize::from(point);
-        } else if c == b'.' && !point {
-            point = true;
-        } else {
-            return None;
-        }
-    }
-    if !point {
-        let v = i64::try_from(m).ok()?;
-        return Some(Scalar::Int(if negative { -v } else { v }));
-    }
-    if m == 0 {
-        return None;
-    }
-    let v = exact_decimal_to_f64(m, scale)?;
-    Some(Scalar::Float(if negative { -v } else { v }))
+/// [`plain_number`] as a [`Scalar`].
+#[inline]
+fn plain_scalar(text: &[u8]) -> Option<Scalar<'static>> {
+    Some(match plain_number(text)? {
+        PlainNumber::Int(i) => Scalar::Int(i),
+        PlainNumber::Float(f) => Scalar::Float(f),
+    })
 }
 
 /// A number literal as jq holds it: an integer that fits 64 bits exactly,
@@ -215,7 +183,7 @@ fn field_scalar<'a>(f: Field<'a>, opts: &ValueOptions) -> Option<Scalar<'a>> {
     Some(match f {
         Field::Absent | Field::Null => Scalar::Null,
         Field::Text(t) => {
-            if let Some(v) = plain_number(t).filter(|_| !opts.no_infer && !opts.is_marker(t)) {
+            if let Some(v) = plain_scalar(t).filter(|_| !opts.no_infer && !opts.is_marker(t)) {
                 return Some(v);
             }
             match opts.classify(t) {
@@ -324,12 +292,12 @@ mod tests {
             "1.7976931348623157",
         ];
         for t in same {
-            let (fast, general) = (super::plain_number(t.as_bytes()), super::number(t.as_bytes()));
+            let (fast, general) = (super::plain_scalar(t.as_bytes()), super::number(t.as_bytes()));
             if let Some(fast) = &fast {
                 assert_eq!(Some(fast), general.as_ref(), "{t}");
             }
         }
-        assert!(super::plain_number(b"4725.42").is_some());
+        assert!(super::plain_scalar(b"4725.42").is_some());
         for t in [
             "",
             "-",
@@ -344,7 +312,7 @@ mod tests {
             "1,5",
             "12345678901234567890",
         ] {
-            assert_eq!(super::plain_number(t.as_bytes()), None, "{t}");
+            assert_eq!(super::plain_scalar(t.as_bytes()), None, "{t}");
         }
     }
 
