@@ -47,7 +47,7 @@ pub use format::{Compression, Format};
 pub use pipeline::{
     default_memory_limit, Pipeline, Plan, ReduceSpec, DEFAULT_CHUNK_BYTES, MIN_AUTO_CHUNK_BYTES,
 };
-pub use record::{ColumnRef, Field, Record, Source};
+pub use record::{ColumnRef, Field, Record, RecordBuf, Source};
 pub use reduce::{AggKind, AggSpec, Reducer, Sink, SortKeySpec};
 pub use sink::Output;
 pub use source::{Chunk, ChunkLimit, Input, Splitter};

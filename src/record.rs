@@ -1,10 +1,12 @@
 //! Records and fields as the map and reduce stages see them.
 //!
 //! A [`Record`] borrows from the chunk being processed: no field is copied
-//! on the way from the input bytes to a reducer. CSV records are
-//! `csv::ByteRecord`s addressed by column index; NDJSON records are the
-//! object's key/value pairs in input order, each value kept as its raw JSON
-//! text so that it can be written back byte for byte.
+//! on the way from the input bytes to a reducer. CSV records are field
+//! spans into the chunk's bytes (or into a buffer of unquoted fields),
+//! addressed by column index; NDJSON records are the object's key/value
+//! pairs in input order, each value kept as its raw JSON text so that it
+//! can be written back byte for byte. [`RecordBuf`] builds one outside a
+//! run, for tests of a [`crate::Reducer`] or a map step.
 
 use std::borrow::Cow;
 
@@ -202,7 +204,6 @@ impl<'a> Record<'a> {
         }
     }
 
-    /// The record's input and 1-based starting line.
     /// The record's bytes as read, without the line end (for a record a
     /// `--map` made: its NDJSON text).
     pub fn raw(&self) -> &'a [u8] {
@@ -226,6 +227,100 @@ impl<'a> Record<'a> {
     /// it for messages, not per record on a hot path.
     pub fn line(&self) -> u64 {
         self.line.get()
+    }
+}
+
+/// A record that owns its bytes, to build a [`Record`] outside a run: in
+/// tests of a [`crate::Reducer`], whose `fold` takes records.
+///
+/// ```
+/// use fanfold::{ColumnRef, Field, RecordBuf, Source};
+/// let csv = RecordBuf::csv(["Oslo", "1.50"]);
+/// let amount = ColumnRef { name: "amount".into(), source: Source::Index(1) };
+/// csv.with(|rec| assert_eq!(rec.get(&amount), Field::Text(b"1.50")));
+///
+/// let json = RecordBuf::json([("city", r#""Oslo""#), ("amount", "1.50")]);
+/// let city = ColumnRef { name: "city".into(), source: Source::Key("city".into()) };
+/// json.with(|rec| assert_eq!(rec.get(&city).text().as_deref(), Some(&b"Oslo"[..])));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordBuf {
+    kind: BufKind,
+    input: String,
+    line: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum BufKind {
+    /// The fields' texts one after another, their spans, and the record as
+    /// a CSV line.
+    Csv { bytes: Vec<u8>, spans: Vec<(usize, usize)>, raw: Vec<u8> },
+    /// Keys and raw JSON values, and the record as an NDJSON line.
+    Json { pairs: Vec<(String, String)>, raw: Vec<u8> },
+}
+
+impl RecordBuf {
+    /// A CSV/TSV record of these field texts (unquoted), column `i` at
+    /// [`Source::Index`]`(i)`, from input `<record>`, line 1.
+    pub fn csv<T: AsRef<[u8]>>(fields: impl IntoIterator<Item = T>) -> RecordBuf {
+        let (mut bytes, mut spans, mut raw) = (Vec::new(), Vec::new(), Vec::new());
+        for (i, f) in fields.into_iter().enumerate() {
+            let start = bytes.len();
+            bytes.extend_from_slice(f.as_ref());
+            spans.push((start, bytes.len()));
+            if i > 0 {
+                raw.push(b',');
+            }
+            crate::syntax::csv::write_csv_field(&mut raw, f.as_ref(), b',');
+        }
+        RecordBuf { kind: BufKind::Csv { bytes, spans, raw }, input: "<record>".into(), line: 1 }
+    }
+
+    /// An NDJSON record of these keys and raw JSON values (`r#""Oslo""#` is
+    /// the string `Oslo`, `"1.50"` a number, `"null"` null), in this order,
+    /// at [`Source::Key`], from input `<record>`, line 1. The values are
+    /// not checked: give valid JSON.
+    pub fn json<K: Into<String>, V: Into<String>>(
+        pairs: impl IntoIterator<Item = (K, V)>,
+    ) -> RecordBuf {
+        let pairs: Vec<(String, String)> =
+            pairs.into_iter().map(|(k, v)| (k.into(), v.into())).collect();
+        let mut raw = vec![b'{'];
+        for (i, (k, v)) in pairs.iter().enumerate() {
+            if i > 0 {
+                raw.push(b',');
+            }
+            crate::syntax::json::write_json_string(&mut raw, k.as_bytes());
+            raw.push(b':');
+            raw.extend_from_slice(v.as_bytes());
+        }
+        raw.push(b'}');
+        RecordBuf { kind: BufKind::Json { pairs, raw }, input: "<record>".into(), line: 1 }
+    }
+
+    /// The same record, placed at `input`:`line` (what its errors name).
+    pub fn at(mut self, input: impl Into<String>, line: u64) -> RecordBuf {
+        self.input = input.into();
+        self.line = line;
+        self
+    }
+
+    /// Calls `f` with the record as a run would give it to a reducer.
+    pub fn with<R>(&self, f: impl FnOnce(&Record<'_>) -> R) -> R {
+        let line = LineAt::Known(self.line);
+        let input = self.input.as_str();
+        match &self.kind {
+            BufKind::Csv { bytes, spans, raw } => {
+                let fields = Fields::Csv { bytes, spans, raw_line: None };
+                f(&Record { fields, input, line, raw, offset: 0, index: 0 })
+            }
+            BufKind::Json { pairs, raw } => {
+                let borrowed: Vec<(Cow<'_, str>, &str)> =
+                    pairs.iter().map(|(k, v)| (Cow::Borrowed(k.as_str()), v.as_str())).collect();
+                let fields = Fields::Json(&borrowed);
+                f(&Record { fields, input, line, raw, offset: 0, index: 0 })
+            }
+        }
     }
 }
 
@@ -277,5 +372,28 @@ mod tests {
             assert_eq!(cursor.line(at), at.get(), "offset {offset}");
         }
         assert_eq!(cursor.line(LineAt::Known(3)), 3);
+    }
+
+    #[test]
+    fn record_bufs_read_as_parsed_records_do() {
+        let col = |i| ColumnRef { name: String::new(), source: Source::Index(i) };
+        let csv = RecordBuf::csv(["a,b", "", "x"]).at("in.csv", 7);
+        csv.with(|r| {
+            assert_eq!(r.get(&col(0)), Field::Text(b"a,b"));
+            assert_eq!(r.get(&col(1)), Field::Text(b""));
+            assert_eq!(r.get(&col(3)), Field::Absent);
+            assert_eq!(r.raw(), b"\"a,b\",,x");
+            assert_eq!(r.location().to_string(), "in.csv:7");
+        });
+        let key = |k: &str| ColumnRef { name: k.into(), source: Source::Key(k.into()) };
+        let json = RecordBuf::json([("a", "null"), ("b", "[1]"), ("c\"", r#""\u00e9""#)]);
+        json.with(|r| {
+            assert_eq!(r.get(&key("a")), Field::Null);
+            assert_eq!(r.get(&key("b")), Field::JsonOther(b"[1]"));
+            assert_eq!(r.get(&key("c\"")).text().as_deref(), Some("é".as_bytes()));
+            assert_eq!(r.get(&key("z")), Field::Absent);
+            assert_eq!(r.raw(), br#"{"a":null,"b":[1],"c\"":"\u00e9"}"#);
+            assert_eq!(r.line(), 1);
+        });
     }
 }
