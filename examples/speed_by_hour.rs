@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use fanfold::reduce::{Reducer, Sink};
-use fanfold::transform::{JsonRecord, MapRecord, Step};
+use fanfold::transform::{JsonRecord, MapError, MapRecord, Step};
 use fanfold::{ColumnRef, Field, Input, Pipeline, Record};
 
 /// Adds `mph` = distance / air_time × 60; drops flights without an air time.
@@ -22,7 +22,7 @@ impl MapRecord for Speed {
         "speed"
     }
 
-    fn map(&self, mut record: JsonRecord, out: &mut Vec<JsonRecord>) -> Result<(), String> {
+    fn map(&self, mut record: JsonRecord, out: &mut Vec<JsonRecord>) -> Result<(), MapError> {
         let number = |key: &str| record.get(key).and_then(|v| v.as_f64());
         if let (Some(distance), Some(air_time)) = (number("distance"), number("air_time")) {
             if air_time > 0.0 {

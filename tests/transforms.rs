@@ -270,3 +270,46 @@ fn custom_reduce_errors_name_the_flag() {
     );
     assert_eq!(err, "fanfold: error: --reduce-finish: `.n`: each result must be an object (a record), got `1`\n");
 }
+
+/// A Rust map step that fails on the records without a city.
+#[derive(Debug)]
+struct NeedsCity;
+
+impl fanfold::transform::MapRecord for NeedsCity {
+    fn name(&self) -> &str {
+        "needs-city"
+    }
+    fn map(
+        &self,
+        record: fanfold::transform::JsonRecord,
+        out: &mut Vec<fanfold::transform::JsonRecord>,
+    ) -> Result<(), fanfold::transform::MapError> {
+        record.get("city").and_then(|v| v.as_str()).filter(|c| !c.is_empty()).ok_or("no city")?;
+        out.push(record);
+        Ok(())
+    }
+}
+
+/// A `MapError` from a Rust step is a record error: it names the step,
+/// the input and the line, and `--on-error` decides (fail stops the run,
+/// skip counts it and goes on).
+#[test]
+fn a_rust_steps_error_names_the_step_and_the_record() {
+    use fanfold::sink::rejects::OnError;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("in.csv");
+    std::fs::write(&path, "city,n\nOslo,1\n,2\nLima,3\n").expect("write");
+    let pipeline = fanfold::Pipeline {
+        steps: vec![fanfold::transform::Step::Rust(std::sync::Arc::new(NeedsCity))],
+        ..fanfold::Pipeline::new(vec![fanfold::Input::Path(path.clone())])
+    };
+    let err = pipeline.run(&mut Vec::new(), "<memory>").expect_err("the step fails");
+    let at = format!("{}:3: map `needs-city`: no city", path.display());
+    assert_eq!(err.to_string(), at);
+    assert!(err.is_record_error());
+    let skip = fanfold::Pipeline { on_error: OnError::Skip, ..pipeline };
+    let mut out = Vec::new();
+    let stats = skip.run(&mut out, "<memory>").expect("runs");
+    assert_eq!(String::from_utf8(out).expect("UTF-8"), "city,n\nOslo,1\nLima,3\n");
+    assert_eq!(stats.records_rejected, 1);
+}

@@ -17,7 +17,7 @@ pub type JsonRecord = Map<String, Value>;
 ///
 /// ```
 /// use std::sync::Arc;
-/// use fanfold::transform::{JsonRecord, MapRecord, Step};
+/// use fanfold::transform::{JsonRecord, MapError, MapRecord, Step};
 /// use fanfold::{Input, Pipeline};
 ///
 /// /// Splits a "city" field into one record per word.
@@ -28,7 +28,7 @@ pub type JsonRecord = Map<String, Value>;
 ///     fn name(&self) -> &str {
 ///         "words"
 ///     }
-///     fn map(&self, record: JsonRecord, out: &mut Vec<JsonRecord>) -> Result<(), String> {
+///     fn map(&self, record: JsonRecord, out: &mut Vec<JsonRecord>) -> Result<(), MapError> {
 ///         let city = record.get("city").and_then(|v| v.as_str()).ok_or("no city")?;
 ///         for word in city.split(' ') {
 ///             let mut r = record.clone();
@@ -58,6 +58,42 @@ pub trait MapRecord: Send + Sync + std::fmt::Debug {
     /// Pushes the records that replace `record` onto `out` (none drops it).
     ///
     /// # Errors
-    /// A message; fanfold adds the record's file and line.
-    fn map(&self, record: JsonRecord, out: &mut Vec<JsonRecord>) -> Result<(), String>;
+    /// A [`MapError`] saying why (`"no city"?` converts); fanfold adds the
+    /// record's file and line, and `--on-error` decides what happens to it.
+    fn map(&self, record: JsonRecord, out: &mut Vec<JsonRecord>) -> Result<(), MapError>;
+}
+
+/// Why a [`MapRecord`] step failed on a record: a message, and the error
+/// behind it when there is one. Made from a `&str` or `String` (so
+/// `ok_or("no city")?` works), or from any error by [`MapError::from_error`].
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct MapError {
+    message: String,
+    #[source]
+    source: Option<Box<dyn std::error::Error + Send + Sync>>,
+}
+
+impl MapError {
+    /// An error with this message.
+    pub fn new(message: impl Into<String>) -> MapError {
+        MapError { message: message.into(), source: None }
+    }
+
+    /// An error whose message is `source`'s, keeping `source` behind it.
+    pub fn from_error(source: impl std::error::Error + Send + Sync + 'static) -> MapError {
+        MapError { message: source.to_string(), source: Some(Box::new(source)) }
+    }
+}
+
+impl From<&str> for MapError {
+    fn from(message: &str) -> MapError {
+        MapError::new(message)
+    }
+}
+
+impl From<String> for MapError {
+    fn from(message: String) -> MapError {
+        MapError::new(message)
+    }
 }

@@ -17,7 +17,7 @@ use std::collections::{HashMap, HashSet};
 pub use chain::{Chain, Mapped, Step};
 pub use command::{persistent, vote};
 pub use command::{ExecFormat, ExecMode, ExecSpec, ExecStats};
-pub use custom::{JsonRecord, MapRecord};
+pub use custom::{JsonRecord, MapError, MapRecord};
 pub use fast_filter::FastFilter;
 pub use jq::{JqProgram, ValueOptions};
 

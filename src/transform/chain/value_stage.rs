@@ -227,7 +227,7 @@ impl ValueStep {
                     let record: JsonRecord =
                         serde_json::from_slice(&text).map_err(|e| err(e.to_string()))?;
                     outs.clear();
-                    m.map(record, &mut outs).map_err(err)?;
+                    m.map(record, &mut outs).map_err(|e| err(e.to_string()))?;
                     for o in &outs {
                         let text = serde_json::to_vec(o).map_err(|e| err(e.to_string()))?;
                         next.push(
