@@ -17,6 +17,7 @@ pub mod custom;
 pub mod group_by;
 pub mod key_union;
 pub mod number;
+pub mod sort_key;
 pub mod sorted;
 pub mod spill;
 pub mod top_k;
@@ -27,7 +28,8 @@ pub use concat::Concat;
 pub use custom::{CustomReduce, CustomSpec};
 pub use group_by::{AggKind, AggSpec, GroupBy};
 pub use key_union::KeyUnion;
-pub use sorted::{SortKeySpec, Sorted};
+pub use sort_key::SortKeySpec;
+pub use sorted::Sorted;
 pub use spill::{SpillOptions, SpillStats, DEFAULT_FAN_IN};
 pub use top_k::TopK;
 
