@@ -19,7 +19,6 @@ pub mod key_union;
 pub mod number;
 pub mod sort_key;
 pub mod sorted;
-pub mod spill;
 pub mod top_k;
 
 use std::io::Write;
@@ -30,7 +29,9 @@ pub use group_by::{AggKind, AggSpec, GroupBy};
 pub use key_union::KeyUnion;
 pub use sort_key::SortKeySpec;
 pub use sorted::Sorted;
-pub use spill::{SpillOptions, SpillStats, DEFAULT_FAN_IN};
+// The spill files moved under `sorted`; `reduce::spill` keeps working.
+pub use sorted::spill;
+pub use sorted::spill::{SpillOptions, SpillStats, DEFAULT_FAN_IN};
 pub use top_k::TopK;
 
 use crate::error::{Error, Result};
