@@ -15,6 +15,7 @@
 pub mod concat;
 pub mod custom;
 pub mod group_by;
+pub(crate) mod group_key;
 pub mod key_union;
 pub mod number;
 pub mod sort_key;
