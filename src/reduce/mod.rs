@@ -11,6 +11,10 @@
 //! [`Sorted`] (stable sort, k-way merge of per-chunk sorted runs),
 //! [`GroupBy`] (one row per group with aggregates) and [`TopK`] (the first
 //! K records in sort order, per group).
+//!
+//! Shared by them: [`sort_key`] (`--sort-by` keys: parsing, reading,
+//! comparing; sorted and top-k) and `group_key` (group keys and the order
+//! groups are written in; group-by and top-k).
 
 pub mod concat;
 pub mod custom;
