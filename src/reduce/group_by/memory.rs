@@ -48,7 +48,7 @@ fn state_bytes(groups: &HashMap<Vec<u8>, Vec<Acc>>, heap: u64) -> u64 {
 
 /// Estimated bytes of one allocation's bookkeeping (malloc header and
 /// rounding).
-pub(super) const ALLOC_OVERHEAD: u64 = 16;
+const ALLOC_OVERHEAD: u64 = 16;
 
 /// Estimated bytes of a `distinct` value beside its text: its box, its
 /// table slot (at 7/8 load) and its allocation.

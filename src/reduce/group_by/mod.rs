@@ -13,6 +13,7 @@
 //! markers), as SQL does; `count` counts every record of the group. A sum,
 //! mean, min, max, mode, first or last over no values is missing (an empty
 //! field or `null`).
+//!
 //! Memory: with [`GroupBy::with_memory_limit`], the merged state's size is
 //! estimated as it grows (see `memory.rs`), and passing the budget is an
 //! error naming `--memory-limit`: the groups cannot be spilled (yet), and
