@@ -33,9 +33,9 @@ use hashbrown::HashMap;
 
 use crate::error::Result;
 use crate::record::{ColumnRef, Record};
-use crate::reduce::group_by::{cmp_group_keys, decode_key, encode_key_part};
-use crate::reduce::sorted::{KeyVal, SortKeys};
-use crate::reduce::{Reducer, Sink, SortKeySpec};
+use crate::reduce::group_key::{cmp_group_keys, decode_key, encode_key_part};
+use crate::reduce::sort_key::{KeyVal, SortKeySpec, SortKeys};
+use crate::reduce::{Reducer, Sink};
 use crate::sink::encode::Encoder;
 
 /// Keeps the first `k` records in sort order, per group; see the module

@@ -25,7 +25,7 @@ use std::io::{BufReader, BufWriter, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
-use crate::reduce::sorted::KeyVal;
+use crate::reduce::sort_key::KeyVal;
 
 const TAG_MISSING: u8 = 0;
 const TAG_NUM: u8 = 1;
