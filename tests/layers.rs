@@ -43,11 +43,11 @@ const LAYERS: &[(&str, u32)] = &[
 ];
 
 /// Backward imports not removed yet: (file, module it names).
-const KNOWN: &[(&str, &str)] = &[("src/reduce/group_by.rs", "pipeline")];
+const KNOWN: &[(&str, &str)] = &[];
 
 /// Import cycles between files not removed yet, each as its files in
 /// order.
-const KNOWN_CYCLES: &[&[&str]] = &[&["src/reduce/sorted.rs", "src/reduce/spill.rs"]];
+const KNOWN_CYCLES: &[&[&str]] = &[];
 
 fn src() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("src")

@@ -24,7 +24,7 @@ use crate::source::{ChunkLimit, Input, Sample, Splitter};
 use crate::transform::{Chain, ExecFormat, Layout, Projection, Step, ValueOptions};
 
 pub use crate::source::{DEFAULT_CHUNK_BYTES, MAX_CHUNK_BYTES, MIN_AUTO_CHUNK_BYTES};
-pub(crate) use crate::units::human_bytes;
+use crate::units::human_bytes;
 
 /// Which reducer a run uses.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]

@@ -15,8 +15,8 @@ use std::borrow::Cow;
 use std::cmp::Ordering;
 
 use crate::record::Field;
-use crate::reduce::number::parse_number;
 use crate::sink::encode::{write_json_string, OwnedField};
+use crate::syntax::number::parse_number;
 
 const TAG_MISSING: u8 = 0;
 const TAG_TEXT: u8 = 1;

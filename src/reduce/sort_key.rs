@@ -13,7 +13,7 @@ use std::str::FromStr;
 
 use crate::error::{Error, Result};
 use crate::record::{ColumnRef, Record};
-use crate::reduce::number::parse_number;
+use crate::syntax::number::parse_number;
 
 /// One `--sort-by` key as the user wrote it: `col[:n][:desc]`.
 #[derive(Debug, Clone, PartialEq, Eq)]

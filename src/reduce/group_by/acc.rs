@@ -13,8 +13,9 @@ use hashbrown::{HashMap, HashSet};
 use super::spec::AggKind;
 use crate::error::{Error, Result};
 use crate::record::Field;
-use crate::reduce::number::{format_f64, ExactSum};
+use crate::reduce::number::ExactSum;
 use crate::sink::encode::{write_json_string, OutValue, OwnedField};
+use crate::syntax::number::format_f64;
 
 /// Per-group, per-aggregate state.
 #[derive(Debug, Clone)]
@@ -237,7 +238,7 @@ impl Extreme {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::reduce::number::parse_number;
+    use crate::syntax::number::parse_number;
 
     fn mode_of(chunks: &[&[&str]]) -> Option<String> {
         let mut total = Mode::default();

@@ -33,7 +33,7 @@ impl StateLimit {
                  bytes a group; {} of the limit is left for groups beside the in-flight \
                  window); raise --memory-limit, or group by fewer or coarser columns",
                 state_bytes(groups, heap) / n.max(1),
-                crate::pipeline::human_bytes(self.budget)
+                crate::units::human_bytes(self.budget)
             ),
         })
     }
