@@ -215,13 +215,13 @@ pub enum TextKind {
 
 impl ValueOptions {
     /// True when `text` is one of the `--null` markers.
-    #[inline]
+    #[inline(always)]
     pub fn is_marker(&self, text: &[u8]) -> bool {
         self.null_markers.iter().any(|m| m == text)
     }
 
     /// What the CSV field text `t` stands for.
-    #[inline]
+    #[inline(always)]
     pub fn classify(&self, t: &[u8]) -> TextKind {
         if self.is_marker(t) {
             TextKind::Marker
