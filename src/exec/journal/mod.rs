@@ -86,6 +86,10 @@ pub struct JournalSpec {
 /// ones to. Shared by the workers (`&Journal` is `Sync`).
 #[derive(Debug)]
 pub struct Journal {
+    /// The thread that syncs new entries to disk. The first field, so that
+    /// it is dropped first: the last entries are synced and the thread
+    /// ends before the files below are closed.
+    syncer: Syncer,
     name: String,
     /// The file, for reading entries back.
     file: File,
@@ -94,8 +98,6 @@ pub struct Journal {
     /// Where each journaled chunk's payload is: seq → (offset, length).
     done: Index,
     chunk: ChunkLimit,
-    /// The thread that syncs new entries to disk.
-    syncer: Syncer,
 }
 
 impl Journal {
