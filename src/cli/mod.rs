@@ -1,19 +1,29 @@
 //! The command line: clap definitions and their conversion into a
-//! [`Pipeline`]. The engine never sees clap types.
+//! [`Pipeline`](fanfold::Pipeline). The engine never sees clap types.
+//! This file holds the flags ([`Args`]); `parse.rs` their value parsers,
+//! `check.rs` the checks clap's attributes cannot say, `convert.rs` the
+//! steps in command-line order and the [`fanfold::Pipeline`] they make.
 
-use std::io::IsTerminal;
+mod check;
+mod convert;
+mod parse;
+
 use std::num::NonZeroUsize;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::{ArgMatches, Parser, ValueEnum};
+use clap::{Parser, ValueEnum};
 
-use fanfold::exec::JournalSpec;
-use fanfold::reduce::CustomSpec;
-use fanfold::sink::rejects::{MaxErrors, OnError};
+use fanfold::sink::rejects::MaxErrors;
 use fanfold::transform::command::parse_duration;
-use fanfold::transform::{ExecFormat, ExecSpec, Step};
-use fanfold::{AggSpec, ChunkLimit, Format, Input, Pipeline, Projection, ReduceSpec, SortKeySpec};
+use fanfold::transform::Step;
+use fanfold::{AggSpec, Format, SortKeySpec};
+
+use self::parse::{
+    check_exec, check_exec_persistent, check_filter, check_finish, check_init, check_map,
+    check_merge, check_update, parse_delimiter, parse_rename, parse_replicas, parse_size,
+    parse_spec,
+};
 
 /// fanfold: data-parallel map-reduce over CSV, TSV and NDJSON batches.
 ///
@@ -351,113 +361,6 @@ impl From<FormatArg> for Format {
     }
 }
 
-/// Parses a size: a number of bytes with an optional unit: B, K/KiB, M/MiB,
-/// G/GiB (powers of 1024) or KB, MB, GB (powers of 1000).
-pub fn parse_size(s: &str) -> Result<usize, String> {
-    let t = s.trim();
-    let split = t.find(|c: char| !c.is_ascii_digit() && c != '.').unwrap_or(t.len());
-    let (num, unit) = t.split_at(split);
-    let mult: f64 = match unit.trim().to_ascii_lowercase().as_str() {
-        "" | "b" => 1.0,
-        "k" | "kib" => 1024.0,
-        "kb" => 1e3,
-        "m" | "mib" => 1024.0 * 1024.0,
-        "mb" => 1e6,
-        "g" | "gib" => 1024.0 * 1024.0 * 1024.0,
-        "gb" => 1e9,
-        other => return Err(format!("unknown unit `{other}` in `{s}`; use e.g. 64KiB, 4MiB, 1GB")),
-    };
-    let n: f64 = num.parse().map_err(|_| format!("`{s}` is not a size; use e.g. 64KiB, 4MiB"))?;
-    let bytes = (n * mult).round();
-    if bytes < 1.0 || !bytes.is_finite() {
-        return Err(format!("`{s}`: the size must be at least 1 byte"));
-    }
-    Ok(bytes as usize)
-}
-
-/// Parses a `--sort-by` or `--agg` spec, so that clap reports a bad one
-/// (exit status 2) with the flag's name.
-fn parse_spec<T: std::str::FromStr<Err = fanfold::Error>>(s: &str) -> Result<T, String> {
-    s.parse::<T>().map_err(|e| match e {
-        fanfold::Error::Flag { message, .. } => message,
-        other => other.to_string(),
-    })
-}
-
-/// Checks a jq expression given by `flag` with global variables `vars`, so
-/// that clap reports a syntax error (exit status 2) with the flag's name.
-fn check_jq(flag: &str, vars: &[&str], s: &str) -> Result<String, String> {
-    match fanfold::transform::JqProgram::new(flag, s, vars) {
-        Ok(_) => Ok(s.to_string()),
-        Err(fanfold::Error::Flag { message, .. }) => Err(message),
-        Err(other) => Err(other.to_string()),
-    }
-}
-
-fn check_exec(s: &str) -> Result<String, String> {
-    match ExecSpec::new(s) {
-        Ok(_) => Ok(s.to_string()),
-        Err(fanfold::Error::Flag { message, .. }) => Err(message),
-        Err(other) => Err(other.to_string()),
-    }
-}
-
-fn check_exec_persistent(s: &str) -> Result<String, String> {
-    match ExecSpec::persistent(s) {
-        Ok(_) => Ok(s.to_string()),
-        Err(fanfold::Error::Flag { message, .. }) => Err(message),
-        Err(other) => Err(other.to_string()),
-    }
-}
-
-fn parse_replicas(s: &str) -> Result<usize, String> {
-    match s.parse::<usize>() {
-        Ok(k) if k >= 2 => Ok(k),
-        _ => Err(format!("`{s}`: the replicas must be a whole number, at least 2")),
-    }
-}
-
-fn check_filter(s: &str) -> Result<String, String> {
-    check_jq("--filter", &[], s)
-}
-
-fn check_map(s: &str) -> Result<String, String> {
-    check_jq("--map", &[], s)
-}
-
-fn check_init(s: &str) -> Result<String, String> {
-    check_jq("--reduce-init", &[], s)
-}
-
-fn check_update(s: &str) -> Result<String, String> {
-    check_jq("--reduce-update", &["$record"], s)
-}
-
-fn check_merge(s: &str) -> Result<String, String> {
-    check_jq("--reduce-merge", &["$left", "$right"], s)
-}
-
-fn check_finish(s: &str) -> Result<String, String> {
-    check_jq("--reduce-finish", &[], s)
-}
-
-fn parse_delimiter(s: &str) -> Result<u8, String> {
-    match s {
-        "tab" | "\\t" => Ok(b'\t'),
-        _ if s.len() == 1 && s != "\"" && s != "\n" => Ok(s.as_bytes()[0]),
-        _ => {
-            Err(format!("`{s}`: the delimiter must be one byte (not a quote or newline), or `tab`"))
-        }
-    }
-}
-
-fn parse_rename(s: &str) -> Result<(String, String), String> {
-    match s.split_once('=') {
-        Some((a, b)) if !a.is_empty() && !b.is_empty() => Ok((a.to_string(), b.to_string())),
-        _ => Err(format!("`{s}`: use old=new")),
-    }
-}
-
 impl Args {
     /// Parses the command line and checks what clap's attributes cannot
     /// say (see [`Args::check`]). A bad command line exits with status 2,
@@ -473,230 +376,6 @@ impl Args {
         let steps = args.steps(&matches);
         (args, steps)
     }
-
-    /// The checks clap's attributes cannot say, each an error of clap's
-    /// `kind` with its message:
-    /// - `--sort-by` with `--group-by` needs `--top`;
-    /// - `--exec-format` needs `--exec`, except that `--exec-format ndjson`
-    ///   may go with `--exec-persistent` alone (its workers' format), while
-    ///   csv and tsv cannot;
-    /// - `-o`/`--output` and `--rejects` must not name a compressed file
-    ///   (`.gz`, `.zst`, `.bz2`, `.xz`): fanfold does not write one yet.
-    fn check(&self) -> Result<(), (clap::error::ErrorKind, String)> {
-        use clap::error::ErrorKind;
-        if self.top.is_none() && !self.sort_by.is_empty() && !self.group_by.is_empty() {
-            return Err((
-                ErrorKind::ArgumentConflict,
-                "the argument '--sort-by <KEYS>' cannot be used with '--group-by <COLS>' \
-                 without '--top <K>'"
-                    .into(),
-            ));
-        }
-        if let Some(format) = self.exec_format.filter(|_| self.exec.is_empty()) {
-            if self.exec_persistent.is_empty() {
-                return Err((
-                    ErrorKind::MissingRequiredArgument,
-                    "the argument '--exec-format <FORMAT>' requires '--exec <CMD>': it is the \
-                     format of the records sent to and read from --exec commands"
-                        .into(),
-                ));
-            }
-            if format != ExecFormatArg::Ndjson {
-                let name = format.to_possible_value().map(|v| v.get_name().to_string());
-                return Err((
-                    ErrorKind::ArgumentConflict,
-                    format!(
-                        "--exec-format applies to --exec; --exec-persistent workers always read \
-                         and write NDJSON, so '--exec-format {}' cannot be used with \
-                         '--exec-persistent <CMD>' alone",
-                        name.unwrap_or_default()
-                    ),
-                ));
-            }
-        }
-        let outputs = [("--output <FILE>", &self.output), ("--rejects <FILE>", &self.rejects)];
-        for (flag, path) in outputs {
-            let Some(path) = path.as_deref() else { continue };
-            let Some(c) = fanfold::Compression::from_path(path) else { continue };
-            let name = fanfold::error::escape_control(&path.display().to_string()).into_owned();
-            let how = if flag.starts_with("--output") {
-                let quoted = shlex::try_quote(&name).map_or(name.clone(), |q| q.into_owned());
-                format!(
-                    "write to standard output and pipe it through `{c}`, e.g. \
-                     `fanfold ... | {c} > {quoted}`"
-                )
-            } else {
-                format!(
-                    "write the rejects to an uncompressed file and compress it afterwards \
-                     with `{c}`"
-                )
-            };
-            return Err((
-                ErrorKind::ValueValidation,
-                format!(
-                    "the argument '{flag}' names a {c}-compressed file ({name}), but fanfold \
-                     does not write compressed output yet: {how}"
-                ),
-            ));
-        }
-        Ok(())
-    }
-
-    /// The transform steps in command-line order, read from `matches` (the
-    /// matches these arguments came from): empty without --filter, --map or
-    /// --exec, when the projection flags need no order.
-    pub fn steps(&self, matches: &ArgMatches) -> Vec<Step> {
-        if self.filter.is_empty()
-            && self.map.is_empty()
-            && self.exec.is_empty()
-            && self.exec_persistent.is_empty()
-        {
-            return Vec::new();
-        }
-        let mut steps: Vec<(usize, Step)> = Vec::new();
-        // The position of each occurrence of a flag: the index of its first
-        // value (a comma list is one occurrence with several values).
-        let occurrences = |id: &str| -> Vec<(usize, Vec<String>)> {
-            let mut indices = matches.indices_of(id).into_iter().flatten();
-            let Some(groups) = matches.get_raw_occurrences(id) else { return Vec::new() };
-            groups
-                .map(|values| {
-                    let values: Vec<String> =
-                        values.map(|v| v.to_string_lossy().into_owned()).collect();
-                    let first = indices.next().unwrap_or(usize::MAX);
-                    for _ in 1..values.len() {
-                        indices.next();
-                    }
-                    (first, values)
-                })
-                .collect()
-        };
-        for (i, v) in occurrences("filter") {
-            steps.extend(v.into_iter().map(|e| (i, Step::Filter(e))));
-        }
-        for (i, v) in occurrences("map") {
-            steps.extend(v.into_iter().map(|e| (i, Step::Map(e))));
-        }
-        for (i, v) in occurrences("exec") {
-            // Checked by clap's value parser.
-            let specs = v.iter().filter_map(|c| self.exec_spec(ExecSpec::new(c)));
-            steps.extend(specs.map(|s| (i, Step::Exec(s))));
-        }
-        for (i, v) in occurrences("exec_persistent") {
-            let specs = v.iter().filter_map(|c| self.exec_spec(ExecSpec::persistent(c)));
-            steps.extend(specs.map(|s| (i, Step::Exec(s))));
-        }
-        for (i, v) in occurrences("select") {
-            steps.push((i, Step::Select(v)));
-        }
-        for (i, v) in occurrences("drop") {
-            steps.push((i, Step::Drop(v)));
-        }
-        for (i, v) in occurrences("rename") {
-            let pairs = v.iter().filter_map(|p| parse_rename(p).ok()).collect();
-            steps.push((i, Step::Rename(pairs)));
-        }
-        steps.sort_by_key(|(i, _)| *i);
-        steps.into_iter().map(|(_, s)| s).collect()
-    }
-
-    /// The `--exec` or `--exec-persistent` step `spec` with
-    /// --exec-format (--exec only), --concurrency, --retries, --timeout,
-    /// --replicas and --vote; `None` when the command does not split into
-    /// words (clap has refused it already).
-    fn exec_spec(&self, spec: fanfold::Result<ExecSpec>) -> Option<ExecSpec> {
-        let mut spec = spec.ok()?;
-        spec.replicas = self.replicas.unwrap_or(1);
-        spec.vote = self.vote.clone();
-        if spec.mode == fanfold::transform::ExecMode::Persistent {
-            spec.format = Some(ExecFormat::Ndjson);
-        } else {
-            spec.format = self.exec_format.map(|f| match f {
-                ExecFormatArg::Csv => ExecFormat::Csv,
-                ExecFormatArg::Tsv => ExecFormat::Tsv,
-                ExecFormatArg::Ndjson => ExecFormat::Ndjson,
-            });
-        }
-        if let Some(n) = self.concurrency {
-            spec.concurrency = n.get();
-        }
-        spec.retries = self.retries;
-        spec.timeout = self.timeout;
-        Some(spec)
-    }
-
-    /// Builds the pipeline the arguments describe; `steps` from
-    /// [`Args::steps`].
-    ///
-    /// # Errors
-    /// None today (specs are checked by clap); kept fallible for flags that
-    /// need the whole command line.
-    pub fn to_pipeline(&self, steps: Vec<Step>) -> fanfold::Result<Pipeline> {
-        let inputs = if self.inputs.is_empty() {
-            vec![Input::Stdin]
-        } else {
-            self.inputs.iter().map(|s| Input::from_arg(s)).collect()
-        };
-        let mut p = Pipeline::new(inputs);
-        p.input_format = self.input_format.map(Format::from);
-        p.output_format = self.output_format.map(Format::from);
-        p.delimiter = self.delimiter;
-        p.output_delimiter = self.output_delimiter;
-        if let Some(b) = self.chunk_bytes {
-            p.chunk = ChunkLimit::Bytes(b);
-        }
-        if let Some(n) = self.chunk_size {
-            p.chunk = ChunkLimit::Records(n.get());
-        }
-        if let Some(t) = self.threads {
-            p.threads = t.get();
-            p.max_in_flight = 4 * p.threads;
-        }
-        if let Some(m) = self.max_in_flight {
-            p.max_in_flight = m.get();
-        }
-        if steps.is_empty() {
-            p.projection = Projection {
-                select: self.select.clone(),
-                drop: self.drop.clone(),
-                rename: self.rename.clone(),
-            };
-        }
-        p.steps = steps;
-        p.memory_limit = self.memory_limit.map(|b| b as u64);
-        p.temp_dir = self.temp_dir.clone();
-        p.no_infer = self.no_infer;
-        p.on_error = match self.on_error {
-            OnErrorArg::Fail => OnError::Fail,
-            OnErrorArg::Skip => OnError::Skip,
-            OnErrorArg::Reject => OnError::Reject,
-        };
-        p.rejects = self.rejects.clone();
-        p.max_errors = self.max_errors;
-        p.null_markers = self.null.clone();
-        p.progress = !self.no_progress && (self.progress || std::io::stderr().is_terminal());
-        p.journal = self.journal.clone().map(|path| JournalSpec { path, resume: self.resume });
-        if let (Some(update), Some(merge)) = (&self.reduce_update, &self.reduce_merge) {
-            p.reduce = ReduceSpec::Custom(CustomSpec {
-                init: self.reduce_init.clone().unwrap_or_else(|| "null".into()),
-                update: update.clone(),
-                merge: merge.clone(),
-                finish: self.reduce_finish.clone().unwrap_or_else(|| ".".into()),
-            });
-        } else if let Some(k) = self.top {
-            let (keys, group_by) = (self.sort_by.clone(), self.group_by.clone());
-            p.reduce = ReduceSpec::TopK { k: k.get(), keys, group_by };
-        } else if !self.sort_by.is_empty() {
-            p.reduce = ReduceSpec::Sort(self.sort_by.clone());
-        } else if !self.group_by.is_empty() || !self.agg.is_empty() {
-            let mut aggs = self.agg.clone();
-            if aggs.is_empty() {
-                aggs.push("count".parse()?);
-            }
-            p.reduce = ReduceSpec::GroupBy { keys: self.group_by.clone(), aggs };
-        }
-        Ok(p)
-    }
 }
 
 #[cfg(test)]
@@ -707,15 +386,5 @@ mod tests {
     #[test]
     fn verify_cli() {
         Args::command().debug_assert();
-    }
-
-    #[test]
-    fn sizes() {
-        assert_eq!(parse_size("64KiB"), Ok(65536));
-        assert_eq!(parse_size("4MiB"), Ok(4 << 20));
-        assert_eq!(parse_size("1GB"), Ok(1_000_000_000));
-        assert_eq!(parse_size("100"), Ok(100));
-        assert!(parse_size("0").is_err());
-        assert!(parse_size("4XB").is_err());
     }
 }

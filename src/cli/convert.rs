@@ -1,0 +1,175 @@
+//! From the command line to the engine: the transform steps in
+//! command-line order ([`Args::steps`]), each `--exec` step with its
+//! flags, and the [`Pipeline`] the arguments describe
+//! ([`Args::to_pipeline`]).
+
+use std::io::IsTerminal;
+
+use clap::ArgMatches;
+
+use fanfold::exec::JournalSpec;
+use fanfold::reduce::CustomSpec;
+use fanfold::sink::rejects::OnError;
+use fanfold::transform::{ExecFormat, ExecSpec, Step};
+use fanfold::{ChunkLimit, Format, Input, Pipeline, Projection, ReduceSpec};
+
+use super::parse::parse_rename;
+use super::{Args, ExecFormatArg, OnErrorArg};
+
+impl Args {
+    /// The transform steps in command-line order, read from `matches` (the
+    /// matches these arguments came from): empty without --filter, --map or
+    /// --exec, when the projection flags need no order.
+    pub fn steps(&self, matches: &ArgMatches) -> Vec<Step> {
+        if self.filter.is_empty()
+            && self.map.is_empty()
+            && self.exec.is_empty()
+            && self.exec_persistent.is_empty()
+        {
+            return Vec::new();
+        }
+        let mut steps: Vec<(usize, Step)> = Vec::new();
+        // The position of each occurrence of a flag: the index of its first
+        // value (a comma list is one occurrence with several values).
+        let occurrences = |id: &str| -> Vec<(usize, Vec<String>)> {
+            let mut indices = matches.indices_of(id).into_iter().flatten();
+            let Some(groups) = matches.get_raw_occurrences(id) else { return Vec::new() };
+            groups
+                .map(|values| {
+                    let values: Vec<String> =
+                        values.map(|v| v.to_string_lossy().into_owned()).collect();
+                    let first = indices.next().unwrap_or(usize::MAX);
+                    for _ in 1..values.len() {
+                        indices.next();
+                    }
+                    (first, values)
+                })
+                .collect()
+        };
+        for (i, v) in occurrences("filter") {
+            steps.extend(v.into_iter().map(|e| (i, Step::Filter(e))));
+        }
+        for (i, v) in occurrences("map") {
+            steps.extend(v.into_iter().map(|e| (i, Step::Map(e))));
+        }
+        for (i, v) in occurrences("exec") {
+            // Checked by clap's value parser.
+            let specs = v.iter().filter_map(|c| self.exec_spec(ExecSpec::new(c)));
+            steps.extend(specs.map(|s| (i, Step::Exec(s))));
+        }
+        for (i, v) in occurrences("exec_persistent") {
+            let specs = v.iter().filter_map(|c| self.exec_spec(ExecSpec::persistent(c)));
+            steps.extend(specs.map(|s| (i, Step::Exec(s))));
+        }
+        for (i, v) in occurrences("select") {
+            steps.push((i, Step::Select(v)));
+        }
+        for (i, v) in occurrences("drop") {
+            steps.push((i, Step::Drop(v)));
+        }
+        for (i, v) in occurrences("rename") {
+            let pairs = v.iter().filter_map(|p| parse_rename(p).ok()).collect();
+            steps.push((i, Step::Rename(pairs)));
+        }
+        steps.sort_by_key(|(i, _)| *i);
+        steps.into_iter().map(|(_, s)| s).collect()
+    }
+
+    /// The `--exec` or `--exec-persistent` step `spec` with
+    /// --exec-format (--exec only), --concurrency, --retries, --timeout,
+    /// --replicas and --vote; `None` when the command does not split into
+    /// words (clap has refused it already).
+    fn exec_spec(&self, spec: fanfold::Result<ExecSpec>) -> Option<ExecSpec> {
+        let mut spec = spec.ok()?;
+        spec.replicas = self.replicas.unwrap_or(1);
+        spec.vote = self.vote.clone();
+        if spec.mode == fanfold::transform::ExecMode::Persistent {
+            spec.format = Some(ExecFormat::Ndjson);
+        } else {
+            spec.format = self.exec_format.map(|f| match f {
+                ExecFormatArg::Csv => ExecFormat::Csv,
+                ExecFormatArg::Tsv => ExecFormat::Tsv,
+                ExecFormatArg::Ndjson => ExecFormat::Ndjson,
+            });
+        }
+        if let Some(n) = self.concurrency {
+            spec.concurrency = n.get();
+        }
+        spec.retries = self.retries;
+        spec.timeout = self.timeout;
+        Some(spec)
+    }
+
+    /// Builds the pipeline the arguments describe; `steps` from
+    /// [`Args::steps`].
+    ///
+    /// # Errors
+    /// None today (specs are checked by clap); kept fallible for flags that
+    /// need the whole command line.
+    pub fn to_pipeline(&self, steps: Vec<Step>) -> fanfold::Result<Pipeline> {
+        let inputs = if self.inputs.is_empty() {
+            vec![Input::Stdin]
+        } else {
+            self.inputs.iter().map(|s| Input::from_arg(s)).collect()
+        };
+        let mut p = Pipeline::new(inputs);
+        p.input_format = self.input_format.map(Format::from);
+        p.output_format = self.output_format.map(Format::from);
+        p.delimiter = self.delimiter;
+        p.output_delimiter = self.output_delimiter;
+        if let Some(b) = self.chunk_bytes {
+            p.chunk = ChunkLimit::Bytes(b);
+        }
+        if let Some(n) = self.chunk_size {
+            p.chunk = ChunkLimit::Records(n.get());
+        }
+        if let Some(t) = self.threads {
+            p.threads = t.get();
+            p.max_in_flight = 4 * p.threads;
+        }
+        if let Some(m) = self.max_in_flight {
+            p.max_in_flight = m.get();
+        }
+        if steps.is_empty() {
+            p.projection = Projection {
+                select: self.select.clone(),
+                drop: self.drop.clone(),
+                rename: self.rename.clone(),
+            };
+        }
+        p.steps = steps;
+        p.memory_limit = self.memory_limit.map(|b| b as u64);
+        p.temp_dir = self.temp_dir.clone();
+        p.no_infer = self.no_infer;
+        p.on_error = match self.on_error {
+            OnErrorArg::Fail => OnError::Fail,
+            OnErrorArg::Skip => OnError::Skip,
+            OnErrorArg::Reject => OnError::Reject,
+        };
+        p.rejects = self.rejects.clone();
+        p.max_errors = self.max_errors;
+        p.null_markers = self.null.clone();
+        p.progress = !self.no_progress && (self.progress || std::io::stderr().is_terminal());
+        p.journal = self.journal.clone().map(|path| JournalSpec { path, resume: self.resume });
+        if let (Some(update), Some(merge)) = (&self.reduce_update, &self.reduce_merge) {
+            p.reduce = ReduceSpec::Custom(CustomSpec {
+                init: self.reduce_init.clone().unwrap_or_else(|| "null".into()),
+                update: update.clone(),
+                merge: merge.clone(),
+                finish: self.reduce_finish.clone().unwrap_or_else(|| ".".into()),
+            });
+        } else if let Some(k) = self.top {
+            let (keys, group_by) = (self.sort_by.clone(), self.group_by.clone());
+            p.reduce = ReduceSpec::TopK { k: k.get(), keys, group_by };
+        } else if !self.sort_by.is_empty() {
+            p.reduce = ReduceSpec::Sort(self.sort_by.clone());
+        } else if !self.group_by.is_empty() || !self.agg.is_empty() {
+            let mut aggs = self.agg.clone();
+            if aggs.is_empty() {
+                aggs.push("count".parse()?);
+            }
+            p.reduce = ReduceSpec::GroupBy { keys: self.group_by.clone(), aggs };
+        }
+        Ok(p)
+    }
+}

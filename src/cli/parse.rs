@@ -1,0 +1,128 @@
+//! The value parsers of the command line's flags: sizes, delimiters,
+//! renames, `--sort-by`/`--agg`/`--max-errors` specs, replicas, and the
+//! checks of jq expressions and `--exec` commands, so that clap reports a
+//! bad value (exit status 2) with its flag's name.
+
+use fanfold::transform::ExecSpec;
+
+/// Parses a size: a number of bytes with an optional unit: B, K/KiB, M/MiB,
+/// G/GiB (powers of 1024) or KB, MB, GB (powers of 1000).
+pub(super) fn parse_size(s: &str) -> Result<usize, String> {
+    let t = s.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit() && c != '.').unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let mult: f64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1.0,
+        "k" | "kib" => 1024.0,
+        "kb" => 1e3,
+        "m" | "mib" => 1024.0 * 1024.0,
+        "mb" => 1e6,
+        "g" | "gib" => 1024.0 * 1024.0 * 1024.0,
+        "gb" => 1e9,
+        other => return Err(format!("unknown unit `{other}` in `{s}`; use e.g. 64KiB, 4MiB, 1GB")),
+    };
+    let n: f64 = num.parse().map_err(|_| format!("`{s}` is not a size; use e.g. 64KiB, 4MiB"))?;
+    let bytes = (n * mult).round();
+    if bytes < 1.0 || !bytes.is_finite() {
+        return Err(format!("`{s}`: the size must be at least 1 byte"));
+    }
+    Ok(bytes as usize)
+}
+
+/// Parses a `--sort-by` or `--agg` spec, so that clap reports a bad one
+/// (exit status 2) with the flag's name.
+pub(super) fn parse_spec<T: std::str::FromStr<Err = fanfold::Error>>(s: &str) -> Result<T, String> {
+    s.parse::<T>().map_err(|e| match e {
+        fanfold::Error::Flag { message, .. } => message,
+        other => other.to_string(),
+    })
+}
+
+/// Checks a jq expression given by `flag` with global variables `vars`, so
+/// that clap reports a syntax error (exit status 2) with the flag's name.
+fn check_jq(flag: &str, vars: &[&str], s: &str) -> Result<String, String> {
+    match fanfold::transform::JqProgram::new(flag, s, vars) {
+        Ok(_) => Ok(s.to_string()),
+        Err(fanfold::Error::Flag { message, .. }) => Err(message),
+        Err(other) => Err(other.to_string()),
+    }
+}
+
+pub(super) fn check_exec(s: &str) -> Result<String, String> {
+    match ExecSpec::new(s) {
+        Ok(_) => Ok(s.to_string()),
+        Err(fanfold::Error::Flag { message, .. }) => Err(message),
+        Err(other) => Err(other.to_string()),
+    }
+}
+
+pub(super) fn check_exec_persistent(s: &str) -> Result<String, String> {
+    match ExecSpec::persistent(s) {
+        Ok(_) => Ok(s.to_string()),
+        Err(fanfold::Error::Flag { message, .. }) => Err(message),
+        Err(other) => Err(other.to_string()),
+    }
+}
+
+pub(super) fn parse_replicas(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(k) if k >= 2 => Ok(k),
+        _ => Err(format!("`{s}`: the replicas must be a whole number, at least 2")),
+    }
+}
+
+pub(super) fn check_filter(s: &str) -> Result<String, String> {
+    check_jq("--filter", &[], s)
+}
+
+pub(super) fn check_map(s: &str) -> Result<String, String> {
+    check_jq("--map", &[], s)
+}
+
+pub(super) fn check_init(s: &str) -> Result<String, String> {
+    check_jq("--reduce-init", &[], s)
+}
+
+pub(super) fn check_update(s: &str) -> Result<String, String> {
+    check_jq("--reduce-update", &["$record"], s)
+}
+
+pub(super) fn check_merge(s: &str) -> Result<String, String> {
+    check_jq("--reduce-merge", &["$left", "$right"], s)
+}
+
+pub(super) fn check_finish(s: &str) -> Result<String, String> {
+    check_jq("--reduce-finish", &[], s)
+}
+
+pub(super) fn parse_delimiter(s: &str) -> Result<u8, String> {
+    match s {
+        "tab" | "\\t" => Ok(b'\t'),
+        _ if s.len() == 1 && s != "\"" && s != "\n" => Ok(s.as_bytes()[0]),
+        _ => {
+            Err(format!("`{s}`: the delimiter must be one byte (not a quote or newline), or `tab`"))
+        }
+    }
+}
+
+pub(super) fn parse_rename(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((a, b)) if !a.is_empty() && !b.is_empty() => Ok((a.to_string(), b.to_string())),
+        _ => Err(format!("`{s}`: use old=new")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("64KiB"), Ok(65536));
+        assert_eq!(parse_size("4MiB"), Ok(4 << 20));
+        assert_eq!(parse_size("1GB"), Ok(1_000_000_000));
+        assert_eq!(parse_size("100"), Ok(100));
+        assert!(parse_size("0").is_err());
+        assert!(parse_size("4XB").is_err());
+    }
+}

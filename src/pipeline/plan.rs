@@ -1,0 +1,196 @@
+//! How a run is cut and scheduled: [`Pipeline::plan`] chooses the chunk
+//! size (given, or automatic from the input's size and the memory limit),
+//! the threads, the in-flight window and the memory they bound, into a
+//! [`Plan`], which `--explain` prints (its `Display`).
+
+use super::Pipeline;
+use crate::format::Format;
+use crate::source::{ChunkLimit, Input, DEFAULT_CHUNK_BYTES, MIN_AUTO_CHUNK_BYTES};
+use crate::transform::Step;
+use crate::units::human_bytes;
+
+impl Pipeline {
+    /// How this run will be cut and scheduled: the chunk size (the one
+    /// given, or chosen from the input's size), the threads, the in-flight
+    /// window and the memory they bound. `--explain` prints it.
+    ///
+    /// The automatic chunk size is [`DEFAULT_CHUNK_BYTES`] (4 MiB, the
+    /// fastest measured on large inputs), made smaller for inputs that would
+    /// otherwise give fewer than 4 chunks per thread, down to 64 KiB, so that
+    /// every core gets work and work stealing can even out slow chunks.
+    /// With `--exec` steps, the threads are at least their concurrency.
+    pub fn plan(&self) -> Plan {
+        let sizes: Option<Vec<u64>> = self.inputs.iter().map(Input::size).collect();
+        let input_bytes = sizes.map(|v| v.iter().sum::<u64>());
+        // With `--exec`, the pool and the window grow (see `run_with`), and
+        // the automatic chunk size counts the commands as threads.
+        let exec_concurrency =
+            self.steps.iter().filter_map(Step::exec).map(|s| s.concurrency).max();
+        let c = exec_concurrency.unwrap_or(0);
+        let threads = self.threads.max(1).max(c);
+        let memory_limit = self.resolved_memory_limit();
+        // Automatic chunks are made small enough for the window to take at
+        // most half the memory limit (but never below the minimum).
+        let window_cap = (memory_limit / (4 * self.max_in_flight.max(1) as u64))
+            .saturating_sub(64 << 10)
+            .max(MIN_AUTO_CHUNK_BYTES as u64);
+        let capped = |bytes: u64, why: String| {
+            if bytes > window_cap {
+                (
+                    window_cap,
+                    format!(
+                        "automatic: lowered so that the window takes at most half of the \
+                         memory limit, at least {} KiB",
+                        MIN_AUTO_CHUNK_BYTES >> 10
+                    ),
+                )
+            } else {
+                (bytes, why)
+            }
+        };
+        let mut expected_chunks = None;
+        let chunk_from_stream = matches!(self.chunk, ChunkLimit::Auto)
+            && c > 0
+            && input_bytes.is_none()
+            && self.resolved_input_format() != Format::Json;
+        let (chunk, chunk_reason) = match (self.chunk, input_bytes) {
+            (ChunkLimit::Auto, _) if c > 0 => {
+                let max_bytes = window_cap.min(DEFAULT_CHUNK_BYTES as u64);
+                let (chunk, why, expected) = self.external_chunking(c, input_bytes, max_bytes);
+                expected_chunks = expected;
+                (chunk, why)
+            }
+            (ChunkLimit::Auto, Some(total)) => {
+                let per_thread = total / (4 * threads as u64);
+                let bytes =
+                    per_thread.clamp(MIN_AUTO_CHUNK_BYTES as u64, DEFAULT_CHUNK_BYTES as u64);
+                let why = if bytes == DEFAULT_CHUNK_BYTES as u64 {
+                    "automatic: the default, fastest measured on large inputs".to_string()
+                } else {
+                    format!(
+                        "automatic: input / (4 chunks × {threads} threads), at least {} KiB, \
+                         so every thread gets several chunks",
+                        MIN_AUTO_CHUNK_BYTES >> 10
+                    )
+                };
+                let (bytes, why) = capped(bytes, why);
+                (ChunkLimit::Bytes(bytes as usize), why)
+            }
+            (ChunkLimit::Auto, None) => {
+                let why = "automatic: the default (the input size is not known)".to_string();
+                let (bytes, why) = capped(DEFAULT_CHUNK_BYTES as u64, why);
+                (ChunkLimit::Bytes(bytes as usize), why)
+            }
+            (given, _) => (given, "given on the command line".to_string()),
+        };
+        let expected_chunks = match (chunk, input_bytes) {
+            (ChunkLimit::Bytes(b), Some(total)) => Some(total.div_ceil(b as u64).max(1)),
+            _ => expected_chunks,
+        };
+        let max_in_flight = self.max_in_flight.max(2 * c);
+        let memory_bound = match chunk {
+            // A chunk's bytes plus its encoded partial, for each slot.
+            ChunkLimit::Bytes(b) => Some(2 * (b + (64 << 10)) as u64 * max_in_flight as u64),
+            _ => None,
+        };
+        // The reducer's state gets what the window leaves of the limit, at
+        // least half of it.
+        let state_budget =
+            memory_limit.saturating_sub(memory_bound.unwrap_or(u64::MAX)).max(memory_limit / 2);
+        let memory_limit_reason = match self.memory_limit {
+            Some(_) => "given".to_string(),
+            None => "default: a quarter of the physical memory".to_string(),
+        };
+        Plan {
+            input_bytes,
+            chunk,
+            chunk_reason,
+            threads,
+            max_in_flight,
+            expected_chunks,
+            memory_bound,
+            memory_limit,
+            memory_limit_reason,
+            state_budget,
+            exec_concurrency,
+            chunk_from_stream,
+        }
+    }
+}
+
+/// How a run is cut and scheduled; see [`Pipeline::plan`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Plan {
+    /// Total size of the inputs in bytes, when every input is a file.
+    pub input_bytes: Option<u64>,
+    /// The chunk size used (never [`ChunkLimit::Auto`]).
+    pub chunk: ChunkLimit,
+    /// Why that chunk size.
+    pub chunk_reason: String,
+    /// Worker threads.
+    pub threads: usize,
+    /// Chunks in flight at most.
+    pub max_in_flight: usize,
+    /// Number of chunks expected, when sizes are known.
+    pub expected_chunks: Option<u64>,
+    /// Bytes the in-flight window holds at most (chunk bytes and encoded
+    /// partials), not counting the reducer's own state.
+    pub memory_bound: Option<u64>,
+    /// The memory limit, in bytes ([`Pipeline::resolved_memory_limit`]).
+    pub memory_limit: u64,
+    /// Where the memory limit comes from.
+    pub memory_limit_reason: String,
+    /// Bytes the reducer's state may hold: the memory limit less the
+    /// window's bound, at least half the limit (half when the window's size
+    /// is not known). A sort spills past it; a group-by fails.
+    pub state_budget: u64,
+    /// With `--exec` steps: the most commands of one step running at once
+    /// (`threads` and `max_in_flight` have grown to it).
+    pub exec_concurrency: Option<usize>,
+    /// The run chooses the records per chunk itself, from the first
+    /// [`EXTERNAL_SAMPLE_BYTES`](super::EXTERNAL_SAMPLE_BYTES) of standard input (an automatic chunk
+    /// size with an external step); `chunk` is then the most bytes a chunk
+    /// is meant to hold.
+    pub chunk_from_stream: bool,
+}
+
+impl std::fmt::Display for Plan {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let input = self.input_bytes.map_or("unknown (standard input)".into(), human_bytes);
+        writeln!(f, "input:        {input}")?;
+        let chunk = match self.chunk {
+            _ if self.chunk_from_stream => "records, chosen once read".into(),
+            ChunkLimit::Bytes(b) => human_bytes(b as u64),
+            ChunkLimit::Records(n) => format!("{n} records"),
+            ChunkLimit::Auto => "automatic".into(),
+        };
+        writeln!(f, "chunk:        {chunk} ({})", self.chunk_reason)?;
+        let expected = self.expected_chunks.map_or("unknown".into(), |n| n.to_string());
+        writeln!(f, "chunks:       {expected} expected")?;
+        writeln!(f, "threads:      {}", self.threads)?;
+        if let Some(c) = self.exec_concurrency {
+            writeln!(
+                f,
+                "exec:         {c} commands at once (threads at least {c}, window at least {})",
+                2 * c
+            )?;
+        }
+        writeln!(
+            f,
+            "window:       {} chunks in flight (a chunk holds its slot until merged)",
+            self.max_in_flight
+        )?;
+        let mem = self.memory_bound.map_or("unknown (chunks sized in records)".into(), |b| {
+            format!("{} (window × 2 × chunk), plus the reducer's state", human_bytes(b))
+        });
+        writeln!(f, "memory bound: {mem}")?;
+        write!(
+            f,
+            "memory limit: {} ({}); {} of it for the reducer's state (a sort spills past it, a \
+             group-by fails)",
+            human_bytes(self.memory_limit),
+            self.memory_limit_reason,
+            human_bytes(self.state_budget)
+        )
+    }
+}

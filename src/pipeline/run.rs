@@ -1,0 +1,131 @@
+//! [`Pipeline::run`]: the reducer each [`ReduceSpec`] names, built over
+//! the run's layout and encoder (and wrapped in a [`KeyUnion`] for the
+//! first pass of a key-union run), then [`Pipeline::run_with`].
+
+use std::io::Write;
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Arc;
+
+use super::{Pipeline, ReduceSpec};
+use crate::error::{Error, Result};
+use crate::exec::RunStats;
+use crate::reduce::{
+    Concat, CustomReduce, GroupBy, KeyUnion, Reducer, Sorted, SpillOptions, SpillStats, TopK,
+    DEFAULT_FAN_IN,
+};
+use crate::sink::encode::Encoder;
+use crate::transform::{Layout, Step, ValueOptions};
+
+impl Pipeline {
+    /// Runs the pipeline, writing the result to `out` (named `out_name` in
+    /// errors).
+    ///
+    /// # Errors
+    /// Bad settings ([`Error::Flag`], [`Error::UnknownColumn`]), a
+    /// [`Pipeline::journal`] that cannot be used ([`Error::Journal`]), and
+    /// any error from reading, parsing, reducing or writing, naming its
+    /// place.
+    pub fn run(&self, out: &mut dyn Write, out_name: &str) -> Result<RunStats> {
+        let has_map = self.steps.iter().any(Step::is_map);
+        let out_format = self.output_format.unwrap_or(self.resolved_input_format());
+        let writes_records = matches!(
+            self.reduce,
+            ReduceSpec::Concat | ReduceSpec::Sort(_) | ReduceSpec::TopK { .. }
+        );
+        if has_map && out_format.is_delimited() && writes_records {
+            return self.run_key_union(out, out_name);
+        }
+        self.run_collecting(out, out_name, None)
+    }
+
+    pub(super) fn run_collecting(
+        &self,
+        out: &mut dyn Write,
+        out_name: &str,
+        union: Option<Arc<parking_lot::Mutex<Vec<String>>>>,
+    ) -> Result<RunStats> {
+        match &self.reduce {
+            ReduceSpec::Concat => {
+                self.run_wrapped(out, out_name, union.clone(), |_, enc| Ok(Concat::new(enc)))
+            }
+            ReduceSpec::Sort(keys_spec) => {
+                let spilled = Arc::new(SpillStats::default());
+                let spill = SpillOptions {
+                    budget: self.plan().state_budget,
+                    dir: self.resolved_temp_dir(),
+                    fan_in: DEFAULT_FAN_IN,
+                };
+                let mut stats = self.run_wrapped(out, out_name, union.clone(), |layout, enc| {
+                    let resolved = keys_spec
+                        .iter()
+                        .map(|k| Ok((layout.resolve("--sort-by", &k.column)?, k.clone())))
+                        .collect::<Result<Vec<_>>>()?;
+                    Ok(Sorted::new(resolved, enc, self.null_bytes())
+                        .with_merge_threads(self.threads)
+                        .with_spill(spill, spilled.clone()))
+                })?;
+                stats.spilled_runs = spilled.runs.load(Relaxed);
+                stats.spilled_bytes = spilled.bytes.load(Relaxed);
+                Ok(stats)
+            }
+            ReduceSpec::Custom(spec) => self.run_with(out, out_name, |layout, enc| {
+                let opts =
+                    ValueOptions { no_infer: self.no_infer, null_markers: self.null_bytes() };
+                CustomReduce::new(spec, layout.clone(), enc, opts)
+            }),
+            ReduceSpec::GroupBy { keys: group_keys, aggs } => {
+                self.run_with(out, out_name, |layout, enc| {
+                    let keys = group_keys
+                        .iter()
+                        .map(|k| layout.resolve("--group-by", k))
+                        .collect::<Result<Vec<_>>>()?;
+                    let aggs = aggs
+                        .iter()
+                        .map(|a| {
+                            let col = a
+                                .column
+                                .as_ref()
+                                .map(|c| layout.resolve("--agg", c))
+                                .transpose()?;
+                            Ok((a.clone(), col))
+                        })
+                        .collect::<Result<Vec<_>>>()?;
+                    let plan = self.plan();
+                    Ok(GroupBy::new(keys, aggs, enc, self.null_bytes())
+                        .with_memory_limit(plan.state_budget, plan.memory_limit))
+                })
+            }
+            ReduceSpec::TopK { k, keys, group_by } => {
+                if *k == 0 {
+                    return Err(Error::flag("--top", "must be at least 1"));
+                }
+                self.run_wrapped(out, out_name, union, |layout, enc| {
+                    let keys = keys
+                        .iter()
+                        .map(|s| Ok((layout.resolve("--sort-by", &s.column)?, s.clone())))
+                        .collect::<Result<Vec<_>>>()?;
+                    let group_by = group_by
+                        .iter()
+                        .map(|c| layout.resolve("--group-by", c))
+                        .collect::<Result<Vec<_>>>()?;
+                    Ok(TopK::new(*k, keys, group_by, enc, self.null_bytes()))
+                })
+            }
+        }
+    }
+
+    /// [`Pipeline::run_with`], with the reducer wrapped in a [`KeyUnion`]
+    /// when `keys` is given.
+    fn run_wrapped<R: Reducer>(
+        &self,
+        out: &mut dyn Write,
+        out_name: &str,
+        keys: Option<Arc<parking_lot::Mutex<Vec<String>>>>,
+        make: impl FnOnce(&Layout, Encoder) -> Result<R>,
+    ) -> Result<RunStats> {
+        match keys {
+            None => self.run_with(out, out_name, make),
+            Some(k) => self.run_with(out, out_name, |l, e| Ok(KeyUnion::new(make(l, e)?, k))),
+        }
+    }
+}

@@ -1,0 +1,209 @@
+//! [`Pipeline::run_with`]: one run with a given reducer. It checks the
+//! settings, opens the journal, cuts the input, builds the transform
+//! chain, the layout and the encoder, and hands them to the executor;
+//! the rejects file is committed at the end.
+
+use std::io::Write;
+use std::sync::Arc;
+
+use super::external_chunking::{
+    records_per_chunk, EXTERNAL_CHUNKS_PER_SLOT, EXTERNAL_SAMPLE_BYTES,
+};
+use super::Pipeline;
+use crate::error::{Error, Result};
+use crate::exec::{self, ExecOptions, Journal, RunStats};
+use crate::parse::ParseOptions;
+use crate::reduce::{Reducer, Sink};
+use crate::sink::encode::Encoder;
+use crate::sink::rejects::OnError;
+use crate::sink::Output;
+use crate::source::{ChunkLimit, Splitter, MAX_CHUNK_BYTES};
+use crate::transform::{Chain, ExecFormat, Layout, Projection, Step, ValueOptions};
+
+impl Pipeline {
+    /// Runs the pipeline with a custom reducer, built by `make` from the
+    /// resolved output layout and an encoder for the output format.
+    ///
+    /// # Errors
+    /// As [`Pipeline::run`], plus any error `make` returns.
+    pub fn run_with<R: Reducer>(
+        &self,
+        out: &mut dyn Write,
+        out_name: &str,
+        make: impl FnOnce(&Layout, Encoder) -> Result<R>,
+    ) -> Result<RunStats> {
+        if self.threads == 0 {
+            return Err(Error::flag("--threads", "must be at least 1"));
+        }
+        if self.max_in_flight == 0 {
+            return Err(Error::flag("--max-in-flight", "must be at least 1"));
+        }
+        if self.memory_limit == Some(0) {
+            return Err(Error::flag("--memory-limit", "must be at least 1 byte"));
+        }
+        if matches!(self.delimiter, Some(b'"' | b'\n')) {
+            // The splitter could not tell records apart.
+            return Err(Error::flag("--delimiter", "must not be a quote or a newline"));
+        }
+        match self.chunk {
+            ChunkLimit::Bytes(0) => return Err(Error::flag("--chunk-bytes", "must be at least 1")),
+            ChunkLimit::Records(0) => {
+                return Err(Error::flag("--chunk-size", "must be at least 1"))
+            }
+            ChunkLimit::Bytes(b) if b > MAX_CHUNK_BYTES => {
+                return Err(Error::flag("--chunk-bytes", "must be at most 1GiB"))
+            }
+            _ => {}
+        }
+        let format = self.resolved_input_format();
+        let delimiter = self.delimiter.or(format.default_delimiter()).unwrap_or(b',');
+        let out_format = self.output_format.unwrap_or(format);
+        let out_delimiter = match (self.output_delimiter, self.output_format) {
+            (Some(d), _) => d,
+            (None, None) => delimiter,
+            (None, Some(f)) => f.default_delimiter().unwrap_or(b','),
+        };
+        let plan = self.plan();
+        // A resumed run cuts the input where the journal's run did.
+        let journal = match &self.journal {
+            Some(spec) => {
+                let print = self.fingerprint()?;
+                Some(Arc::new(Journal::open(spec, &print, plan.chunk)?))
+            }
+            None => None,
+        };
+        let chunk = journal.as_ref().map_or(plan.chunk, |j| j.chunk());
+        let mut splitter = Splitter::new(self.inputs.clone(), format, delimiter, chunk);
+        let header = splitter.header()?;
+        if let (true, Some(c), ChunkLimit::Bytes(max_bytes)) =
+            (plan.chunk_from_stream, plan.exec_concurrency, plan.chunk)
+        {
+            // An external step reading a stream: records per chunk from
+            // the stream's first bytes (see `external_chunking`).
+            if journal.is_none() {
+                let sample = splitter.sample(EXTERNAL_SAMPLE_BYTES)?;
+                let slots = EXTERNAL_CHUNKS_PER_SLOT * c as u64;
+                let per_chunk = records_per_chunk(sample, sample.records, slots, max_bytes as u64);
+                splitter.set_limit(ChunkLimit::Records(per_chunk));
+            }
+        }
+        let columns = header.clone().unwrap_or_default();
+        let json_input = format.is_json();
+        let (chain, projection) = if self.steps.is_empty() {
+            (None, self.projection.clone())
+        } else {
+            let opts = ValueOptions { no_infer: self.no_infer, null_markers: self.null_bytes() };
+            // An `--exec` step without a format speaks the input's.
+            let steps: Vec<Step> = self
+                .steps
+                .iter()
+                .map(|s| match s {
+                    Step::Exec(spec) if spec.format.is_none() => {
+                        let mut spec = spec.clone();
+                        spec.format = Some(ExecFormat::for_input(format));
+                        Step::Exec(spec)
+                    }
+                    other => other.clone(),
+                })
+                .collect();
+            let built = Chain::new(
+                &self.projection,
+                &steps,
+                &columns,
+                json_input,
+                opts,
+                out_format.is_delimited(),
+            );
+            match (built, &header) {
+                (Ok((chain, projection)), _) => (Some(Arc::new(chain)), projection),
+                // With no input at all there are no columns to check flags
+                // against, and nothing to run.
+                (Err(_), None) => (None, Projection::default()),
+                (Err(e), Some(_)) => return Err(e),
+            }
+        };
+        let value_stage = chain.as_ref().is_some_and(|c| c.has_value_stage());
+        let layout = if value_stage {
+            Ok(Layout::open(out_format.is_json()))
+        } else {
+            Layout::new(&projection, &columns, json_input, out_format.is_json())
+        };
+        // With no input at all there are no columns to check flags against.
+        let layout = match (layout, &header) {
+            (Ok(l), _) => l,
+            (Err(_), None) => Layout::new(&Projection::default(), &[], json_input, true)?,
+            (Err(e), Some(_)) => return Err(e),
+        };
+        let mut encoder =
+            Encoder::new(out_format, out_delimiter, layout.clone(), self.null_bytes())
+                .with_no_infer(self.no_infer);
+        if format.is_delimited() && !value_stage {
+            encoder = encoder.with_csv_input(delimiter, columns.len());
+        }
+        // Every input is empty: nothing to read, and no header to write (a
+        // JSON array output is still `[]`).
+        let empty = |out: &mut dyn Write| {
+            Sink::new(out, out_name).framed(out_format).close()?;
+            Ok(RunStats { threads: self.threads, ..RunStats::default() })
+        };
+        let reducer = match make(&layout, encoder) {
+            Ok(r) => r,
+            Err(e) if header.is_some() => return Err(e),
+            Err(_) => return empty(out),
+        };
+        if header.is_none() {
+            return empty(out);
+        }
+        let mut sink = Sink::new(out, out_name).framed(out_format);
+        let parse = ParseOptions {
+            format,
+            delimiter,
+            header_len: columns.len(),
+            input_names: splitter.input_names().to_vec(),
+        };
+        // An `--exec` step runs up to its --concurrency commands at once,
+        // each waiting on a worker: the pool grows to that many threads,
+        // and the window to twice as many chunks, so that a slow chunk
+        // (which holds up the in-order merge) does not idle the others.
+        let exec_concurrency = chain.as_ref().and_then(|c| c.exec_concurrency()).unwrap_or(0);
+        let opts = ExecOptions {
+            threads: self.threads.max(exec_concurrency),
+            max_in_flight: self.max_in_flight.max(2 * exec_concurrency),
+            on_error: self.on_error,
+            max_errors: self.max_errors,
+            progress: self.progress,
+            input_bytes: plan.input_bytes,
+        };
+        let mut rejects_out = match (&self.rejects, self.on_error) {
+            (Some(path), OnError::Reject) => Some(Output::file(path)?),
+            _ => None,
+        };
+        let rejects_name = rejects_out.as_ref().map(|o| o.name().to_string()).unwrap_or_default();
+        let result = {
+            let mut rejects_sink = rejects_out.as_mut().map(|o| Sink::new(o, &rejects_name));
+            exec::run_journaled(
+                splitter,
+                parse,
+                chain.clone(),
+                Arc::new(reducer),
+                &mut sink,
+                rejects_sink.as_mut(),
+                opts,
+                journal,
+            )
+            .map(|mut stats| {
+                stats.exec = chain.as_ref().and_then(|c| c.exec_stats());
+                stats
+            })
+        };
+        // The rejects file is kept even when the run fails: it is the
+        // account of what was set aside before the failure. An interrupted
+        // run leaves nothing behind.
+        if let Some(o) = rejects_out {
+            if !matches!(result, Err(Error::Interrupted { .. })) {
+                o.commit()?;
+            }
+        }
+        result
+    }
+}
