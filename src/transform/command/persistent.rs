@@ -174,21 +174,22 @@ impl Pool {
             let why = format!("{how} after answering {} of {n} records", pipes.lines);
             return Err(pipes.killed(why, &self.stop));
         }
-        let (lines, out, tail) = (pipes.lines, pipes.out, pipes.tail);
-        let answers = if lines > n || out.last() != Some(&b'\n') {
+        let answers = if pipes.lines > n || pipes.out.last() != Some(&b'\n') {
             Err(format!("the worker printed more than one line for each of {n} records"))
         } else {
-            parse_answers(&out)
+            parse_answers(&pipes.out)
         };
         match answers {
             Ok(records) => {
-                worker.tail = tail;
+                worker.tail = std::mem::take(&mut pipes.tail);
                 self.idle.lock().push(worker);
                 Ok(records)
             }
             Err(reason) => {
+                // What it wrote to standard error before the bad answer
+                // may still be in the pipe: collected after the kill.
                 kill_group(&mut worker.child);
-                Err(AttemptError { reason, stderr: tail, timed_out: false })
+                Err(pipes.killed(reason, &self.stop))
             }
         }
     }
