@@ -237,6 +237,16 @@ pub enum Error {
         /// The panic message.
         message: String,
     },
+    /// The callback of [`Pipeline::run_for_each`](crate::Pipeline::run_for_each)
+    /// returned an error; the run stopped there.
+    #[error("the record callback failed on output record {record}: {source}")]
+    Callback {
+        /// The output record it failed on (1-based, in output order).
+        record: u64,
+        /// The callback's error.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
     /// Something that should not happen happened: a bug in fanfold.
     #[error("internal error: {0} (this is a bug in fanfold)")]
     Internal(String),

@@ -305,6 +305,112 @@ impl RecordBuf {
         self
     }
 
+    /// An NDJSON record read from one line of NDJSON output (without its
+    /// line end), which stays its [`RecordBuf::as_json`] text, at
+    /// `input`:`line`.
+    ///
+    /// # Errors
+    /// [`crate::Error::Json`] when the line is not a JSON object.
+    pub(crate) fn from_json_line(
+        line: &[u8],
+        input: &str,
+        at: u64,
+    ) -> crate::error::Result<RecordBuf> {
+        let pairs = crate::syntax::json_object::parse_object(line, input, at)?
+            .into_iter()
+            .map(|(k, v)| (k.into_owned(), v.to_string()))
+            .collect();
+        let kind = BufKind::Json { pairs, raw: line.to_vec() };
+        Ok(RecordBuf { kind, input: input.into(), line: at })
+    }
+
+    /// The value of the key `name` in an NDJSON record, as
+    /// [`Record::get`] reads it ([`Field::Absent`] when the object lacks
+    /// it). A CSV record's columns have no names: always
+    /// [`Field::Absent`] (read them by [`Source::Index`] in
+    /// [`RecordBuf::with`]).
+    ///
+    /// ```
+    /// use fanfold::{Field, RecordBuf};
+    /// let rec = RecordBuf::json([("city", r#""Oslo""#), ("n", "2")]);
+    /// assert_eq!(rec.get("n"), Field::JsonOther(b"2"));
+    /// assert_eq!(rec.get("city").text().as_deref(), Some(&b"Oslo"[..]));
+    /// assert_eq!(rec.get("zip"), Field::Absent);
+    /// ```
+    pub fn get(&self, name: &str) -> Field<'_> {
+        match &self.kind {
+            BufKind::Json { pairs, .. } => {
+                pairs.iter().find(|(k, _)| k == name).map_or(Field::Absent, |(_, v)| json_field(v))
+            }
+            BufKind::Csv { .. } => Field::Absent,
+        }
+    }
+
+    /// The value of the key `name` as a [`serde_json::Value`]; `None` when
+    /// the object lacks it (and for a CSV record).
+    ///
+    /// ```
+    /// use fanfold::RecordBuf;
+    /// let rec = RecordBuf::json([("tags", r#"["a","b"]"#)]);
+    /// assert_eq!(rec.value("tags"), Some(serde_json::json!(["a", "b"])));
+    /// ```
+    pub fn value(&self, name: &str) -> Option<serde_json::Value> {
+        match &self.kind {
+            BufKind::Json { pairs, .. } => pairs
+                .iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| serde_json::from_str(v).unwrap_or(serde_json::Value::Null)),
+            BufKind::Csv { .. } => None,
+        }
+    }
+
+    /// An NDJSON record's keys, in order; none for a CSV record.
+    ///
+    /// ```
+    /// use fanfold::RecordBuf;
+    /// let rec = RecordBuf::json([("city", r#""Oslo""#), ("n", "2")]);
+    /// assert_eq!(rec.keys().collect::<Vec<_>>(), ["city", "n"]);
+    /// ```
+    pub fn keys(&self) -> impl Iterator<Item = &str> + '_ {
+        let pairs = match &self.kind {
+            BufKind::Json { pairs, .. } => &pairs[..],
+            BufKind::Csv { .. } => &[],
+        };
+        pairs.iter().map(|(k, _)| k.as_str())
+    }
+
+    /// The record as JSON text: an NDJSON record's object as written (a
+    /// record from [`Pipeline::run_for_each`](crate::Pipeline::run_for_each):
+    /// its line of NDJSON output, byte for byte); a CSV record's fields as
+    /// an array of strings.
+    ///
+    /// ```
+    /// use fanfold::RecordBuf;
+    /// assert_eq!(RecordBuf::json([("n", "2")]).as_json(), r#"{"n":2}"#);
+    /// assert_eq!(RecordBuf::csv(["a", "1"]).as_json(), r#"["a","1"]"#);
+    /// ```
+    pub fn as_json(&self) -> Cow<'_, str> {
+        match &self.kind {
+            BufKind::Json { raw, .. } => String::from_utf8_lossy(raw),
+            BufKind::Csv { bytes, spans, .. } => {
+                let mut out = vec![b'['];
+                for (i, &(s, e)) in spans.iter().enumerate() {
+                    if i > 0 {
+                        out.push(b',');
+                    }
+                    crate::syntax::json::write_json_string(&mut out, &bytes[s..e]);
+                }
+                out.push(b']');
+                Cow::Owned(String::from_utf8_lossy(&out).into_owned())
+            }
+        }
+    }
+
+    /// Where the record is: its input's name and line.
+    pub fn location(&self) -> Location {
+        Location { input: self.input.clone(), line: self.line }
+    }
+
     /// Calls `f` with the record as a run would give it to a reducer.
     pub fn with<R>(&self, f: impl FnOnce(&Record<'_>) -> R) -> R {
         let line = LineAt::Known(self.line);

@@ -17,8 +17,8 @@ impl Pipeline {
     /// ([`crate::exec::Journal::open`]).
     ///
     /// # Errors
-    /// [`Error::Flag`] for `--journal` when an input is standard input (it
-    /// cannot be checked on `--resume`) or when there is no `--map` or
+    /// [`Error::Flag`] for `--journal` when an input is standard input or a
+    /// reader input (it cannot be checked on `--resume`) or when there is no `--map` or
     /// `--exec` step (the journal keeps what they make; without one there
     /// is nothing to save); [`Error::Io`] when an input cannot be read.
     pub(crate) fn fingerprint(&self) -> Result<Fingerprint> {
@@ -101,10 +101,18 @@ impl Pipeline {
                     "--journal",
                     "needs input files: standard input cannot be checked on --resume",
                 )),
+                Input::Reader(_) => Err(Error::flag(
+                    "--journal",
+                    format!("needs input files: {} cannot be checked on --resume", i.name()),
+                )),
             })
             .collect::<Result<Vec<_>>>()?;
         Ok(Fingerprint {
-            settings: settings.into_iter().map(|(k, v)| (k.to_string(), v)).collect(),
+            settings: settings
+                .into_iter()
+                .chain(pipeline.input_columns.as_ref().map(|c| ("input columns", c.join(","))))
+                .map(|(k, v)| (k.to_string(), v))
+                .collect(),
             inputs,
         })
     }

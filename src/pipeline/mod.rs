@@ -2,8 +2,10 @@
 //! formats, chunking, parallelism, transforms, reducer); [`Pipeline::run`]
 //! executes it.
 
+mod compose;
 mod external_chunking;
 mod fingerprint;
+mod for_each;
 mod key_union;
 mod memory;
 mod plan;
@@ -81,8 +83,31 @@ pub struct Pipeline {
     pub inputs: Vec<Input>,
     /// Input format; `None` guesses from the first input's extension, and
     /// for `.json` from its first byte (see [`Format::detect`]; standard
-    /// input and unknown extensions: CSV).
+    /// input, [`Input::reader`] and unknown extensions: CSV;
+    /// [`Input::pipeline`]: NDJSON).
     pub input_format: Option<Format>,
+    /// For NDJSON and JSON array input: the input's columns (keys), which
+    /// the projection, the steps and the reducers resolve names against,
+    /// and a CSV output's header holds (a record's key outside them is an
+    /// [`Error::UnexpectedKey`](crate::Error::UnexpectedKey) there), instead of the first record's
+    /// keys. `None` (the default): the first record's. Ignored for CSV and
+    /// TSV input, whose header names the columns.
+    ///
+    /// ```
+    /// use fanfold::{Format, Input, Pipeline};
+    /// let ndjson = "{\"a\":1}\n{\"a\":2,\"b\":3}\n";
+    /// let pipeline = Pipeline {
+    ///     input_format: Some(Format::Ndjson),
+    ///     input_columns: Some(vec!["a".into(), "b".into()]),
+    ///     output_format: Some(Format::Csv),
+    ///     ..Pipeline::new(vec![Input::reader("mem", std::io::Cursor::new(ndjson))])
+    /// };
+    /// let mut out = Vec::new();
+    /// pipeline.run(&mut out, "<memory>")?;
+    /// assert_eq!(out, b"a,b\n1,\n2,3\n");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub input_columns: Option<Vec<String>>,
     /// Output format; `None` means the input's.
     pub output_format: Option<Format>,
     /// CSV input delimiter; `None` is the format's (`,` or tab).
@@ -154,6 +179,7 @@ impl Pipeline {
         Pipeline {
             inputs,
             input_format: None,
+            input_columns: None,
             output_format: None,
             delimiter: None,
             output_delimiter: None,
@@ -192,6 +218,7 @@ impl Pipeline {
         self.input_format
             .or_else(|| match self.inputs.first() {
                 Some(Input::Path(p)) => Format::detect(p),
+                Some(Input::Reader(r)) => r.format(),
                 _ => None,
             })
             .unwrap_or(Format::Csv)

@@ -87,8 +87,11 @@ impl Pipeline {
                 splitter.set_limit(ChunkLimit::Records(per_chunk));
             }
         }
-        let columns = header.clone().unwrap_or_default();
         let json_input = format.is_json();
+        let columns = match &self.input_columns {
+            Some(given) if json_input => given.clone(),
+            _ => header.clone().unwrap_or_default(),
+        };
         let (chain, projection) = if self.steps.is_empty() {
             (None, self.projection.clone())
         } else {

@@ -13,6 +13,7 @@ use std::fs::File;
 use std::io::{self, Read};
 use std::os::fd::AsFd;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use nix::poll::{poll, PollFd, PollFlags};
 
@@ -22,14 +23,78 @@ pub use chunk::{
 pub use split::Splitter;
 
 use crate::error::{Error, Result};
+use crate::format::Format;
 
-/// One input: a file or standard input.
+/// One input: a file, standard input, or a reader.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Input {
     /// A file on disk.
     Path(PathBuf),
     /// Standard input.
     Stdin,
+    /// Any reader ([`Input::reader`]), or another pipeline's output
+    /// ([`Input::pipeline`](crate::Input::pipeline)): a stream, read as
+    /// standard input is.
+    Reader(ReaderInput),
+}
+
+/// The input behind [`Input::Reader`]: a name for messages and what opens
+/// it. Clones share the reader; two are equal when they are clones of one.
+#[derive(Clone)]
+pub struct ReaderInput {
+    name: String,
+    open: Arc<dyn OpenReader>,
+    format: Option<Format>,
+}
+
+/// What a [`ReaderInput`] opens: a reader given once, or a pipeline run
+/// anew at each open.
+pub(crate) trait OpenReader: Send + Sync {
+    /// The reader, for one pass over the input.
+    fn open(&self) -> io::Result<Box<dyn Read + Send>>;
+}
+
+impl ReaderInput {
+    /// An input named `name` that `open` opens, read as `format` when the
+    /// pipeline does not say (`None`: CSV).
+    pub(crate) fn new(
+        name: String,
+        open: Arc<dyn OpenReader>,
+        format: Option<Format>,
+    ) -> ReaderInput {
+        ReaderInput { name, open, format }
+    }
+
+    /// The format its bytes are in, when it knows (a pipeline's: NDJSON).
+    pub(crate) fn format(&self) -> Option<Format> {
+        self.format
+    }
+}
+
+impl std::fmt::Debug for ReaderInput {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ReaderInput").field("name", &self.name).finish_non_exhaustive()
+    }
+}
+
+impl PartialEq for ReaderInput {
+    fn eq(&self, other: &ReaderInput) -> bool {
+        Arc::ptr_eq(&self.open, &other.open)
+    }
+}
+
+impl Eq for ReaderInput {}
+
+/// A reader handed over once ([`Input::reader`]).
+struct ReadOnce(parking_lot::Mutex<Option<Box<dyn Read + Send>>>);
+
+impl OpenReader for ReadOnce {
+    fn open(&self) -> io::Result<Box<dyn Read + Send>> {
+        self.0
+            .lock()
+            .take()
+            .ok_or_else(|| io::Error::other("already read (a reader input can be read only once)"))
+    }
 }
 
 impl Input {
@@ -42,11 +107,42 @@ impl Input {
         }
     }
 
-    /// The name used in messages: the path as given, or `<stdin>`.
+    /// An input read from `reader`, named `name` in every message
+    /// (`name:line: ...`). It is a stream, read one `read` at a time as
+    /// standard input is, and it can be read once: a second run over it
+    /// fails with an [`Error::Io`] naming it ("already read"). Its format
+    /// is [`Pipeline::input_format`](crate::Pipeline::input_format), CSV
+    /// by default. A read blocked on it is not interrupted by a signal
+    /// (it has no descriptor to poll); the run stops between reads.
+    ///
+    /// ```
+    /// use fanfold::{Format, Input, Pipeline};
+    /// let bytes = "{\"city\":\"Oslo\"}\n{\"city\":\"Lima\"}\n";
+    /// let pipeline = Pipeline {
+    ///     input_format: Some(Format::Ndjson),
+    ///     output_format: Some(Format::Csv),
+    ///     ..Pipeline::new(vec![Input::reader("mem", std::io::Cursor::new(bytes))])
+    /// };
+    /// let mut out = Vec::new();
+    /// pipeline.run(&mut out, "<memory>")?;
+    /// assert_eq!(out, b"city\nOslo\nLima\n");
+    /// // The reader is spent.
+    /// let again = pipeline.run(&mut Vec::new(), "<memory>").unwrap_err();
+    /// assert!(again.to_string().starts_with("mem: already read"), "{again}");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn reader(name: impl Into<String>, reader: impl Read + Send + 'static) -> Input {
+        let open = ReadOnce(parking_lot::Mutex::new(Some(Box::new(reader))));
+        Input::Reader(ReaderInput::new(name.into(), Arc::new(open), None))
+    }
+
+    /// The name used in messages: the path as given, `<stdin>`, or a
+    /// reader input's name.
     pub fn name(&self) -> String {
         match self {
             Input::Path(p) => p.display().to_string(),
             Input::Stdin => "<stdin>".to_string(),
+            Input::Reader(r) => r.name.clone(),
         }
     }
 
@@ -58,7 +154,8 @@ impl Input {
     ///
     /// # Errors
     /// [`Error::Io`] naming the input when it cannot be opened (opening a
-    /// FIFO waits for its writer, as `open(2)` does).
+    /// FIFO waits for its writer, as `open(2)` does), or when it is a
+    /// reader input read before.
     pub fn open(&self) -> Result<Box<dyn Read + Send>> {
         self.open_stream().map(|(reader, _)| reader)
     }
@@ -69,6 +166,13 @@ impl Input {
     /// block.
     pub(crate) fn open_stream(&self) -> Result<(Box<dyn Read + Send>, bool)> {
         let file = match self {
+            Input::Reader(r) => {
+                return r
+                    .open
+                    .open()
+                    .map(|reader| (reader, true))
+                    .map_err(|e| Error::io(&r.name, e))
+            }
             Input::Path(p) => File::open(p),
             // A duplicate of descriptor 0: reads bypass `Stdin`'s buffer,
             // which `poll(2)` cannot see into.
@@ -83,11 +187,12 @@ impl Input {
         }
     }
 
-    /// The input's size in bytes when it is a regular file.
+    /// The input's size in bytes when it is a regular file (never for
+    /// standard input or a reader input).
     pub fn size(&self) -> Option<u64> {
         match self {
             Input::Path(p) => std::fs::metadata(p).ok().filter(|m| m.is_file()).map(|m| m.len()),
-            Input::Stdin => None,
+            Input::Stdin | Input::Reader(_) => None,
         }
     }
 }
