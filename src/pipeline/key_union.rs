@@ -1,27 +1,24 @@
 //! The two-pass run behind `--map` with a CSV or TSV output of records:
 //! the header is the union of the mapped records' keys, known only at the
-//! end, so the records go to a temporary NDJSON file first, then are
-//! written under that header.
+//! end, so the records go to a temporary NDJSON file first, then a second
+//! [`Pipeline`] writes them under that header.
 
 use std::io::Write;
 use std::sync::Arc;
 
 use super::Pipeline;
 use crate::error::{Error, Result};
-use crate::exec::{self, ExecOptions, RunStats};
+use crate::exec::RunStats;
 use crate::format::Format;
-use crate::parse::ParseOptions;
-use crate::reduce::{Concat, Sink};
-use crate::sink::encode::Encoder;
-use crate::sink::rejects::OnError;
-use crate::source::{ChunkLimit, Input, Splitter, DEFAULT_CHUNK_BYTES};
-use crate::transform::{Layout, Projection};
+use crate::source::{ChunkLimit, Input, DEFAULT_CHUNK_BYTES};
+use crate::transform::Projection;
 
 impl Pipeline {
     /// Records a `--map` made, written as CSV: the header is the union of
     /// their keys in first-seen input order, known only at the end. The
     /// records go to a temporary NDJSON file first (bounded memory), then
-    /// are written under that header, in parallel.
+    /// are written under that header, in parallel, by a second pipeline
+    /// over that file.
     pub(super) fn run_key_union(&self, out: &mut dyn Write, out_name: &str) -> Result<RunStats> {
         let out_format = self.output_format.unwrap_or(self.resolved_input_format());
         let out_delimiter = self.output_delimiter(out_format);
@@ -42,35 +39,24 @@ impl Pipeline {
         if keys.is_empty() {
             return Ok(stats);
         }
-        let layout = Layout::new(
-            &Projection { select: Some(keys.clone()), ..Projection::default() },
-            &keys,
-            true,
-            false,
-        )?;
-        let encoder = Encoder::new(out_format, out_delimiter, layout, self.null_bytes())
-            .with_no_infer(self.no_infer);
-        let chunk = ChunkLimit::Bytes(DEFAULT_CHUNK_BYTES);
-        let mut splitter =
-            Splitter::new(vec![Input::Path(tmp.path().to_path_buf())], Format::Ndjson, b',', chunk);
-        splitter.header()?;
-        let parse = ParseOptions {
-            format: Format::Ndjson,
-            delimiter: b',',
-            header_len: 0,
-            input_names: vec![tmp_name],
-        };
-        let mut sink = Sink::new(out, out_name);
-        let opts = ExecOptions {
+        // The union is known before the second pass starts: its columns,
+        // whatever keys the file's first record has.
+        let second = Pipeline {
+            input_format: Some(Format::Ndjson),
+            input_columns: Some(keys.clone()),
+            output_format: Some(out_format),
+            output_delimiter: Some(out_delimiter),
+            chunk: ChunkLimit::Bytes(DEFAULT_CHUNK_BYTES),
             threads: self.threads,
             max_in_flight: self.max_in_flight,
-            on_error: OnError::Fail,
-            max_errors: None,
-            progress: false,
-            input_bytes: None,
+            projection: Projection { select: Some(keys), ..Projection::default() },
+            no_infer: self.no_infer,
+            null_markers: self.null_markers.clone(),
+            memory_limit: self.memory_limit,
+            temp_dir: self.temp_dir.clone(),
+            ..Pipeline::new(vec![Input::Path(tmp.path().to_path_buf())])
         };
-        let reducer = Arc::new(Concat::new(encoder));
-        let written = exec::run(splitter, parse, None, reducer, &mut sink, None, opts)?;
+        let written = second.run(out, out_name)?;
         stats.bytes_written = written.bytes_written;
         stats.records_written = written.records_written;
         stats.elapsed_secs += written.elapsed_secs;
