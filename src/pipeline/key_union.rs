@@ -52,7 +52,8 @@ impl Pipeline {
             .with_no_infer(self.no_infer);
         let chunk = ChunkLimit::Bytes(DEFAULT_CHUNK_BYTES);
         let mut splitter =
-            Splitter::new(vec![Input::Path(tmp.path().to_path_buf())], Format::Ndjson, b',', chunk);
+            Splitter::new(vec![Input::Path(tmp.path().to_path_buf())], Format::Ndjson, b',', chunk)
+                .with_cancel(self.cancel.clone());
         splitter.header()?;
         let parse = ParseOptions {
             format: Format::Ndjson,
@@ -68,6 +69,7 @@ impl Pipeline {
             max_errors: None,
             progress: false,
             input_bytes: None,
+            cancel: self.cancel.clone(),
         };
         let reducer = Arc::new(Concat::new(encoder));
         let written = exec::run(splitter, parse, None, reducer, &mut sink, None, opts)?;
