@@ -201,13 +201,22 @@ pub enum Error {
     /// (one reject entry for the chunk).
     #[error("{0}")]
     Exec(Box<ExecError>),
-    /// The run was stopped by a signal (SIGINT, SIGTERM) through
-    /// [`crate::cancel::INTERRUPT`]; nothing was committed.
+    /// The run was stopped by a signal (SIGINT, SIGTERM) through its
+    /// [`CancelToken`](crate::cancel::CancelToken) (see
+    /// [`CancelToken::signal_flag`](crate::cancel::CancelToken::signal_flag));
+    /// nothing was committed.
     #[error("interrupted by signal {signal}")]
     Interrupted {
         /// The signal number (2: SIGINT, 15: SIGTERM).
         signal: i32,
     },
+    /// The run was stopped by a caller's
+    /// [`CancelToken::cancel`](crate::cancel::CancelToken::cancel) on
+    /// [`Pipeline::cancel`](crate::Pipeline::cancel); nothing was
+    /// committed (what was written to the output so far is to be
+    /// discarded).
+    #[error("the run was cancelled")]
+    Cancelled,
     /// A reducer's state outgrew `--memory-limit` and cannot be spilled to
     /// disk (the groups of a group-by).
     #[error("--memory-limit {}: {message}", crate::units::human_bytes(*limit))]

@@ -7,6 +7,7 @@ use std::io::Write;
 use std::process::ExitCode;
 use std::sync::atomic::AtomicBool;
 
+use fanfold::cancel::CancelToken;
 use fanfold::error::escape_control;
 use fanfold::{Output, RunStats};
 
@@ -16,24 +17,26 @@ const EXIT_REJECTED: u8 = 3;
 /// Set by the first SIGINT/SIGTERM: a second one exits at once.
 static SIGNALLED: AtomicBool = AtomicBool::new(false);
 
-/// On SIGINT or SIGTERM, the run stops at the next chunk and removes its
-/// temporary and partial output (exit 128 + the signal: 130, 143); a
-/// second signal exits at once, for a run blocked on a silent input.
-fn handle_signals() {
+/// On SIGINT or SIGTERM, the returned token is cancelled with the signal:
+/// the run stops at the next chunk and removes its temporary and partial
+/// output (exit 128 + the signal: 130, 143); a second signal exits at
+/// once, for a run blocked on a silent input.
+fn handle_signals() -> CancelToken {
     use signal_hook::consts::{SIGINT, SIGTERM};
+    let token = CancelToken::new();
     for signal in [SIGINT, SIGTERM] {
         // Registered first, so it sees the flag as the earlier signal left it.
         let _ = signal_hook::flag::register_conditional_shutdown(signal, 128 + signal, &SIGNALLED);
         let _ = signal_hook::flag::register(signal, &SIGNALLED);
-        let _ =
-            signal_hook::flag::register_usize(signal, &fanfold::cancel::INTERRUPT, signal as usize);
+        let _ = signal_hook::flag::register_usize(signal, token.signal_flag(), signal as usize);
     }
+    token
 }
 
 fn main() -> ExitCode {
     let (args, steps) = cli::Args::parse_checked();
-    handle_signals();
-    match run(&args, steps) {
+    let cancel = handle_signals();
+    match run(&args, steps, cancel) {
         Ok(0) => ExitCode::SUCCESS,
         Ok(_) => ExitCode::from(EXIT_REJECTED),
         Err(e) if e.is_broken_pipe() => ExitCode::SUCCESS,
@@ -56,9 +59,14 @@ fn main() -> ExitCode {
     }
 }
 
-/// Runs the command; returns the number of records set aside.
-fn run(args: &cli::Args, steps: Vec<fanfold::transform::Step>) -> fanfold::Result<u64> {
-    let pipeline = args.to_pipeline(steps)?;
+/// Runs the command, stopped by `cancel`; returns the number of records
+/// set aside.
+fn run(
+    args: &cli::Args,
+    steps: Vec<fanfold::transform::Step>,
+    cancel: CancelToken,
+) -> fanfold::Result<u64> {
+    let pipeline = fanfold::Pipeline { cancel, ..args.to_pipeline(steps)? };
     if args.explain {
         println!("{}", pipeline.plan());
         return Ok(0);

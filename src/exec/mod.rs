@@ -21,6 +21,12 @@
 //! and the error is returned. A panic in a worker becomes
 //! [`Error::WorkerPanic`] naming the chunk's first line.
 //!
+//! Cancellation: the run watches [`ExecOptions::cancel`] (through a child
+//! token, which it cancels itself when it stops on an error). Once the
+//! token is cancelled the reader stops at the next chunk, queued chunks are
+//! skipped, and the run returns [`Error::Interrupted`] or
+//! [`Error::Cancelled`] without finishing the reducer.
+//!
 //! With a [`Journal`] ([`run_journaled`], `--journal`), a worker records
 //! what the chain made of its chunk before the chunk is merged, and a chunk
 //! the journal already holds skips the chain (see [`journal`]).
@@ -30,12 +36,13 @@ mod progress;
 
 use std::collections::BTreeMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
 use crossbeam_channel::{bounded, unbounded};
 
+use crate::cancel::CancelToken;
 use crate::error::{Error, Location, Result};
 use crate::parse::{for_each_record_or, BadRecord, ParseOptions};
 use crate::record::Record;
@@ -46,14 +53,8 @@ use crate::transform::{Chain, ExecStats};
 
 pub use journal::{Journal, JournalSpec};
 
-pub use crate::cancel::INTERRUPT;
-
-fn interrupted() -> Option<Error> {
-    crate::cancel::signal().map(|signal| Error::Interrupted { signal })
-}
-
-/// Parallelism and bad-record settings.
-#[derive(Debug, Clone, Copy, PartialEq)]
+/// Parallelism, bad-record and cancellation settings.
+#[derive(Debug, Clone, PartialEq)]
 pub struct ExecOptions {
     /// Worker threads in the pool (at least 1).
     pub threads: usize,
@@ -69,6 +70,12 @@ pub struct ExecOptions {
     /// Total size of the inputs in bytes, when known (for the progress
     /// bar's ETA).
     pub input_bytes: Option<u64>,
+    /// Stops the run once cancelled (see the module docs). The run never
+    /// cancels it; give the splitter
+    /// ([`Splitter::with_cancel`](crate::Splitter::with_cancel)) and the
+    /// chain the same token, or children of it, so that a blocked read and
+    /// running `--exec` commands stop too.
+    pub cancel: CancelToken,
 }
 
 /// What a run did, for `--stats`.
@@ -139,7 +146,9 @@ type ChunkResult<P> = (u64, Result<ChunkOutput<P>>);
 /// build the reducer).
 ///
 /// # Errors
-/// The first error in input order: I/O, parse, reducer or output errors.
+/// The first error in input order: I/O, parse, reducer or output errors;
+/// [`Error::Interrupted`] or [`Error::Cancelled`] once `opts.cancel` is
+/// cancelled.
 ///
 /// # Panics
 /// When `opts.threads` or `opts.max_in_flight` is 0.
@@ -178,6 +187,9 @@ pub fn run_journaled<R: Reducer>(
     journal: Option<Arc<Journal>>,
 ) -> Result<RunStats> {
     assert!(opts.threads > 0 && opts.max_in_flight > 0);
+    if let Some(e) = opts.cancel.error() {
+        return Err(e);
+    }
     let started = Instant::now();
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(opts.threads)
@@ -185,7 +197,8 @@ pub fn run_journaled<R: Reducer>(
         .build()
         .map_err(|e| Error::flag("--threads", e.to_string()))?;
     let parse = Arc::new(parse);
-    let cancel = Arc::new(AtomicBool::new(false));
+    // Cancelled by the caller, or here when the run stops on an error.
+    let cancel = opts.cancel.child();
     let in_flight = Arc::new(AtomicU64::new(0));
     let peak = AtomicU64::new(0);
 
@@ -207,10 +220,7 @@ pub fn run_journaled<R: Reducer>(
             let result_tx = result_tx;
             let mut seq = 0;
             loop {
-                if slot_rx.recv().is_err()
-                    || cancel.load(Ordering::Relaxed)
-                    || INTERRUPT.load(Ordering::Relaxed) != 0
-                {
+                if slot_rx.recv().is_err() || cancel.is_cancelled() {
                     break;
                 }
                 let chunk = match splitter.next_chunk() {
@@ -233,9 +243,7 @@ pub fn run_journaled<R: Reducer>(
                 let (chain, journal) = (chain.clone(), journal.clone());
                 pool.spawn_fifo(move || {
                     let seq = chunk.seq;
-                    let res = if cancel.load(Ordering::Relaxed)
-                        || INTERRUPT.load(Ordering::Relaxed) != 0
-                    {
+                    let res = if cancel.is_cancelled() {
                         let partial = reducer.empty();
                         let rejects = Vec::new();
                         let resumed = false;
@@ -259,7 +267,7 @@ pub fn run_journaled<R: Reducer>(
         let mut total = reducer.empty();
         let mut failure = None;
         'recv: for (seq, res) in result_rx.iter() {
-            if let Some(e) = interrupted() {
+            if let Some(e) = cancel.error() {
                 failure = Some(e);
                 break 'recv;
             }
@@ -313,7 +321,7 @@ pub fn run_journaled<R: Reducer>(
             }
         }
         if failure.is_some() {
-            cancel.store(true, Ordering::Relaxed);
+            cancel.cancel();
             if let Some(c) = &chain {
                 c.stop_execs();
             }
@@ -324,7 +332,7 @@ pub fn run_journaled<R: Reducer>(
         // so that no `--exec` command outlives the run.
         for _ in result_rx.iter() {}
         stats.chunks = next;
-        match (failure.or_else(interrupted), joined) {
+        match (failure.or_else(|| cancel.error()), joined) {
             (Some(e), _) => Err(e),
             (None, Err(panic)) => Err(Error::Internal(format!(
                 "the reader thread panicked: {}",
@@ -369,7 +377,7 @@ fn process<R: Reducer>(
     reducer: &R,
     on_error: OnError,
     journal: Option<&Journal>,
-    cancel: &AtomicBool,
+    cancel: &CancelToken,
 ) -> Result<ChunkOutput<R::Partial>> {
     let run = || -> Result<ChunkOutput<R::Partial>> {
         let mut partial = reducer.empty();
@@ -396,13 +404,10 @@ fn process<R: Reducer>(
                         let mapped = chain.map_chunk(chunk, parse, &mut bad)?.unwrap_or_default();
                         // A run that is stopping kills its `--exec`
                         // commands: what they left is no result to keep.
-                        // (The run has its error already: this one is not
-                        // reported.)
-                        if let Some(e) = interrupted() {
+                        // (A run stopping on an error has its error
+                        // already: this one is not reported.)
+                        if let Some(e) = cancel.error() {
                             return Err(e);
-                        }
-                        if cancel.load(Ordering::Relaxed) {
-                            return Err(Error::Internal("the run was stopped".into()));
                         }
                         journal.record(chunk, &mapped, &rejects)?;
                         mapped

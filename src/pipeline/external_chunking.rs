@@ -51,7 +51,8 @@ impl Pipeline {
         }
         let delimiter = self.delimiter.or(format.default_delimiter()).unwrap_or(b',');
         let first = self.inputs.iter().take(1).cloned().collect();
-        let mut splitter = Splitter::new(first, format, delimiter, ChunkLimit::Auto);
+        let mut splitter = Splitter::new(first, format, delimiter, ChunkLimit::Auto)
+            .with_cancel(self.cancel.clone());
         let Ok(sample) = splitter.sample(EXTERNAL_SAMPLE_BYTES) else {
             // The run reports the error.
             return fallback("the default (the input could not be read)");

@@ -54,6 +54,7 @@ impl Pipeline {
             null_markers: self.null_markers.clone(),
             memory_limit: self.memory_limit,
             temp_dir: self.temp_dir.clone(),
+            cancel: self.cancel.clone(),
             ..Pipeline::new(vec![Input::Path(tmp.path().to_path_buf())])
         };
         let written = second.run(out, out_name)?;

@@ -14,6 +14,7 @@ mod run_with;
 
 use std::path::PathBuf;
 
+use crate::cancel::CancelToken;
 use crate::exec::JournalSpec;
 use crate::format::Format;
 use crate::reduce::{AggSpec, CustomSpec, SortKeySpec};
@@ -168,6 +169,19 @@ pub struct Pipeline {
     /// place; remove it once the output is safely committed (the command
     /// does). `None`: no journal (the default).
     pub journal: Option<JournalSpec>,
+    /// Stops the run once cancelled: clone it before [`Pipeline::run`]
+    /// and call [`CancelToken::cancel`] from another thread (or register
+    /// it with a signal handler, [`CancelToken::signal_flag`]). A read
+    /// blocked on a silent pipe or FIFO gives up within
+    /// [`POLL_INTERVAL_MS`](crate::cancel::POLL_INTERVAL_MS), `--exec`
+    /// commands are killed, and the run returns
+    /// [`Error::Cancelled`](crate::Error::Cancelled) (or
+    /// [`Error::Interrupted`](crate::Error::Interrupted) for a signal)
+    /// without committing anything: the rejects file is not written, and
+    /// what went to the output is to be discarded. A run never cancels it
+    /// itself. A cancelled token stays cancelled (clones of the pipeline
+    /// share it): give the next run a fresh one. Default: a fresh token.
+    pub cancel: CancelToken,
 }
 
 impl Pipeline {
@@ -198,6 +212,7 @@ impl Pipeline {
             temp_dir: None,
             progress: false,
             journal: None,
+            cancel: CancelToken::new(),
         }
     }
 

@@ -55,6 +55,10 @@ impl Pipeline {
             }
             _ => {}
         }
+        // Cancelled before it started: nothing is opened or written.
+        if let Some(e) = self.cancel.error() {
+            return Err(e);
+        }
         let format = self.resolved_input_format();
         let delimiter = self.delimiter.or(format.default_delimiter()).unwrap_or(b',');
         let out_format = self.output_format.unwrap_or(format);
@@ -73,7 +77,8 @@ impl Pipeline {
             None => None,
         };
         let chunk = journal.as_ref().map_or(plan.chunk, |j| j.chunk());
-        let mut splitter = Splitter::new(self.inputs.clone(), format, delimiter, chunk);
+        let mut splitter = Splitter::new(self.inputs.clone(), format, delimiter, chunk)
+            .with_cancel(self.cancel.clone());
         let header = splitter.header()?;
         if let (true, Some(c), ChunkLimit::Bytes(max_bytes)) =
             (plan.chunk_from_stream, plan.exec_concurrency, plan.chunk)
@@ -116,6 +121,7 @@ impl Pipeline {
                 json_input,
                 opts,
                 out_format.is_delimited(),
+                &self.cancel,
             );
             match (built, &header) {
                 (Ok((chain, projection)), _) => (Some(Arc::new(chain)), projection),
@@ -176,6 +182,7 @@ impl Pipeline {
             max_errors: self.max_errors,
             progress: self.progress,
             input_bytes: plan.input_bytes,
+            cancel: self.cancel.clone(),
         };
         let mut rejects_out = match (&self.rejects, self.on_error) {
             (Some(path), OnError::Reject) => Some(Output::file(path)?),
@@ -201,9 +208,9 @@ impl Pipeline {
         };
         // The rejects file is kept even when the run fails: it is the
         // account of what was set aside before the failure. An interrupted
-        // run leaves nothing behind.
+        // or cancelled run leaves nothing behind.
         if let Some(o) = rejects_out {
-            if !matches!(result, Err(Error::Interrupted { .. })) {
+            if !matches!(result, Err(Error::Interrupted { .. } | Error::Cancelled)) {
                 o.commit()?;
             }
         }

@@ -22,6 +22,7 @@ pub use chunk::{
 };
 pub use split::Splitter;
 
+use crate::cancel::CancelToken;
 use crate::error::{Error, Result};
 use crate::format::Format;
 
@@ -149,22 +150,24 @@ impl Input {
     /// Opens the input for reading, unbuffered (the splitter reads in
     /// large blocks). An input that can block without end, such as a pipe,
     /// FIFO, socket or terminal (standard input included), is read through
-    /// a reader that polls (`InterruptibleRead`), so that a signal stops
-    /// the run even while no byte arrives.
+    /// a reader that polls (`InterruptibleRead`); this one is never
+    /// cancelled (a [`Splitter`] reads its inputs through readers that
+    /// give up once its [`CancelToken`] is cancelled, even while no byte
+    /// arrives).
     ///
     /// # Errors
     /// [`Error::Io`] naming the input when it cannot be opened (opening a
     /// FIFO waits for its writer, as `open(2)` does), or when it is a
     /// reader input read before.
     pub fn open(&self) -> Result<Box<dyn Read + Send>> {
-        self.open_stream().map(|(reader, _)| reader)
+        self.open_stream(&CancelToken::new()).map(|(reader, _)| reader)
     }
 
-    /// [`Input::open`], and whether the input is a stream (not a regular
-    /// file): a stream's reads return what has arrived, so the splitter
-    /// reads it one `read(2)` at a time instead of waiting for a full
-    /// block.
-    pub(crate) fn open_stream(&self) -> Result<(Box<dyn Read + Send>, bool)> {
+    /// [`Input::open`], with a stream's reads watching `cancel`, and
+    /// whether the input is a stream (not a regular file): a stream's
+    /// reads return what has arrived, so the splitter reads it one
+    /// `read(2)` at a time instead of waiting for a full block.
+    pub(crate) fn open_stream(&self, cancel: &CancelToken) -> Result<(Box<dyn Read + Send>, bool)> {
         let file = match self {
             Input::Reader(r) => {
                 return r
@@ -183,7 +186,7 @@ impl Input {
         if regular {
             Ok((Box::new(file), false))
         } else {
-            Ok((Box::new(InterruptibleRead { file }), true))
+            Ok((Box::new(InterruptibleRead { file, cancel: cancel.clone() }), true))
         }
     }
 
@@ -198,14 +201,15 @@ impl Input {
 }
 
 /// A reader that waits for data with `poll(2)`, waking every
-/// [`crate::cancel::POLL_INTERVAL_MS`] to look at
-/// [`crate::cancel::INTERRUPT`], so that a read blocked on a silent pipe,
-/// FIFO or socket ends soon after SIGINT or SIGTERM. (The signal handlers
-/// are installed with `SA_RESTART`, so a plain `read(2)` would resume
-/// waiting after the signal.)
+/// [`crate::cancel::POLL_INTERVAL_MS`] to look at its [`CancelToken`], so
+/// that a read blocked on a silent pipe, FIFO or socket ends soon after
+/// the token is cancelled (by a caller, or by SIGINT or SIGTERM: the
+/// signal handlers are installed with `SA_RESTART`, so a plain `read(2)`
+/// would resume waiting after the signal).
 #[derive(Debug)]
 pub(crate) struct InterruptibleRead {
     file: File,
+    cancel: CancelToken,
 }
 
 impl Read for InterruptibleRead {
@@ -214,13 +218,13 @@ impl Read for InterruptibleRead {
     ///
     /// # Errors
     /// The read's errors, the poll's (other than `EINTR`), and, once
-    /// [`crate::cancel::INTERRUPT`] is set, an error of kind
-    /// [`io::ErrorKind::Other`] saying so ([`crate::Splitter`] turns it into
-    /// [`Error::Interrupted`]).
+    /// the token is cancelled, an error of kind [`io::ErrorKind::Other`]
+    /// saying so ([`crate::Splitter`] turns it into [`Error::Interrupted`]
+    /// or [`Error::Cancelled`]).
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         loop {
-            if let Some(signal) = crate::cancel::signal() {
-                return Err(io::Error::other(format!("interrupted by signal {signal}")));
+            if let Some(e) = self.cancel.error() {
+                return Err(io::Error::other(e.to_string()));
             }
             let mut fds = [PollFd::new(self.file.as_fd(), PollFlags::POLLIN)];
             match poll(&mut fds, crate::cancel::POLL_INTERVAL_MS) {

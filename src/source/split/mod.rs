@@ -43,6 +43,7 @@
 
 use std::io::Read;
 
+use crate::cancel::CancelToken;
 use crate::error::{Error, Location, Result};
 use crate::format::Format;
 use crate::source::chunk::{Chunk, ChunkLimit, Sample};
@@ -97,6 +98,8 @@ pub struct Splitter {
     bytes_read: u64,
     /// Buffers of processed chunks, handed back for reuse.
     recycled: Option<crossbeam_channel::Receiver<Vec<u8>>>,
+    /// Watched by the reads of a stream input.
+    cancel: CancelToken,
 }
 
 impl std::fmt::Debug for Splitter {
@@ -133,7 +136,19 @@ impl Splitter {
             header_done: false,
             bytes_read: 0,
             recycled: None,
+            cancel: CancelToken::new(),
         }
+    }
+
+    /// Reads stream inputs (pipes, FIFOs, sockets, terminals) watching
+    /// `cancel`: once it is cancelled, a read blocked on a silent stream
+    /// gives up within [`crate::cancel::POLL_INTERVAL_MS`] with
+    /// [`Error::Interrupted`] (cancelled by a signal) or
+    /// [`Error::Cancelled`]. Without it the splitter's token is one that
+    /// is never cancelled. It applies to the inputs opened from now on.
+    pub fn with_cancel(mut self, cancel: CancelToken) -> Splitter {
+        self.cancel = cancel;
+        self
     }
 
     /// Takes chunk buffers back from `recycled` to read into, instead of
@@ -365,8 +380,8 @@ impl Splitter {
         } else {
             (&mut cur.reader).take(want as u64).read_to_end(&mut cur.buf)
         };
-        let n = read.map_err(|e| match crate::cancel::signal() {
-            Some(signal) => Error::Interrupted { signal },
+        let n = read.map_err(|e| match self.cancel.error() {
+            Some(stopped) => stopped,
             None => Error::io(self.names[cur.index].clone(), e),
         })?;
         self.bytes_read += n as u64;
@@ -386,7 +401,7 @@ impl Splitter {
         };
         let index = self.next_input;
         self.next_input += 1;
-        let (reader, stream) = input.open_stream()?;
+        let (reader, stream) = input.open_stream(&self.cancel)?;
         self.current = Some(Current {
             index,
             reader,

@@ -22,6 +22,7 @@
 //!   through the next segment's steps. Records the command prints are
 //!   placed at their chunk's first line, and do not count as filtered.
 
+use crate::cancel::CancelToken;
 use crate::error::{Error, ExecError, Location, Result};
 use crate::parse::{for_each_record_or, BadRecord, ParseOptions};
 use crate::record::{Field, Fields, LineAt, LineCursor, Record};
@@ -81,7 +82,10 @@ pub struct Chain {
 impl Chain {
     /// Resolves `steps` (after `base`, the pipeline's own projection)
     /// against the input's columns. Returns the chain and the projection
-    /// the output layout uses when there is no `--map`.
+    /// the output layout uses when there is no `--map`. Its `--exec` steps
+    /// stop (kill their running commands, start no more) once `cancel` is
+    /// cancelled; pass the run's token (a fresh [`CancelToken`] when
+    /// nothing is to stop them).
     ///
     /// # Errors
     /// A jq syntax or compile error ([`Error::Flag`]), or a projection flag
@@ -93,6 +97,7 @@ impl Chain {
         json_input: bool,
         opts: ValueOptions,
         delimited_out: bool,
+        cancel: &CancelToken,
     ) -> Result<(Chain, Projection)> {
         let mut projection = base.clone();
         let mut native_filters = Vec::new();
@@ -128,7 +133,7 @@ impl Chain {
             for step in rest {
                 value_steps.push(match step {
                     Step::Exec(spec) => {
-                        let exec = ExecStage::new(spec, json_input)?;
+                        let exec = ExecStage::new(spec, json_input, cancel)?;
                         let steps = std::mem::take(&mut value_steps);
                         let last =
                             last_map.replace((spec.flag().to_string(), spec.command.clone()));
@@ -198,7 +203,9 @@ impl Chain {
     }
 
     /// Kills the running `--exec` commands and starts no more: the run is
-    /// stopping on an error, and what they would print is not needed.
+    /// stopping on an error, and what they would print is not needed. (It
+    /// cancels the steps' own tokens, children of the one given to
+    /// [`Chain::new`], which stays as it was.)
     pub fn stop_execs(&self) {
         self.execs.iter().for_each(|s| s.exec.stop());
     }

@@ -66,13 +66,12 @@
 
 use std::path::PathBuf;
 use std::process::Child;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use serde_json::value::RawValue;
 
-use crate::cancel::INTERRUPT;
+use crate::cancel::CancelToken;
 use crate::syntax::json_object::object_pairs;
 use crate::transform::command::convert::excerpt;
 use crate::transform::command::process::{
@@ -90,8 +89,9 @@ pub(crate) struct Pool {
     argv: Vec<String>,
     idle: parking_lot::Mutex<Vec<Worker>>,
     started: AtomicU64,
-    /// The stage's stop flag: set when the run stops on an error.
-    stop: Arc<AtomicBool>,
+    /// The stage's token: cancelled when the run is cancelled or stops on
+    /// an error.
+    stop: CancelToken,
 }
 
 /// One live worker process.
@@ -123,7 +123,7 @@ impl Drop for Worker {
 
 impl Pool {
     /// A pool for `argv` (the program at `program`); starts nothing.
-    pub(crate) fn new(program: PathBuf, argv: Vec<String>, stop: Arc<AtomicBool>) -> Pool {
+    pub(crate) fn new(program: PathBuf, argv: Vec<String>, stop: CancelToken) -> Pool {
         Pool {
             program,
             argv,
@@ -215,7 +215,7 @@ impl Drop for Pool {
     fn drop(&mut self) {
         let mut workers = std::mem::take(&mut *self.idle.lock());
         workers.iter_mut().for_each(|w| w.io.close());
-        let stopping = INTERRUPT.load(Ordering::Relaxed) != 0 || self.stop.load(Ordering::Relaxed);
+        let stopping = self.stop.is_cancelled();
         let until = Instant::now() + if stopping { Duration::ZERO } else { SHUTDOWN_GRACE };
         while Instant::now() < until
             && workers.iter_mut().any(|w| matches!(w.child.try_wait(), Ok(None)))
@@ -305,7 +305,7 @@ mod tests {
 
     fn pool(script: &str) -> Pool {
         let argv: Vec<String> = ["sh", "-c", script].map(String::from).into();
-        Pool::new("/bin/sh".into(), argv, Arc::new(AtomicBool::new(false)))
+        Pool::new("/bin/sh".into(), argv, CancelToken::new())
     }
 
     #[test]

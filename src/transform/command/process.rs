@@ -10,13 +10,12 @@ use std::io::{Read, Write};
 use std::os::fd::AsFd;
 use std::os::unix::process::CommandExt;
 use std::process::{Child, ChildStderr, ChildStdin, ChildStdout, Command, ExitStatus, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use nix::fcntl::{fcntl, FcntlArg, OFlag};
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 
-use crate::cancel::INTERRUPT;
+use crate::cancel::CancelToken;
 use crate::transform::command::spec::show_duration;
 
 /// How much of a failed command's standard error is kept, in bytes (the
@@ -80,7 +79,7 @@ pub(crate) fn run_once(
     env: &[(&str, String)],
     input: &[u8],
     timeout: Option<Duration>,
-    stop: &AtomicBool,
+    stop: &CancelToken,
 ) -> std::result::Result<(Vec<u8>, Vec<u8>), AttemptError> {
     let program = argv.first().map(String::as_str).unwrap_or_default();
     let deadline = timeout.map(|t| Instant::now() + t);
@@ -211,7 +210,7 @@ impl<'a> Pipes<'a> {
     /// The attempt's error after the child's group was killed for `why`:
     /// collects what the pipes still hold for a short while (stderr's tail
     /// explains a hang; a process that left the group may keep them open).
-    pub(crate) fn killed(mut self, why: String, stop: &AtomicBool) -> AttemptError {
+    pub(crate) fn killed(mut self, why: String, stop: &CancelToken) -> AttemptError {
         self.lines_wanted = None;
         let _ = self.pump(Some(Instant::now() + KILL_GRACE), None, false, stop);
         let timed_out = why.starts_with("timed out");
@@ -228,7 +227,7 @@ impl<'a> Pipes<'a> {
         deadline: Option<Instant>,
         timeout: Option<Duration>,
         signals: bool,
-        stop: &AtomicBool,
+        stop: &CancelToken,
     ) -> Option<String> {
         let mut buf = vec![0u8; 64 << 10];
         // Waiting for answers, a closed standard output ends the wait.
@@ -342,16 +341,17 @@ fn push_tail(tail: &mut Vec<u8>, bytes: &[u8], keep: usize) {
 }
 
 /// Why to kill the process now, if so: the deadline passed, a signal asked
-/// the run to stop, or the run is stopping on an error (`stop`).
+/// the run to stop, or `stop` was cancelled otherwise (by a caller, or the
+/// run is stopping on an error).
 pub(crate) fn expired(
     deadline: Option<Instant>,
     timeout: Option<Duration>,
-    stop: &AtomicBool,
+    stop: &CancelToken,
 ) -> Option<String> {
-    if INTERRUPT.load(Ordering::Relaxed) != 0 {
+    if stop.signal().is_some() {
         return Some("interrupted".into());
     }
-    if stop.load(Ordering::Relaxed) {
+    if stop.is_cancelled() {
         return Some("cancelled: the run is stopping".into());
     }
     match (deadline, timeout) {
@@ -410,7 +410,7 @@ mod tests {
     fn run_once_and_timeout() {
         let argv: Vec<String> = ["sh", "-c", "tr a-z A-Z; echo oops >&2"].map(String::from).into();
         let sh = std::path::Path::new("/bin/sh");
-        let no = AtomicBool::new(false);
+        let no = CancelToken::new();
         let (out, err) = run_once(sh, &argv, &[], b"abc\n", None, &no).unwrap();
         assert_eq!((out.as_slice(), err.as_slice()), (&b"ABC\n"[..], &b"oops\n"[..]));
         let argv: Vec<String> = ["sh", "-c", "echo bad >&2; exit 3"].map(String::from).into();

@@ -4,14 +4,13 @@
 //! latencies behind [`ExecStats`].
 
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use backon::{BlockingRetryable, ExponentialBuilder};
 use crossbeam_channel::{bounded, Receiver, Sender};
 
-use crate::cancel::INTERRUPT;
+use crate::cancel::CancelToken;
 use crate::error::Result;
 use crate::transform::command::convert::{check_ndjson, csv_to_ndjson, ndjson_to_csv};
 use crate::transform::command::persistent::Pool;
@@ -98,9 +97,10 @@ pub(crate) struct ExecStage {
     failed_replicas: AtomicU64,
     /// Sum of the attempts' durations, in nanoseconds.
     busy_nanos: AtomicU64,
-    /// Set when the run stops on an error: running commands are killed,
-    /// no more attempts start.
-    stop: Arc<AtomicBool>,
+    /// A child of the run's token, cancelled when the run stops on an
+    /// error: once it (or the run's token) is cancelled, running commands
+    /// are killed and no more attempts start.
+    stop: CancelToken,
 }
 
 /// A permit to run one process; handed back when dropped.
@@ -116,10 +116,15 @@ impl ExecStage {
     /// The stage for `spec`; `json_input` picks the default format when
     /// the spec has none (the pipeline resolves it from the input format
     /// first). Persistent workers always speak NDJSON; none starts here.
+    /// The stage stops once `cancel` is cancelled.
     ///
     /// # Errors
     /// As [`ExecSpec::check`].
-    pub(crate) fn new(spec: &ExecSpec, json_input: bool) -> Result<ExecStage> {
+    pub(crate) fn new(
+        spec: &ExecSpec,
+        json_input: bool,
+        cancel: &CancelToken,
+    ) -> Result<ExecStage> {
         let program = spec.check()?;
         let format = match spec.mode {
             ExecMode::Persistent => ExecFormat::Ndjson,
@@ -131,7 +136,7 @@ impl ExecStage {
         for _ in 0..spec.concurrency {
             let _ = permits.0.try_send(());
         }
-        let stop = Arc::new(AtomicBool::new(false));
+        let stop = cancel.child();
         let pool = (spec.mode == ExecMode::Persistent)
             .then(|| Pool::new(program.clone(), spec.argv.clone(), stop.clone()));
         Ok(ExecStage {
@@ -159,7 +164,7 @@ impl ExecStage {
     /// Kills the running commands and starts no more attempts: the run is
     /// stopping on an error.
     pub(crate) fn stop(&self) {
-        self.stop.store(true, Ordering::Relaxed);
+        self.stop.cancel();
     }
 
     /// Retries so far (for the progress bar).
@@ -272,7 +277,7 @@ impl ExecStage {
             let stop = self.stop.clone();
             move |d| sleep_unless_stopping(d, &stop)
         })
-        .when(|_| INTERRUPT.load(Ordering::Relaxed) == 0 && !self.stop.load(Ordering::Relaxed))
+        .when(|_| !self.stop.is_cancelled())
         .notify(|_, _| {
             self.retries.fetch_add(1, Ordering::Relaxed);
         })
@@ -294,7 +299,7 @@ impl ExecStage {
             Ok(()) => Permit(&self.permits.0),
             Err(_) => return Err(AttemptError::new("internal error: no permit")),
         };
-        if self.stop.load(Ordering::Relaxed) {
+        if self.stop.is_cancelled() {
             return Err(AttemptError::new("cancelled: the run is stopping"));
         }
         let now = Instant::now();
@@ -389,11 +394,11 @@ pub(crate) fn merge_stats(all: impl IntoIterator<Item = ExecStats>) -> Option<Ex
     })
 }
 
-/// Sleeps `d` (a backoff), in steps, returning early on a signal or when
-/// the run is stopping.
-fn sleep_unless_stopping(d: Duration, stop: &AtomicBool) {
+/// Sleeps `d` (a backoff), in steps, returning early once `stop` is
+/// cancelled (a signal, a caller, or the run stopping on an error).
+fn sleep_unless_stopping(d: Duration, stop: &CancelToken) {
     let until = Instant::now() + d;
-    while INTERRUPT.load(Ordering::Relaxed) == 0 && !stop.load(Ordering::Relaxed) {
+    while !stop.is_cancelled() {
         let left = until.saturating_duration_since(Instant::now());
         if left.is_zero() {
             break;
