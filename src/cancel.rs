@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 /// in progress: a read blocked on a pipe, FIFO or socket gives up within
 /// [`POLL_INTERVAL_MS`], the reader stops at the next chunk, queued chunks
 /// are skipped, `--exec` commands are killed, and the run returns
-/// [`Error::Interrupted`](crate::Error::Interrupted) without finishing the
+/// [`ErrorKind::Interrupted`](crate::ErrorKind::Interrupted) without finishing the
 /// reducer, so nothing half-done is committed. The `fanfold` command sets
 /// it from its signal handlers; it is never reset.
 pub static INTERRUPT: AtomicUsize = AtomicUsize::new(0);

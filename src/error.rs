@@ -1,10 +1,33 @@
-//! The library's error type.
+//! The library's error type, in the csv crate's style: an [`Error`] that
+//! wraps a boxed [`ErrorKind`] (so a `Result<T>` stays one word wide), with
+//! the positions as a struct ([`Location`]).
 //!
 //! Every error that input can cause names its place: the input file, the
 //! absolute line (1-based, counted over the whole file, header included) and,
-//! where it is known, the column or the flag. The binary adds nothing but a
+//! where it is known, the column or the setting. The binary adds nothing but a
 //! prefix, and escapes the control characters that quoted input may hold
 //! ([`escape_control`]); a library user gets the same messages.
+//!
+//! # Settings, not flags
+//!
+//! A configuration error names the library's [`Setting`] (`threads: must be
+//! at least 1`), never a command-line flag: a Rust caller who set
+//! `pipeline.threads = 0` never wrote `--threads`. A message that tells the
+//! user what to do ("raise the memory limit") names the setting the same
+//! way: such text is a [`Message`], whose pieces are plain text and
+//! [`Setting`]s. [`Display`](fmt::Display) prints each setting as its
+//! [`Setting::name`]; [`Error::display_with`] prints it with a naming
+//! function of the caller's, which is how the binary prints its flags
+//! (`--threads: must be at least 1`) without the library knowing them.
+//!
+//! # Errors that become text inside a run
+//!
+//! A record error set aside by `on_error = reject` is turned into text on
+//! the workers and written into the rejects file. That text is rendered
+//! with the [`SettingNames`] the run carries (`Pipeline::setting_names`,
+//! [`Setting::name`] by default), so the rejects file of a library run
+//! names settings, and the binary, which sets its flag names there, writes
+//! the same bytes it always wrote.
 
 use std::borrow::Cow;
 use std::fmt::{self, Write as _};
@@ -32,33 +55,382 @@ impl fmt::Display for Location {
     }
 }
 
-/// Everything that can go wrong in a fanfold run.
+/// A setting of a run: a field of `Pipeline` (or of a step or reducer in
+/// it), named in errors.
+///
+/// [`Setting::name`] is the library's name for it (the builder's method);
+/// a front end can name it its own way ([`Error::display_with`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
+pub enum Setting {
+    /// Worker threads.
+    Threads,
+    /// Chunks in flight at once.
+    MaxInFlight,
+    /// Chunk size in bytes.
+    ChunkBytes,
+    /// Chunk size in records.
+    ChunkRecords,
+    /// The memory limit.
+    MemoryLimit,
+    /// The input field delimiter.
+    Delimiter,
+    /// The output field delimiter.
+    OutputDelimiter,
+    /// The input format.
+    InputFormat,
+    /// The output format.
+    OutputFormat,
+    /// The directory for spill and temporary files.
+    TempDir,
+    /// The rejects file.
+    Rejects,
+    /// What a bad record does.
+    OnError,
+    /// How many rejects stop the run.
+    MaxErrors,
+    /// Texts that mean "missing".
+    NullMarkers,
+    /// The journal file.
+    Journal,
+    /// Going on with the run a journal records.
+    Resume,
+    /// The columns to keep.
+    Select,
+    /// The columns to drop.
+    Drop,
+    /// The columns to rename.
+    Rename,
+    /// The projection as a whole (select and drop together).
+    Projection,
+    /// A jq filter step.
+    Filter,
+    /// A jq map step.
+    Map,
+    /// A per-chunk external command step.
+    Exec,
+    /// A persistent external command step.
+    ExecPersistent,
+    /// How many copies of an external command run at once.
+    Concurrency,
+    /// How many replicas of an external command vote.
+    Replicas,
+    /// The field the replicas vote on.
+    Vote,
+    /// The sort keys.
+    SortBy,
+    /// The group-by keys.
+    GroupBy,
+    /// The aggregates of a group-by.
+    Agg,
+    /// The number of records a top-k keeps.
+    Top,
+    /// The reducer (`Pipeline::reduce`), or a custom Rust reducer's
+    /// columns.
+    Reduce,
+    /// A custom reducer's initial state expression.
+    ReduceInit,
+    /// A custom reducer's update expression.
+    ReduceUpdate,
+    /// A custom reducer's merge expression.
+    ReduceMerge,
+    /// A custom reducer's finish expression.
+    ReduceFinish,
+}
+
+impl Setting {
+    /// Every setting, in declaration order.
+    pub const ALL: &'static [Setting] = &[
+        Setting::Threads,
+        Setting::MaxInFlight,
+        Setting::ChunkBytes,
+        Setting::ChunkRecords,
+        Setting::MemoryLimit,
+        Setting::Delimiter,
+        Setting::OutputDelimiter,
+        Setting::InputFormat,
+        Setting::OutputFormat,
+        Setting::TempDir,
+        Setting::Rejects,
+        Setting::OnError,
+        Setting::MaxErrors,
+        Setting::NullMarkers,
+        Setting::Journal,
+        Setting::Resume,
+        Setting::Select,
+        Setting::Drop,
+        Setting::Rename,
+        Setting::Projection,
+        Setting::Filter,
+        Setting::Map,
+        Setting::Exec,
+        Setting::ExecPersistent,
+        Setting::Concurrency,
+        Setting::Replicas,
+        Setting::Vote,
+        Setting::SortBy,
+        Setting::GroupBy,
+        Setting::Agg,
+        Setting::Top,
+        Setting::Reduce,
+        Setting::ReduceInit,
+        Setting::ReduceUpdate,
+        Setting::ReduceMerge,
+        Setting::ReduceFinish,
+    ];
+
+    /// The library's name of the setting, in snake case: `threads`,
+    /// `max_in_flight`, `memory_limit`, ... (the builder's method names).
+    pub fn name(self) -> &'static str {
+        match self {
+            Setting::Threads => "threads",
+            Setting::MaxInFlight => "max_in_flight",
+            Setting::ChunkBytes => "chunk_bytes",
+            Setting::ChunkRecords => "chunk_records",
+            Setting::MemoryLimit => "memory_limit",
+            Setting::Delimiter => "delimiter",
+            Setting::OutputDelimiter => "output_delimiter",
+            Setting::InputFormat => "input_format",
+            Setting::OutputFormat => "output_format",
+            Setting::TempDir => "temp_dir",
+            Setting::Rejects => "rejects",
+            Setting::OnError => "on_error",
+            Setting::MaxErrors => "max_errors",
+            Setting::NullMarkers => "null_markers",
+            Setting::Journal => "journal",
+            Setting::Resume => "resume",
+            Setting::Select => "select",
+            Setting::Drop => "drop",
+            Setting::Rename => "rename",
+            Setting::Projection => "projection",
+            Setting::Filter => "filter",
+            Setting::Map => "map",
+            Setting::Exec => "exec",
+            Setting::ExecPersistent => "exec_persistent",
+            Setting::Concurrency => "concurrency",
+            Setting::Replicas => "replicas",
+            Setting::Vote => "vote",
+            Setting::SortBy => "sort_by",
+            Setting::GroupBy => "group_by",
+            Setting::Agg => "agg",
+            Setting::Top => "top",
+            Setting::Reduce => "reduce",
+            Setting::ReduceInit => "reduce_init",
+            Setting::ReduceUpdate => "reduce_update",
+            Setting::ReduceMerge => "reduce_merge",
+            Setting::ReduceFinish => "reduce_finish",
+        }
+    }
+}
+
+impl fmt::Display for Setting {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A function that names a [`Setting`] in messages, carried by a run so
+/// that the text it makes of an error (a reject's message) names settings
+/// the way its front end does. The default is [`Setting::name`].
+///
+/// Two are equal when they name every setting alike.
+#[derive(Clone, Copy)]
+pub struct SettingNames(pub fn(Setting) -> &'static str);
+
+impl SettingNames {
+    /// The name of `setting`.
+    pub fn name(&self, setting: Setting) -> &'static str {
+        (self.0)(setting)
+    }
+}
+
+impl Default for SettingNames {
+    fn default() -> Self {
+        SettingNames(Setting::name)
+    }
+}
+
+impl PartialEq for SettingNames {
+    fn eq(&self, other: &Self) -> bool {
+        Setting::ALL.iter().all(|&s| self.name(s) == other.name(s))
+    }
+}
+
+impl Eq for SettingNames {}
+
+impl fmt::Debug for SettingNames {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SettingNames(")?;
+        let threads = self.name(Setting::Threads);
+        write!(f, "{threads:?}, ...)")
+    }
+}
+
+/// A piece of a [`Message`]: text, or a setting named as the reader names
+/// it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Piece {
+    /// Text, as it is.
+    Text(String),
+    /// A setting, printed with the naming function.
+    Setting(Setting),
+}
+
+impl From<&str> for Piece {
+    fn from(s: &str) -> Self {
+        Piece::Text(s.to_string())
+    }
+}
+
+impl From<String> for Piece {
+    fn from(s: String) -> Self {
+        Piece::Text(s)
+    }
+}
+
+impl From<Setting> for Piece {
+    fn from(s: Setting) -> Self {
+        Piece::Setting(s)
+    }
+}
+
+/// Text for a user that may name settings ("raise `memory_limit`"): a list
+/// of [`Piece`]s. `Display` names the settings with [`Setting::name`];
+/// [`Message::display_with`] with another naming function.
+///
+/// ```
+/// use fanfold::error::{Message, Setting};
+/// let m = Message::from("needs ").then(Setting::Replicas).then(" 2 or more");
+/// assert_eq!(m.to_string(), "needs replicas 2 or more");
+/// let flag = |s: Setting| if s == Setting::Replicas { "--replicas" } else { "?" };
+/// assert_eq!(m.display_with(&flag).to_string(), "needs --replicas 2 or more");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Message(Vec<Piece>);
+
+impl Message {
+    /// The message of `pieces`, in order.
+    pub fn from_pieces(pieces: Vec<Piece>) -> Message {
+        Message(pieces)
+    }
+
+    /// The message with `piece` appended.
+    #[must_use]
+    pub fn then(mut self, piece: impl Into<Piece>) -> Message {
+        self.0.push(piece.into());
+        self
+    }
+
+    /// The message with `other`'s pieces appended.
+    #[must_use]
+    pub fn append(mut self, other: Message) -> Message {
+        self.0.extend(other.0);
+        self
+    }
+
+    /// The pieces, in order.
+    pub fn pieces(&self) -> &[Piece] {
+        &self.0
+    }
+
+    /// The message with its settings named by `name`.
+    pub fn display_with<'a>(
+        &'a self,
+        name: &'a dyn Fn(Setting) -> &'static str,
+    ) -> impl fmt::Display + 'a {
+        DisplayWith(move |f: &mut fmt::Formatter<'_>| self.render(f, name))
+    }
+
+    fn render(
+        &self,
+        f: &mut fmt::Formatter<'_>,
+        name: &dyn Fn(Setting) -> &'static str,
+    ) -> fmt::Result {
+        for piece in &self.0 {
+            match piece {
+                Piece::Text(t) => f.write_str(t)?,
+                Piece::Setting(s) => f.write_str(name(*s))?,
+            }
+        }
+        Ok(())
+    }
+}
+
+impl From<&str> for Message {
+    fn from(s: &str) -> Self {
+        Message(vec![Piece::from(s)])
+    }
+}
+
+impl From<String> for Message {
+    fn from(s: String) -> Self {
+        Message(vec![Piece::from(s)])
+    }
+}
+
+impl From<Setting> for Message {
+    fn from(s: Setting) -> Self {
+        Message(vec![Piece::Setting(s)])
+    }
+}
+
+impl fmt::Display for Message {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.render(f, &Setting::name)
+    }
+}
+
+/// A [`Message`] of text and settings: `msg!["needs ", Setting::Replicas,
+/// " 2 or more"]`.
+macro_rules! msg {
+    ($($piece:expr),* $(,)?) => {
+        $crate::error::Message::from_pieces(vec![$($crate::error::Piece::from($piece)),*])
+    };
+}
+pub(crate) use msg;
+
+/// A `Display` of a closure.
+struct DisplayWith<F>(F);
+
+impl<F: Fn(&mut fmt::Formatter<'_>) -> fmt::Result> fmt::Display for DisplayWith<F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        (self.0)(f)
+    }
+}
+
+/// Everything that can go wrong in a fanfold run: a boxed [`ErrorKind`].
+///
+/// [`Error::kind`] tells which; [`Display`](fmt::Display) names settings
+/// with [`Setting::name`], [`Error::display_with`] with another naming
+/// function.
+pub struct Error(Box<ErrorKind>);
+
+/// What went wrong: the kinds of [`Error`].
 ///
 /// Variants that come from input carry a [`Location`]; variants that come
-/// from configuration name the flag.
-#[derive(Debug, thiserror::Error)]
+/// from configuration name the [`Setting`].
+#[derive(Debug)]
 #[non_exhaustive]
-pub enum Error {
+pub enum ErrorKind {
     /// Reading an input or writing the output failed.
-    #[error("{path}: {source}")]
     Io {
         /// The file (or `<stdin>`, `<stdout>`) involved.
         path: String,
+        /// What the file is for, printed after the path in parentheses
+        /// (`journal`, `temp_dir, sort spill file`), if anything.
+        note: Option<Message>,
         /// The underlying error.
-        #[source]
         source: io::Error,
     },
     /// A CSV record could not be parsed (bad quoting, invalid UTF-8 where
     /// text was required).
-    #[error("{at}: malformed CSV: {message}")]
     Csv {
         /// Where the record starts.
         at: Location,
         /// What the parser said.
-        message: String,
+        message: Message,
     },
     /// A CSV record has a different number of fields than the header.
-    #[error("{at}: expected {expected} fields (as in the header), found {found}")]
     FieldCount {
         /// Where the record starts.
         at: Location,
@@ -68,27 +440,21 @@ pub enum Error {
         found: usize,
     },
     /// A quoted CSV field was still open at the end of the input.
-    #[error("{at}: unterminated quoted field (the quote opened on this line never closes)")]
     UnterminatedQuote {
         /// The line where the quote opened.
         at: Location,
     },
     /// An NDJSON line is not a JSON object.
-    #[error("{at}:{column}: invalid JSON: {message}")]
     Json {
         /// The line.
         at: Location,
         /// 1-based column reported by the JSON parser.
         column: usize,
-        /// What the parser said.
-        message: String,
+        /// What the parser said (and, for a JSON array input, what to set).
+        message: Message,
     },
     /// An input is not UTF-8: it starts with a UTF-16 or UTF-32 byte-order
     /// mark.
-    #[error(
-        "{input}: the input is {encoding} (it starts with a {encoding} byte-order mark), \
-         but fanfold reads UTF-8: convert it first, e.g. `iconv -f {encoding} -t UTF-8`"
-    )]
     Encoding {
         /// The input.
         input: String,
@@ -101,11 +467,6 @@ pub enum Error {
     /// than read the compressed bytes as records. The message says how to
     /// decompress it into fanfold's standard input (for an input named
     /// `<stdin>`: to pipe it through the tool first).
-    #[error(
-        "{input}: the input is {format}-compressed (it starts with the {format} magic number), \
-         and fanfold does not read compressed input yet: {}",
-        decompress_hint(input, *format)
-    )]
     Compressed {
         /// The input.
         input: String,
@@ -113,7 +474,6 @@ pub enum Error {
         format: Compression,
     },
     /// The header of a later CSV input differs from the first input's.
-    #[error("{input}: header {found:?} differs from the header of {first_input} {expected:?}")]
     HeaderMismatch {
         /// The input whose header differs.
         input: String,
@@ -124,11 +484,10 @@ pub enum Error {
         /// The first input's header fields.
         expected: Vec<String>,
     },
-    /// A flag names a column that does not exist.
-    #[error("{flag}: unknown column `{column}`; the columns are: {}", available.join(", "))]
+    /// A setting names a column that does not exist.
     UnknownColumn {
-        /// The flag that named it, e.g. `--group-by`.
-        flag: String,
+        /// The setting that named it, e.g. [`Setting::GroupBy`].
+        setting: Setting,
         /// The unknown name.
         column: String,
         /// The columns that do exist, in order.
@@ -136,7 +495,6 @@ pub enum Error {
     },
     /// A value under a numeric aggregate or a numeric sort key is not a
     /// number.
-    #[error("{at}: column `{column}`: `{value}` is not a number ({purpose})")]
     NotNumeric {
         /// Where the record starts.
         at: Location,
@@ -144,11 +502,10 @@ pub enum Error {
         column: String,
         /// The offending value (lossily decoded).
         value: String,
-        /// What needed the number, e.g. `sum:amount`.
-        purpose: String,
+        /// What needed the number, e.g. `sum:amount`, `sort_by amount:n`.
+        purpose: Message,
     },
     /// An NDJSON record has a key that the CSV output header lacks.
-    #[error("{at}: key `{key}` is not among the output columns ({}); pass --select to choose the columns", columns.join(", "))]
     UnexpectedKey {
         /// Where the record starts.
         at: Location,
@@ -158,34 +515,30 @@ pub enum Error {
         columns: Vec<String>,
     },
     /// A sum or mean is beyond the range of a 64-bit float.
-    #[error("{aggregate}: the result is beyond the range of a 64-bit float")]
     OutOfRange {
         /// The aggregate, e.g. `sum:amount`.
         aggregate: String,
     },
-    /// A flag's value is invalid.
-    #[error("{flag}: {message}")]
-    Flag {
-        /// The flag, e.g. `--agg`.
-        flag: String,
+    /// A setting's value is invalid.
+    Setting {
+        /// The setting, e.g. [`Setting::Agg`].
+        setting: Setting,
         /// What is wrong and how to fix it.
-        message: String,
+        message: Message,
     },
-    /// A jq expression (`--filter`, `--map`, `--reduce`) failed on a record,
-    /// or gave a result of the wrong kind.
-    #[error("{at}: {flag} `{expr}`: {message}")]
+    /// A jq expression (a filter, a map, a custom reducer's) failed on a
+    /// record, or gave a result of the wrong kind.
     Jq {
         /// The record it failed on.
         at: Location,
-        /// The flag that gave the expression, e.g. `--filter`.
-        flag: String,
+        /// The setting that gave the expression, e.g. [`Setting::Filter`].
+        setting: Setting,
         /// The expression as written.
         expr: String,
         /// What went wrong (jq's error value, or what was expected).
         message: String,
     },
-    /// More records were rejected than `--max-errors` allows.
-    #[error("--max-errors {limit}: {rejected} records rejected of {read} read; stopped")]
+    /// More records were rejected than [`Setting::MaxErrors`] allows.
     TooManyRejects {
         /// The limit as given (`10`, `0.5%`).
         limit: String,
@@ -194,43 +547,38 @@ pub enum Error {
         /// Records read so far.
         read: u64,
     },
-    /// An `--exec` command failed on a chunk after all its attempts: it
-    /// could not be started, exited with a non-zero status or by a signal,
-    /// ran past `--timeout`, or printed output that does not parse. With
-    /// `--on-error skip|reject` the chunk's records are set aside instead
-    /// (one reject entry for the chunk).
-    #[error("{0}")]
+    /// An external command ([`Setting::Exec`], [`Setting::ExecPersistent`])
+    /// failed on a chunk after all its attempts: it could not be started,
+    /// exited with a non-zero status or by a signal, ran past its timeout,
+    /// or printed output that does not parse. With `on_error` skip or
+    /// reject the chunk's records are set aside instead (one reject entry
+    /// for the chunk).
     Exec(Box<ExecError>),
     /// The run was stopped by a signal (SIGINT, SIGTERM) through
     /// [`crate::cancel::INTERRUPT`]; nothing was committed.
-    #[error("interrupted by signal {signal}")]
     Interrupted {
         /// The signal number (2: SIGINT, 15: SIGTERM).
         signal: i32,
     },
-    /// A reducer's state outgrew `--memory-limit` and cannot be spilled to
-    /// disk (the groups of a group-by).
-    #[error("--memory-limit {}: {message}", crate::units::human_bytes(*limit))]
+    /// A reducer's state outgrew [`Setting::MemoryLimit`] and cannot be
+    /// spilled to disk (the groups of a group-by).
     MemoryLimit {
         /// The memory limit, in bytes.
         limit: u64,
         /// What passed it, and how to get past it.
-        message: String,
+        message: Message,
     },
-    /// A `--journal` file cannot be used: it exists and `--resume` was not
-    /// given, it is not a fanfold journal, or it records a run with
-    /// different inputs or flags (the message says which changed).
-    #[error("{path} (--journal): {message}")]
+    /// A [`Setting::Journal`] file cannot be used: it exists and
+    /// [`Setting::Resume`] was not set, it is not a fanfold journal, or it
+    /// records a run with different inputs or settings (the message says
+    /// which changed).
     Journal {
         /// The journal file.
         path: String,
         /// What is wrong and how to go on.
-        message: String,
+        message: Message,
     },
     /// A worker panicked while processing a chunk: a bug in fanfold.
-    #[error(
-        "internal error while processing the chunk at {at}: {message} (this is a bug in fanfold)"
-    )]
     WorkerPanic {
         /// The first record of the chunk.
         at: Location,
@@ -238,48 +586,223 @@ pub enum Error {
         message: String,
     },
     /// Something that should not happen happened: a bug in fanfold.
-    #[error("internal error: {0} (this is a bug in fanfold)")]
     Internal(String),
 }
 
+impl ErrorKind {
+    /// Writes the message, naming settings with `name`.
+    fn render(
+        &self,
+        f: &mut fmt::Formatter<'_>,
+        name: &dyn Fn(Setting) -> &'static str,
+    ) -> fmt::Result {
+        match self {
+            ErrorKind::Io { path, note: None, source } => write!(f, "{path}: {source}"),
+            ErrorKind::Io { path, note: Some(note), source } => {
+                write!(f, "{path} ({}): {source}", note.display_with(name))
+            }
+            ErrorKind::Csv { at, message } => {
+                write!(f, "{at}: malformed CSV: {}", message.display_with(name))
+            }
+            ErrorKind::FieldCount { at, expected, found } => {
+                write!(f, "{at}: expected {expected} fields (as in the header), found {found}")
+            }
+            ErrorKind::UnterminatedQuote { at } => write!(
+                f,
+                "{at}: unterminated quoted field (the quote opened on this line never closes)"
+            ),
+            ErrorKind::Json { at, column, message } => {
+                write!(f, "{at}:{column}: invalid JSON: {}", message.display_with(name))
+            }
+            ErrorKind::Encoding { input, encoding } => write!(
+                f,
+                "{input}: the input is {encoding} (it starts with a {encoding} byte-order mark), \
+                 but fanfold reads UTF-8: convert it first, e.g. `iconv -f {encoding} -t UTF-8`"
+            ),
+            ErrorKind::Compressed { input, format } => write!(
+                f,
+                "{input}: the input is {format}-compressed (it starts with the {format} magic \
+                 number), and fanfold does not read compressed input yet: {}",
+                decompress_hint(input, *format)
+            ),
+            ErrorKind::HeaderMismatch { input, found, first_input, expected } => {
+                write!(f, "{input}: header {found:?} differs from the header of {first_input} {expected:?}")
+            }
+            ErrorKind::UnknownColumn { setting, column, available } => write!(
+                f,
+                "{}: unknown column `{column}`; the columns are: {}",
+                name(*setting),
+                available.join(", ")
+            ),
+            ErrorKind::NotNumeric { at, column, value, purpose } => write!(
+                f,
+                "{at}: column `{column}`: `{value}` is not a number ({})",
+                purpose.display_with(name)
+            ),
+            ErrorKind::UnexpectedKey { at, key, columns } => write!(
+                f,
+                "{at}: key `{key}` is not among the output columns ({}); pass {} to choose the \
+                 columns",
+                columns.join(", "),
+                name(Setting::Select)
+            ),
+            ErrorKind::OutOfRange { aggregate } => {
+                write!(f, "{aggregate}: the result is beyond the range of a 64-bit float")
+            }
+            ErrorKind::Setting { setting, message } => {
+                write!(f, "{}: {}", name(*setting), message.display_with(name))
+            }
+            ErrorKind::Jq { at, setting, expr, message } => {
+                write!(f, "{at}: {} `{expr}`: {message}", name(*setting))
+            }
+            ErrorKind::TooManyRejects { limit, rejected, read } => write!(
+                f,
+                "{} {limit}: {rejected} records rejected of {read} read; stopped",
+                name(Setting::MaxErrors)
+            ),
+            ErrorKind::Exec(e) => e.render(f, name),
+            ErrorKind::Interrupted { signal } => write!(f, "interrupted by signal {signal}"),
+            ErrorKind::MemoryLimit { limit, message } => write!(
+                f,
+                "{} {}: {}",
+                name(Setting::MemoryLimit),
+                crate::units::human_bytes(*limit),
+                message.display_with(name)
+            ),
+            ErrorKind::Journal { path, message } => {
+                write!(f, "{path} ({}): {}", name(Setting::Journal), message.display_with(name))
+            }
+            ErrorKind::WorkerPanic { at, message } => write!(
+                f,
+                "internal error while processing the chunk at {at}: {message} (this is a bug in \
+                 fanfold)"
+            ),
+            ErrorKind::Internal(m) => write!(f, "internal error: {m} (this is a bug in fanfold)"),
+        }
+    }
+}
+
+impl fmt::Display for ErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.render(f, &Setting::name)
+    }
+}
+
+impl std::error::Error for ErrorKind {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            ErrorKind::Io { source, .. } => Some(source),
+            _ => None,
+        }
+    }
+}
+
+impl From<ErrorKind> for Error {
+    fn from(kind: ErrorKind) -> Self {
+        Error(Box::new(kind))
+    }
+}
+
+impl From<ExecError> for Error {
+    fn from(e: ExecError) -> Self {
+        ErrorKind::Exec(Box::new(e)).into()
+    }
+}
+
+impl fmt::Debug for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.render(f, &Setting::name)
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.0.source()
+    }
+}
+
 impl Error {
-    /// A [`Error::Flag`] for `flag` with `message`.
-    pub fn flag(flag: impl Into<String>, message: impl Into<String>) -> Self {
-        Error::Flag { flag: flag.into(), message: message.into() }
+    /// What went wrong.
+    pub fn kind(&self) -> &ErrorKind {
+        &self.0
     }
 
-    /// An [`Error::Io`] for `path`.
+    /// What went wrong, by value.
+    pub fn into_kind(self) -> ErrorKind {
+        *self.0
+    }
+
+    /// The message with its settings named by `name` (the binary passes
+    /// its flag names); `Display` is `display_with(&Setting::name)`.
+    ///
+    /// ```
+    /// use fanfold::error::{Error, Setting};
+    /// let e = Error::setting(Setting::Threads, "must be at least 1");
+    /// assert_eq!(e.to_string(), "threads: must be at least 1");
+    /// let flag = |_: Setting| "--threads";
+    /// assert_eq!(e.display_with(&flag).to_string(), "--threads: must be at least 1");
+    /// ```
+    pub fn display_with<'a>(
+        &'a self,
+        name: &'a dyn Fn(Setting) -> &'static str,
+    ) -> impl fmt::Display + 'a {
+        DisplayWith(move |f: &mut fmt::Formatter<'_>| self.0.render(f, name))
+    }
+
+    /// An [`ErrorKind::Setting`] for `setting` with `message`.
+    pub fn setting(setting: Setting, message: impl Into<Message>) -> Self {
+        ErrorKind::Setting { setting, message: message.into() }.into()
+    }
+
+    /// An [`ErrorKind::Io`] for `path`.
     pub fn io(path: impl Into<String>, source: io::Error) -> Self {
-        Error::Io { path: path.into(), source }
+        ErrorKind::Io { path: path.into(), note: None, source }.into()
+    }
+
+    /// An [`ErrorKind::Io`] for `path`, with what the file is for (`note`,
+    /// printed in parentheses after the path: `journal`).
+    pub fn io_note(path: impl Into<String>, note: impl Into<Message>, source: io::Error) -> Self {
+        ErrorKind::Io { path: path.into(), note: Some(note.into()), source }.into()
+    }
+
+    /// An [`ErrorKind::Internal`]: a bug in fanfold.
+    pub fn internal(message: impl Into<String>) -> Self {
+        ErrorKind::Internal(message.into()).into()
     }
 
     /// True for errors that belong to one record (it cannot be parsed, a
     /// transform fails on it, a reducer cannot use a value): the ones
-    /// `--on-error skip|reject` sets aside instead of stopping.
+    /// `on_error` skip or reject sets aside instead of stopping.
     pub fn is_record_error(&self) -> bool {
         matches!(
-            self,
-            Error::Csv { .. }
-                | Error::FieldCount { .. }
-                | Error::Json { .. }
-                | Error::NotNumeric { .. }
-                | Error::UnexpectedKey { .. }
-                | Error::Jq { .. }
+            self.kind(),
+            ErrorKind::Csv { .. }
+                | ErrorKind::FieldCount { .. }
+                | ErrorKind::Json { .. }
+                | ErrorKind::NotNumeric { .. }
+                | ErrorKind::UnexpectedKey { .. }
+                | ErrorKind::Jq { .. }
         )
     }
 
     /// The place in the input the error names, if any.
     pub fn location(&self) -> Option<&Location> {
-        match self {
-            Error::Csv { at, .. }
-            | Error::FieldCount { at, .. }
-            | Error::UnterminatedQuote { at }
-            | Error::Json { at, .. }
-            | Error::NotNumeric { at, .. }
-            | Error::UnexpectedKey { at, .. }
-            | Error::Jq { at, .. }
-            | Error::WorkerPanic { at, .. } => Some(at),
-            Error::Exec(e) => Some(&e.at),
+        match self.kind() {
+            ErrorKind::Csv { at, .. }
+            | ErrorKind::FieldCount { at, .. }
+            | ErrorKind::UnterminatedQuote { at }
+            | ErrorKind::Json { at, .. }
+            | ErrorKind::NotNumeric { at, .. }
+            | ErrorKind::UnexpectedKey { at, .. }
+            | ErrorKind::Jq { at, .. }
+            | ErrorKind::WorkerPanic { at, .. } => Some(at),
+            ErrorKind::Exec(e) => Some(&e.at),
             _ => None,
         }
     }
@@ -287,15 +810,15 @@ impl Error {
     /// A short name of the error's kind, for reject reports: `csv`,
     /// `field_count`, `json`, `not_numeric`, `unexpected_key`, `transform`,
     /// `exec`, or `other`.
-    pub fn kind(&self) -> &'static str {
-        match self {
-            Error::Csv { .. } => "csv",
-            Error::FieldCount { .. } => "field_count",
-            Error::Json { .. } => "json",
-            Error::NotNumeric { .. } => "not_numeric",
-            Error::UnexpectedKey { .. } => "unexpected_key",
-            Error::Jq { .. } => "transform",
-            Error::Exec(_) => "exec",
+    pub fn kind_name(&self) -> &'static str {
+        match self.kind() {
+            ErrorKind::Csv { .. } => "csv",
+            ErrorKind::FieldCount { .. } => "field_count",
+            ErrorKind::Json { .. } => "json",
+            ErrorKind::NotNumeric { .. } => "not_numeric",
+            ErrorKind::UnexpectedKey { .. } => "unexpected_key",
+            ErrorKind::Jq { .. } => "transform",
+            ErrorKind::Exec(_) => "exec",
             _ => "other",
         }
     }
@@ -303,29 +826,24 @@ impl Error {
     /// True when this is a broken pipe on the output (the reader went away,
     /// as with `fanfold big.csv | head`), which the command treats as success.
     pub fn is_broken_pipe(&self) -> bool {
-        matches!(self, Error::Io { source, .. } if source.kind() == io::ErrorKind::BrokenPipe)
+        matches!(self.kind(), ErrorKind::Io { source, .. } if source.kind() == io::ErrorKind::BrokenPipe)
     }
 }
 
-/// How an `--exec` command failed on a chunk ([`Error::Exec`]).
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error(
-    "{at}-{last_line}: {flag} `{command}` failed after {attempts} attempt{}: {reason}{}",
-    if *.attempts == 1 { "" } else { "s" },
-    stderr_hint(.stderr)
-)]
+/// How an external command failed on a chunk ([`ErrorKind::Exec`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ExecError {
     /// The chunk's input and first line.
     pub at: Location,
     /// The chunk's last line.
     pub last_line: u64,
-    /// The step's flag: `--exec` or `--exec-persistent`.
-    pub flag: String,
+    /// The step's setting: [`Setting::Exec`] or [`Setting::ExecPersistent`].
+    pub setting: Setting,
     /// The command as written.
     pub command: String,
     /// What went wrong in the last attempt (`exit status 1`, `timed out
     /// after 30s; ...`, `its output line 3 is not a JSON object ...`).
-    pub reason: String,
+    pub reason: Message,
     /// Attempts made (1 + retries).
     pub attempts: u32,
     /// The end of the last attempt's standard error (at most
@@ -336,6 +854,43 @@ pub struct ExecError {
     /// it.
     pub records: u64,
 }
+
+impl ExecError {
+    /// The message with its settings named by `name`.
+    pub fn display_with<'a>(
+        &'a self,
+        name: &'a dyn Fn(Setting) -> &'static str,
+    ) -> impl fmt::Display + 'a {
+        DisplayWith(move |f: &mut fmt::Formatter<'_>| self.render(f, name))
+    }
+
+    fn render(
+        &self,
+        f: &mut fmt::Formatter<'_>,
+        name: &dyn Fn(Setting) -> &'static str,
+    ) -> fmt::Result {
+        write!(
+            f,
+            "{}-{}: {} `{}` failed after {} attempt{}: {}{}",
+            self.at,
+            self.last_line,
+            name(self.setting),
+            self.command,
+            self.attempts,
+            if self.attempts == 1 { "" } else { "s" },
+            self.reason.display_with(name),
+            stderr_hint(&self.stderr)
+        )
+    }
+}
+
+impl fmt::Display for ExecError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.render(f, &Setting::name)
+    }
+}
+
+impl std::error::Error for ExecError {}
 
 /// The last non-empty line of a command's standard error, for a message:
 /// `; stderr: ...` (at most 200 characters), or nothing.
@@ -350,7 +905,7 @@ fn stderr_hint(stderr: &str) -> String {
     }
 }
 
-/// How to get a compressed input into fanfold, for [`Error::Compressed`]:
+/// How to get a compressed input into fanfold, for [`ErrorKind::Compressed`]:
 /// decompress it with its tool into fanfold's standard input.
 fn decompress_hint(input: &str, format: Compression) -> String {
     if input == "<stdin>" {
@@ -435,15 +990,65 @@ mod tests {
     }
 
     #[test]
+    fn settings_are_named_by_the_library_and_by_the_caller() {
+        let e = Error::setting(Setting::Threads, "must be at least 1");
+        assert_eq!(e.to_string(), "threads: must be at least 1");
+        assert!(matches!(
+            e.kind(),
+            ErrorKind::Setting { setting: Setting::Threads, message } if message.to_string() == "must be at least 1"
+        ));
+        let flag = |s: Setting| match s {
+            Setting::Threads => "--threads",
+            Setting::MemoryLimit => "--memory-limit",
+            _ => "--other",
+        };
+        assert_eq!(e.display_with(&flag).to_string(), "--threads: must be at least 1");
+        let e: Error = ErrorKind::MemoryLimit {
+            limit: 1024,
+            message: msg!["too big; raise ", Setting::MemoryLimit],
+        }
+        .into();
+        assert_eq!(e.to_string(), "memory_limit 1.0 KiB: too big; raise memory_limit");
+        assert_eq!(
+            e.display_with(&flag).to_string(),
+            "--memory-limit 1.0 KiB: too big; raise --memory-limit"
+        );
+        assert!(matches!(e.into_kind(), ErrorKind::MemoryLimit { limit: 1024, .. }));
+    }
+
+    #[test]
+    fn every_setting_has_a_distinct_snake_case_name() {
+        let names: std::collections::HashSet<_> = Setting::ALL.iter().map(|s| s.name()).collect();
+        assert_eq!(names.len(), Setting::ALL.len());
+        for s in Setting::ALL {
+            assert_eq!(s.to_string(), s.name());
+            assert!(s.name().chars().all(|c| c.is_ascii_lowercase() || c == '_'), "{s}");
+        }
+        assert_eq!(SettingNames::default(), SettingNames(Setting::name));
+    }
+
+    #[test]
+    fn io_errors_keep_their_source() {
+        use std::error::Error as _;
+        let e = Error::io_note("j.json", Setting::Journal, io::Error::other("boom"));
+        assert_eq!(e.to_string(), "j.json (journal): boom");
+        assert!(e.source().is_some());
+        assert!(std::mem::size_of::<Result<()>>() <= 2 * std::mem::size_of::<usize>());
+    }
+
+    #[test]
     fn compressed_message_names_the_format_and_the_tool() {
-        let e = Error::Compressed { input: "my data.csv.gz".into(), format: Compression::Gzip };
+        let e: Error =
+            ErrorKind::Compressed { input: "my data.csv.gz".into(), format: Compression::Gzip }
+                .into();
         assert_eq!(
             e.to_string(),
             "my data.csv.gz: the input is gzip-compressed (it starts with the gzip magic \
              number), and fanfold does not read compressed input yet: decompress it first, \
              e.g. `gzip -dc 'my data.csv.gz' | fanfold -`"
         );
-        let e = Error::Compressed { input: "<stdin>".into(), format: Compression::Xz };
+        let e: Error =
+            ErrorKind::Compressed { input: "<stdin>".into(), format: Compression::Xz }.into();
         assert!(e.to_string().ends_with("yet: pipe it through `xz -dc` first"), "{e}");
     }
 }

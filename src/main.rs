@@ -37,7 +37,11 @@ fn main() -> ExitCode {
         Ok(0) => ExitCode::SUCCESS,
         Ok(_) => ExitCode::from(EXIT_REJECTED),
         Err(e) if e.is_broken_pipe() => ExitCode::SUCCESS,
-        Err(fanfold::Error::Interrupted { signal }) => {
+        Err(e) if matches!(e.kind(), fanfold::ErrorKind::Interrupted { .. }) => {
+            let signal = match e.kind() {
+                fanfold::ErrorKind::Interrupted { signal } => *signal,
+                _ => 0,
+            };
             eprintln!("fanfold: interrupted by signal {signal}; output files removed");
             if let Some(path) = &args.journal {
                 eprintln!(
@@ -50,7 +54,7 @@ fn main() -> ExitCode {
         Err(e) => {
             // Messages quote input (header names, fields, a command's
             // standard error): no raw control bytes on the terminal.
-            eprintln!("fanfold: error: {}", escape_control(&e.to_string()));
+            eprintln!("fanfold: error: {}", escape_control(&cli::flags::message(&e)));
             ExitCode::from(1)
         }
     }
@@ -78,8 +82,9 @@ fn run(args: &cli::Args, steps: Vec<fanfold::transform::Step>) -> fanfold::Resul
     output.commit()?;
     // The output is in place: the journal has done its work.
     if let Some(path) = &args.journal {
-        std::fs::remove_file(path)
-            .map_err(|e| fanfold::Error::io(format!("{} (--journal)", path.display()), e))?;
+        std::fs::remove_file(path).map_err(|e| {
+            fanfold::Error::io_note(path.display().to_string(), fanfold::Setting::Journal, e)
+        })?;
     }
     if args.stats {
         print_stats(&stats);

@@ -19,7 +19,7 @@
 //! on when every earlier chunk has been merged), so the message does not
 //! depend on scheduling. Then the reader stops, queued chunks are skipped,
 //! and the error is returned. A panic in a worker becomes
-//! [`Error::WorkerPanic`] naming the chunk's first line.
+//! [`ErrorKind::WorkerPanic`] naming the chunk's first line.
 //!
 //! With a [`Journal`] ([`run_journaled`], `--journal`), a worker records
 //! what the chain made of its chunk before the chunk is merged, and a chunk
@@ -36,7 +36,7 @@ use std::time::Instant;
 
 use crossbeam_channel::{bounded, unbounded};
 
-use crate::error::{Error, Location, Result};
+use crate::error::{Error, ErrorKind, Location, Result, Setting, SettingNames};
 use crate::parse::{for_each_record_or, BadRecord, ParseOptions};
 use crate::record::Record;
 use crate::reduce::{Reducer, Sink};
@@ -49,7 +49,7 @@ pub use journal::{Journal, JournalSpec};
 pub use crate::cancel::INTERRUPT;
 
 fn interrupted() -> Option<Error> {
-    crate::cancel::signal().map(|signal| Error::Interrupted { signal })
+    crate::cancel::signal().map(|signal| ErrorKind::Interrupted { signal }.into())
 }
 
 /// Parallelism and bad-record settings.
@@ -69,6 +69,9 @@ pub struct ExecOptions {
     /// Total size of the inputs in bytes, when known (for the progress
     /// bar's ETA).
     pub input_bytes: Option<u64>,
+    /// How the text of a rejected record's error names settings (the
+    /// messages in the rejects file; see [`crate::error`]).
+    pub setting_names: SettingNames,
 }
 
 /// What a run did, for `--stats`.
@@ -161,8 +164,8 @@ pub fn run<R: Reducer>(
 /// in it, durably, before it is merged (see [`journal`]).
 ///
 /// # Errors
-/// As [`run`], plus the journal's: [`Error::Journal`] for an entry that
-/// does not match its chunk, [`Error::Io`] naming the journal.
+/// As [`run`], plus the journal's: [`ErrorKind::Journal`] for an entry that
+/// does not match its chunk, [`ErrorKind::Io`] naming the journal.
 ///
 /// # Panics
 /// When `opts.threads` or `opts.max_in_flight` is 0.
@@ -183,7 +186,7 @@ pub fn run_journaled<R: Reducer>(
         .num_threads(opts.threads)
         .thread_name(|i| format!("fanfold-worker-{i}"))
         .build()
-        .map_err(|e| Error::flag("--threads", e.to_string()))?;
+        .map_err(|e| Error::setting(Setting::Threads, e.to_string()))?;
     let parse = Arc::new(parse);
     let cancel = Arc::new(AtomicBool::new(false));
     let in_flight = Arc::new(AtomicU64::new(0));
@@ -243,8 +246,7 @@ pub fn run_journaled<R: Reducer>(
                     } else {
                         let chain = chain.as_deref();
                         let journal = journal.as_deref();
-                        let on_error = opts.on_error;
-                        process(&chunk, &parse, chain, &*reducer, on_error, journal, &cancel)
+                        process(&chunk, &parse, chain, &*reducer, &opts, journal, &cancel)
                     };
                     let _ = recycle.try_send(chunk.data);
                     let _ = tx.send((seq, res));
@@ -279,7 +281,9 @@ pub fn run_journaled<R: Reducer>(
                             let read = stats.records_read + j.index + 1;
                             if max.exceeded(rejected, read, false) {
                                 let limit = max.to_string();
-                                return Err(Error::TooManyRejects { limit, rejected, read });
+                                return Err(
+                                    ErrorKind::TooManyRejects { limit, rejected, read }.into()
+                                );
                             }
                         }
                     }
@@ -326,7 +330,7 @@ pub fn run_journaled<R: Reducer>(
         stats.chunks = next;
         match (failure.or_else(interrupted), joined) {
             (Some(e), _) => Err(e),
-            (None, Err(panic)) => Err(Error::Internal(format!(
+            (None, Err(panic)) => Err(Error::internal(format!(
                 "the reader thread panicked: {}",
                 panic_message(&*panic)
             ))),
@@ -342,11 +346,12 @@ pub fn run_journaled<R: Reducer>(
     let total = outcome?;
     if let Some(max) = opts.max_errors {
         if max.exceeded(stats.records_rejected, stats.records_read, true) {
-            return Err(Error::TooManyRejects {
+            return Err(ErrorKind::TooManyRejects {
                 limit: max.to_string(),
                 rejected: stats.records_rejected,
                 read: stats.records_read,
-            });
+            }
+            .into());
         }
     }
     reducer.finish(total, sink)?;
@@ -367,17 +372,18 @@ fn process<R: Reducer>(
     parse: &ParseOptions,
     chain: Option<&Chain>,
     reducer: &R,
-    on_error: OnError,
+    opts: &ExecOptions,
     journal: Option<&Journal>,
     cancel: &AtomicBool,
 ) -> Result<ChunkOutput<R::Partial>> {
+    let (on_error, names) = (opts.on_error, opts.setting_names);
     let run = || -> Result<ChunkOutput<R::Partial>> {
         let mut partial = reducer.empty();
         let mut rejects = Vec::new();
         let bad = |rejects: &mut Vec<Reject>, e: Error, at: BadRecord<'_>| match on_error {
             OnError::Fail => Err(e),
             OnError::Skip | OnError::Reject => {
-                rejects.push(Reject::new(&e, at.raw, at.offset, chunk.seq, at.index));
+                rejects.push(Reject::new(&e, at.raw, at.offset, chunk.seq, at.index, names));
                 Ok(())
             }
         };
@@ -402,7 +408,7 @@ fn process<R: Reducer>(
                             return Err(e);
                         }
                         if cancel.load(Ordering::Relaxed) {
-                            return Err(Error::Internal("the run was stopped".into()));
+                            return Err(Error::internal("the run was stopped"));
                         }
                         journal.record(chunk, &mapped, &rejects)?;
                         mapped
@@ -437,7 +443,8 @@ fn process<R: Reducer>(
         Err(panic) => {
             let message = panic_message(&*panic);
             let input = parse.input_names.get(chunk.input).cloned().unwrap_or_default();
-            Err(Error::WorkerPanic { at: Location { input, line: chunk.first_line }, message })
+            Err(ErrorKind::WorkerPanic { at: Location { input, line: chunk.first_line }, message }
+                .into())
         }
     }
 }

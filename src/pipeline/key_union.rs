@@ -7,7 +7,7 @@ use std::io::Write;
 use std::sync::Arc;
 
 use super::Pipeline;
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, Setting};
 use crate::exec::{self, ExecOptions, RunStats};
 use crate::format::Format;
 use crate::parse::ParseOptions;
@@ -27,7 +27,7 @@ impl Pipeline {
         let out_delimiter = self.output_delimiter(out_format);
         let dir = self.resolved_temp_dir();
         let tmp = tempfile::NamedTempFile::new_in(&dir)
-            .map_err(|e| Error::io(format!("{} (--temp-dir)", dir.display()), e))?;
+            .map_err(|e| Error::io_note(dir.display().to_string(), Setting::TempDir, e))?;
         let tmp_name = tmp.path().display().to_string();
         let keys = Arc::new(parking_lot::Mutex::new(Vec::new()));
         let mut first = self.clone();
@@ -68,6 +68,7 @@ impl Pipeline {
             max_errors: None,
             progress: false,
             input_bytes: None,
+            setting_names: self.setting_names,
         };
         let reducer = Arc::new(Concat::new(encoder));
         let written = exec::run(splitter, parse, None, reducer, &mut sink, None, opts)?;

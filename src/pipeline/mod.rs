@@ -10,6 +10,7 @@ mod plan;
 mod run;
 mod run_with;
 
+use crate::error::SettingNames;
 use std::path::PathBuf;
 
 use crate::exec::JournalSpec;
@@ -45,7 +46,7 @@ pub enum ReduceSpec {
     /// order, missing last), per group of `group_by` (none: over all
     /// records); groups in group-by order. See [`TopK`](crate::reduce::TopK).
     TopK {
-        /// Records kept per group (at least 1; 0 is an [`Error::Flag`](crate::Error::Flag)).
+        /// Records kept per group (at least 1; 0 is an [`ErrorKind::Setting`](crate::ErrorKind::Setting)).
         k: usize,
         /// Sort keys (none: input order).
         keys: Vec<SortKeySpec>,
@@ -123,7 +124,7 @@ pub struct Pipeline {
     /// their partials) and the reducer's state; the state gets what the
     /// window leaves, at least half (see [`Plan::state_budget`]). A sort
     /// spills sorted runs to `temp_dir` past it; a group-by fails with
-    /// [`Error::MemoryLimit`](crate::Error::MemoryLimit). Not covered: the final merge's read buffers
+    /// [`ErrorKind::MemoryLimit`](crate::ErrorKind::MemoryLimit). Not covered: the final merge's read buffers
     /// (bounded by the same budget, 16 KiB to 1 MiB per spilled run), output
     /// buffers, and the allocator's slack.
     pub memory_limit: Option<u64>,
@@ -143,6 +144,11 @@ pub struct Pipeline {
     /// place; remove it once the output is safely committed (the command
     /// does). `None`: no journal (the default).
     pub journal: Option<JournalSpec>,
+    /// How the text a run makes of an error names settings: the messages
+    /// in the rejects file (see [`crate::error`]). The default,
+    /// [`Setting::name`](crate::Setting::name), names them as the library
+    /// does; a front end sets its own names (the command line: its flags).
+    pub setting_names: SettingNames,
 }
 
 impl Pipeline {
@@ -172,6 +178,7 @@ impl Pipeline {
             temp_dir: None,
             progress: false,
             journal: None,
+            setting_names: SettingNames::default(),
         }
     }
 

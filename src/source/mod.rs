@@ -57,7 +57,7 @@ impl Input {
     /// the run even while no byte arrives.
     ///
     /// # Errors
-    /// [`Error::Io`] naming the input when it cannot be opened (opening a
+    /// [`ErrorKind::Io`](crate::ErrorKind::Io) naming the input when it cannot be opened (opening a
     /// FIFO waits for its writer, as `open(2)` does).
     pub fn open(&self) -> Result<Box<dyn Read + Send>> {
         self.open_stream().map(|(reader, _)| reader)
@@ -111,7 +111,7 @@ impl Read for InterruptibleRead {
     /// The read's errors, the poll's (other than `EINTR`), and, once
     /// [`crate::cancel::INTERRUPT`] is set, an error of kind
     /// [`io::ErrorKind::Other`] saying so ([`crate::Splitter`] turns it into
-    /// [`Error::Interrupted`]).
+    /// [`ErrorKind::Interrupted`]).
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         loop {
             if let Some(signal) = crate::cancel::signal() {

@@ -18,7 +18,7 @@ use jaq_core::load::{Arena, File, Loader};
 use jaq_core::{data, unwrap_valr, Compiler, Ctx, ValT, Vars};
 use jaq_json::{Num, Val};
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, Setting};
 use crate::record::Field;
 use crate::syntax::json::write_json_string;
 use crate::syntax::number::is_json_number;
@@ -36,7 +36,7 @@ thread_local! {
 /// on any thread.
 #[derive(Debug, Clone)]
 pub struct JqProgram {
-    flag: String,
+    setting: Setting,
     code: String,
     /// Names of the global variables the program may use (with `$`), bound
     /// in this order by [`JqProgram::run`].
@@ -46,22 +46,22 @@ pub struct JqProgram {
 
 impl PartialEq for JqProgram {
     fn eq(&self, other: &Self) -> bool {
-        self.flag == other.flag && self.code == other.code && self.vars == other.vars
+        self.setting == other.setting && self.code == other.code && self.vars == other.vars
     }
 }
 
 impl Eq for JqProgram {}
 
 impl JqProgram {
-    /// Parses and compiles `code`, given by `flag` (named in errors), with
+    /// Parses and compiles `code`, given by `setting` (named in errors), with
     /// the global variables `vars` (each starting with `$`).
     ///
     /// # Errors
-    /// [`Error::Flag`] naming `flag` with jaq's parse or compile error and
+    /// [`ErrorKind::Setting`](crate::ErrorKind::Setting) naming `setting` with jaq's parse or compile error and
     /// the column (1-based, in characters) where it was found.
-    pub fn new(flag: &str, code: &str, vars: &[&str]) -> Result<Self> {
+    pub fn new(setting: Setting, code: &str, vars: &[&str]) -> Result<Self> {
         let program = JqProgram {
-            flag: flag.to_string(),
+            setting,
             code: code.to_string(),
             vars: vars.iter().map(|v| v.to_string()).collect(),
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
@@ -75,9 +75,9 @@ impl JqProgram {
         &self.code
     }
 
-    /// The flag that gave it.
-    pub fn flag(&self) -> &str {
-        &self.flag
+    /// The setting that gave it.
+    pub fn setting(&self) -> Setting {
+        self.setting
     }
 
     fn compile(&self) -> Result<Compiled> {
@@ -86,7 +86,7 @@ impl JqProgram {
             let offset = (at.as_ptr() as usize).saturating_sub(code.as_ptr() as usize);
             code.get(..offset.min(code.len())).map_or(1, |s| s.chars().count() + 1)
         };
-        let bad = |message: String| Error::flag(self.flag.clone(), message);
+        let bad = |message: String| Error::setting(self.setting, message);
         let defs = jaq_core::defs().chain(jaq_std::defs()).chain(jaq_json::defs());
         let funs = jaq_core::funs().chain(jaq_std::funs()).chain(jaq_json::funs());
         let loader = Loader::new(defs);
@@ -345,7 +345,7 @@ mod tests {
 
     #[test]
     fn filters_run_and_report_errors() {
-        let p = JqProgram::new("--filter", ".amount > 5", &[]).unwrap();
+        let p = JqProgram::new(Setting::Filter, ".amount > 5", &[]).unwrap();
         let obj = |v: Val| {
             let mut m = jaq_json::Map::default();
             m.insert(Val::utf8_str(b"amount".to_vec()), v);
@@ -353,16 +353,16 @@ mod tests {
         };
         assert!(p.any_truthy(obj(Val::from(6isize))).unwrap());
         assert!(!p.any_truthy(obj(Val::from(5isize))).unwrap());
-        let q = JqProgram::new("--map", ".amount + 1", &[]).unwrap();
+        let q = JqProgram::new(Setting::Map, ".amount + 1", &[]).unwrap();
         let err = q.run(obj(Val::utf8_str(b"x".to_vec())), Vec::new(), |_| true).unwrap_err();
         assert!(err.contains("cannot"), "{err}");
     }
 
     #[test]
-    fn syntax_errors_name_the_flag_and_column() {
-        let e = JqProgram::new("--filter", ".a >", &[]).unwrap_err().to_string();
-        assert!(e.starts_with("--filter: cannot parse `.a >`"), "{e}");
-        let e = JqProgram::new("--map", "nosuchfn(1)", &[]).unwrap_err().to_string();
+    fn syntax_errors_name_the_setting_and_column() {
+        let e = JqProgram::new(Setting::Filter, ".a >", &[]).unwrap_err().to_string();
+        assert!(e.starts_with("filter: cannot parse `.a >`"), "{e}");
+        let e = JqProgram::new(Setting::Map, "nosuchfn(1)", &[]).unwrap_err().to_string();
         assert!(e.contains("undefined filter `nosuchfn`"), "{e}");
     }
 }

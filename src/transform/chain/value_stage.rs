@@ -11,7 +11,7 @@ use std::sync::Arc;
 use jaq_json::Val;
 
 use super::record_view::{jq_error, not_object, step_error, view_fields};
-use crate::error::Result;
+use crate::error::{Result, Setting};
 use crate::record::{ColumnRef, Field, LineCursor, Record};
 use crate::syntax::json::write_json_string;
 use crate::transform::custom::{JsonRecord, MapRecord};
@@ -50,7 +50,7 @@ pub(super) struct ValueStage {
     pub(super) steps: Vec<ValueStep>,
     /// The last map step (flag, expression), named when a result is not an
     /// object.
-    pub(super) last_map: (String, String),
+    pub(super) last_map: (Setting, String),
 }
 
 /// Where a record the value stage wrote came from: its line, byte offset
@@ -218,8 +218,7 @@ impl ValueStep {
                 }
             }
             ValueStep::Rust(m) => {
-                let err =
-                    |msg: String| step_error(rec, &("map".to_string(), m.name().to_string()), msg);
+                let err = |msg: String| step_error(rec, &(Setting::Map, m.name().to_string()), msg);
                 let mut outs = Vec::new();
                 for v in current {
                     let mut text = Vec::new();

@@ -25,7 +25,7 @@
 //!   full jitter (the `backon` crate): the n-th retry waits
 //!   `d + random(0, d)` with `d = retry_delay × 2^(n-1)`, at most
 //!   `retry_max_delay`.
-//! - **A chunk that still fails** becomes an [`crate::Error::Exec`], which
+//! - **A chunk that still fails** becomes an [`crate::ErrorKind::Exec`], which
 //!   `--on-error` handles like a bad record: `fail` stops the run (the
 //!   first failure in input order), `skip` and `reject` drop the records
 //!   that reached the step and go on. `reject` writes one entry per failed
