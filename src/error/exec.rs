@@ -5,7 +5,7 @@ use std::fmt;
 use super::message::DisplayWith;
 use super::{Location, Message, Setting};
 
-/// How an external command failed on a chunk ([`ErrorKind::Exec`]).
+/// How an external command failed on a chunk ([`ErrorKind::Exec`](super::ErrorKind::Exec)).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ExecError {
     /// The chunk's input and first line.

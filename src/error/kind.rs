@@ -7,7 +7,7 @@ use std::io;
 use super::{ExecError, Location, Message, Setting};
 use crate::format::Compression;
 
-/// What went wrong: the kinds of [`Error`].
+/// What went wrong: the kinds of [`Error`](super::Error).
 ///
 /// Variants that come from input carry a [`Location`]; variants that come
 /// from configuration name the [`Setting`].

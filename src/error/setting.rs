@@ -8,7 +8,7 @@ use std::fmt;
 /// it), named in errors.
 ///
 /// [`Setting::name`] is the library's name for it (the builder's method);
-/// a front end can name it its own way ([`Error::display_with`]).
+/// a front end can name it its own way ([`Error::display_with`](super::Error::display_with)).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 #[non_exhaustive]
 pub enum Setting {
