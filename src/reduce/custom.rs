@@ -78,10 +78,12 @@ impl CustomReduce {
         vars: Vec<Val>,
     ) -> std::result::Result<Option<Val>, String> {
         let mut last = None;
-        program.run(input, vars, |v| {
-            last = Some(v);
-            true
-        })?;
+        program
+            .run(input, vars, |v| {
+                last = Some(v);
+                true
+            })
+            .map_err(crate::transform::JqError::into_message)?;
         Ok(last)
     }
 
@@ -171,7 +173,7 @@ impl Reducer for CustomReduce {
                     false
                 }
             })
-            .map_err(|m| flag_error(&self.finish, m))?;
+            .map_err(|m| flag_error(&self.finish, m.into_message()))?;
         if let Some(v) = bad {
             return Err(flag_error(
                 &self.finish,

@@ -136,21 +136,21 @@ impl JqProgram {
     /// every output in order until it returns `false`.
     ///
     /// # Errors
-    /// jq's runtime error (e.g. `.x + 1` on a string), as text; the caller
-    /// adds the record's place.
+    /// A [`JqError`]: jq's runtime error (e.g. `.x + 1` on a string); the
+    /// caller adds the record's place.
     pub fn run(
         &self,
         input: Val,
         vars: Vec<Val>,
         mut each: impl FnMut(Val) -> bool,
-    ) -> std::result::Result<(), String> {
+    ) -> std::result::Result<(), JqError> {
         let filter = COMPILED.with(|cache| {
             if let Some(f) = cache.borrow().get(&self.id) {
                 return Ok(f.clone());
             }
-            let f = Rc::new(self.compile().map_err(|e| e.to_string())?);
+            let f = Rc::new(self.compile().map_err(|e| JqError(e.to_string()))?);
             cache.borrow_mut().insert(self.id, f.clone());
-            Ok::<_, String>(f)
+            Ok::<_, JqError>(f)
         })?;
         let ctx = Ctx::<data::JustLut<Val>>::new(&filter.lut, Vars::new(vars));
         for out in filter.id.run((ctx, input)).map(unwrap_valr) {
@@ -160,7 +160,7 @@ impl JqProgram {
                         break;
                     }
                 }
-                Err(e) => return Err(error_text(&e)),
+                Err(e) => return Err(JqError(error_text(&e))),
             }
         }
         Ok(())
@@ -171,7 +171,7 @@ impl JqProgram {
     ///
     /// # Errors
     /// As [`JqProgram::run`].
-    pub fn any_truthy(&self, input: Val) -> std::result::Result<bool, String> {
+    pub fn any_truthy(&self, input: Val) -> std::result::Result<bool, JqError> {
         let mut kept = false;
         self.run(input, Vec::new(), |v| {
             kept = v.as_bool();
@@ -180,6 +180,33 @@ impl JqProgram {
         Ok(kept)
     }
 }
+
+/// A jq program's failure on one value, as text: jq's runtime error (e.g.
+/// `.x + 1` on a string; `error("text")` shows the text without JSON
+/// quotes), or a JSON literal jaq cannot read. It names no record: the
+/// caller adds the record's place ([`ErrorKind::Jq`](crate::ErrorKind::Jq)).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JqError(String);
+
+impl JqError {
+    /// The error's text.
+    pub fn message(&self) -> &str {
+        &self.0
+    }
+
+    /// The error's text, by value.
+    pub fn into_message(self) -> String {
+        self.0
+    }
+}
+
+impl std::fmt::Display for JqError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for JqError {}
 
 fn error_text(e: &jaq_core::Error<Val>) -> String {
     let text = e.to_string();
@@ -244,8 +271,8 @@ impl ValueOptions {
 ///
 /// # Errors
 /// A JSON literal jaq cannot read (the record parser has already accepted
-/// it, so this is not expected), as text.
-pub fn field_value(field: Field<'_>, opts: &ValueOptions) -> std::result::Result<Val, String> {
+/// it, so this is not expected), as a [`JqError`].
+pub fn field_value(field: Field<'_>, opts: &ValueOptions) -> std::result::Result<Val, JqError> {
     Ok(match field {
         Field::Absent | Field::Null => Val::Null,
         Field::Text(t) => match opts.classify(t) {
@@ -255,7 +282,7 @@ pub fn field_value(field: Field<'_>, opts: &ValueOptions) -> std::result::Result
             TextKind::String => Val::utf8_str(t.to_vec()),
         },
         Field::JsonString(raw) => {
-            let v = jaq_json::read::parse_single(raw).map_err(|e| e.to_string())?;
+            let v = jaq_json::read::parse_single(raw).map_err(|e| JqError(e.to_string()))?;
             let is_marker =
                 !opts.null_markers.is_empty() && field.text().is_some_and(|t| opts.is_marker(&t));
             if is_marker {
@@ -264,7 +291,9 @@ pub fn field_value(field: Field<'_>, opts: &ValueOptions) -> std::result::Result
                 v
             }
         }
-        Field::JsonOther(raw) => jaq_json::read::parse_single(raw).map_err(|e| e.to_string())?,
+        Field::JsonOther(raw) => {
+            jaq_json::read::parse_single(raw).map_err(|e| JqError(e.to_string()))?
+        }
     })
 }
 
@@ -355,7 +384,7 @@ mod tests {
         assert!(!p.any_truthy(obj(Val::from(5isize))).unwrap());
         let q = JqProgram::new(Setting::Map, ".amount + 1", &[]).unwrap();
         let err = q.run(obj(Val::utf8_str(b"x".to_vec())), Vec::new(), |_| true).unwrap_err();
-        assert!(err.contains("cannot"), "{err}");
+        assert!(err.message().contains("cannot"), "{err}");
     }
 
     #[test]

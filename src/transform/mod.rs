@@ -19,7 +19,7 @@ pub use command::{persistent, vote};
 pub use command::{ExecFormat, ExecMode, ExecSpec, ExecStats};
 pub use custom::{JsonRecord, MapError, MapRecord};
 pub use fast_filter::FastFilter;
-pub use jq::{JqProgram, ValueOptions};
+pub use jq::{JqError, JqProgram, ValueOptions};
 
 use crate::error::{Error, ErrorKind, Result, Setting};
 use crate::record::{ColumnRef, Source};

@@ -30,7 +30,10 @@ pub(crate) fn record_value(
     };
     let mut map = jaq_json::Map::default();
     for (key, field) in fields {
-        map.insert(Val::utf8_str(key), field_value(field, opts)?);
+        map.insert(
+            Val::utf8_str(key),
+            field_value(field, opts).map_err(crate::transform::JqError::into_message)?,
+        );
     }
     Ok(Val::obj(map))
 }

@@ -114,10 +114,13 @@ pub(super) fn keep(
         }
         let mut map = jaq_json::Map::default();
         for (key, field) in view_fields(rec, view) {
-            let value = field_value(field, opts).map_err(|m| jq_error(rec, program, m))?;
+            let value =
+                field_value(field, opts).map_err(|m| jq_error(rec, program, m.into_message()))?;
             map.insert(Val::utf8_str(key), value);
         }
-        let kept = program.any_truthy(Val::obj(map)).map_err(|m| jq_error(rec, program, m))?;
+        let kept = program
+            .any_truthy(Val::obj(map))
+            .map_err(|m| jq_error(rec, program, m.into_message()))?;
         if !kept {
             return Ok(false);
         }
@@ -144,7 +147,7 @@ impl ValueStage {
         let mut originals = Vec::with_capacity(keyed.len());
         for (key, field) in &keyed {
             let value = field_value(*field, &writer.opts)
-                .map_err(|m| step_error(rec, &self.last_map, m))?;
+                .map_err(|m| step_error(rec, &self.last_map, m.into_message()))?;
             map.insert(Val::utf8_str(key.clone()), value.clone());
             originals.push((key.as_slice(), value, *field));
         }
@@ -194,7 +197,7 @@ impl ValueStep {
         match self {
             ValueStep::Filter(p) => {
                 for v in current {
-                    if p.any_truthy(v.clone()).map_err(|m| jq_error(rec, p, m))? {
+                    if p.any_truthy(v.clone()).map_err(|m| jq_error(rec, p, m.into_message()))? {
                         next.push(v);
                     }
                 }
@@ -211,7 +214,7 @@ impl ValueStep {
                             false
                         }
                     })
-                    .map_err(|m| jq_error(rec, p, m))?;
+                    .map_err(|m| jq_error(rec, p, m.into_message()))?;
                     if let Some(m) = bad {
                         return Err(jq_error(rec, p, m));
                     }

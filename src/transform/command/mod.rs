@@ -91,7 +91,8 @@ pub mod vote;
 
 pub use process::STDERR_TAIL_BYTES;
 pub use spec::{
-    parse_duration, ExecFormat, ExecMode, ExecSpec, DEFAULT_RETRY_DELAY, DEFAULT_RETRY_MAX_DELAY,
+    parse_duration, DurationError, ExecFormat, ExecMode, ExecSpec, DEFAULT_RETRY_DELAY,
+    DEFAULT_RETRY_MAX_DELAY,
 };
 pub use stage::ExecStats;
 pub(crate) use stage::{merge_stats, ExecStage};

@@ -211,9 +211,9 @@ impl ExecSpec {
 /// `30s`, `1.5m`, `2h`); a bare number is seconds.
 ///
 /// # Errors
-/// A message when the text is not such a duration, or is negative or not
-/// finite.
-pub fn parse_duration(s: &str) -> std::result::Result<Duration, String> {
+/// A [`DurationError`] when the text is not such a duration, or is
+/// negative or not finite.
+pub fn parse_duration(s: &str) -> std::result::Result<Duration, DurationError> {
     let t = s.trim();
     let split = t.find(|c: char| !c.is_ascii_digit() && c != '.').unwrap_or(t.len());
     let (num, unit) = t.split_at(split);
@@ -222,11 +222,29 @@ pub fn parse_duration(s: &str) -> std::result::Result<Duration, String> {
         "ms" => 1e-3,
         "m" | "min" => 60.0,
         "h" => 3600.0,
-        other => return Err(format!("unknown unit `{other}` in `{s}`; use e.g. 500ms, 30s, 2m")),
+        other => {
+            return Err(DurationError(format!(
+                "unknown unit `{other}` in `{s}`; use e.g. 500ms, 30s, 2m"
+            )))
+        }
     };
-    let n: f64 = num.parse().map_err(|_| format!("`{s}` is not a duration; use e.g. 30s"))?;
-    Duration::try_from_secs_f64(n * secs).map_err(|_| format!("`{s}`: out of range"))
+    let n: f64 =
+        num.parse().map_err(|_| DurationError(format!("`{s}` is not a duration; use e.g. 30s")))?;
+    Duration::try_from_secs_f64(n * secs).map_err(|_| DurationError(format!("`{s}`: out of range")))
 }
+
+/// Why a text is not a duration ([`parse_duration`]): the message names
+/// the text and what a duration looks like.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DurationError(String);
+
+impl std::fmt::Display for DurationError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for DurationError {}
 
 /// `1.5s`, `200ms`, `2m`.
 pub(crate) fn show_duration(d: Duration) -> String {
