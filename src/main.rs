@@ -37,26 +37,25 @@ fn main() -> ExitCode {
         Ok(0) => ExitCode::SUCCESS,
         Ok(_) => ExitCode::from(EXIT_REJECTED),
         Err(e) if e.is_broken_pipe() => ExitCode::SUCCESS,
-        Err(e) if matches!(e.kind(), fanfold::ErrorKind::Interrupted { .. }) => {
-            let signal = match e.kind() {
-                fanfold::ErrorKind::Interrupted { signal } => *signal,
-                _ => 0,
-            };
-            eprintln!("fanfold: interrupted by signal {signal}; output files removed");
-            if let Some(path) = &args.journal {
-                eprintln!(
-                    "fanfold: the chunks done are kept in {}: run again with --resume to go on",
-                    escape_control(&path.display().to_string())
-                );
+        Err(e) => match *e.kind() {
+            fanfold::ErrorKind::Interrupted { signal } => {
+                eprintln!("fanfold: interrupted by signal {signal}; output files removed");
+                if let Some(path) = &args.journal {
+                    eprintln!(
+                        "fanfold: the chunks done are kept in {}: run again with --resume to go on",
+                        escape_control(&path.display().to_string())
+                    );
+                }
+                ExitCode::from((128 + signal).clamp(0, 255) as u8)
             }
-            ExitCode::from((128 + signal).clamp(0, 255) as u8)
-        }
-        Err(e) => {
-            // Messages quote input (header names, fields, a command's
-            // standard error): no raw control bytes on the terminal.
-            eprintln!("fanfold: error: {}", escape_control(&cli::flags::message(&e)));
-            ExitCode::from(1)
-        }
+            _ => {
+                // Messages quote input (header names, fields, a command's
+                // standard error): no raw control bytes on the terminal;
+                // they name the library's settings as this command's flags.
+                eprintln!("fanfold: error: {}", escape_control(&cli::flags::message(&e)));
+                ExitCode::from(1)
+            }
+        },
     }
 }
 

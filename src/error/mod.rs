@@ -27,7 +27,13 @@
 //! with the [`SettingNames`] the run carries (`Pipeline::setting_names`,
 //! [`Setting::name`] by default), so the rejects file of a library run
 //! names settings, and the binary, which sets its flag names there, writes
-//! the same bytes it always wrote.
+//! the same bytes it always wrote. ([`crate::exec::ExecOptions`] carries
+//! it down to the workers; `Reject::new` renders with it.)
+//!
+//! Two texts still hold flag-like names, on purpose: the setting labels of
+//! a journal's fingerprint (`--null was ...` in an [`ErrorKind::Journal`]
+//! on resume), which are part of the journal file's format, and a few
+//! [`ErrorKind::Internal`] messages, which only a bug in fanfold can show.
 
 mod exec;
 mod kind;

@@ -100,7 +100,7 @@ pub struct Reject {
     pub chunk: u64,
     /// Its position among the chunk's records, from 0.
     pub index: u64,
-    /// The error's kind ([`Error::kind`]).
+    /// The error's kind ([`Error::kind_name`]).
     pub kind: &'static str,
     /// The error message.
     pub message: String,

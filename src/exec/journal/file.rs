@@ -32,7 +32,7 @@ use crate::transform::Mapped;
 const MAGIC: &[u8; 8] = b"FANFOLDJ";
 /// The format version this build writes and reads.
 const VERSION: u32 = 1;
-/// The [`Reject::kind`]s there are ([`Error::kind`]).
+/// The [`Reject::kind`]s there are ([`Error::kind_name`]).
 const KINDS: [&str; 8] =
     ["csv", "field_count", "json", "not_numeric", "unexpected_key", "transform", "exec", "other"];
 
