@@ -47,7 +47,7 @@ pub(super) fn parse_spec<T: std::str::FromStr<Err = fanfold::Error>>(s: &str) ->
     s.parse::<T>().map_err(|e| setting_message(&e))
 }
 
-/// Checks a jq expression given by `flag` with global variables `vars`, so
+/// Checks a jq expression given by `setting` with global variables `vars`, so
 /// that clap reports a syntax error (exit status 2) with the flag's name.
 fn check_jq(setting: Setting, vars: &[&str], s: &str) -> Result<String, String> {
     match fanfold::transform::JqProgram::new(setting, s, vars) {

@@ -173,7 +173,7 @@ impl Layout {
     /// Looks up an output column by name, for the reducer flags.
     ///
     /// # Errors
-    /// [`ErrorKind::UnknownColumn`] naming `flag` and listing the output columns.
+    /// [`ErrorKind::UnknownColumn`] naming `setting` and listing the output columns.
     pub fn resolve(&self, setting: Setting, name: &str) -> Result<ColumnRef> {
         if self.open {
             return Ok(ColumnRef { name: name.to_string(), source: Source::Key(name.to_string()) });
