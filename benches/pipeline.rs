@@ -35,7 +35,7 @@ use fanfold::parse::{for_each_record, ParseOptions};
 use fanfold::reduce::{GroupBy, Reducer, Sink, Sorted};
 use fanfold::sink::encode::Encoder;
 use fanfold::{
-    Chunk, ChunkLimit, Format, Input, Layout, Pipeline, Projection, ReduceSpec, Splitter,
+    Chunk, ChunkLimit, Format, Input, Layout, Pipeline, Projection, ReduceSpec, Setting, Splitter,
 };
 use tempfile::TempDir;
 
@@ -548,8 +548,8 @@ fn bench_parse(c: &mut Criterion, fx: &Fixture) {
 fn group_by_reducer(header: &[String]) -> GroupBy {
     let layout = Layout::new(&Projection::default(), header, false, false).expect("layout");
     let encoder = Encoder::new(Format::Csv, b',', layout.clone(), Vec::new());
-    let city = layout.resolve("--group-by", "city").expect("city");
-    let amount = layout.resolve("--agg", "amount").expect("amount");
+    let city = layout.resolve(Setting::GroupBy, "city").expect("city");
+    let amount = layout.resolve(Setting::Agg, "amount").expect("amount");
     let aggs = ["count", "sum:amount", "mean:amount"]
         .iter()
         .map(|s| {
@@ -603,7 +603,7 @@ fn bench_reduce(c: &mut Criterion, fx: &Fixture) {
         )
     });
     let layout = Layout::new(&Projection::default(), &header, false, false).expect("layout");
-    let key = layout.resolve("--sort-by", "amount").expect("amount");
+    let key = layout.resolve(Setting::SortBy, "amount").expect("amount");
     let encoder =
         Encoder::new(Format::Csv, b',', layout, Vec::new()).with_csv_input(b',', header.len());
     let sorted =

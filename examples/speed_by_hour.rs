@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use fanfold::reduce::{Reducer, Sink};
 use fanfold::transform::{JsonRecord, MapError, MapRecord, Step};
-use fanfold::{ColumnRef, Field, Input, Pipeline, Record};
+use fanfold::{ColumnRef, Field, Input, Pipeline, Record, Setting};
 
 /// Adds `mph` = distance / air_time × 60; drops flights without an air time.
 #[derive(Debug)]
@@ -93,8 +93,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut stdout = std::io::stdout().lock();
     pipeline.run_with(&mut stdout, "<stdout>", |layout, _encoder| {
         Ok(MeanPerHour {
-            hour: layout.resolve("hour", "hour")?,
-            mph: layout.resolve("mph", "mph")?,
+            hour: layout.resolve(Setting::Reduce, "hour")?,
+            mph: layout.resolve(Setting::Reduce, "mph")?,
         })
     })?;
     Ok(())

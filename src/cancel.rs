@@ -17,7 +17,7 @@ use std::fmt;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use crate::error::Error;
+use crate::error::{Error, ErrorKind};
 
 /// How often, in milliseconds, a read from an input that can block (a
 /// pipe, FIFO, socket or terminal) wakes up to look at its
@@ -36,7 +36,7 @@ const CANCELLED: usize = usize::MAX;
 /// progress soon after: a read blocked on a pipe, FIFO or socket gives up
 /// within [`POLL_INTERVAL_MS`], the reader stops at the next chunk, queued
 /// chunks are skipped, `--exec` commands are killed, and the run returns
-/// [`Error::Cancelled`] (or [`Error::Interrupted`] when a signal cancelled
+/// [`ErrorKind::Cancelled`] (or [`ErrorKind::Interrupted`] when a signal cancelled
 /// it) without finishing the reducer, so nothing half-done is committed.
 ///
 /// Two tokens are equal when they are clones of one another (the same
@@ -73,7 +73,7 @@ impl CancelToken {
     }
 
     /// Cancels the token (and its children): a caller's cancellation, for
-    /// which a run returns [`Error::Cancelled`]. A token that a signal
+    /// which a run returns [`ErrorKind::Cancelled`]. A token that a signal
     /// already cancelled keeps the signal.
     pub fn cancel(&self) {
         let _ =
@@ -82,7 +82,7 @@ impl CancelToken {
 
     /// Cancels the token (and its children) as the signal numbered
     /// `signal` would (2: SIGINT, 15: SIGTERM): a run returns
-    /// [`Error::Interrupted`] with it. A signal handler does the same
+    /// [`ErrorKind::Interrupted`] with it. A signal handler does the same
     /// through [`CancelToken::signal_flag`].
     ///
     /// # Panics
@@ -130,13 +130,13 @@ impl CancelToken {
         self.inner.flag.clone()
     }
 
-    /// The error a run stopped by this token returns: [`Error::Interrupted`]
-    /// when a signal cancelled it, [`Error::Cancelled`] when a caller did;
+    /// The error a run stopped by this token returns: [`ErrorKind::Interrupted`]
+    /// when a signal cancelled it, [`ErrorKind::Cancelled`] when a caller did;
     /// `None` while it is not cancelled.
     pub(crate) fn error(&self) -> Option<Error> {
         match self.signal() {
-            Some(signal) => Some(Error::Interrupted { signal }),
-            None => self.is_cancelled().then_some(Error::Cancelled),
+            Some(signal) => Some(ErrorKind::Interrupted { signal }.into()),
+            None => self.is_cancelled().then(|| ErrorKind::Cancelled.into()),
         }
     }
 
@@ -182,7 +182,7 @@ mod tests {
         t.cancel();
         assert!(c.is_cancelled());
         assert_eq!(c.signal(), None);
-        assert!(matches!(c.error(), Some(Error::Cancelled)));
+        assert!(matches!(c.error().map(Error::into_kind), Some(ErrorKind::Cancelled)));
     }
 
     #[test]
@@ -212,7 +212,10 @@ mod tests {
         t.cancel_by_signal(15);
         assert_eq!(t.signal(), Some(15));
         assert_eq!(child.signal(), Some(15));
-        assert!(matches!(child.error(), Some(Error::Interrupted { signal: 15 })));
+        assert!(matches!(
+            child.error().map(Error::into_kind),
+            Some(ErrorKind::Interrupted { signal: 15 })
+        ));
         // A later caller's cancel does not hide the signal.
         t.cancel();
         assert_eq!(t.signal(), Some(15));

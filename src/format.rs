@@ -96,7 +96,7 @@ impl Format {
 
 /// A compression format, recognised by the magic number its files start
 /// with. fanfold does not decompress yet: the splitter refuses a
-/// compressed input ([`crate::Error::Compressed`]) instead of reading its
+/// compressed input ([`crate::ErrorKind::Compressed`]) instead of reading its
 /// bytes as text, and the command refuses an output name with one of
 /// these extensions. Each format's command-line tool has the format's name
 /// and decompresses to standard output with `-dc`.

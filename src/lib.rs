@@ -41,7 +41,7 @@ pub(crate) mod syntax;
 pub mod transform;
 pub(crate) mod units;
 
-pub use error::{Error, ExecError, Location, Result};
+pub use error::{Error, ErrorKind, ExecError, Location, Message, Result, Setting};
 pub use exec::{ExecOptions, RunStats};
 pub use format::{Compression, Format};
 pub use pipeline::{

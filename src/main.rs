@@ -40,22 +40,25 @@ fn main() -> ExitCode {
         Ok(0) => ExitCode::SUCCESS,
         Ok(_) => ExitCode::from(EXIT_REJECTED),
         Err(e) if e.is_broken_pipe() => ExitCode::SUCCESS,
-        Err(fanfold::Error::Interrupted { signal }) => {
-            eprintln!("fanfold: interrupted by signal {signal}; output files removed");
-            if let Some(path) = &args.journal {
-                eprintln!(
-                    "fanfold: the chunks done are kept in {}: run again with --resume to go on",
-                    escape_control(&path.display().to_string())
-                );
+        Err(e) => match *e.kind() {
+            fanfold::ErrorKind::Interrupted { signal } => {
+                eprintln!("fanfold: interrupted by signal {signal}; output files removed");
+                if let Some(path) = &args.journal {
+                    eprintln!(
+                        "fanfold: the chunks done are kept in {}: run again with --resume to go on",
+                        escape_control(&path.display().to_string())
+                    );
+                }
+                ExitCode::from((128 + signal).clamp(0, 255) as u8)
             }
-            ExitCode::from((128 + signal).clamp(0, 255) as u8)
-        }
-        Err(e) => {
-            // Messages quote input (header names, fields, a command's
-            // standard error): no raw control bytes on the terminal.
-            eprintln!("fanfold: error: {}", escape_control(&e.to_string()));
-            ExitCode::from(1)
-        }
+            _ => {
+                // Messages quote input (header names, fields, a command's
+                // standard error): no raw control bytes on the terminal;
+                // they name the library's settings as this command's flags.
+                eprintln!("fanfold: error: {}", escape_control(&cli::flags::message(&e)));
+                ExitCode::from(1)
+            }
+        },
     }
 }
 
@@ -86,8 +89,9 @@ fn run(
     output.commit()?;
     // The output is in place: the journal has done its work.
     if let Some(path) = &args.journal {
-        std::fs::remove_file(path)
-            .map_err(|e| fanfold::Error::io(format!("{} (--journal)", path.display()), e))?;
+        std::fs::remove_file(path).map_err(|e| {
+            fanfold::Error::io_note(path.display().to_string(), fanfold::Setting::Journal, e)
+        })?;
     }
     if args.stats {
         print_stats(&stats);

@@ -13,7 +13,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use assert_cmd::Command;
-use fanfold::{Error, Input, Pipeline};
+use fanfold::{ErrorKind, Input, Pipeline, Setting};
 
 /// The longest any one run here may take (debug build, busy machine).
 const TIME_LIMIT: Duration = Duration::from_secs(60);
@@ -285,8 +285,11 @@ fn quote_and_newline_delimiters_are_refused() {
             ..Pipeline::new(vec![Input::Path(path.clone())])
         };
         let err = pipeline.run(&mut Vec::new(), "<memory>").expect_err("refused");
-        assert!(matches!(err, Error::Flag { .. }), "{err}");
-        assert_eq!(err.to_string(), "--delimiter: must not be a quote or a newline");
+        assert!(
+            matches!(err.kind(), ErrorKind::Setting { setting: Setting::Delimiter, .. }),
+            "{err}"
+        );
+        assert_eq!(err.to_string(), "delimiter: must not be a quote or a newline");
     }
 }
 

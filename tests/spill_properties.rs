@@ -14,7 +14,7 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 
 use fanfold::reduce::{Sorted, SpillOptions, SpillStats};
-use fanfold::{ChunkLimit, Format, Input, Pipeline, ReduceSpec, SortKeySpec};
+use fanfold::{ChunkLimit, Format, Input, Pipeline, ReduceSpec, Setting, SortKeySpec};
 use proptest::collection::vec;
 use proptest::prelude::*;
 use proptest::sample::select;
@@ -174,7 +174,7 @@ proptest! {
         p.run_with(&mut out, "<mem>", |layout, enc| {
             let resolved = keys
                 .iter()
-                .map(|k| Ok((layout.resolve("--sort-by", &k.column)?, k.clone())))
+                .map(|k| Ok((layout.resolve(Setting::SortBy, &k.column)?, k.clone())))
                 .collect::<fanfold::Result<Vec<_>>>()?;
             Ok(Sorted::new(resolved, enc, vec![b"NA".to_vec()])
                 .with_merge_threads(s.threads)

@@ -39,7 +39,7 @@ use std::path::{Path, PathBuf};
 
 use assert_cmd::Command;
 use fanfold::transform::Step;
-use fanfold::{Error, Format, Input, Pipeline};
+use fanfold::{Error, ErrorKind, Format, Input, Pipeline};
 
 /// The crate root.
 fn root() -> &'static Path {
@@ -88,7 +88,7 @@ fn run_ndjson(path: &Path, steps: Vec<Step>) -> Result<Vec<u8>, Error> {
 fn assert_clear(path: &Path, e: &Error) {
     let msg = e.to_string();
     assert!(
-        matches!(e, Error::Json { .. } | Error::Encoding { .. }),
+        matches!(e.kind(), ErrorKind::Json { .. } | ErrorKind::Encoding { .. }),
         "{}: unexpected kind of error: {msg}",
         path.display()
     );
@@ -124,8 +124,8 @@ fn json_n_files_are_rejected_naming_file_and_line() {
             }
             Err(e) => {
                 assert_clear(&path, &e);
-                match &e {
-                    Error::Json { at, .. } => {
+                match e.kind() {
+                    ErrorKind::Json { at, .. } => {
                         assert!((1..=lines).contains(&at.line), "{name}: {e}")
                     }
                     other => panic!("{name}: {other}"),

@@ -113,6 +113,8 @@ impl Args {
             self.inputs.iter().map(|s| Input::from_arg(s)).collect()
         };
         let mut p = Pipeline::new(inputs);
+        // Rejects name the flags, as the command's other messages do.
+        p.setting_names = super::flags::FLAGS;
         p.input_format = self.input_format.map(Format::from);
         p.output_format = self.output_format.map(Format::from);
         p.delimiter = self.delimiter;

@@ -6,6 +6,7 @@
 
 mod check;
 mod convert;
+pub(crate) mod flags;
 mod parse;
 
 use std::num::NonZeroUsize;

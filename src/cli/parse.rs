@@ -4,6 +4,9 @@
 //! bad value (exit status 2) with its flag's name.
 
 use fanfold::transform::ExecSpec;
+use fanfold::Setting;
+
+use super::flags::flag;
 
 /// Parses a size: a number of bytes with an optional unit: B, K/KiB, M/MiB,
 /// G/GiB (powers of 1024) or KB, MB, GB (powers of 1000).
@@ -29,38 +32,41 @@ pub(super) fn parse_size(s: &str) -> Result<usize, String> {
     Ok(bytes as usize)
 }
 
+/// The message of a setting's error without the setting (clap names the
+/// flag), or the whole message; settings named as flags.
+fn setting_message(e: &fanfold::Error) -> String {
+    match e.kind() {
+        fanfold::ErrorKind::Setting { message, .. } => message.display_with(&flag).to_string(),
+        _ => super::flags::message(e),
+    }
+}
+
 /// Parses a `--sort-by` or `--agg` spec, so that clap reports a bad one
 /// (exit status 2) with the flag's name.
 pub(super) fn parse_spec<T: std::str::FromStr<Err = fanfold::Error>>(s: &str) -> Result<T, String> {
-    s.parse::<T>().map_err(|e| match e {
-        fanfold::Error::Flag { message, .. } => message,
-        other => other.to_string(),
-    })
+    s.parse::<T>().map_err(|e| setting_message(&e))
 }
 
-/// Checks a jq expression given by `flag` with global variables `vars`, so
+/// Checks a jq expression given by `setting` with global variables `vars`, so
 /// that clap reports a syntax error (exit status 2) with the flag's name.
-fn check_jq(flag: &str, vars: &[&str], s: &str) -> Result<String, String> {
-    match fanfold::transform::JqProgram::new(flag, s, vars) {
+fn check_jq(setting: Setting, vars: &[&str], s: &str) -> Result<String, String> {
+    match fanfold::transform::JqProgram::new(setting, s, vars) {
         Ok(_) => Ok(s.to_string()),
-        Err(fanfold::Error::Flag { message, .. }) => Err(message),
-        Err(other) => Err(other.to_string()),
+        Err(e) => Err(setting_message(&e)),
     }
 }
 
 pub(super) fn check_exec(s: &str) -> Result<String, String> {
     match ExecSpec::new(s) {
         Ok(_) => Ok(s.to_string()),
-        Err(fanfold::Error::Flag { message, .. }) => Err(message),
-        Err(other) => Err(other.to_string()),
+        Err(e) => Err(setting_message(&e)),
     }
 }
 
 pub(super) fn check_exec_persistent(s: &str) -> Result<String, String> {
     match ExecSpec::persistent(s) {
         Ok(_) => Ok(s.to_string()),
-        Err(fanfold::Error::Flag { message, .. }) => Err(message),
-        Err(other) => Err(other.to_string()),
+        Err(e) => Err(setting_message(&e)),
     }
 }
 
@@ -72,27 +78,27 @@ pub(super) fn parse_replicas(s: &str) -> Result<usize, String> {
 }
 
 pub(super) fn check_filter(s: &str) -> Result<String, String> {
-    check_jq("--filter", &[], s)
+    check_jq(Setting::Filter, &[], s)
 }
 
 pub(super) fn check_map(s: &str) -> Result<String, String> {
-    check_jq("--map", &[], s)
+    check_jq(Setting::Map, &[], s)
 }
 
 pub(super) fn check_init(s: &str) -> Result<String, String> {
-    check_jq("--reduce-init", &[], s)
+    check_jq(Setting::ReduceInit, &[], s)
 }
 
 pub(super) fn check_update(s: &str) -> Result<String, String> {
-    check_jq("--reduce-update", &["$record"], s)
+    check_jq(Setting::ReduceUpdate, &["$record"], s)
 }
 
 pub(super) fn check_merge(s: &str) -> Result<String, String> {
-    check_jq("--reduce-merge", &["$left", "$right"], s)
+    check_jq(Setting::ReduceMerge, &["$left", "$right"], s)
 }
 
 pub(super) fn check_finish(s: &str) -> Result<String, String> {
-    check_jq("--reduce-finish", &[], s)
+    check_jq(Setting::ReduceFinish, &[], s)
 }
 
 pub(super) fn parse_delimiter(s: &str) -> Result<u8, String> {

@@ -19,13 +19,13 @@
 //! on when every earlier chunk has been merged), so the message does not
 //! depend on scheduling. Then the reader stops, queued chunks are skipped,
 //! and the error is returned. A panic in a worker becomes
-//! [`Error::WorkerPanic`] naming the chunk's first line.
+//! [`ErrorKind::WorkerPanic`] naming the chunk's first line.
 //!
 //! Cancellation: the run watches [`ExecOptions::cancel`] (through a child
 //! token, which it cancels itself when it stops on an error). Once the
 //! token is cancelled the reader stops at the next chunk, queued chunks are
-//! skipped, and the run returns [`Error::Interrupted`] or
-//! [`Error::Cancelled`] without finishing the reducer.
+//! skipped, and the run returns [`ErrorKind::Interrupted`] or
+//! [`ErrorKind::Cancelled`] without finishing the reducer.
 //!
 //! With a [`Journal`] ([`run_journaled`], `--journal`), a worker records
 //! what the chain made of its chunk before the chunk is merged, and a chunk
@@ -43,7 +43,7 @@ use std::time::Instant;
 use crossbeam_channel::{bounded, unbounded};
 
 use crate::cancel::CancelToken;
-use crate::error::{Error, Location, Result};
+use crate::error::{Error, ErrorKind, Location, Result, Setting, SettingNames};
 use crate::parse::{for_each_record_or, BadRecord, ParseOptions};
 use crate::record::Record;
 use crate::reduce::{Reducer, Sink};
@@ -76,6 +76,9 @@ pub struct ExecOptions {
     /// chain the same token, or children of it, so that a blocked read and
     /// running `--exec` commands stop too.
     pub cancel: CancelToken,
+    /// How the text of a rejected record's error names settings (the
+    /// messages in the rejects file; see [`crate::error`]).
+    pub setting_names: SettingNames,
 }
 
 /// What a run did, for `--stats`.
@@ -147,7 +150,7 @@ type ChunkResult<P> = (u64, Result<ChunkOutput<P>>);
 ///
 /// # Errors
 /// The first error in input order: I/O, parse, reducer or output errors;
-/// [`Error::Interrupted`] or [`Error::Cancelled`] once `opts.cancel` is
+/// [`ErrorKind::Interrupted`] or [`ErrorKind::Cancelled`] once `opts.cancel` is
 /// cancelled.
 ///
 /// # Panics
@@ -170,8 +173,8 @@ pub fn run<R: Reducer>(
 /// in it, durably, before it is merged (see [`journal`]).
 ///
 /// # Errors
-/// As [`run`], plus the journal's: [`Error::Journal`] for an entry that
-/// does not match its chunk, [`Error::Io`] naming the journal.
+/// As [`run`], plus the journal's: [`ErrorKind::Journal`] for an entry that
+/// does not match its chunk, [`ErrorKind::Io`] naming the journal.
 ///
 /// # Panics
 /// When `opts.threads` or `opts.max_in_flight` is 0.
@@ -195,7 +198,7 @@ pub fn run_journaled<R: Reducer>(
         .num_threads(opts.threads)
         .thread_name(|i| format!("fanfold-worker-{i}"))
         .build()
-        .map_err(|e| Error::flag("--threads", e.to_string()))?;
+        .map_err(|e| Error::setting(Setting::Threads, e.to_string()))?;
     let parse = Arc::new(parse);
     // Cancelled by the caller, or here when the run stops on an error.
     let cancel = opts.cancel.child();
@@ -241,6 +244,7 @@ pub fn run_journaled<R: Reducer>(
                 let recycle = recycle_tx.clone();
                 let (reducer, parse, cancel) = (reducer.clone(), parse.clone(), cancel.clone());
                 let (chain, journal) = (chain.clone(), journal.clone());
+                let (on_error, names) = (opts.on_error, opts.setting_names);
                 pool.spawn_fifo(move || {
                     let seq = chunk.seq;
                     let res = if cancel.is_cancelled() {
@@ -251,8 +255,15 @@ pub fn run_journaled<R: Reducer>(
                     } else {
                         let chain = chain.as_deref();
                         let journal = journal.as_deref();
-                        let on_error = opts.on_error;
-                        process(&chunk, &parse, chain, &*reducer, on_error, journal, &cancel)
+                        process(
+                            &chunk,
+                            &parse,
+                            chain,
+                            &*reducer,
+                            (on_error, names),
+                            journal,
+                            &cancel,
+                        )
                     };
                     let _ = recycle.try_send(chunk.data);
                     let _ = tx.send((seq, res));
@@ -287,7 +298,9 @@ pub fn run_journaled<R: Reducer>(
                             let read = stats.records_read + j.index + 1;
                             if max.exceeded(rejected, read, false) {
                                 let limit = max.to_string();
-                                return Err(Error::TooManyRejects { limit, rejected, read });
+                                return Err(
+                                    ErrorKind::TooManyRejects { limit, rejected, read }.into()
+                                );
                             }
                         }
                     }
@@ -334,7 +347,7 @@ pub fn run_journaled<R: Reducer>(
         stats.chunks = next;
         match (failure.or_else(|| cancel.error()), joined) {
             (Some(e), _) => Err(e),
-            (None, Err(panic)) => Err(Error::Internal(format!(
+            (None, Err(panic)) => Err(Error::internal(format!(
                 "the reader thread panicked: {}",
                 panic_message(&*panic)
             ))),
@@ -350,11 +363,12 @@ pub fn run_journaled<R: Reducer>(
     let total = outcome?;
     if let Some(max) = opts.max_errors {
         if max.exceeded(stats.records_rejected, stats.records_read, true) {
-            return Err(Error::TooManyRejects {
+            return Err(ErrorKind::TooManyRejects {
                 limit: max.to_string(),
                 rejected: stats.records_rejected,
                 read: stats.records_read,
-            });
+            }
+            .into());
         }
     }
     reducer.finish(total, sink)?;
@@ -375,7 +389,7 @@ fn process<R: Reducer>(
     parse: &ParseOptions,
     chain: Option<&Chain>,
     reducer: &R,
-    on_error: OnError,
+    (on_error, names): (OnError, SettingNames),
     journal: Option<&Journal>,
     cancel: &CancelToken,
 ) -> Result<ChunkOutput<R::Partial>> {
@@ -385,7 +399,7 @@ fn process<R: Reducer>(
         let bad = |rejects: &mut Vec<Reject>, e: Error, at: BadRecord<'_>| match on_error {
             OnError::Fail => Err(e),
             OnError::Skip | OnError::Reject => {
-                rejects.push(Reject::new(&e, at.raw, at.offset, chunk.seq, at.index));
+                rejects.push(Reject::new(&e, at.raw, at.offset, chunk.seq, at.index, names));
                 Ok(())
             }
         };
@@ -442,7 +456,8 @@ fn process<R: Reducer>(
         Err(panic) => {
             let message = panic_message(&*panic);
             let input = parse.input_names.get(chunk.input).cloned().unwrap_or_default();
-            Err(Error::WorkerPanic { at: Location { input, line: chunk.first_line }, message })
+            Err(ErrorKind::WorkerPanic { at: Location { input, line: chunk.first_line }, message }
+                .into())
         }
     }
 }

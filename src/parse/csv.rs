@@ -8,7 +8,7 @@
 
 use super::bad_record::{on_record_error, trim_line_end, BadRecord};
 use super::options::ParseOptions;
-use crate::error::{Error, Location, Result};
+use crate::error::{Error, ErrorKind, Location, Result};
 use crate::record::{Fields, LineAt, Record};
 use crate::source::Chunk;
 use crate::syntax::byte_search;
@@ -64,12 +64,12 @@ pub(super) fn records(
         let offset = chunk.offset + start as u64;
         count += 1;
         if n != opts.header_len {
-            let e = Error::FieldCount {
+            let e = ErrorKind::FieldCount {
                 at: Location { input: input.to_string(), line: line_at(start).get() },
                 expected: opts.header_len,
                 found: n,
             };
-            bad(e, BadRecord { raw, offset, index: count - 1 })?;
+            bad(e.into(), BadRecord { raw, offset, index: count - 1 })?;
             continue;
         }
         if let Err(e) =

@@ -7,7 +7,7 @@
 use serde::de::DeserializeSeed;
 
 use super::bad_record::{json_record, BadRecord};
-use crate::error::{Error, Location, Result};
+use crate::error::{Error, ErrorKind, Location, Result};
 use crate::record::{LineAt, Record};
 use crate::source::Chunk;
 use crate::syntax::json::{is_ws, line_column, not_an_object};
@@ -36,10 +36,10 @@ pub(super) fn records(
         let at = |message: String| {
             let (line, column) = line_column(data, chunk.first_line, chunk.first_column, start);
             let at = Location { input: input.to_string(), line };
-            Error::Json { at, column: column as usize, message }
+            ErrorKind::Json { at, column: column as usize, message: message.into() }
         };
         if first != b'{' {
-            return Err(at(not_an_object(first)));
+            return Err(at(not_an_object(first)).into());
         }
         // Parse the object from its start: the parser stops after
         // its `}`, so the element needs no scan of its own here.

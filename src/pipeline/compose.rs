@@ -25,7 +25,7 @@ impl Input {
     /// its messages (`name:line` is a line of the inner output).
     ///
     /// When the inner run fails, the outer run fails when it reaches the
-    /// end of the pipe, with an [`Error::Io`](crate::Error::Io) naming
+    /// end of the pipe, with an [`ErrorKind::Io`](crate::ErrorKind::Io) naming
     /// `name` whose source wraps the inner run's [`Error`](crate::Error)
     /// (its message names the inner input and line; get it back with
     /// `io_error.get_ref()` and `downcast_ref::<fanfold::Error>()`). When

@@ -5,7 +5,7 @@
 //! is computed here, where the pipeline is, and handed down to the
 //! journal.
 
-use crate::error::{Error, Result};
+use crate::error::{msg, Error, Result, Setting};
 use crate::exec::journal::{Fingerprint, InputPrint};
 use crate::pipeline::Pipeline;
 use crate::sink::rejects::OnError;
@@ -17,17 +17,23 @@ impl Pipeline {
     /// ([`crate::exec::Journal::open`]).
     ///
     /// # Errors
-    /// [`Error::Flag`] for `--journal` when an input is standard input or a
-    /// reader input (it cannot be checked on `--resume`) or when there is no `--map` or
+    /// [`ErrorKind::Setting`] for `--journal` when an input is standard input or a reader (it
+    /// cannot be checked on `--resume`) or when there is no `--map` or
     /// `--exec` step (the journal keeps what they make; without one there
-    /// is nothing to save); [`Error::Io`] when an input cannot be read.
+    /// is nothing to save); [`ErrorKind::Io`] when an input cannot be read.
     pub(crate) fn fingerprint(&self) -> Result<Fingerprint> {
         let pipeline = self;
         if !pipeline.steps.iter().any(Step::is_map) {
-            return Err(Error::flag(
-                "--journal",
-                "needs a --map or --exec step: the journal keeps what they make of each chunk \
-                 (without one, reading the input again costs as much as reading a journal)",
+            return Err(Error::setting(
+                Setting::Journal,
+                msg![
+                    "needs a ",
+                    Setting::Map,
+                    " or ",
+                    Setting::Exec,
+                    " step: the journal keeps what they make of each chunk (without one, \
+                     reading the input again costs as much as reading a journal)",
+                ],
             ));
         }
         let format = pipeline.resolved_input_format();
@@ -97,13 +103,19 @@ impl Pipeline {
             .iter()
             .map(|i| match i {
                 Input::Path(p) => InputPrint::of(&i.name(), p),
-                Input::Stdin => Err(Error::flag(
-                    "--journal",
-                    "needs input files: standard input cannot be checked on --resume",
+                Input::Stdin => Err(Error::setting(
+                    Setting::Journal,
+                    msg![
+                        "needs input files: standard input cannot be checked on ",
+                        Setting::Resume
+                    ],
                 )),
-                Input::Reader(_) => Err(Error::flag(
-                    "--journal",
-                    format!("needs input files: {} cannot be checked on --resume", i.name()),
+                Input::Reader(_) => Err(Error::setting(
+                    Setting::Journal,
+                    msg![
+                        format!("needs input files: {} cannot be checked on ", i.name()),
+                        Setting::Resume
+                    ],
                 )),
             })
             .collect::<Result<Vec<_>>>()?;

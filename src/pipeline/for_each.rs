@@ -6,7 +6,7 @@
 use std::io::{self, Write};
 
 use super::Pipeline;
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, Result};
 use crate::exec::RunStats;
 use crate::format::Format;
 use crate::record::RecordBuf;
@@ -49,7 +49,7 @@ impl Pipeline {
     /// ```
     ///
     /// # Errors
-    /// As [`Pipeline::run`]; and [`Error::Callback`] when `f` returns an
+    /// As [`Pipeline::run`]; and [`ErrorKind::Callback`] when `f` returns an
     /// error: the run stops at that record (no later record is handed
     /// over) and its error is the source.
     pub fn run_for_each<E>(
@@ -111,12 +111,13 @@ where
             Ok(r) => r,
             Err(e) => {
                 let message = format!("the NDJSON output does not parse: {e}");
-                self.failed = Some(Error::Internal(message));
+                self.failed = Some(Error::internal(message));
                 return Err(stopped());
             }
         };
         (self.f)(record).map_err(|e| {
-            self.failed = Some(Error::Callback { record: self.records, source: e.into() });
+            self.failed =
+                Some(ErrorKind::Callback { record: self.records, source: e.into() }.into());
             stopped()
         })
     }

@@ -7,7 +7,7 @@ use std::io::Write;
 use std::sync::Arc;
 
 use super::Pipeline;
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, Setting};
 use crate::exec::RunStats;
 use crate::format::Format;
 use crate::source::{ChunkLimit, Input, DEFAULT_CHUNK_BYTES};
@@ -24,7 +24,7 @@ impl Pipeline {
         let out_delimiter = self.output_delimiter(out_format);
         let dir = self.resolved_temp_dir();
         let tmp = tempfile::NamedTempFile::new_in(&dir)
-            .map_err(|e| Error::io(format!("{} (--temp-dir)", dir.display()), e))?;
+            .map_err(|e| Error::io_note(dir.display().to_string(), Setting::TempDir, e))?;
         let tmp_name = tmp.path().display().to_string();
         let keys = Arc::new(parking_lot::Mutex::new(Vec::new()));
         let mut first = self.clone();
@@ -55,6 +55,7 @@ impl Pipeline {
             memory_limit: self.memory_limit,
             temp_dir: self.temp_dir.clone(),
             cancel: self.cancel.clone(),
+            setting_names: self.setting_names,
             ..Pipeline::new(vec![Input::Path(tmp.path().to_path_buf())])
         };
         let written = second.run(out, out_name)?;

@@ -12,6 +12,7 @@ mod plan;
 mod run;
 mod run_with;
 
+use crate::error::SettingNames;
 use std::path::PathBuf;
 
 use crate::cancel::CancelToken;
@@ -48,7 +49,7 @@ pub enum ReduceSpec {
     /// order, missing last), per group of `group_by` (none: over all
     /// records); groups in group-by order. See [`TopK`](crate::reduce::TopK).
     TopK {
-        /// Records kept per group (at least 1; 0 is an [`Error::Flag`](crate::Error::Flag)).
+        /// Records kept per group (at least 1; 0 is an [`ErrorKind::Setting`](crate::ErrorKind::Setting)).
         k: usize,
         /// Sort keys (none: input order).
         keys: Vec<SortKeySpec>,
@@ -149,7 +150,7 @@ pub struct Pipeline {
     /// their partials) and the reducer's state; the state gets what the
     /// window leaves, at least half (see [`Plan::state_budget`]). A sort
     /// spills sorted runs to `temp_dir` past it; a group-by fails with
-    /// [`Error::MemoryLimit`](crate::Error::MemoryLimit). Not covered: the final merge's read buffers
+    /// [`ErrorKind::MemoryLimit`](crate::ErrorKind::MemoryLimit). Not covered: the final merge's read buffers
     /// (bounded by the same budget, 16 KiB to 1 MiB per spilled run), output
     /// buffers, and the allocator's slack.
     pub memory_limit: Option<u64>,
@@ -175,13 +176,18 @@ pub struct Pipeline {
     /// blocked on a silent pipe or FIFO gives up within
     /// [`POLL_INTERVAL_MS`](crate::cancel::POLL_INTERVAL_MS), `--exec`
     /// commands are killed, and the run returns
-    /// [`Error::Cancelled`](crate::Error::Cancelled) (or
-    /// [`Error::Interrupted`](crate::Error::Interrupted) for a signal)
+    /// [`ErrorKind::Cancelled`](crate::ErrorKind::Cancelled) (or
+    /// [`ErrorKind::Interrupted`](crate::ErrorKind::Interrupted) for a signal)
     /// without committing anything: the rejects file is not written, and
     /// what went to the output is to be discarded. A run never cancels it
     /// itself. A cancelled token stays cancelled (clones of the pipeline
     /// share it): give the next run a fresh one. Default: a fresh token.
     pub cancel: CancelToken,
+    /// How the text a run makes of an error names settings: the messages
+    /// in the rejects file (see [`crate::error`]). The default,
+    /// [`Setting::name`](crate::Setting::name), names them as the library
+    /// does; a front end sets its own names (the command line: its flags).
+    pub setting_names: SettingNames,
 }
 
 impl Pipeline {
@@ -213,6 +219,7 @@ impl Pipeline {
             progress: false,
             journal: None,
             cancel: CancelToken::new(),
+            setting_names: SettingNames::default(),
         }
     }
 

@@ -7,7 +7,7 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 
 use super::{Pipeline, ReduceSpec};
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, Setting};
 use crate::exec::RunStats;
 use crate::reduce::{
     Concat, CustomReduce, GroupBy, KeyUnion, Reducer, Sorted, SpillOptions, SpillStats, TopK,
@@ -21,8 +21,8 @@ impl Pipeline {
     /// errors).
     ///
     /// # Errors
-    /// Bad settings ([`Error::Flag`], [`Error::UnknownColumn`]), a
-    /// [`Pipeline::journal`] that cannot be used ([`Error::Journal`]), and
+    /// Bad settings ([`ErrorKind::Setting`](crate::ErrorKind::Setting), [`ErrorKind::UnknownColumn`](crate::ErrorKind::UnknownColumn)), a
+    /// [`Pipeline::journal`] that cannot be used ([`ErrorKind::Journal`](crate::ErrorKind::Journal)), and
     /// any error from reading, parsing, reducing or writing, naming its
     /// place.
     pub fn run(&self, out: &mut dyn Write, out_name: &str) -> Result<RunStats> {
@@ -58,7 +58,7 @@ impl Pipeline {
                 let mut stats = self.run_wrapped(out, out_name, union.clone(), |layout, enc| {
                     let resolved = keys_spec
                         .iter()
-                        .map(|k| Ok((layout.resolve("--sort-by", &k.column)?, k.clone())))
+                        .map(|k| Ok((layout.resolve(Setting::SortBy, &k.column)?, k.clone())))
                         .collect::<Result<Vec<_>>>()?;
                     Ok(Sorted::new(resolved, enc, self.null_bytes())
                         .with_merge_threads(self.threads)
@@ -77,7 +77,7 @@ impl Pipeline {
                 self.run_with(out, out_name, |layout, enc| {
                     let keys = group_keys
                         .iter()
-                        .map(|k| layout.resolve("--group-by", k))
+                        .map(|k| layout.resolve(Setting::GroupBy, k))
                         .collect::<Result<Vec<_>>>()?;
                     let aggs = aggs
                         .iter()
@@ -85,7 +85,7 @@ impl Pipeline {
                             let col = a
                                 .column
                                 .as_ref()
-                                .map(|c| layout.resolve("--agg", c))
+                                .map(|c| layout.resolve(Setting::Agg, c))
                                 .transpose()?;
                             Ok((a.clone(), col))
                         })
@@ -97,16 +97,16 @@ impl Pipeline {
             }
             ReduceSpec::TopK { k, keys, group_by } => {
                 if *k == 0 {
-                    return Err(Error::flag("--top", "must be at least 1"));
+                    return Err(Error::setting(Setting::Top, "must be at least 1"));
                 }
                 self.run_wrapped(out, out_name, union, |layout, enc| {
                     let keys = keys
                         .iter()
-                        .map(|s| Ok((layout.resolve("--sort-by", &s.column)?, s.clone())))
+                        .map(|s| Ok((layout.resolve(Setting::SortBy, &s.column)?, s.clone())))
                         .collect::<Result<Vec<_>>>()?;
                     let group_by = group_by
                         .iter()
-                        .map(|c| layout.resolve("--group-by", c))
+                        .map(|c| layout.resolve(Setting::GroupBy, c))
                         .collect::<Result<Vec<_>>>()?;
                     Ok(TopK::new(*k, keys, group_by, enc, self.null_bytes()))
                 })

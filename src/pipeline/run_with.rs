@@ -10,7 +10,7 @@ use super::external_chunking::{
     records_per_chunk, EXTERNAL_CHUNKS_PER_SLOT, EXTERNAL_SAMPLE_BYTES,
 };
 use super::Pipeline;
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, Result, Setting};
 use crate::exec::{self, ExecOptions, Journal, RunStats};
 use crate::parse::ParseOptions;
 use crate::reduce::{Reducer, Sink};
@@ -33,25 +33,27 @@ impl Pipeline {
         make: impl FnOnce(&Layout, Encoder) -> Result<R>,
     ) -> Result<RunStats> {
         if self.threads == 0 {
-            return Err(Error::flag("--threads", "must be at least 1"));
+            return Err(Error::setting(Setting::Threads, "must be at least 1"));
         }
         if self.max_in_flight == 0 {
-            return Err(Error::flag("--max-in-flight", "must be at least 1"));
+            return Err(Error::setting(Setting::MaxInFlight, "must be at least 1"));
         }
         if self.memory_limit == Some(0) {
-            return Err(Error::flag("--memory-limit", "must be at least 1 byte"));
+            return Err(Error::setting(Setting::MemoryLimit, "must be at least 1 byte"));
         }
         if matches!(self.delimiter, Some(b'"' | b'\n')) {
             // The splitter could not tell records apart.
-            return Err(Error::flag("--delimiter", "must not be a quote or a newline"));
+            return Err(Error::setting(Setting::Delimiter, "must not be a quote or a newline"));
         }
         match self.chunk {
-            ChunkLimit::Bytes(0) => return Err(Error::flag("--chunk-bytes", "must be at least 1")),
+            ChunkLimit::Bytes(0) => {
+                return Err(Error::setting(Setting::ChunkBytes, "must be at least 1"))
+            }
             ChunkLimit::Records(0) => {
-                return Err(Error::flag("--chunk-size", "must be at least 1"))
+                return Err(Error::setting(Setting::ChunkRecords, "must be at least 1"))
             }
             ChunkLimit::Bytes(b) if b > MAX_CHUNK_BYTES => {
-                return Err(Error::flag("--chunk-bytes", "must be at most 1GiB"))
+                return Err(Error::setting(Setting::ChunkBytes, "must be at most 1GiB"))
             }
             _ => {}
         }
@@ -183,6 +185,7 @@ impl Pipeline {
             progress: self.progress,
             input_bytes: plan.input_bytes,
             cancel: self.cancel.clone(),
+            setting_names: self.setting_names,
         };
         let mut rejects_out = match (&self.rejects, self.on_error) {
             (Some(path), OnError::Reject) => Some(Output::file(path)?),
@@ -210,7 +213,8 @@ impl Pipeline {
         // account of what was set aside before the failure. An interrupted
         // or cancelled run leaves nothing behind.
         if let Some(o) = rejects_out {
-            if !matches!(result, Err(Error::Interrupted { .. } | Error::Cancelled)) {
+            if !matches!(&result, Err(e) if matches!(e.kind(), ErrorKind::Interrupted { .. } | ErrorKind::Cancelled))
+            {
                 o.commit()?;
             }
         }

@@ -13,7 +13,7 @@
 
 use jaq_json::Val;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, Result, Setting};
 use crate::record::Record;
 use crate::reduce::{Reducer, Sink};
 use crate::sink::encode::{Encoder, OutValue, OwnedField};
@@ -51,7 +51,7 @@ impl CustomReduce {
     /// columns) and the results written through `encoder`.
     ///
     /// # Errors
-    /// [`Error::Flag`] naming the flag of an expression that does not
+    /// [`ErrorKind::Setting`] naming the flag of an expression that does not
     /// parse or compile.
     pub fn new(
         spec: &CustomSpec,
@@ -60,10 +60,10 @@ impl CustomReduce {
         opts: ValueOptions,
     ) -> Result<Self> {
         Ok(CustomReduce {
-            init: JqProgram::new("--reduce-init", &spec.init, &[])?,
-            update: JqProgram::new("--reduce-update", &spec.update, &["$record"])?,
-            merge: JqProgram::new("--reduce-merge", &spec.merge, &["$left", "$right"])?,
-            finish: JqProgram::new("--reduce-finish", &spec.finish, &[])?,
+            init: JqProgram::new(Setting::ReduceInit, &spec.init, &[])?,
+            update: JqProgram::new(Setting::ReduceUpdate, &spec.update, &["$record"])?,
+            merge: JqProgram::new(Setting::ReduceMerge, &spec.merge, &["$left", "$right"])?,
+            finish: JqProgram::new(Setting::ReduceFinish, &spec.finish, &[])?,
             layout,
             encoder,
             opts,
@@ -78,10 +78,12 @@ impl CustomReduce {
         vars: Vec<Val>,
     ) -> std::result::Result<Option<Val>, String> {
         let mut last = None;
-        program.run(input, vars, |v| {
-            last = Some(v);
-            true
-        })?;
+        program
+            .run(input, vars, |v| {
+                last = Some(v);
+                true
+            })
+            .map_err(crate::transform::JqError::into_message)?;
         Ok(last)
     }
 
@@ -93,7 +95,7 @@ impl CustomReduce {
 }
 
 fn flag_error(program: &JqProgram, message: String) -> Error {
-    Error::flag(program.flag(), format!("`{}`: {message}", program.code()))
+    Error::setting(program.setting(), format!("`{}`: {message}", program.code()))
 }
 
 impl Reducer for CustomReduce {
@@ -105,9 +107,9 @@ impl Reducer for CustomReduce {
     }
 
     fn fold(&self, partial: &mut Option<Val>, record: &Record<'_>) -> Result<()> {
-        let jq_error = |message: String| Error::Jq {
+        let jq_error = |message: String| ErrorKind::Jq {
             at: record.location(),
-            flag: self.update.flag().to_string(),
+            setting: self.update.setting(),
             expr: self.update.code().to_string(),
             message,
         };
@@ -126,7 +128,7 @@ impl Reducer for CustomReduce {
             Err(message) => {
                 // Keep the accumulator, so the record can be skipped.
                 *partial = Some(acc);
-                Err(jq_error(message))
+                Err(jq_error(message).into())
             }
         }
     }
@@ -171,7 +173,7 @@ impl Reducer for CustomReduce {
                     false
                 }
             })
-            .map_err(|m| flag_error(&self.finish, m))?;
+            .map_err(|m| flag_error(&self.finish, m.into_message()))?;
         if let Some(v) = bad {
             return Err(flag_error(
                 &self.finish,

@@ -147,7 +147,7 @@ impl<'a> Sink<'a> {
     /// Writes `bytes` holding `records` output records.
     ///
     /// # Errors
-    /// [`Error::Io`] naming the output (a broken pipe included).
+    /// [`ErrorKind::Io`](crate::ErrorKind::Io) naming the output (a broken pipe included).
     pub fn write(&mut self, bytes: &[u8], records: u64) -> Result<()> {
         let (before, bytes) = match &mut self.array {
             Some(frame) => frame.block(bytes),
@@ -172,7 +172,7 @@ impl<'a> Sink<'a> {
     /// once; the executor does, after [`Reducer::finish`].
     ///
     /// # Errors
-    /// [`Error::Io`] naming the output.
+    /// [`ErrorKind::Io`](crate::ErrorKind::Io) naming the output.
     pub fn close(&mut self) -> Result<()> {
         match self.array.take() {
             Some(frame) => self.write_raw(frame.close()),

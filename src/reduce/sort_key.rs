@@ -11,7 +11,7 @@
 use std::cmp::Ordering;
 use std::str::FromStr;
 
-use crate::error::{Error, Result};
+use crate::error::{msg, Error, ErrorKind, Result, Setting};
 use crate::record::{ColumnRef, Record};
 use crate::syntax::number::parse_number;
 
@@ -34,7 +34,10 @@ impl FromStr for SortKeySpec {
         let mut parts = s.split(':');
         let column = parts.next().unwrap_or_default().to_string();
         if column.is_empty() {
-            return Err(Error::flag("--sort-by", format!("`{s}`: a key needs a column name")));
+            return Err(Error::setting(
+                Setting::SortBy,
+                format!("`{s}`: a key needs a column name"),
+            ));
         }
         let mut spec = SortKeySpec { column, numeric: false, descending: false };
         for p in parts {
@@ -43,8 +46,8 @@ impl FromStr for SortKeySpec {
                 "desc" => spec.descending = true,
                 "asc" => spec.descending = false,
                 other => {
-                    return Err(Error::flag(
-                        "--sort-by",
+                    return Err(Error::setting(
+                        Setting::SortBy,
                         format!("`{s}`: unknown modifier `{other}`; use col[:n][:desc]"),
                     ))
                 }
@@ -100,7 +103,7 @@ impl SortKeys {
     /// text values into `arena`.
     ///
     /// # Errors
-    /// [`Error::NotNumeric`] for a `:n` key whose value is not a number,
+    /// [`ErrorKind::NotNumeric`] for a `:n` key whose value is not a number,
     /// naming the record's line.
     pub(crate) fn extract(
         &self,
@@ -119,12 +122,13 @@ impl SortKeys {
                 match parse_number(&text) {
                     Some(n) => out.push(KeyVal::Num(n.to_f64())),
                     None => {
-                        return Err(Error::NotNumeric {
+                        return Err(ErrorKind::NotNumeric {
                             at: record.location(),
                             column: key.column.name.clone(),
                             value: String::from_utf8_lossy(&text).into_owned(),
-                            purpose: format!("--sort-by {}:n", key.column.name),
-                        })
+                            purpose: msg![Setting::SortBy, format!(" {}:n", key.column.name)],
+                        }
+                        .into())
                     }
                 }
             } else {

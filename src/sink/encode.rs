@@ -27,7 +27,7 @@
 
 use memchr::memchr2;
 
-use crate::error::{Error, Result};
+use crate::error::{ErrorKind, Result};
 use crate::format::Format;
 use crate::record::{Field, Record};
 use crate::sink::json_array::RECORD_PREFIX;
@@ -151,7 +151,7 @@ impl Encoder {
     /// [`Sink`](crate::Sink) frames the array).
     ///
     /// # Errors
-    /// [`Error::UnexpectedKey`] when an NDJSON record written as CSV without
+    /// [`ErrorKind::UnexpectedKey`] when an NDJSON record written as CSV without
     /// `--select` has a key that is not in the header (taken from the first
     /// record).
     pub fn record(&self, rec: &Record<'_>, out: &mut Vec<u8>) -> Result<()> {
@@ -261,9 +261,12 @@ impl Encoder {
         });
         match bad {
             None => Ok(()),
-            Some(key) => {
-                Err(Error::UnexpectedKey { at: rec.location(), key, columns: self.layout.names() })
+            Some(key) => Err(ErrorKind::UnexpectedKey {
+                at: rec.location(),
+                key,
+                columns: self.layout.names(),
             }
+            .into()),
         }
     }
 

@@ -50,7 +50,7 @@ impl Output {
     /// The file at `path` (see the type's docs for how it is written).
     ///
     /// # Errors
-    /// [`Error::Io`] naming the path when the file or its temporary file
+    /// [`ErrorKind::Io`](crate::ErrorKind::Io) naming the path when the file or its temporary file
     /// cannot be created.
     pub fn file(path: &Path) -> Result<Output> {
         let name = path.display().to_string();
@@ -92,7 +92,7 @@ impl Output {
     /// Flushes and, for a file, renames the temporary file over the target.
     ///
     /// # Errors
-    /// [`Error::Io`] when flushing or renaming fails.
+    /// [`ErrorKind::Io`](crate::ErrorKind::Io) when flushing or renaming fails.
     pub fn commit(self) -> Result<()> {
         let name = self.name;
         let io_err = |e| Error::io(name.clone(), e);

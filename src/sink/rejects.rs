@@ -9,7 +9,7 @@
 
 use std::str::FromStr;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, Result, Setting, SettingNames};
 use crate::sink::encode::write_json_string;
 
 /// What a bad record does to the run (`--on-error`).
@@ -43,7 +43,10 @@ impl FromStr for MaxErrors {
     /// Parses `N` (a count) or `P%` (a percentage of the records read).
     fn from_str(s: &str) -> Result<Self> {
         let bad = || {
-            Error::flag("--max-errors", format!("`{s}`: use a count (10) or a percentage (0.5%)"))
+            Error::setting(
+                Setting::MaxErrors,
+                format!("`{s}`: use a count (10) or a percentage (0.5%)"),
+            )
         };
         match s.strip_suffix('%') {
             Some(p) => {
@@ -97,7 +100,7 @@ pub struct Reject {
     pub chunk: u64,
     /// Its position among the chunk's records, from 0.
     pub index: u64,
-    /// The error's kind ([`Error::kind`]).
+    /// The error's kind ([`Error::kind_name`]).
     pub kind: &'static str,
     /// The error message.
     pub message: String,
@@ -116,13 +119,20 @@ pub struct Reject {
 impl Reject {
     /// The reject for `error` on the record `raw` at `offset`, the
     /// `index`-th record of chunk `chunk`; `input` and `line` come from the
-    /// error's location. An [`Error::Exec`] gives a chunk's entry, with its
+    /// error's location. An [`ErrorKind::Exec`] gives a chunk's entry, with its
     /// record count, attempts and standard error.
-    pub fn new(error: &Error, raw: &[u8], offset: u64, chunk: u64, index: u64) -> Reject {
+    pub fn new(
+        error: &Error,
+        raw: &[u8],
+        offset: u64,
+        chunk: u64,
+        index: u64,
+        names: SettingNames,
+    ) -> Reject {
         let (input, line) =
             error.location().map_or((String::new(), 0), |l| (l.input.clone(), l.line));
-        let (records, attempts, stderr) = match error {
-            Error::Exec(e) => (e.records, Some(e.attempts), Some(e.stderr.clone())),
+        let (records, attempts, stderr) = match error.kind() {
+            ErrorKind::Exec(e) => (e.records, Some(e.attempts), Some(e.stderr.clone())),
             _ => (1, None, None),
         };
         Reject {
@@ -134,8 +144,8 @@ impl Reject {
             offset,
             chunk,
             index,
-            kind: error.kind(),
-            message: error.to_string(),
+            kind: error.kind_name(),
+            message: error.display_with(&names.0).to_string(),
             raw: raw.to_vec(),
         }
     }

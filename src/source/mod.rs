@@ -111,7 +111,7 @@ impl Input {
     /// An input read from `reader`, named `name` in every message
     /// (`name:line: ...`). It is a stream, read one `read` at a time as
     /// standard input is, and it can be read once: a second run over it
-    /// fails with an [`Error::Io`] naming it ("already read"). Its format
+    /// fails with an [`ErrorKind::Io`](crate::ErrorKind::Io) naming it ("already read"). Its format
     /// is [`Pipeline::input_format`](crate::Pipeline::input_format), CSV
     /// by default. A read blocked on it is not interrupted by a signal
     /// (it has no descriptor to poll); the run stops between reads.
@@ -156,7 +156,7 @@ impl Input {
     /// arrives).
     ///
     /// # Errors
-    /// [`Error::Io`] naming the input when it cannot be opened (opening a
+    /// [`ErrorKind::Io`](crate::ErrorKind::Io) naming the input when it cannot be opened (opening a
     /// FIFO waits for its writer, as `open(2)` does), or when it is a
     /// reader input read before.
     pub fn open(&self) -> Result<Box<dyn Read + Send>> {
@@ -219,8 +219,8 @@ impl Read for InterruptibleRead {
     /// # Errors
     /// The read's errors, the poll's (other than `EINTR`), and, once
     /// the token is cancelled, an error of kind [`io::ErrorKind::Other`]
-    /// saying so ([`crate::Splitter`] turns it into [`Error::Interrupted`]
-    /// or [`Error::Cancelled`]).
+    /// saying so ([`crate::Splitter`] turns it into [`ErrorKind::Interrupted`](crate::ErrorKind::Interrupted)
+    /// or [`ErrorKind::Cancelled`](crate::ErrorKind::Cancelled)).
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         loop {
             if let Some(e) = self.cancel.error() {

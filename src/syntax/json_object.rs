@@ -13,7 +13,7 @@ use serde::de::{DeserializeSeed, Deserializer, MapAccess, Visitor};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
-use crate::error::{Error, Location, Result};
+use crate::error::{Error, ErrorKind, Location, Result};
 use crate::syntax::flat_object::flat_object;
 pub(crate) use crate::syntax::json::Pairs;
 use crate::syntax::json::{is_ws, line_column};
@@ -21,7 +21,7 @@ use crate::syntax::json::{is_ws, line_column};
 /// The keys of one NDJSON line, in order.
 ///
 /// # Errors
-/// [`Error::Json`] when the line is not a JSON object.
+/// [`ErrorKind::Json`] when the line is not a JSON object.
 pub(crate) fn json_keys(line_bytes: &[u8], input: &str, line: u64) -> Result<Vec<String>> {
     let pairs = parse_object(line_bytes, input, line)?;
     Ok(pairs.into_iter().map(|(k, _)| k.into_owned()).collect())
@@ -31,7 +31,7 @@ pub(crate) fn json_keys(line_bytes: &[u8], input: &str, line: u64) -> Result<Vec
 /// `data[0]` is at `first_line`, `first_column`.
 ///
 /// # Errors
-/// [`Error::Json`] naming the line and column of the error when the
+/// [`ErrorKind::Json`] naming the line and column of the error when the
 /// element is not a valid JSON object, exactly as a worker would report it.
 pub(crate) fn json_element_keys(
     data: &[u8],
@@ -47,7 +47,7 @@ pub(crate) fn json_element_keys(
     Ok(pairs.into_iter().map(|(k, _)| k.into_owned()).collect())
 }
 
-/// An [`Error::Json`] for `e`, an error in the array element starting at
+/// An [`ErrorKind::Json`] for `e`, an error in the array element starting at
 /// `data[start]`: the parser counts lines and columns from the element's
 /// start, the error names them in the input.
 pub(crate) fn element_error(
@@ -62,11 +62,12 @@ pub(crate) fn element_error(
     let (e_line, e_column) = (e.line().max(1) as u64, e.column().max(1) as u64);
     let (line, column) =
         if e_line == 1 { (line, column + e_column - 1) } else { (line + e_line - 1, e_column) };
-    Error::Json {
+    ErrorKind::Json {
         at: Location { input: input.to_string(), line },
         column: column as usize,
-        message: e.to_string().split(" at line ").next().unwrap_or_default().to_string(),
+        message: e.to_string().split(" at line ").next().unwrap_or_default().to_string().into(),
     }
+    .into()
 }
 
 pub(crate) fn parse_object<'a>(raw: &'a [u8], input: &str, line: u64) -> Result<Vec<Pairs<'a>>> {
@@ -88,7 +89,7 @@ pub(crate) fn is_blank(line: &[u8]) -> bool {
 /// line would overflow a worker's stack instead of failing cleanly.
 pub(crate) const MAX_JSON_DEPTH: usize = 127;
 
-/// [`Error::Json`] when `line` (an object already parsed into `pairs`)
+/// [`ErrorKind::Json`] when `line` (an object already parsed into `pairs`)
 /// nests deeper than [`MAX_JSON_DEPTH`], with the column of the bracket
 /// that goes too deep, as `serde_json` reports it. Only lines with a
 /// nested value are scanned.
@@ -115,14 +116,16 @@ pub(crate) fn check_depth(line: &[u8], pairs: &[Pairs<'_>], input: &str, at: u64
             b'[' | b'{' => {
                 depth += 1;
                 if depth > MAX_JSON_DEPTH {
-                    return Err(Error::Json {
+                    return Err(ErrorKind::Json {
                         at: Location { input: input.to_string(), line: at },
                         column: i + 1,
                         message: format!(
                             "recursion limit exceeded: arrays and objects nested more than \
                              {MAX_JSON_DEPTH} deep"
-                        ),
-                    });
+                        )
+                        .into(),
+                    }
+                    .into());
                 }
             }
             b']' | b'}' => depth = depth.saturating_sub(1),
@@ -133,11 +136,12 @@ pub(crate) fn check_depth(line: &[u8], pairs: &[Pairs<'_>], input: &str, at: u64
 }
 
 pub(crate) fn json_error(e: &serde_json::Error, input: &str, line: u64) -> Error {
-    Error::Json {
+    ErrorKind::Json {
         at: Location { input: input.to_string(), line },
         column: e.column().max(1),
-        message: e.to_string().split(" at line ").next().unwrap_or_default().to_string(),
+        message: e.to_string().split(" at line ").next().unwrap_or_default().to_string().into(),
     }
+    .into()
 }
 
 /// Parses one NDJSON line (without its line end) into `pairs`: a flat

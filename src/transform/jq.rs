@@ -18,7 +18,7 @@ use jaq_core::load::{Arena, File, Loader};
 use jaq_core::{data, unwrap_valr, Compiler, Ctx, ValT, Vars};
 use jaq_json::{Num, Val};
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, Setting};
 use crate::record::Field;
 use crate::syntax::json::write_json_string;
 use crate::syntax::number::is_json_number;
@@ -36,7 +36,7 @@ thread_local! {
 /// on any thread.
 #[derive(Debug, Clone)]
 pub struct JqProgram {
-    flag: String,
+    setting: Setting,
     code: String,
     /// Names of the global variables the program may use (with `$`), bound
     /// in this order by [`JqProgram::run`].
@@ -46,22 +46,22 @@ pub struct JqProgram {
 
 impl PartialEq for JqProgram {
     fn eq(&self, other: &Self) -> bool {
-        self.flag == other.flag && self.code == other.code && self.vars == other.vars
+        self.setting == other.setting && self.code == other.code && self.vars == other.vars
     }
 }
 
 impl Eq for JqProgram {}
 
 impl JqProgram {
-    /// Parses and compiles `code`, given by `flag` (named in errors), with
+    /// Parses and compiles `code`, given by `setting` (named in errors), with
     /// the global variables `vars` (each starting with `$`).
     ///
     /// # Errors
-    /// [`Error::Flag`] naming `flag` with jaq's parse or compile error and
+    /// [`ErrorKind::Setting`](crate::ErrorKind::Setting) naming `setting` with jaq's parse or compile error and
     /// the column (1-based, in characters) where it was found.
-    pub fn new(flag: &str, code: &str, vars: &[&str]) -> Result<Self> {
+    pub fn new(setting: Setting, code: &str, vars: &[&str]) -> Result<Self> {
         let program = JqProgram {
-            flag: flag.to_string(),
+            setting,
             code: code.to_string(),
             vars: vars.iter().map(|v| v.to_string()).collect(),
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
@@ -75,9 +75,9 @@ impl JqProgram {
         &self.code
     }
 
-    /// The flag that gave it.
-    pub fn flag(&self) -> &str {
-        &self.flag
+    /// The setting that gave it.
+    pub fn setting(&self) -> Setting {
+        self.setting
     }
 
     fn compile(&self) -> Result<Compiled> {
@@ -86,7 +86,7 @@ impl JqProgram {
             let offset = (at.as_ptr() as usize).saturating_sub(code.as_ptr() as usize);
             code.get(..offset.min(code.len())).map_or(1, |s| s.chars().count() + 1)
         };
-        let bad = |message: String| Error::flag(self.flag.clone(), message);
+        let bad = |message: String| Error::setting(self.setting, message);
         let defs = jaq_core::defs().chain(jaq_std::defs()).chain(jaq_json::defs());
         let funs = jaq_core::funs().chain(jaq_std::funs()).chain(jaq_json::funs());
         let loader = Loader::new(defs);
@@ -136,21 +136,21 @@ impl JqProgram {
     /// every output in order until it returns `false`.
     ///
     /// # Errors
-    /// jq's runtime error (e.g. `.x + 1` on a string), as text; the caller
-    /// adds the record's place.
+    /// A [`JqError`]: jq's runtime error (e.g. `.x + 1` on a string); the
+    /// caller adds the record's place.
     pub fn run(
         &self,
         input: Val,
         vars: Vec<Val>,
         mut each: impl FnMut(Val) -> bool,
-    ) -> std::result::Result<(), String> {
+    ) -> std::result::Result<(), JqError> {
         let filter = COMPILED.with(|cache| {
             if let Some(f) = cache.borrow().get(&self.id) {
                 return Ok(f.clone());
             }
-            let f = Rc::new(self.compile().map_err(|e| e.to_string())?);
+            let f = Rc::new(self.compile().map_err(|e| JqError(e.to_string()))?);
             cache.borrow_mut().insert(self.id, f.clone());
-            Ok::<_, String>(f)
+            Ok::<_, JqError>(f)
         })?;
         let ctx = Ctx::<data::JustLut<Val>>::new(&filter.lut, Vars::new(vars));
         for out in filter.id.run((ctx, input)).map(unwrap_valr) {
@@ -160,7 +160,7 @@ impl JqProgram {
                         break;
                     }
                 }
-                Err(e) => return Err(error_text(&e)),
+                Err(e) => return Err(JqError(error_text(&e))),
             }
         }
         Ok(())
@@ -171,7 +171,7 @@ impl JqProgram {
     ///
     /// # Errors
     /// As [`JqProgram::run`].
-    pub fn any_truthy(&self, input: Val) -> std::result::Result<bool, String> {
+    pub fn any_truthy(&self, input: Val) -> std::result::Result<bool, JqError> {
         let mut kept = false;
         self.run(input, Vec::new(), |v| {
             kept = v.as_bool();
@@ -180,6 +180,33 @@ impl JqProgram {
         Ok(kept)
     }
 }
+
+/// A jq program's failure on one value, as text: jq's runtime error (e.g.
+/// `.x + 1` on a string; `error("text")` shows the text without JSON
+/// quotes), or a JSON literal jaq cannot read. It names no record: the
+/// caller adds the record's place ([`ErrorKind::Jq`](crate::ErrorKind::Jq)).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JqError(String);
+
+impl JqError {
+    /// The error's text.
+    pub fn message(&self) -> &str {
+        &self.0
+    }
+
+    /// The error's text, by value.
+    pub fn into_message(self) -> String {
+        self.0
+    }
+}
+
+impl std::fmt::Display for JqError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for JqError {}
 
 fn error_text(e: &jaq_core::Error<Val>) -> String {
     let text = e.to_string();
@@ -244,8 +271,8 @@ impl ValueOptions {
 ///
 /// # Errors
 /// A JSON literal jaq cannot read (the record parser has already accepted
-/// it, so this is not expected), as text.
-pub fn field_value(field: Field<'_>, opts: &ValueOptions) -> std::result::Result<Val, String> {
+/// it, so this is not expected), as a [`JqError`].
+pub fn field_value(field: Field<'_>, opts: &ValueOptions) -> std::result::Result<Val, JqError> {
     Ok(match field {
         Field::Absent | Field::Null => Val::Null,
         Field::Text(t) => match opts.classify(t) {
@@ -255,7 +282,7 @@ pub fn field_value(field: Field<'_>, opts: &ValueOptions) -> std::result::Result
             TextKind::String => Val::utf8_str(t.to_vec()),
         },
         Field::JsonString(raw) => {
-            let v = jaq_json::read::parse_single(raw).map_err(|e| e.to_string())?;
+            let v = jaq_json::read::parse_single(raw).map_err(|e| JqError(e.to_string()))?;
             let is_marker =
                 !opts.null_markers.is_empty() && field.text().is_some_and(|t| opts.is_marker(&t));
             if is_marker {
@@ -264,7 +291,9 @@ pub fn field_value(field: Field<'_>, opts: &ValueOptions) -> std::result::Result
                 v
             }
         }
-        Field::JsonOther(raw) => jaq_json::read::parse_single(raw).map_err(|e| e.to_string())?,
+        Field::JsonOther(raw) => {
+            jaq_json::read::parse_single(raw).map_err(|e| JqError(e.to_string()))?
+        }
     })
 }
 
@@ -345,7 +374,7 @@ mod tests {
 
     #[test]
     fn filters_run_and_report_errors() {
-        let p = JqProgram::new("--filter", ".amount > 5", &[]).unwrap();
+        let p = JqProgram::new(Setting::Filter, ".amount > 5", &[]).unwrap();
         let obj = |v: Val| {
             let mut m = jaq_json::Map::default();
             m.insert(Val::utf8_str(b"amount".to_vec()), v);
@@ -353,16 +382,16 @@ mod tests {
         };
         assert!(p.any_truthy(obj(Val::from(6isize))).unwrap());
         assert!(!p.any_truthy(obj(Val::from(5isize))).unwrap());
-        let q = JqProgram::new("--map", ".amount + 1", &[]).unwrap();
+        let q = JqProgram::new(Setting::Map, ".amount + 1", &[]).unwrap();
         let err = q.run(obj(Val::utf8_str(b"x".to_vec())), Vec::new(), |_| true).unwrap_err();
-        assert!(err.contains("cannot"), "{err}");
+        assert!(err.message().contains("cannot"), "{err}");
     }
 
     #[test]
-    fn syntax_errors_name_the_flag_and_column() {
-        let e = JqProgram::new("--filter", ".a >", &[]).unwrap_err().to_string();
-        assert!(e.starts_with("--filter: cannot parse `.a >`"), "{e}");
-        let e = JqProgram::new("--map", "nosuchfn(1)", &[]).unwrap_err().to_string();
+    fn syntax_errors_name_the_setting_and_column() {
+        let e = JqProgram::new(Setting::Filter, ".a >", &[]).unwrap_err().to_string();
+        assert!(e.starts_with("filter: cannot parse `.a >`"), "{e}");
+        let e = JqProgram::new(Setting::Map, "nosuchfn(1)", &[]).unwrap_err().to_string();
         assert!(e.contains("undefined filter `nosuchfn`"), "{e}");
     }
 }

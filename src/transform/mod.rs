@@ -19,9 +19,9 @@ pub use command::{persistent, vote};
 pub use command::{ExecFormat, ExecMode, ExecSpec, ExecStats};
 pub use custom::{JsonRecord, MapError, MapRecord};
 pub use fast_filter::FastFilter;
-pub use jq::{JqProgram, ValueOptions};
+pub use jq::{JqError, JqProgram, ValueOptions};
 
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, Result, Setting};
 use crate::record::{ColumnRef, Source};
 
 /// The old path of the external step's public items, which now live in
@@ -79,7 +79,7 @@ impl Layout {
     /// per-record keys (NDJSON output without `--select`).
     ///
     /// # Errors
-    /// [`Error::UnknownColumn`] when a flag names a column not among
+    /// [`ErrorKind::UnknownColumn`] when a flag names a column not among
     /// `input_columns` (for NDJSON, not in the first record).
     pub fn new(
         projection: &Projection,
@@ -87,23 +87,26 @@ impl Layout {
         json_input: bool,
         dynamic: bool,
     ) -> Result<Layout> {
-        let find = |flag: &str, name: &str| -> Result<usize> {
-            input_columns.iter().position(|c| c == name).ok_or_else(|| Error::UnknownColumn {
-                flag: flag.to_string(),
-                column: name.to_string(),
-                available: input_columns.to_vec(),
+        let find = |setting: Setting, name: &str| -> Result<usize> {
+            input_columns.iter().position(|c| c == name).ok_or_else(|| {
+                ErrorKind::UnknownColumn {
+                    setting,
+                    column: name.to_string(),
+                    available: input_columns.to_vec(),
+                }
+                .into()
             })
         };
         for d in &projection.drop {
-            find("--drop", d)?;
+            find(Setting::Drop, d)?;
         }
         let mut rename = HashMap::new();
         for (old, new) in &projection.rename {
-            find("--rename", old)?;
+            find(Setting::Rename, old)?;
             rename.insert(old.clone(), new.clone());
         }
         let chosen: Vec<usize> = match &projection.select {
-            Some(sel) => sel.iter().map(|s| find("--select", s)).collect::<Result<_>>()?,
+            Some(sel) => sel.iter().map(|s| find(Setting::Select, s)).collect::<Result<_>>()?,
             None => (0..input_columns.len()).collect(),
         };
         let columns = chosen
@@ -120,15 +123,15 @@ impl Layout {
         let is_dynamic = json_input && dynamic && projection.select.is_none();
         let columns: Vec<ColumnRef> = columns;
         if columns.is_empty() && !input_columns.is_empty() {
-            return Err(Error::flag("--select/--drop", "no column is left to write"));
+            return Err(Error::setting(Setting::Projection, "no column is left to write"));
         }
         // Input headers may repeat a name (legal CSV); a rename must not
         // create a new clash.
         for (i, c) in columns.iter().enumerate() {
             let renamed = projection.rename.iter().any(|(_, new)| *new == c.name);
             if renamed && columns.iter().enumerate().any(|(j, d)| j != i && d.name == c.name) {
-                return Err(Error::flag(
-                    "--rename",
+                return Err(Error::setting(
+                    Setting::Rename,
                     format!("two output columns would be named `{}`", c.name),
                 ));
             }
@@ -170,15 +173,14 @@ impl Layout {
     /// Looks up an output column by name, for the reducer flags.
     ///
     /// # Errors
-    /// [`Error::UnknownColumn`] naming `flag` and listing the output columns.
-    pub fn resolve(&self, flag: &str, name: &str) -> Result<ColumnRef> {
+    /// [`ErrorKind::UnknownColumn`] naming `setting` and listing the output columns.
+    pub fn resolve(&self, setting: Setting, name: &str) -> Result<ColumnRef> {
         if self.open {
             return Ok(ColumnRef { name: name.to_string(), source: Source::Key(name.to_string()) });
         }
-        self.columns.iter().find(|c| c.name == name).cloned().ok_or_else(|| Error::UnknownColumn {
-            flag: flag.to_string(),
-            column: name.to_string(),
-            available: self.names(),
+        self.columns.iter().find(|c| c.name == name).cloned().ok_or_else(|| {
+            ErrorKind::UnknownColumn { setting, column: name.to_string(), available: self.names() }
+                .into()
         })
     }
 }
@@ -201,14 +203,14 @@ mod tests {
         let l = Layout::new(&p, &cols(&["a", "b", "c"]), false, false).unwrap();
         assert_eq!(l.names(), cols(&["c", "alpha"]));
         assert_eq!(l.columns[1].source, Source::Index(0));
-        assert_eq!(l.resolve("--sort-by", "alpha").unwrap().source, Source::Index(0));
+        assert_eq!(l.resolve(Setting::SortBy, "alpha").unwrap().source, Source::Index(0));
     }
 
     #[test]
     fn unknown_column_lists_the_columns() {
         let p = Projection { select: Some(cols(&["x"])), ..Default::default() };
         let e = Layout::new(&p, &cols(&["a", "b"]), false, false).unwrap_err();
-        assert_eq!(e.to_string(), "--select: unknown column `x`; the columns are: a, b");
+        assert_eq!(e.to_string(), "select: unknown column `x`; the columns are: a, b");
     }
 
     #[test]

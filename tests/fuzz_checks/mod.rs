@@ -34,7 +34,8 @@ use std::io::Write as _;
 use fanfold::parse::{for_each_record, ParseOptions};
 use fanfold::transform::{Layout, Projection, Step};
 use fanfold::{
-    Chunk, ChunkLimit, Error, Field, Format, Input, Pipeline, ReduceSpec, Source, Splitter,
+    Chunk, ChunkLimit, Error, ErrorKind, Field, Format, Input, Pipeline, ReduceSpec, Source,
+    Splitter,
 };
 use serde::de::{Deserializer as _, MapAccess, Visitor};
 use serde_json::value::RawValue;
@@ -261,7 +262,7 @@ pub fn check_split(input: &[u8], format: Format, delim: u8, limit: ChunkLimit) -
     });
     if let Some(encoding) = wide_bom(input) {
         return match result {
-            Err(e @ Error::Encoding { .. }) => {
+            Err(e) if matches!(e.kind(), ErrorKind::Encoding { .. }) => {
                 let msg = e.to_string();
                 ensure!(msg.starts_with(&name) && msg.contains(encoding), "bad message: {msg}");
                 Ok(())
@@ -271,7 +272,7 @@ pub fn check_split(input: &[u8], format: Format, delim: u8, limit: ChunkLimit) -
     }
     if let Some(compression) = compression_magic(input) {
         return match result {
-            Err(e @ Error::Compressed { .. }) => {
+            Err(e) if matches!(e.kind(), ErrorKind::Compressed { .. }) => {
                 let msg = e.to_string();
                 ensure!(
                     msg.starts_with(&name) && msg.contains(&format!("{compression}-compressed")),
@@ -297,9 +298,9 @@ pub fn check_split(input: &[u8], format: Format, delim: u8, limit: ChunkLimit) -
 
     let reference = reference_csv(text, delim);
     reference_agrees_with_csv_crate(text, delim, &reference)?;
-    let header = match result {
+    let header = match result.map_err(Error::into_kind) {
         Ok(h) => h,
-        Err(Error::UnterminatedQuote { at }) => {
+        Err(ErrorKind::UnterminatedQuote { at }) => {
             let open = reference.open_quote.ok_or_else(|| {
                 format!("unterminated quote reported at {at}, but every quote closes")
             })?;
@@ -377,7 +378,7 @@ fn header_end(text: &[u8], r: &RefRecord) -> usize {
 
 fn ensure_chunk_count(n: usize, input_len: usize) -> fanfold::Result<()> {
     if n > input_len + 1 {
-        return Err(Error::Internal(format!("{n} chunks from {input_len} bytes")));
+        return Err(Error::internal(format!("{n} chunks from {input_len} bytes")));
     }
     Ok(())
 }
@@ -414,7 +415,7 @@ fn check_split_ndjson(
 ) -> Check {
     // The first non-blank line gives the header (its keys), or its error.
     let first = ndjson_lines(text).into_iter().find(|(_, l)| !is_blank(l));
-    match (&result, first) {
+    match (result.as_ref().map_err(Error::kind), first) {
         (Ok(None), None) => {}
         (Ok(Some(keys)), Some((_, line))) => {
             let pairs = reference_pairs(line)
@@ -422,7 +423,7 @@ fn check_split_ndjson(
             let want: Vec<String> = pairs.into_iter().map(|(k, _)| k).collect();
             ensure!(*keys == want, "header {keys:?}, the first line's keys are {want:?}");
         }
-        (Err(Error::Json { at, .. }), Some((n, line))) => {
+        (Err(ErrorKind::Json { at, .. }), Some((n, line))) => {
             ensure!(at.line == n, "the first record is on line {n}, the error names {at}");
             ensure!(reference_pairs(line).is_err(), "the first line is fine, yet {at}: error");
         }
@@ -476,7 +477,7 @@ pub fn check_read_csv(data: &[u8], delim: u8, first_line: u64) -> Check {
             match rec.get_source(&Source::Index(i)) {
                 Field::Text(t) => fields.push(t.to_vec()),
                 Field::Absent => break,
-                other => return Err(Error::Internal(format!("a CSV field read as {other:?}"))),
+                other => return Err(Error::internal(format!("a CSV field read as {other:?}"))),
             }
         }
         got.push((rec.line(), fields));
@@ -492,12 +493,12 @@ pub fn check_read_csv(data: &[u8], delim: u8, first_line: u64) -> Check {
         );
         ensure!(*line == line_of(r), "record {i} reports line {line}, it starts on {}", line_of(r));
     }
-    match result {
+    match result.map_err(Error::into_kind) {
         Ok(n) => {
             ensure!(good == reference.records.len(), "no field-count error for record {good}");
             ensure!(n as usize == got.len() && got.len() == good, "{n} records, want {good}");
         }
-        Err(Error::FieldCount { at, expected, found }) => {
+        Err(ErrorKind::FieldCount { at, expected, found }) => {
             let r = reference.records.get(good).ok_or_else(|| {
                 format!("field-count error {at} but every record is {width} wide")
             })?;
@@ -603,7 +604,7 @@ fn skeleton(line: &[u8]) -> Vec<u8> {
 /// fanfold's reader and checks, line by line against [`reference_pairs`]:
 /// blank lines skipped, every object's keys and raw values kept (written
 /// back through an NDJSON encoder), and the first line `serde_json` rejects
-/// named in an [`Error::Json`].
+/// named in an [`ErrorKind::Json`].
 pub fn check_read_ndjson(data: &[u8], first_line: u64) -> Check {
     let chunk =
         Chunk { seq: 0, input: 0, first_line, first_column: 1, offset: 0, data: data.to_vec() };
@@ -642,9 +643,9 @@ pub fn check_read_ndjson(data: &[u8], first_line: u64) -> Check {
         }
     }
     ensure!(lines == want_lines, "records on lines {lines:?}, want {want_lines:?}");
-    match (result, first_bad) {
+    match (result.map_err(Error::into_kind), first_bad) {
         (Ok(n), None) => ensure!(n as usize == want_lines.len(), "{n} records"),
-        (Err(Error::Json { at, .. }), Some((line, _))) => {
+        (Err(ErrorKind::Json { at, .. }), Some((line, _))) => {
             ensure!(at.line == line, "error at {at}, serde_json fails on line {line}")
         }
         (Err(e), None) => return Err(format!("error `{e}` on input serde_json reads")),
@@ -735,7 +736,7 @@ pub fn run_job(
     let mut out = Vec::new();
     Ok(match pipeline.run(&mut out, "<memory>") {
         Ok(_) => Ok(out),
-        Err(e @ (Error::WorkerPanic { .. } | Error::Internal(_))) => {
+        Err(e) if matches!(e.kind(), ErrorKind::WorkerPanic { .. } | ErrorKind::Internal(_)) => {
             return Err(format!("fanfold failed inside: {e}"))
         }
         Err(e) => Err(e.to_string()),

@@ -23,7 +23,7 @@ use std::fs::File;
 use std::io::{BufReader, Read};
 
 use super::fingerprint::Fingerprint;
-use crate::error::{Error, Result};
+use crate::error::{msg, Error, ErrorKind, Result, Setting};
 use crate::sink::rejects::Reject;
 use crate::source::{Chunk, ChunkLimit};
 use crate::transform::Mapped;
@@ -32,7 +32,7 @@ use crate::transform::Mapped;
 const MAGIC: &[u8; 8] = b"FANFOLDJ";
 /// The format version this build writes and reads.
 const VERSION: u32 = 1;
-/// The [`Reject::kind`]s there are ([`Error::kind`]).
+/// The [`Reject::kind`]s there are ([`Error::kind_name`]).
 const KINDS: [&str; 8] =
     ["csv", "field_count", "json", "not_numeric", "unexpected_key", "transform", "exec", "other"];
 
@@ -40,7 +40,7 @@ const KINDS: [&str; 8] =
 /// cutting its input into `chunk`s.
 ///
 /// # Errors
-/// [`Error::Journal`] when the header's JSON is over 4 GiB.
+/// [`ErrorKind::Journal`] when the header's JSON is over 4 GiB.
 pub(super) fn header(name: &str, print: &Fingerprint, chunk: ChunkLimit) -> Result<Vec<u8>> {
     let json = print.to_json(chunk).to_string();
     let mut header = Vec::with_capacity(json.len() + 20);
@@ -56,7 +56,7 @@ pub(super) fn header(name: &str, print: &Fingerprint, chunk: ChunkLimit) -> Resu
 /// its CRC-32, and the payload.
 ///
 /// # Errors
-/// [`Error::Journal`] when the payload is over 4 GiB.
+/// [`ErrorKind::Journal`] when the payload is over 4 GiB.
 pub(super) fn frame(name: &str, payload: &[u8]) -> Result<Vec<u8>> {
     let mut frame = Vec::with_capacity(payload.len() + 8);
     frame.extend_from_slice(&frame_len(name, payload.len())?.to_le_bytes());
@@ -66,14 +66,21 @@ pub(super) fn frame(name: &str, payload: &[u8]) -> Result<Vec<u8>> {
 }
 
 /// A length as a frame's `u32`; an entry over 4 GiB is an
-/// [`Error::Journal`] for the journal `name`.
+/// [`ErrorKind::Journal`] for the journal `name`.
 fn frame_len(name: &str, len: usize) -> Result<u32> {
-    u32::try_from(len).map_err(|_| Error::Journal {
-        path: name.to_string(),
-        message: format!(
-            "a chunk's entry would take {len} bytes, over the 4 GiB an entry may hold: use \
-             smaller chunks (--chunk-bytes)"
-        ),
+    u32::try_from(len).map_err(|_| {
+        ErrorKind::Journal {
+            path: name.to_string(),
+            message: msg![
+                format!(
+                "a chunk's entry would take {len} bytes, over the 4 GiB an entry may hold: use \
+                 smaller chunks ("
+            ),
+                Setting::ChunkBytes,
+                ")",
+            ],
+        }
+        .into()
     })
 }
 

@@ -40,7 +40,7 @@ impl InputPrint {
     /// metadata and 128 KiB at most.
     ///
     /// # Errors
-    /// [`Error::Io`] naming the input when it cannot be read.
+    /// [`ErrorKind::Io`](crate::ErrorKind::Io) naming the input when it cannot be read.
     pub fn of(name: &str, path: &Path) -> Result<InputPrint> {
         let io = |e| Error::io(name.to_string(), e);
         let file = File::open(path).map_err(io)?;

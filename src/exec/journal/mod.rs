@@ -38,7 +38,7 @@
 //! # Policy
 //!
 //! - `--journal FILE` on a file that exists, without `--resume`: refused
-//!   ([`Error::Journal`]), so that no journal is overwritten by accident.
+//!   ([`ErrorKind::Journal`]), so that no journal is overwritten by accident.
 //! - `--resume` without the file: the run starts from the beginning and
 //!   creates it (a retry loop can always pass `--resume`).
 //! - A journal whose fingerprint differs from the run's: refused, naming
@@ -63,7 +63,7 @@ use parking_lot::Mutex;
 
 use self::file::{decode_entry, encode_entry, frame, header, read_journal, Index};
 use self::sync::Syncer;
-use crate::error::{Error, Result};
+use crate::error::{msg, Error, ErrorKind, Message, Result, Setting};
 use crate::sink::rejects::Reject;
 use crate::source::{Chunk, ChunkLimit};
 use crate::transform::Mapped;
@@ -78,7 +78,7 @@ pub struct JournalSpec {
     pub path: PathBuf,
     /// Go on with the run the file records (`--resume`); when the file
     /// does not exist, start from the beginning. Without it, an existing
-    /// file is an [`Error::Journal`].
+    /// file is an [`ErrorKind::Journal`].
     pub resume: bool,
 }
 
@@ -110,7 +110,7 @@ impl Journal {
         done: Index,
         chunk: ChunkLimit,
     ) -> Result<Journal> {
-        let io = |e| Error::io(format!("{name} (--journal)"), e);
+        let io = |e| Error::io_note(name.clone(), Setting::Journal, e);
         let syncer = Syncer::start(&file).map_err(io)?;
         let append = Mutex::new(append);
         Ok(Journal { name, file, append, done, chunk, syncer })
@@ -122,33 +122,40 @@ impl Journal {
     /// writes its header, durably.
     ///
     /// # Errors
-    /// [`Error::Journal`] when the file exists without `spec.resume`, is
+    /// [`ErrorKind::Journal`] when the file exists without `spec.resume`, is
     /// not a fanfold journal (or one of another format version), or records
     /// a run with other inputs or settings (the message lists them);
-    /// [`Error::Io`] naming the file when it cannot be read or written.
+    /// [`ErrorKind::Io`] naming the file when it cannot be read or written.
     pub fn open(spec: &JournalSpec, print: &Fingerprint, chunk: ChunkLimit) -> Result<Journal> {
         let name = spec.path.display().to_string();
-        let io = |e| Error::io(format!("{name} (--journal)"), e);
-        let refuse = |message: String| Error::Journal { path: name.clone(), message };
+        let io = |e| Error::io_note(name.clone(), Setting::Journal, e);
+        let refuse = |message: Message| -> Error {
+            ErrorKind::Journal { path: name.clone(), message }.into()
+        };
         let exists = std::fs::metadata(&spec.path).is_ok();
         if exists && !spec.resume {
-            return Err(refuse(
-                "the file exists: pass --resume to go on with the run it records, or remove it \
-                 to start over"
-                    .to_string(),
-            ));
+            return Err(refuse(msg![
+                "the file exists: pass ",
+                Setting::Resume,
+                " to go on with the run it records, or remove it to start over",
+            ]));
         }
         if exists {
             let mut file =
                 OpenOptions::new().read(true).write(true).open(&spec.path).map_err(io)?;
-            if let Some((earlier, chunk, done, end)) = read_journal(&mut file, &refuse, &io)? {
+            if let Some((earlier, chunk, done, end)) =
+                read_journal(&mut file, &|m: String| refuse(m.into()), &io)?
+            {
                 let diffs = print.differences(&earlier);
                 if !diffs.is_empty() {
-                    return Err(refuse(format!(
-                        "cannot resume: it records a run with other inputs or flags: {}. Run \
+                    return Err(refuse(
+                        format!(
+                            "cannot resume: it records a run with other inputs or flags: {}. Run \
                          with the inputs and flags it records, or remove it to start over",
-                        diffs.join("; ")
-                    )));
+                            diffs.join("; ")
+                        )
+                        .into(),
+                    ));
                 }
                 // A torn last entry is cut off, so that new ones follow the
                 // last whole one.
@@ -198,32 +205,35 @@ impl Journal {
     /// them.
     ///
     /// # Errors
-    /// [`Error::Journal`] when the entry is damaged or does not cover the
-    /// same bytes as `chunk`; [`Error::Io`] when it cannot be read.
+    /// [`ErrorKind::Journal`] when the entry is damaged or does not cover the
+    /// same bytes as `chunk`; [`ErrorKind::Io`] when it cannot be read.
     pub fn replay(&self, chunk: &Chunk) -> Result<Option<(Mapped, Vec<Reject>)>> {
         let Some(&(at, len)) = self.done.get(&chunk.seq) else { return Ok(None) };
         let mut payload = vec![0; len as usize];
         self.file
             .read_exact_at(&mut payload, at)
-            .map_err(|e| Error::io(format!("{} (--journal)", self.name), e))?;
-        let damaged = || Error::Journal {
+            .map_err(|e| Error::io_note(self.name.clone(), Setting::Journal, e))?;
+        let damaged = || ErrorKind::Journal {
             path: self.name.clone(),
             message: format!(
                 "the entry of chunk {} is damaged; remove it to start over",
                 chunk.seq
-            ),
+            )
+            .into(),
         };
         let entry = decode_entry(&payload).ok_or_else(damaged)?;
         let here = (chunk.input as u64, chunk.offset, chunk.data.len() as u64);
         if entry.place != (chunk.seq, here.0, here.1, here.2) {
-            return Err(Error::Journal {
+            return Err(ErrorKind::Journal {
                 path: self.name.clone(),
                 message: format!(
                     "chunk {} was input {} bytes {}+{}, now input {} bytes {}+{}: the input or \
                      the chunking changed; remove it to start over",
                     chunk.seq, entry.place.1, entry.place.2, entry.place.3, here.0, here.1, here.2
-                ),
-            });
+                )
+                .into(),
+            }
+            .into());
         }
         Ok(Some((entry.mapped, entry.rejects)))
     }
@@ -235,11 +245,11 @@ impl Journal {
     /// survives a crash of the machine once the next sync is done.
     ///
     /// # Errors
-    /// [`Error::Io`] naming the journal when writing fails, or when an
+    /// [`ErrorKind::Io`] naming the journal when writing fails, or when an
     /// earlier sync failed.
     pub fn record(&self, chunk: &Chunk, mapped: &Mapped, rejects: &[Reject]) -> Result<()> {
         let payload = encode_entry(chunk, mapped, rejects);
-        let io = |e| Error::io(format!("{} (--journal)", self.name), e);
+        let io = |e| Error::io_note(self.name.clone(), Setting::Journal, e);
         let frame = frame(&self.name, &payload)?;
         self.append.lock().write_all(&frame).map_err(io)?;
         self.syncer.dirty().map_err(io)

@@ -11,7 +11,7 @@ use std::cmp::Ordering;
 use hashbrown::{HashMap, HashSet};
 
 use super::spec::AggKind;
-use crate::error::{Error, Result};
+use crate::error::{ErrorKind, Result};
 use crate::record::Field;
 use crate::reduce::number::ExactSum;
 use crate::sink::encode::{write_json_string, OutValue, OwnedField};
@@ -45,24 +45,24 @@ impl Acc {
     /// The output value of an aggregate of `kind` (named `label` in errors).
     ///
     /// # Errors
-    /// [`Error::OutOfRange`] when a sum or mean does not fit its output.
+    /// [`ErrorKind::OutOfRange`] when a sum or mean does not fit its output.
     pub(super) fn value(&self, kind: AggKind, label: &str) -> Result<OutValue> {
         Ok(match self {
             Acc::Count(n) => OutValue::Number(n.to_string().into_bytes()),
             Acc::Sum(sum, n) => {
                 let mut out = Vec::new();
-                let out_of_range = || Error::OutOfRange { aggregate: label.to_string() };
+                let out_of_range = || ErrorKind::OutOfRange { aggregate: label.to_string() };
                 if *n == 0 {
                     OutValue::Field(OwnedField::Missing)
                 } else if kind == AggKind::Sum {
                     if !sum.write(&mut out) {
-                        return Err(out_of_range());
+                        return Err(out_of_range().into());
                     }
                     OutValue::Number(out)
                 } else {
                     let mean = sum.to_f64() / *n as f64;
                     if !mean.is_finite() {
-                        return Err(out_of_range());
+                        return Err(out_of_range().into());
                     }
                     format_f64(mean, &mut out);
                     OutValue::Number(out)

@@ -6,7 +6,7 @@
 use hashbrown::HashMap;
 
 use super::acc::Acc;
-use crate::error::{Error, Result};
+use crate::error::{msg, ErrorKind, Result, Setting};
 use crate::sink::encode::OwnedField;
 
 /// A bound on the group-by state; see
@@ -18,7 +18,7 @@ pub(super) struct StateLimit {
 }
 
 impl StateLimit {
-    /// Fails with [`Error::MemoryLimit`] once the estimated bytes of
+    /// Fails with [`ErrorKind::MemoryLimit`] once the estimated bytes of
     /// `groups` (with `heap`, the estimated heap bytes of the groups beside
     /// the table's slots) pass the budget.
     pub(super) fn check(&self, groups: &HashMap<Vec<u8>, Vec<Acc>>, heap: u64) -> Result<()> {
@@ -26,16 +26,21 @@ impl StateLimit {
             return Ok(());
         }
         let n = groups.len() as u64;
-        Err(Error::MemoryLimit {
+        Err(ErrorKind::MemoryLimit {
             limit: self.limit,
-            message: format!(
-                "the group-by state passed the limit after {n} groups (about {} \
-                 bytes a group; {} of the limit is left for groups beside the in-flight \
-                 window); raise --memory-limit, or group by fewer or coarser columns",
-                state_bytes(groups, heap) / n.max(1),
-                crate::units::human_bytes(self.budget)
-            ),
-        })
+            message: msg![
+                format!(
+                    "the group-by state passed the limit after {n} groups (about {} bytes a \
+                     group; {} of the limit is left for groups beside the in-flight window); \
+                     raise ",
+                    state_bytes(groups, heap) / n.max(1),
+                    crate::units::human_bytes(self.budget)
+                ),
+                Setting::MemoryLimit,
+                ", or group by fewer or coarser columns",
+            ],
+        }
+        .into())
     }
 }
 

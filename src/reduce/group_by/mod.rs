@@ -35,7 +35,7 @@ mod spec;
 
 use hashbrown::HashMap;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, Result};
 use crate::record::{ColumnRef, Field, Record};
 use crate::reduce::group_key::{cmp_group_keys, decode_key, encode_key_part, part_field};
 use crate::reduce::{Reducer, Sink};
@@ -113,7 +113,7 @@ impl GroupBy {
         GroupBy { keys, aggs, encoder, null_markers, names, limit: None }
     }
 
-    /// Fails the run with [`Error::MemoryLimit`] once the merged groups'
+    /// Fails the run with [`ErrorKind::MemoryLimit`] once the merged groups'
     /// estimated size (see the module docs) passes `budget` bytes; `limit`
     /// is the `--memory-limit` the budget comes from (bytes), named in the
     /// error.
@@ -189,12 +189,13 @@ impl GroupBy {
 
     fn not_numeric(&self, agg: &Agg, record: &Record<'_>, text: &[u8]) -> Error {
         let column = agg.column.as_ref().map(|c| c.name.clone()).unwrap_or_default();
-        Error::NotNumeric {
+        ErrorKind::NotNumeric {
             at: record.location(),
-            purpose: agg.label.clone(),
+            purpose: agg.label.clone().into(),
             column,
             value: String::from_utf8_lossy(text).into_owned(),
         }
+        .into()
     }
 }
 

@@ -3,7 +3,7 @@
 
 use std::str::FromStr;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, Setting};
 
 /// What an aggregate computes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -68,12 +68,16 @@ impl FromStr for AggSpec {
     fn from_str(s: &str) -> Result<Self> {
         let (body, name) = match s.split_once('=') {
             Some((b, n)) if !n.is_empty() => (b, Some(n.to_string())),
-            Some(_) => return Err(Error::flag("--agg", format!("`{s}`: empty name after `=`"))),
+            Some(_) => {
+                return Err(Error::setting(Setting::Agg, format!("`{s}`: empty name after `=`")))
+            }
             None => (s, None),
         };
         let (kind_str, column) = match body.split_once(':') {
             Some((k, c)) if !c.is_empty() => (k, Some(c.to_string())),
-            Some(_) => return Err(Error::flag("--agg", format!("`{s}`: empty column after `:`"))),
+            Some(_) => {
+                return Err(Error::setting(Setting::Agg, format!("`{s}`: empty column after `:`")))
+            }
             None => (body, None),
         };
         let kind = match kind_str {
@@ -87,8 +91,8 @@ impl FromStr for AggSpec {
             "first" => AggKind::First,
             "last" => AggKind::Last,
             other => {
-                return Err(Error::flag(
-                    "--agg",
+                return Err(Error::setting(
+                    Setting::Agg,
                     format!(
                         "`{s}`: unknown aggregate `{other}`; use count, count:col, sum:col, \
                          mean:col, min:col, max:col, distinct:col, mode:col, first:col or \
@@ -98,8 +102,8 @@ impl FromStr for AggSpec {
             }
         };
         if kind != AggKind::Count && column.is_none() {
-            return Err(Error::flag(
-                "--agg",
+            return Err(Error::setting(
+                Setting::Agg,
                 format!("`{s}`: `{kind_str}` needs a column, e.g. `{kind_str}:amount`"),
             ));
         }

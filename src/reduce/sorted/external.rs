@@ -10,7 +10,7 @@ use std::sync::atomic::Ordering::Relaxed;
 use super::merge::Cursor;
 use super::spill::{SpillOptions, SpillRun, SpillWriter};
 use super::{Run, Sorted, SortedPartial};
-use crate::error::{Error, Result};
+use crate::error::{ErrorKind, Result};
 use crate::reduce::Sink;
 
 impl Sorted {
@@ -61,7 +61,9 @@ impl Sorted {
         let mut out = SpillWriter::create(&opts.dir)?;
         self.merge_cursors(&mut cursors, |c| match c {
             Cursor::File(r) => out.write_frame(r.frame()),
-            Cursor::Mem { .. } => Err(Error::Internal("a merge pass read a run in memory".into())),
+            Cursor::Mem { .. } => {
+                Err(ErrorKind::Internal("a merge pass read a run in memory".into()).into())
+            }
         })?;
         drop(cursors);
         let run = out.finish()?;
@@ -83,7 +85,9 @@ impl Sorted {
         sink: &mut Sink<'_>,
     ) -> Result<()> {
         let Some(opts) = &self.spill else {
-            return Err(Error::Internal("runs were spilled without spill options".into()));
+            return Err(
+                ErrorKind::Internal("runs were spilled without spill options".into()).into()
+            );
         };
         while total.spilled.len() > opts.fan_in {
             let k = total.spilled.len();
@@ -153,7 +157,7 @@ mod tests {
             .run_with(&mut out, "<mem>", |layout, enc| {
                 let keys = specs
                     .iter()
-                    .map(|k| Ok((layout.resolve("--sort-by", &k.column)?, k.clone())))
+                    .map(|k| Ok((layout.resolve(crate::Setting::SortBy, &k.column)?, k.clone())))
                     .collect::<Result<Vec<_>>>()?;
                 let sorted = Sorted::new(keys, enc, vec![b"NA".to_vec()]);
                 Ok(match spill {

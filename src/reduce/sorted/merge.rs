@@ -108,7 +108,7 @@ impl Sorted {
             let first =
                 self.merge_range(&runs, &bounds[0], &bounds[1], &mut |buf, n| sink.write(buf, n));
             let rest = handles.into_iter().map(|h| {
-                h.join().unwrap_or_else(|_| Err(Error::Internal("a merge thread panicked".into())))
+                h.join().unwrap_or_else(|_| Err(Error::internal("a merge thread panicked")))
             });
             std::iter::once(first.map(|()| (Vec::new(), 0))).chain(rest).collect()
         });

@@ -24,7 +24,7 @@ use std::fs::File;
 use std::io::{BufReader, BufWriter, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
-use crate::error::{Error, Result};
+use crate::error::{msg, Error, Result, Setting};
 use crate::reduce::sort_key::KeyVal;
 
 const TAG_MISSING: u8 = 0;
@@ -55,18 +55,23 @@ pub(crate) struct SpillRun {
 
 /// The name of spill files in `dir`, for error messages.
 pub(crate) fn spill_name(dir: &Path) -> String {
-    format!("{} (--temp-dir, sort spill file)", dir.display())
+    dir.display().to_string()
+}
+
+/// An I/O error on a spill file of the directory `name` ([`spill_name`]).
+fn spill_io(name: &str, e: std::io::Error) -> Error {
+    Error::io_note(name, msg![Setting::TempDir, ", sort spill file"], e)
 }
 
 impl SpillWriter {
     /// A new anonymous spill file in `dir`.
     ///
     /// # Errors
-    /// [`Error::Io`] naming `dir` when the file cannot be created (no such
+    /// [`ErrorKind::Io`] naming `dir` when the file cannot be created (no such
     /// directory, no permission).
     pub(crate) fn create(dir: &Path) -> Result<SpillWriter> {
         let name = spill_name(dir);
-        let file = tempfile::tempfile_in(dir).map_err(|e| Error::io(&name, e))?;
+        let file = tempfile::tempfile_in(dir).map_err(|e| spill_io(&name, e))?;
         Ok(SpillWriter {
             out: BufWriter::with_capacity(WRITE_BUFFER, file),
             name,
@@ -79,7 +84,7 @@ impl SpillWriter {
     /// `arena`) and its encoded bytes.
     ///
     /// # Errors
-    /// [`Error::Io`] on a write error (a full disk), or when the frame is
+    /// [`ErrorKind::Io`] on a write error (a full disk), or when the frame is
     /// 4 GiB or more.
     pub(crate) fn write(&mut self, keys: &[KeyVal], arena: &[u8], record: &[u8]) -> Result<()> {
         let mut len = record.len();
@@ -95,9 +100,9 @@ impl SpillWriter {
                 std::io::ErrorKind::InvalidInput,
                 format!("a record of {len} bytes is too large to spill (at most 4 GiB)"),
             );
-            Error::io(&self.name, e)
+            spill_io(&self.name, e)
         })?;
-        let io = |e| Error::io(&self.name, e);
+        let io = |e| spill_io(&self.name, e);
         let out = &mut self.out;
         out.write_all(&len32.to_le_bytes()).map_err(io)?;
         for k in keys {
@@ -125,9 +130,9 @@ impl SpillWriter {
     /// Appends a frame as read by [`SpillReader::frame`], unchanged.
     ///
     /// # Errors
-    /// [`Error::Io`] on a write error.
+    /// [`ErrorKind::Io`] on a write error.
     pub(crate) fn write_frame(&mut self, frame: &[u8]) -> Result<()> {
-        let io = |e| Error::io(&self.name, e);
+        let io = |e| spill_io(&self.name, e);
         // Frames come from spill files, so their length fits in a u32.
         self.out.write_all(&(frame.len() as u32).to_le_bytes()).map_err(io)?;
         self.out.write_all(frame).map_err(io)?;
@@ -139,11 +144,11 @@ impl SpillWriter {
     /// Flushes the file and rewinds it for reading.
     ///
     /// # Errors
-    /// [`Error::Io`] on a write or seek error.
+    /// [`ErrorKind::Io`] on a write or seek error.
     pub(crate) fn finish(self) -> Result<SpillRun> {
         let SpillWriter { out, name, records, bytes } = self;
-        let mut file = out.into_inner().map_err(|e| Error::io(&name, e.into_error()))?;
-        file.seek(SeekFrom::Start(0)).map_err(|e| Error::io(&name, e))?;
+        let mut file = out.into_inner().map_err(|e| spill_io(&name, e.into_error()))?;
+        file.seek(SeekFrom::Start(0)).map_err(|e| spill_io(&name, e))?;
         Ok(SpillRun { file, name, records, bytes })
     }
 }
@@ -165,7 +170,7 @@ impl SpillRun {
     /// any).
     ///
     /// # Errors
-    /// [`Error::Io`] when the first record cannot be read.
+    /// [`ErrorKind::Io`] when the first record cannot be read.
     pub(crate) fn read(self, keys: usize, buffer: usize) -> Result<SpillReader> {
         let SpillRun { file, name, records, .. } = self;
         let mut reader = SpillReader {
@@ -230,7 +235,7 @@ impl SpillReader {
     /// becomes true.
     ///
     /// # Errors
-    /// [`Error::Io`] on a read error, or when the file does not hold the
+    /// [`ErrorKind::Io`] on a read error, or when the file does not hold the
     /// frames written to it (truncated or altered).
     pub(crate) fn advance(&mut self) -> Result<()> {
         if self.left == 0 {
@@ -240,7 +245,7 @@ impl SpillReader {
             return Ok(());
         }
         self.left -= 1;
-        let io = |e| Error::io(&self.name, e);
+        let io = |e| spill_io(&self.name, e);
         let mut len = [0u8; 4];
         self.input.read_exact(&mut len).map_err(io)?;
         let len = u32::from_le_bytes(len) as usize;
@@ -283,7 +288,7 @@ impl SpillReader {
             std::io::ErrorKind::InvalidData,
             "the spill file does not hold what was written to it",
         );
-        Error::io(&self.name, e)
+        spill_io(&self.name, e)
     }
 }
 
@@ -401,8 +406,8 @@ mod tests {
     }
 
     #[test]
-    fn a_missing_directory_names_the_flag() {
+    fn a_missing_directory_names_the_setting() {
         let err = SpillWriter::create(Path::new("/nonexistent/fanfold-spill")).unwrap_err();
-        assert!(err.to_string().contains("--temp-dir"), "{err}");
+        assert!(err.to_string().contains("(temp_dir, sort spill file): "), "{err}");
     }
 }

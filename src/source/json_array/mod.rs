@@ -22,6 +22,7 @@
 //! workers see (and report errors in) every element before the error,
 //! whatever the chunk size.
 
+use crate::error::{msg, Message, Setting};
 use crate::source::ChunkLimit;
 use crate::syntax::json::{is_ws, not_an_object, show};
 
@@ -59,7 +60,7 @@ pub(crate) enum Step {
     Done,
     /// A syntax error at byte `at` of the buffer, with no whole element
     /// before it.
-    Error { at: usize, message: String },
+    Error { at: usize, message: Message },
 }
 
 /// The scan state of one input's buffer since the last cut.
@@ -130,10 +131,9 @@ impl ArrayScan {
                         return match self.element.open_string(buf) {
                             Some(at) => self.fail(
                                 at,
-                                "unterminated string: the string that opens here never closes"
-                                    .into(),
+                                "unterminated string: the string that opens here never closes",
                             ),
-                            None => self.fail(self.element_start, UNTERMINATED_OBJECT.into()),
+                            None => self.fail(self.element_start, UNTERMINATED_OBJECT),
                         };
                     }
                 }
@@ -153,7 +153,7 @@ impl ArrayScan {
                     Phase::Open | Phase::Closed => Step::Done,
                     _ => self.fail(
                         buf.len(),
-                        "unterminated array: the input ends before the closing `]`".into(),
+                        "unterminated array: the input ends before the closing `]`",
                     ),
                 };
             };
@@ -163,11 +163,15 @@ impl ArrayScan {
                 (Phase::Open, _) => {
                     return self.fail(
                         at,
-                        format!(
-                            "expected `[`, found {}: a JSON array input must start with `[` \
-                             (for one object per line, use --input-format ndjson)",
-                            show(b)
-                        ),
+                        msg![
+                            format!(
+                                "expected `[`, found {}: a JSON array input must start with \
+                                 `[` (for one object per line, use ",
+                                show(b)
+                            ),
+                            Setting::InputFormat,
+                            " ndjson)",
+                        ],
                     )
                 }
                 (Phase::First | Phase::AfterComma, b'{') => {
@@ -178,10 +182,10 @@ impl ArrayScan {
                 }
                 (Phase::First, b']') => self.phase = Phase::Closed,
                 (Phase::AfterComma, b']') => {
-                    return self.fail(at, "expected an object after `,`, found `]`".into())
+                    return self.fail(at, "expected an object after `,`, found `]`")
                 }
                 (Phase::First | Phase::AfterComma, b',') => {
-                    return self.fail(at, "expected an object, found `,`".into())
+                    return self.fail(at, "expected an object, found `,`")
                 }
                 (Phase::First | Phase::AfterComma, _) => return self.fail(at, not_an_object(b)),
                 (Phase::AfterElement, b',') => self.phase = Phase::AfterComma,
@@ -206,11 +210,11 @@ impl ArrayScan {
 
     /// An error at `at`, after the whole elements before it have been cut
     /// off into a chunk of their own.
-    fn fail(&self, at: usize, message: String) -> Step {
+    fn fail(&self, at: usize, message: impl Into<Message>) -> Step {
         if self.elements > 0 {
             Step::Cut { at: self.last_end, phase: Phase::AfterElement }
         } else {
-            Step::Error { at, message }
+            Step::Error { at, message: message.into() }
         }
     }
 }
@@ -335,7 +339,7 @@ mod tests {
         match cuts(data, ChunkLimit::Records(100)) {
             (c, Step::Error { at, message }) => {
                 let base = c.last().copied().unwrap_or(0);
-                (c, base + at, message)
+                (c, base + at, message.to_string())
             }
             other => panic!("{}: {other:?}", String::from_utf8_lossy(data)),
         }

@@ -9,26 +9,27 @@ use memchr::{memchr, memchr_iter};
 
 use super::csv_scan::{count_lines, scan_header, ScanState};
 use super::{Splitter, READ_STEP};
-use crate::error::{Error, Location, Result};
+use crate::error::{ErrorKind, Location, Result};
 use crate::source::chunk::ChunkLimit;
 use crate::source::json_array::{ArrayScan, Step};
 
 impl Splitter {
     /// Refuses the input just opened when its first bytes say it is not
-    /// UTF-8 text (a UTF-16 or UTF-32 byte-order mark: [`Error::Encoding`];
-    /// a compression format's magic number: [`Error::Compressed`]), and
+    /// UTF-8 text (a UTF-16 or UTF-32 byte-order mark: [`ErrorKind::Encoding`];
+    /// a compression format's magic number: [`ErrorKind::Compressed`]), and
     /// skips its UTF-8 BOM.
     pub(super) fn check_start(&mut self) -> Result<()> {
         let cur = self.current.as_mut().expect("just opened");
         let index = cur.index;
         if let Some(encoding) = wide_encoding(&cur.buf) {
-            return Err(Error::Encoding {
+            return Err(ErrorKind::Encoding {
                 input: self.names[index].clone(),
                 encoding: encoding.to_string(),
-            });
+            }
+            .into());
         }
         if let Some(format) = crate::format::Compression::sniff(&cur.buf) {
-            return Err(Error::Compressed { input: self.names[index].clone(), format });
+            return Err(ErrorKind::Compressed { input: self.names[index].clone(), format }.into());
         }
         if cur.buf.starts_with(b"\xEF\xBB\xBF") {
             cur.buf.drain(..3);
@@ -61,7 +62,7 @@ impl Splitter {
                 if cur.scan.in_quote {
                     let line = cur.line + count_lines(&cur.buf[..cur.scan.open_at]);
                     let at = Location { input: self.names[cur.index].clone(), line };
-                    return Err(Error::UnterminatedQuote { at });
+                    return Err(ErrorKind::UnterminatedQuote { at }.into());
                 }
                 break cur.buf.len();
             }
@@ -81,12 +82,13 @@ impl Splitter {
         match &self.header {
             None => self.header = Some((index, fields)),
             Some((first, expected)) if *expected != fields => {
-                return Err(Error::HeaderMismatch {
+                return Err(ErrorKind::HeaderMismatch {
                     input: self.names[index].clone(),
                     found: fields,
                     first_input: self.names[*first].clone(),
                     expected: expected.clone(),
-                });
+                }
+                .into());
             }
             Some(_) => {}
         }

@@ -16,7 +16,7 @@
 //!
 //! So `a,"x\ny",b\n` is one record over two lines, `a,b""c\n` is one record,
 //! and `"say ""hi""",1\n` is one record. A quote still open at the end of an
-//! input is an [`Error::UnterminatedQuote`] naming the line where it opened;
+//! input is an [`ErrorKind::UnterminatedQuote`] naming the line where it opened;
 //! the records before that one come out first, so that an error in them
 //! (earlier in the input) is the one reported, whatever the chunk size.
 //!
@@ -26,9 +26,9 @@
 //! chunks end only after a `\n`.
 //!
 //! An input is UTF-8: its BOM is skipped, and an input that starts with a
-//! UTF-16 or UTF-32 byte-order mark is an [`Error::Encoding`]. An input
+//! UTF-16 or UTF-32 byte-order mark is an [`ErrorKind::Encoding`]. An input
 //! that starts with the magic number of a compression format is an
-//! [`Error::Compressed`] (see [`crate::format::Compression::sniff`]).
+//! [`ErrorKind::Compressed`] (see [`crate::format::Compression::sniff`]).
 //!
 //! A JSON array ([`Format::Json`]) is cut right after the `}` of an element
 //! instead, following the array's nesting and strings; the scan (in
@@ -44,7 +44,7 @@
 use std::io::Read;
 
 use crate::cancel::CancelToken;
-use crate::error::{Error, Location, Result};
+use crate::error::{Error, ErrorKind, Location, Message, Result};
 use crate::format::Format;
 use crate::source::chunk::{Chunk, ChunkLimit, Sample};
 use crate::source::json_array::{ArrayScan, Step};
@@ -174,10 +174,10 @@ impl Splitter {
     /// `[]`).
     ///
     /// # Errors
-    /// I/O errors, an input that is UTF-16 or UTF-32 ([`Error::Encoding`])
-    /// or compressed ([`Error::Compressed`]), an unterminated quote in the
+    /// I/O errors, an input that is UTF-16 or UTF-32 ([`ErrorKind::Encoding`])
+    /// or compressed ([`ErrorKind::Compressed`]), an unterminated quote in the
     /// header, an invalid first
-    /// NDJSON record, or [`Error::Json`] for a JSON array whose syntax is
+    /// NDJSON record, or [`ErrorKind::Json`] for a JSON array whose syntax is
     /// wrong before its first element ends or whose first element is not a
     /// valid object.
     pub fn header(&mut self) -> Result<Option<Vec<String>>> {
@@ -235,7 +235,7 @@ impl Splitter {
     /// # Errors
     /// I/O errors, a later input that is UTF-16, UTF-32 or compressed
     /// (as in [`Splitter::header`]), an unterminated quote, a CSV input whose header
-    /// differs from the first input's, or [`Error::Json`] for a syntax
+    /// differs from the first input's, or [`ErrorKind::Json`] for a syntax
     /// error in a JSON array's framing (not starting with `[`, a missing or
     /// extra `,`, an element that is not an object, text after the `]`, an
     /// unterminated array, object or string), named by line and column
@@ -274,7 +274,7 @@ impl Splitter {
                         input: self.names[cur.index].clone(),
                         line: cur.line + count_lines(&cur.buf[..cur.scan.open_at]),
                     };
-                    return Err(Error::UnterminatedQuote { at });
+                    return Err(ErrorKind::UnterminatedQuote { at }.into());
                 }
                 let all = cur.buf.len();
                 return Ok(Some(self.emit(all)));
@@ -315,15 +315,16 @@ impl Splitter {
         }
     }
 
-    /// An [`Error::Json`] at byte `at` of the current buffer.
-    fn array_error(&self, at: usize, message: String) -> Error {
+    /// An [`ErrorKind::Json`] at byte `at` of the current buffer.
+    fn array_error(&self, at: usize, message: Message) -> Error {
         let cur = self.current.as_ref().expect("an input is open");
         let (line, column) = line_column(&cur.buf, cur.line, cur.column, at);
-        Error::Json {
+        ErrorKind::Json {
             at: Location { input: self.names[cur.index].clone(), line },
             column: column as usize,
             message,
         }
+        .into()
     }
 
     fn emit(&mut self, cut: usize) -> Chunk {
@@ -436,8 +437,8 @@ mod tests {
         assert_eq!(s.header().unwrap().unwrap(), vec!["h1", "h2"]);
         let c = s.next_chunk().unwrap().unwrap();
         assert_eq!((c.first_line, c.data.as_slice()), (2, &b"1,2\n"[..]));
-        match s.next_chunk() {
-            Err(Error::UnterminatedQuote { at }) => assert_eq!(at.line, 3),
+        match s.next_chunk().map_err(Error::into_kind) {
+            Err(ErrorKind::UnterminatedQuote { at }) => assert_eq!(at.line, 3),
             other => panic!("{other:?}"),
         }
     }

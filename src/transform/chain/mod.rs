@@ -23,7 +23,7 @@
 //!   placed at their chunk's first line, and do not count as filtered.
 
 use crate::cancel::CancelToken;
-use crate::error::{Error, ExecError, Location, Result};
+use crate::error::{Error, ErrorKind, ExecError, Location, Result, Setting};
 use crate::parse::{for_each_record_or, BadRecord, ParseOptions};
 use crate::record::{Field, Fields, LineAt, LineCursor, Record};
 use crate::source::Chunk;
@@ -88,8 +88,8 @@ impl Chain {
     /// nothing is to stop them).
     ///
     /// # Errors
-    /// A jq syntax or compile error ([`Error::Flag`]), or a projection flag
-    /// naming an unknown column ([`Error::UnknownColumn`]).
+    /// A jq syntax or compile error ([`ErrorKind::Setting`]), or a projection flag
+    /// naming an unknown column ([`ErrorKind::UnknownColumn`]).
     pub fn new(
         base: &Projection,
         steps: &[Step],
@@ -107,7 +107,7 @@ impl Chain {
                 Step::Map(_) | Step::Rust(_) | Step::Exec(_) => break,
                 Step::Filter(code) => {
                     let view = Layout::new(&projection, columns, json_input, true)?;
-                    let program = JqProgram::new("--filter", code, &[])?;
+                    let program = JqProgram::new(Setting::Filter, code, &[])?;
                     let fast = FastFilter::new(code).map(|f| {
                         let sources = f.keys().iter().map(|k| view_source(&view, k)).collect();
                         (f, sources)
@@ -135,10 +135,8 @@ impl Chain {
                     Step::Exec(spec) => {
                         let exec = ExecStage::new(spec, json_input, cancel)?;
                         let steps = std::mem::take(&mut value_steps);
-                        let last =
-                            last_map.replace((spec.flag().to_string(), spec.command.clone()));
-                        let last =
-                            last.unwrap_or_else(|| (spec.flag().into(), spec.command.clone()));
+                        let last = last_map.replace((spec.setting(), spec.command.clone()));
+                        let last = last.unwrap_or_else(|| (spec.setting(), spec.command.clone()));
                         match execs.last_mut() {
                             None => first = Some((steps, last)),
                             Some(ExecSegment { rest, .. }) => {
@@ -149,19 +147,21 @@ impl Chain {
                         let rest = ValueStage {
                             view: Layout::open(true),
                             steps: Vec::new(),
-                            last_map: (spec.flag().into(), spec.command.clone()),
+                            last_map: (spec.setting(), spec.command.clone()),
                         };
                         execs.push(ExecSegment { exec, rest });
                         continue;
                     }
-                    Step::Filter(code) => ValueStep::Filter(JqProgram::new("--filter", code, &[])?),
+                    Step::Filter(code) => {
+                        ValueStep::Filter(JqProgram::new(Setting::Filter, code, &[])?)
+                    }
                     Step::Map(code) => {
-                        let p = JqProgram::new("--map", code, &[])?;
-                        last_map = Some(("--map".to_string(), code.clone()));
+                        let p = JqProgram::new(Setting::Map, code, &[])?;
+                        last_map = Some((Setting::Map, code.clone()));
                         ValueStep::Map(p)
                     }
                     Step::Rust(m) => {
-                        last_map = Some(("map".to_string(), m.name().to_string()));
+                        last_map = Some((Setting::Map, m.name().to_string()));
                         ValueStep::Rust(m.clone())
                     }
                     Step::Select(c) => ValueStep::Select(c.clone()),
@@ -176,7 +176,7 @@ impl Chain {
                 });
             }
             let last_map =
-                last_map.ok_or_else(|| Error::Internal("value stage without --map".into()))?;
+                last_map.ok_or_else(|| ErrorKind::Internal("value stage without --map".into()))?;
             match (first, execs.last_mut()) {
                 (Some((steps, first_map)), Some(segment)) => {
                     segment.rest.steps = value_steps;
@@ -322,7 +322,7 @@ impl Chain {
     /// as JSON, or that `fold` fails on with a record error, goes to `bad`.
     ///
     /// # Errors
-    /// What `bad` and `fold` return; [`Error::Internal`] when the records
+    /// What `bad` and `fold` return; [`ErrorKind::Internal`] when the records
     /// are not UTF-8.
     pub fn fold_mapped(
         &self,
@@ -333,19 +333,19 @@ impl Chain {
     ) -> Result<()> {
         let Some(stage) = &self.value else { return Ok(()) };
         let text = std::str::from_utf8(&mapped.records)
-            .map_err(|e| Error::Internal(format!("--map output is not UTF-8: {e}")))?;
+            .map_err(|e| ErrorKind::Internal(format!("--map output is not UTF-8: {e}")))?;
         let mut pairs = Vec::new();
         for (line_text, &(line, offset, index)) in text.lines().zip(&mapped.places) {
             pairs.clear();
             let raw = line_text.as_bytes();
             if let Err(e) = object_pairs(line_text, &mut pairs) {
-                let e = Error::Jq {
+                let e = ErrorKind::Jq {
                     at: Location { input: input.to_string(), line },
-                    flag: stage.last_map.0.clone(),
+                    setting: stage.last_map.0,
                     expr: stage.last_map.1.clone(),
                     message: format!("the result cannot be written as JSON: {e}"),
                 };
-                bad(e, BadRecord { raw, offset, index })?;
+                bad(e.into(), BadRecord { raw, offset, index })?;
                 continue;
             }
             let line = LineAt::Known(line);
@@ -360,7 +360,7 @@ impl Chain {
     /// Runs the `--exec` steps (and the steps after each) on the records
     /// the first segment wrote to `buf`. Returns the records that come out
     /// (NDJSON lines) with their places, or `None` when a command failed
-    /// for good and the chunk went to `bad` as one [`Error::Exec`].
+    /// for good and the chunk went to `bad` as one [`ErrorKind::Exec`].
     fn run_execs(
         &self,
         chunk: &Chunk,
@@ -395,22 +395,22 @@ impl Chain {
                     let body = chunk.data.strip_suffix(b"\n").unwrap_or(&chunk.data);
                     let last_line =
                         chunk.first_line + memchr::memchr_iter(b'\n', body).count() as u64;
-                    let e = Error::Exec(Box::new(ExecError {
+                    let e = ErrorKind::Exec(Box::new(ExecError {
                         at: Location { input: input.to_string(), line: chunk.first_line },
                         last_line,
-                        flag: exec.spec().flag().to_string(),
+                        setting: exec.spec().setting(),
                         command: exec.spec().command.clone(),
                         reason: failure.reason,
                         attempts: failure.attempts,
                         stderr: failure.stderr,
                         records: entered.len() as u64,
                     }));
-                    bad(e, BadRecord { raw: &raw, offset: chunk.offset, index })?;
+                    bad(e.into(), BadRecord { raw: &raw, offset: chunk.offset, index })?;
                     return Ok(None);
                 }
             };
             let text = std::str::from_utf8(&buf)
-                .map_err(|e| Error::Internal(format!("--exec output is not UTF-8: {e}")))?;
+                .map_err(|e| ErrorKind::Internal(format!("--exec output is not UTF-8: {e}")))?;
             places.clear();
             if rest.steps.is_empty() {
                 places.resize(text.lines().count(), place);
@@ -422,7 +422,7 @@ impl Chain {
                 pairs.clear();
                 let raw = line_text.as_bytes();
                 object_pairs(line_text, &mut pairs)
-                    .map_err(|e| Error::Internal(format!("--exec output was checked: {e}")))?;
+                    .map_err(|e| ErrorKind::Internal(format!("--exec output was checked: {e}")))?;
                 let rec = Record {
                     fields: Fields::Json(&pairs),
                     input,

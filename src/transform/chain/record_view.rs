@@ -4,7 +4,7 @@
 
 use jaq_json::Val;
 
-use crate::error::Error;
+use crate::error::{Error, ErrorKind, Setting};
 use crate::record::{ColumnRef, Field, Record, Source};
 use crate::transform::jq::{field_value, write_value, JqProgram, ValueOptions};
 use crate::transform::Layout;
@@ -30,7 +30,10 @@ pub(crate) fn record_value(
     };
     let mut map = jaq_json::Map::default();
     for (key, field) in fields {
-        map.insert(Val::utf8_str(key), field_value(field, opts)?);
+        map.insert(
+            Val::utf8_str(key),
+            field_value(field, opts).map_err(crate::transform::JqError::into_message)?,
+        );
     }
     Ok(Val::obj(map))
 }
@@ -75,19 +78,20 @@ pub(super) fn view_fields<'a>(rec: &Record<'a>, view: &Layout) -> Vec<(Vec<u8>, 
 
 pub(super) fn step_error(
     rec: &Record<'_>,
-    (flag, expr): &(String, String),
+    (setting, expr): &(Setting, String),
     message: String,
 ) -> Error {
-    Error::Jq { at: rec.location(), flag: flag.clone(), expr: expr.clone(), message }
+    ErrorKind::Jq { at: rec.location(), setting: *setting, expr: expr.clone(), message }.into()
 }
 
 pub(super) fn jq_error(rec: &Record<'_>, program: &JqProgram, message: String) -> Error {
-    Error::Jq {
+    ErrorKind::Jq {
         at: rec.location(),
-        flag: program.flag().to_string(),
+        setting: program.setting(),
         expr: program.code().to_string(),
         message,
     }
+    .into()
 }
 
 pub(super) fn not_object(v: &Val) -> String {

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use jaq_json::Val;
 
 use super::record_view::{jq_error, not_object, step_error, view_fields};
-use crate::error::Result;
+use crate::error::{Result, Setting};
 use crate::record::{ColumnRef, Field, LineCursor, Record};
 use crate::syntax::json::write_json_string;
 use crate::transform::custom::{JsonRecord, MapRecord};
@@ -50,7 +50,7 @@ pub(super) struct ValueStage {
     pub(super) steps: Vec<ValueStep>,
     /// The last map step (flag, expression), named when a result is not an
     /// object.
-    pub(super) last_map: (String, String),
+    pub(super) last_map: (Setting, String),
 }
 
 /// Where a record the value stage wrote came from: its line, byte offset
@@ -114,10 +114,13 @@ pub(super) fn keep(
         }
         let mut map = jaq_json::Map::default();
         for (key, field) in view_fields(rec, view) {
-            let value = field_value(field, opts).map_err(|m| jq_error(rec, program, m))?;
+            let value =
+                field_value(field, opts).map_err(|m| jq_error(rec, program, m.into_message()))?;
             map.insert(Val::utf8_str(key), value);
         }
-        let kept = program.any_truthy(Val::obj(map)).map_err(|m| jq_error(rec, program, m))?;
+        let kept = program
+            .any_truthy(Val::obj(map))
+            .map_err(|m| jq_error(rec, program, m.into_message()))?;
         if !kept {
             return Ok(false);
         }
@@ -144,7 +147,7 @@ impl ValueStage {
         let mut originals = Vec::with_capacity(keyed.len());
         for (key, field) in &keyed {
             let value = field_value(*field, &writer.opts)
-                .map_err(|m| step_error(rec, &self.last_map, m))?;
+                .map_err(|m| step_error(rec, &self.last_map, m.into_message()))?;
             map.insert(Val::utf8_str(key.clone()), value.clone());
             originals.push((key.as_slice(), value, *field));
         }
@@ -194,7 +197,7 @@ impl ValueStep {
         match self {
             ValueStep::Filter(p) => {
                 for v in current {
-                    if p.any_truthy(v.clone()).map_err(|m| jq_error(rec, p, m))? {
+                    if p.any_truthy(v.clone()).map_err(|m| jq_error(rec, p, m.into_message()))? {
                         next.push(v);
                     }
                 }
@@ -211,15 +214,14 @@ impl ValueStep {
                             false
                         }
                     })
-                    .map_err(|m| jq_error(rec, p, m))?;
+                    .map_err(|m| jq_error(rec, p, m.into_message()))?;
                     if let Some(m) = bad {
                         return Err(jq_error(rec, p, m));
                     }
                 }
             }
             ValueStep::Rust(m) => {
-                let err =
-                    |msg: String| step_error(rec, &("map".to_string(), m.name().to_string()), msg);
+                let err = |msg: String| step_error(rec, &(Setting::Map, m.name().to_string()), msg);
                 let mut outs = Vec::new();
                 for v in current {
                     let mut text = Vec::new();

@@ -25,7 +25,7 @@
 //!   full jitter (the `backon` crate): the n-th retry waits
 //!   `d + random(0, d)` with `d = retry_delay × 2^(n-1)`, at most
 //!   `retry_max_delay`.
-//! - **A chunk that still fails** becomes an [`crate::Error::Exec`], which
+//! - **A chunk that still fails** becomes an [`crate::ErrorKind::Exec`], which
 //!   `--on-error` handles like a bad record: `fail` stops the run (the
 //!   first failure in input order), `skip` and `reject` drop the records
 //!   that reached the step and go on. `reject` writes one entry per failed
@@ -91,7 +91,8 @@ pub mod vote;
 
 pub use process::STDERR_TAIL_BYTES;
 pub use spec::{
-    parse_duration, ExecFormat, ExecMode, ExecSpec, DEFAULT_RETRY_DELAY, DEFAULT_RETRY_MAX_DELAY,
+    parse_duration, DurationError, ExecFormat, ExecMode, ExecSpec, DEFAULT_RETRY_DELAY,
+    DEFAULT_RETRY_MAX_DELAY,
 };
 pub use stage::ExecStats;
 pub(crate) use stage::{merge_stats, ExecStage};

@@ -317,7 +317,10 @@ mod tests {
         assert_eq!(p.started(), 1);
         let p = pool("read -r l; echo \"$l\"; echo bye >&2; exit 4");
         let e = p.run(recs, None).unwrap_err();
-        assert_eq!(e.reason, "the worker exited (exit status 4) after answering 1 of 2 records");
+        assert_eq!(
+            e.reason.to_string(),
+            "the worker exited (exit status 4) after answering 1 of 2 records"
+        );
         assert_eq!(e.stderr, b"bye\n");
         // One that exits while idle is replaced before the next chunk.
         let p = pool("read -r l; echo \"$l\"");

@@ -16,6 +16,7 @@ use nix::fcntl::{fcntl, FcntlArg, OFlag};
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 
 use crate::cancel::CancelToken;
+use crate::error::Message;
 use crate::transform::command::spec::show_duration;
 
 /// How much of a failed command's standard error is kept, in bytes (the
@@ -33,13 +34,13 @@ pub(crate) const KILL_GRACE: Duration = Duration::from_secs(1);
 /// One failed attempt.
 #[derive(Debug)]
 pub(crate) struct AttemptError {
-    pub(crate) reason: String,
+    pub(crate) reason: Message,
     pub(crate) stderr: Vec<u8>,
     pub(crate) timed_out: bool,
 }
 
 impl AttemptError {
-    pub(crate) fn new(reason: impl Into<String>) -> AttemptError {
+    pub(crate) fn new(reason: impl Into<Message>) -> AttemptError {
         AttemptError { reason: reason.into(), stderr: Vec::new(), timed_out: false }
     }
 }
@@ -119,7 +120,11 @@ pub(crate) fn run_once(
         return Err(pipes.killed(why, stop));
     }
     let Pipes { out, tail, error, .. } = pipes;
-    let failed = |reason: String| AttemptError { reason, stderr: tail.clone(), timed_out: false };
+    let failed = |reason: String| AttemptError {
+        reason: reason.into(),
+        stderr: tail.clone(),
+        timed_out: false,
+    };
     let status = status.ok_or_else(|| failed("the process did not exit".into()))?;
     if !status.success() {
         return Err(failed(describe(status)));
@@ -214,7 +219,7 @@ impl<'a> Pipes<'a> {
         self.lines_wanted = None;
         let _ = self.pump(Some(Instant::now() + KILL_GRACE), None, false, stop);
         let timed_out = why.starts_with("timed out");
-        AttemptError { reason: why, stderr: self.tail, timed_out }
+        AttemptError { reason: why.into(), stderr: self.tail, timed_out }
     }
 
     /// Writes the input and reads both outputs until both outputs are
@@ -415,7 +420,10 @@ mod tests {
         assert_eq!((out.as_slice(), err.as_slice()), (&b"ABC\n"[..], &b"oops\n"[..]));
         let argv: Vec<String> = ["sh", "-c", "echo bad >&2; exit 3"].map(String::from).into();
         let e = run_once(sh, &argv, &[], b"", None, &no).unwrap_err();
-        assert_eq!((e.reason.as_str(), e.stderr.as_slice()), ("exit status 3", &b"bad\n"[..]));
+        assert_eq!(
+            (e.reason.to_string().as_str(), e.stderr.as_slice()),
+            ("exit status 3", &b"bad\n"[..])
+        );
         let argv: Vec<String> = ["sh", "-c", "sleep 5 & sleep 5; wait"].map(String::from).into();
         let t = Instant::now();
         let e = run_once(sh, &argv, &[], b"", Some(Duration::from_millis(200)), &no).unwrap_err();

@@ -6,7 +6,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::error::{Error, Result};
+use crate::error::{msg, Error, Result, Setting};
 use crate::format::Format;
 
 /// Default wait before the first retry (100 ms); each later retry waits
@@ -63,12 +63,12 @@ pub enum ExecMode {
 }
 
 impl ExecMode {
-    /// The command-line flag of the mode, for messages: `--exec` or
-    /// `--exec-persistent`.
-    pub fn flag(self) -> &'static str {
+    /// The setting of the mode, for messages: [`Setting::Exec`] or
+    /// [`Setting::ExecPersistent`].
+    pub fn setting(self) -> Setting {
         match self {
-            ExecMode::PerChunk => "--exec",
-            ExecMode::Persistent => "--exec-persistent",
+            ExecMode::PerChunk => Setting::Exec,
+            ExecMode::Persistent => Setting::ExecPersistent,
         }
     }
 }
@@ -113,7 +113,7 @@ impl ExecSpec {
     /// no timeout.
     ///
     /// # Errors
-    /// [`Error::Flag`] for `--exec` when the command is empty or its
+    /// [`ErrorKind::Setting`](crate::ErrorKind::Setting) for `--exec` when the command is empty or its
     /// quotes are not closed.
     pub fn new(command: &str) -> Result<ExecSpec> {
         ExecSpec::with_mode(command, ExecMode::PerChunk)
@@ -123,18 +123,19 @@ impl ExecSpec {
     /// with persistent workers that speak NDJSON.
     ///
     /// # Errors
-    /// [`Error::Flag`] for `--exec-persistent` when the command is empty or
+    /// [`ErrorKind::Setting`](crate::ErrorKind::Setting) for `--exec-persistent` when the command is empty or
     /// its quotes are not closed.
     pub fn persistent(command: &str) -> Result<ExecSpec> {
         ExecSpec::with_mode(command, ExecMode::Persistent)
     }
 
     fn with_mode(command: &str, mode: ExecMode) -> Result<ExecSpec> {
-        let flag = mode.flag();
-        let argv = shlex::split(command)
-            .ok_or_else(|| Error::flag(flag, format!("`{command}`: a quote is not closed")))?;
+        let setting = mode.setting();
+        let argv = shlex::split(command).ok_or_else(|| {
+            Error::setting(setting, format!("`{command}`: a quote is not closed"))
+        })?;
         if argv.is_empty() {
-            return Err(Error::flag(flag, "the command is empty"));
+            return Err(Error::setting(setting, "the command is empty"));
         }
         Ok(ExecSpec {
             command: command.to_string(),
@@ -151,9 +152,10 @@ impl ExecSpec {
         })
     }
 
-    /// The flag the step came from: `--exec` or `--exec-persistent`.
-    pub fn flag(&self) -> &'static str {
-        self.mode.flag()
+    /// The setting the step came from: [`Setting::Exec`] or
+    /// [`Setting::ExecPersistent`].
+    pub fn setting(&self) -> Setting {
+        self.mode.setting()
     }
 
     /// The default [`ExecSpec::concurrency`]: 4 × the available cores (a
@@ -167,17 +169,25 @@ impl ExecSpec {
     /// at once rather than every chunk. Returns the program's path.
     ///
     /// # Errors
-    /// [`Error::Flag`] naming `--exec` (or `--exec-persistent`),
+    /// [`ErrorKind::Setting`](crate::ErrorKind::Setting) naming `--exec` (or `--exec-persistent`),
     /// `--concurrency`, `--replicas` or `--vote`.
     pub fn check(&self) -> Result<PathBuf> {
         if self.concurrency == 0 {
-            return Err(Error::flag("--concurrency", "must be at least 1"));
+            return Err(Error::setting(Setting::Concurrency, "must be at least 1"));
         }
         match (self.replicas, &self.vote) {
-            (0, _) => return Err(Error::flag("--replicas", "must be at least 1")),
-            (1, Some(_)) => return Err(Error::flag("--vote", "needs --replicas 2 or more")),
+            (0, _) => return Err(Error::setting(Setting::Replicas, "must be at least 1")),
+            (1, Some(_)) => {
+                return Err(Error::setting(
+                    Setting::Vote,
+                    msg!["needs ", Setting::Replicas, " 2 or more"],
+                ))
+            }
             (2.., None) => {
-                return Err(Error::flag("--replicas", "needs --vote FIELD: the field to vote on"))
+                return Err(Error::setting(
+                    Setting::Replicas,
+                    msg!["needs ", Setting::Vote, " FIELD: the field to vote on"],
+                ))
             }
             _ => {}
         }
@@ -191,7 +201,9 @@ impl ExecSpec {
                     .find(|p| p.is_file() && !program.is_empty())
             })
         };
-        found.ok_or_else(|| Error::flag(self.flag(), format!("`{program}`: command not found")))
+        found.ok_or_else(|| {
+            Error::setting(self.setting(), format!("`{program}`: command not found"))
+        })
     }
 }
 
@@ -199,9 +211,9 @@ impl ExecSpec {
 /// `30s`, `1.5m`, `2h`); a bare number is seconds.
 ///
 /// # Errors
-/// A message when the text is not such a duration, or is negative or not
-/// finite.
-pub fn parse_duration(s: &str) -> std::result::Result<Duration, String> {
+/// A [`DurationError`] when the text is not such a duration, or is
+/// negative or not finite.
+pub fn parse_duration(s: &str) -> std::result::Result<Duration, DurationError> {
     let t = s.trim();
     let split = t.find(|c: char| !c.is_ascii_digit() && c != '.').unwrap_or(t.len());
     let (num, unit) = t.split_at(split);
@@ -210,11 +222,29 @@ pub fn parse_duration(s: &str) -> std::result::Result<Duration, String> {
         "ms" => 1e-3,
         "m" | "min" => 60.0,
         "h" => 3600.0,
-        other => return Err(format!("unknown unit `{other}` in `{s}`; use e.g. 500ms, 30s, 2m")),
+        other => {
+            return Err(DurationError(format!(
+                "unknown unit `{other}` in `{s}`; use e.g. 500ms, 30s, 2m"
+            )))
+        }
     };
-    let n: f64 = num.parse().map_err(|_| format!("`{s}` is not a duration; use e.g. 30s"))?;
-    Duration::try_from_secs_f64(n * secs).map_err(|_| format!("`{s}`: out of range"))
+    let n: f64 =
+        num.parse().map_err(|_| DurationError(format!("`{s}` is not a duration; use e.g. 30s")))?;
+    Duration::try_from_secs_f64(n * secs).map_err(|_| DurationError(format!("`{s}`: out of range")))
 }
+
+/// Why a text is not a duration ([`parse_duration`]): the message names
+/// the text and what a duration looks like.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DurationError(String);
+
+impl std::fmt::Display for DurationError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for DurationError {}
 
 /// `1.5s`, `200ms`, `2m`.
 pub(crate) fn show_duration(d: Duration) -> String {

@@ -11,7 +11,7 @@ use backon::{BlockingRetryable, ExponentialBuilder};
 use crossbeam_channel::{bounded, Receiver, Sender};
 
 use crate::cancel::CancelToken;
-use crate::error::Result;
+use crate::error::{Message, Result};
 use crate::transform::command::convert::{check_ndjson, csv_to_ndjson, ndjson_to_csv};
 use crate::transform::command::persistent::Pool;
 use crate::transform::command::process::{run_once, AttemptError, POLL};
@@ -60,7 +60,7 @@ pub struct ExecStats {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Failure {
     /// What went wrong in the last attempt.
-    pub reason: String,
+    pub reason: Message,
     /// Attempts made.
     pub attempts: u32,
     /// The end of the last attempt's standard error (lossily decoded).
@@ -191,7 +191,7 @@ impl ExecStage {
         let input = match input {
             Ok(i) => i,
             Err(reason) => {
-                return Err(Failure { reason, attempts: 0, stderr: String::new() });
+                return Err(Failure { reason: reason.into(), attempts: 0, stderr: String::new() });
             }
         };
         let k = self.spec.replicas.max(1);
@@ -316,7 +316,11 @@ impl ExecStage {
                         Some(d) => csv_to_ndjson(&stdout, d, write_field),
                         None => check_ndjson(stdout),
                     };
-                    parsed.map_err(|reason| AttemptError { reason, stderr, timed_out: false })
+                    parsed.map_err(|reason| AttemptError {
+                        reason: reason.into(),
+                        stderr,
+                        timed_out: false,
+                    })
                 }),
         };
         let took = u64::try_from(now.elapsed().as_nanos()).unwrap_or(u64::MAX);
@@ -368,7 +372,8 @@ fn first_failure_or_output(runs: Vec<ReplicaRun>) -> std::result::Result<Vec<u8>
 fn first_failure(runs: Vec<ReplicaRun>, k: usize) -> AttemptError {
     match runs.into_iter().find_map(|r| r.result.err()) {
         Some(mut e) => {
-            e.reason = format!("all {k} replicas failed; replica 0: {}", e.reason);
+            e.reason =
+                Message::from(format!("all {k} replicas failed; replica 0: ")).append(e.reason);
             e
         }
         None => AttemptError::new("internal error: no replica failed"),

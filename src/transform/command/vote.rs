@@ -52,6 +52,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+use crate::error::{msg, Message, Setting};
 use crate::syntax::json::{write_compact_json, write_json_string};
 use crate::syntax::json_object::object_pairs;
 use crate::syntax::number::format_f64;
@@ -69,7 +70,7 @@ pub fn agreement_key(field: &str) -> String {
 /// A message when the replicas that succeeded printed different numbers of
 /// records, or a line is not a JSON object (the outputs are checked
 /// before, so this is a bug).
-pub(crate) fn vote(outputs: &[Option<&[u8]>], field: &str) -> Result<Vec<u8>, String> {
+pub(crate) fn vote(outputs: &[Option<&[u8]>], field: &str) -> Result<Vec<u8>, Message> {
     let k = outputs.len();
     let texts: Vec<Option<Vec<&str>>> = outputs
         .iter()
@@ -92,11 +93,11 @@ pub(crate) fn vote(outputs: &[Option<&[u8]>], field: &str) -> Result<Vec<u8>, St
                 None => format!("replica {r}: failed"),
             })
             .collect();
-        return Err(format!(
-            "the replicas printed different numbers of records ({}); --vote matches records \
-             by position",
-            shown.join(", ")
-        ));
+        return Err(msg![
+            format!("the replicas printed different numbers of records ({}); ", shown.join(", ")),
+            Setting::Vote,
+            " matches records by position",
+        ]);
     }
     let agreement = agreement_key(field);
     let mut out = Vec::new();
@@ -155,7 +156,7 @@ mod tests {
 
     fn run(outputs: &[Option<&str>], field: &str) -> Result<String, String> {
         let bytes: Vec<Option<&[u8]>> = outputs.iter().map(|o| o.map(str::as_bytes)).collect();
-        vote(&bytes, field).map(|v| String::from_utf8(v).expect("UTF-8"))
+        vote(&bytes, field).map(|v| String::from_utf8(v).expect("UTF-8")).map_err(|m| m.to_string())
     }
 
     #[test]
@@ -192,7 +193,7 @@ mod tests {
         assert_eq!(
             e,
             "the replicas printed different numbers of records (replica 0: 1, replica 1: \
-             failed, replica 2: 2); --vote matches records by position"
+             failed, replica 2: 2); vote matches records by position"
         );
     }
 }
