@@ -91,7 +91,7 @@ pub struct Pipeline {
     /// For NDJSON and JSON array input: the input's columns (keys), which
     /// the projection, the steps and the reducers resolve names against,
     /// and a CSV output's header holds (a record's key outside them is an
-    /// [`Error::UnexpectedKey`](crate::Error::UnexpectedKey) there), instead of the first record's
+    /// [`ErrorKind::UnexpectedKey`](crate::ErrorKind::UnexpectedKey) there), instead of the first record's
     /// keys. `None` (the default): the first record's. Ignored for CSV and
     /// TSV input, whose header names the columns.
     ///

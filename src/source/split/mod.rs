@@ -143,8 +143,8 @@ impl Splitter {
     /// Reads stream inputs (pipes, FIFOs, sockets, terminals) watching
     /// `cancel`: once it is cancelled, a read blocked on a silent stream
     /// gives up within [`crate::cancel::POLL_INTERVAL_MS`] with
-    /// [`Error::Interrupted`] (cancelled by a signal) or
-    /// [`Error::Cancelled`]. Without it the splitter's token is one that
+    /// [`ErrorKind::Interrupted`] (cancelled by a signal) or
+    /// [`ErrorKind::Cancelled`]. Without it the splitter's token is one that
     /// is never cancelled. It applies to the inputs opened from now on.
     pub fn with_cancel(mut self, cancel: CancelToken) -> Splitter {
         self.cancel = cancel;
