@@ -82,7 +82,7 @@ fn a_reader_input_with_a_journal_is_refused() {
         ..Pipeline::new(vec![Input::reader("mem", Cursor::new(SALES))])
     };
     let e = run(&p).unwrap_err();
-    assert!(e.to_string().contains("mem cannot be checked on --resume"), "{e}");
+    assert!(e.to_string().contains("mem cannot be checked on resume"), "{e}");
 }
 
 #[test]
