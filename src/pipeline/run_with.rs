@@ -24,6 +24,47 @@ use crate::transform::{Chain, ExecFormat, Layout, Projection, Step, ValueOptions
 impl Pipeline {
     /// Runs the pipeline with a custom reducer, built by `make` from the
     /// resolved output layout and an encoder for the output format.
+    /// [`PipelineBuilder::reduce`](super::PipelineBuilder::reduce) is not
+    /// used. The [`Plan`] is computed once, at the start.
+    ///
+    /// ```
+    /// use fanfold::reduce::{Reducer, Sink};
+    /// use fanfold::{ColumnRef, Input, Pipeline, Record, Setting};
+    ///
+    /// /// The longest text in one column, in bytes.
+    /// #[derive(Debug)]
+    /// struct Longest(ColumnRef);
+    ///
+    /// impl Reducer for Longest {
+    ///     type Partial = usize;
+    ///     fn empty(&self) -> usize {
+    ///         0
+    ///     }
+    ///     fn fold(&self, longest: &mut usize, record: &Record<'_>) -> fanfold::Result<()> {
+    ///         let len = record.get(&self.0).text().map_or(0, |t| t.len());
+    ///         *longest = (*longest).max(len);
+    ///         Ok(())
+    ///     }
+    ///     fn merge(&self, total: &mut usize, next: usize) -> fanfold::Result<()> {
+    ///         *total = (*total).max(next);
+    ///         Ok(())
+    ///     }
+    ///     fn finish(&self, total: usize, sink: &mut Sink<'_>) -> fanfold::Result<()> {
+    ///         sink.write(format!("{total}\n").as_bytes(), 1)
+    ///     }
+    /// }
+    ///
+    /// let csv = "city,amount\nOslo,1\nSan Jose,2\n";
+    /// let pipeline = Pipeline::builder()
+    ///     .input(Input::reader("sales", std::io::Cursor::new(csv)))
+    ///     .build()?;
+    /// let mut out = Vec::new();
+    /// pipeline.run_with(&mut out, "<memory>", |layout, _encoder| {
+    ///     Ok(Longest(layout.resolve(Setting::Reduce, "city")?))
+    /// })?;
+    /// assert_eq!(out, b"8\n");
+    /// # Ok::<(), fanfold::Error>(())
+    /// ```
     ///
     /// # Errors
     /// As [`Pipeline::run`], plus any error `make` returns.
