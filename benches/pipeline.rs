@@ -279,14 +279,15 @@ fn pipeline(
     chunk: usize,
     reduce: ReduceSpec,
 ) -> Pipeline {
-    Pipeline {
-        input_format: Some(format),
-        chunk: ChunkLimit::Bytes(chunk),
-        threads,
-        max_in_flight: 2 * threads,
-        reduce,
-        ..Pipeline::new(vec![Input::Path(path.to_path_buf())])
-    }
+    Pipeline::builder()
+        .input(Input::Path(path.to_path_buf()))
+        .input_format(format)
+        .chunk(ChunkLimit::Bytes(chunk))
+        .threads(threads)
+        .max_in_flight(2 * threads)
+        .reduce(reduce)
+        .build()
+        .expect("valid settings")
 }
 
 /// The group-by all group-by benchmarks run: by city, count, sum and mean.

@@ -85,11 +85,11 @@ impl Reducer for MeanPerHour {
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let path = std::env::args().nth(1).unwrap_or_else(|| "fixtures/flights.csv".into());
-    let pipeline = Pipeline {
-        null_markers: vec!["NA".into()],
-        steps: vec![Step::Rust(Arc::new(Speed))],
-        ..Pipeline::new(vec![Input::Path(path.into())])
-    };
+    let pipeline = Pipeline::builder()
+        .input(Input::Path(path.into()))
+        .null_markers(["NA"])
+        .step(Step::Rust(Arc::new(Speed)))
+        .build()?;
     let mut stdout = std::io::stdout().lock();
     pipeline.run_with(&mut stdout, "<stdout>", |layout, _encoder| {
         Ok(MeanPerHour {

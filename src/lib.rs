@@ -45,7 +45,8 @@ pub use error::{Error, ErrorKind, ExecError, Location, Message, Result, Setting}
 pub use exec::{ExecOptions, RunStats};
 pub use format::{Compression, Format};
 pub use pipeline::{
-    default_memory_limit, Pipeline, Plan, ReduceSpec, DEFAULT_CHUNK_BYTES, MIN_AUTO_CHUNK_BYTES,
+    default_memory_limit, Pipeline, PipelineBuilder, Plan, ReduceSpec, DEFAULT_CHUNK_BYTES,
+    MIN_AUTO_CHUNK_BYTES,
 };
 pub use record::{ColumnRef, Field, Record, RecordBuf, Source};
 pub use reduce::{AggKind, AggSpec, Reducer, Sink, SortKeySpec};

@@ -69,9 +69,9 @@ fn run(
     steps: Vec<fanfold::transform::Step>,
     cancel: CancelToken,
 ) -> fanfold::Result<u64> {
-    let pipeline = fanfold::Pipeline { cancel, ..args.to_pipeline(steps)? };
+    let builder = args.to_builder(steps)?.cancel(cancel);
     if args.explain {
-        println!("{}", pipeline.plan());
+        println!("{}", builder.build()?.plan());
         return Ok(0);
     }
     let mut output = match &args.output {
@@ -85,6 +85,9 @@ fn run(
             escape_control(&path.display().to_string())
         );
     }
+    // Built where the run checked the settings before the builder: after
+    // the output is opened and the --resume notice is printed.
+    let pipeline = builder.build()?;
     let stats = pipeline.run(&mut output, &name)?;
     output.commit()?;
     // The output is in place: the journal has done its work.

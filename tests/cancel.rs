@@ -22,12 +22,13 @@ fn csv(dir: &Path) -> PathBuf {
 fn a_token_cancelled_before_the_run_stops_it_and_nothing_is_written() {
     let dir = tempfile::tempdir().expect("tempdir");
     let rejects = dir.path().join("rejects.ndjson");
-    let pipeline = Pipeline {
-        on_error: OnError::Reject,
-        rejects: Some(rejects.clone()),
-        ..Pipeline::new(vec![Input::Path(csv(dir.path()))])
-    };
-    pipeline.cancel.clone().cancel();
+    let pipeline = Pipeline::builder()
+        .input(Input::Path(csv(dir.path())))
+        .on_error(OnError::Reject)
+        .rejects(rejects.clone())
+        .build()
+        .expect("valid settings");
+    pipeline.cancel().clone().cancel();
     let mut out = Vec::new();
     let err = pipeline.run(&mut out, "<memory>").expect_err("a cancelled run fails");
     assert!(matches!(err.kind(), ErrorKind::Cancelled), "{err:?}");
@@ -40,21 +41,23 @@ fn a_token_cancelled_before_the_run_stops_it_and_nothing_is_written() {
 fn a_fresh_pipeline_runs_after_a_cancelled_one() {
     let dir = tempfile::tempdir().expect("tempdir");
     let input = csv(dir.path());
-    let cancelled = Pipeline::new(vec![Input::Path(input.clone())]);
-    cancelled.cancel.cancel_by_signal(2);
+    let cancelled =
+        Pipeline::builder().input(Input::Path(input.clone())).build().expect("valid settings");
+    cancelled.cancel().cancel_by_signal(2);
     let err = cancelled.run(&mut Vec::new(), "<memory>").expect_err("a cancelled run fails");
     assert!(matches!(err.kind(), ErrorKind::Interrupted { signal: 2 }), "{err:?}");
 
     // The same process, a new pipeline: its token is a fresh one.
-    let pipeline = Pipeline {
-        reduce: ReduceSpec::GroupBy {
+    let pipeline = Pipeline::builder()
+        .input(Input::Path(input))
+        .reduce(ReduceSpec::GroupBy {
             keys: vec!["k".into()],
             aggs: vec!["count".parse().expect("an aggregate")],
-        },
-        ..Pipeline::new(vec![Input::Path(input)])
-    };
-    assert!(!pipeline.cancel.is_cancelled());
-    assert_ne!(pipeline.cancel, cancelled.cancel);
+        })
+        .build()
+        .expect("valid settings");
+    assert!(!pipeline.cancel().is_cancelled());
+    assert_ne!(pipeline.cancel(), cancelled.cancel());
     let mut out = Vec::new();
     let stats = pipeline.run(&mut out, "<memory>").expect("the run succeeds");
     assert_eq!(String::from_utf8(out).expect("utf-8"), "k,count\na,2\nb,1\n");
@@ -79,16 +82,17 @@ fn cancelling_a_run_blocked_on_a_silent_fifo_stops_it_soon() {
             let _ = done_rx.recv_timeout(Duration::from_secs(30));
         })
     };
-    let pipeline = Pipeline {
-        threads: 2,
-        reduce: ReduceSpec::GroupBy {
+    let pipeline = Pipeline::builder()
+        .input(Input::Path(fifo))
+        .threads(2)
+        .reduce(ReduceSpec::GroupBy {
             keys: vec!["k".into()],
             aggs: vec!["count".parse().expect("an aggregate")],
-        },
-        input_format: Some(fanfold::format::Format::Csv),
-        ..Pipeline::new(vec![Input::Path(fifo)])
-    };
-    let token: CancelToken = pipeline.cancel.clone();
+        })
+        .input_format(fanfold::format::Format::Csv)
+        .build()
+        .expect("valid settings");
+    let token: CancelToken = pipeline.cancel().clone();
     let canceller = std::thread::spawn(move || {
         // Long enough for the run to read what was sent and block.
         std::thread::sleep(Duration::from_millis(500));

@@ -105,14 +105,15 @@ fn large_settings() -> impl Strategy<Value = Settings> {
 
 /// Runs fanfold over `paths` into memory.
 fn run(paths: &[PathBuf], format: Format, reduce: &ReduceSpec, s: Settings) -> TestResult<String> {
-    let pipeline = Pipeline {
-        input_format: Some(format),
-        chunk: s.chunk,
-        threads: s.threads,
-        max_in_flight: s.max_in_flight,
-        reduce: reduce.clone(),
-        ..Pipeline::new(paths.iter().cloned().map(Input::Path).collect())
-    };
+    let pipeline = Pipeline::builder()
+        .inputs(paths.iter().cloned().map(Input::Path))
+        .input_format(format)
+        .chunk(s.chunk)
+        .threads(s.threads)
+        .max_in_flight(s.max_in_flight)
+        .reduce(reduce.clone())
+        .build()
+        .map_err(|e| TestCaseError::fail(format!("build failed with {s:?}: {e}")))?;
     let mut out = Vec::new();
     pipeline
         .run(&mut out, "<mem>")
@@ -1003,14 +1004,15 @@ fn run_all_to(
     others: &[Settings],
 ) -> TestResult<String> {
     let one = |s: Settings| -> TestResult<String> {
-        let pipeline = Pipeline {
-            input_format: Some(format),
-            output_format: Some(output),
-            chunk: s.chunk,
-            threads: s.threads,
-            max_in_flight: s.max_in_flight,
-            ..Pipeline::new(paths.iter().cloned().map(Input::Path).collect())
-        };
+        let pipeline = Pipeline::builder()
+            .inputs(paths.iter().cloned().map(Input::Path))
+            .input_format(format)
+            .output_format(output)
+            .chunk(s.chunk)
+            .threads(s.threads)
+            .max_in_flight(s.max_in_flight)
+            .build()
+            .map_err(|e| TestCaseError::fail(format!("build failed with {s:?}: {e}")))?;
         let mut out = Vec::new();
         pipeline
             .run(&mut out, "<mem>")

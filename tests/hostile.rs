@@ -280,11 +280,11 @@ fn quote_and_newline_delimiters_are_refused() {
     let path = dir.path().join("in.csv");
     std::fs::write(&path, "a\"b\n1\"2\n").expect("write");
     for delimiter in [b'"', b'\n'] {
-        let pipeline = Pipeline {
-            delimiter: Some(delimiter),
-            ..Pipeline::new(vec![Input::Path(path.clone())])
-        };
-        let err = pipeline.run(&mut Vec::new(), "<memory>").expect_err("refused");
+        let err = Pipeline::builder()
+            .input(Input::Path(path.clone()))
+            .delimiter(delimiter)
+            .build()
+            .expect_err("refused");
         assert!(
             matches!(err.kind(), ErrorKind::Setting { setting: Setting::Delimiter, .. }),
             "{err}"

@@ -21,8 +21,11 @@ fn run(pipeline: &Pipeline) -> Result<Vec<u8>, Error> {
 #[test]
 fn zero_threads_is_a_threads_setting_error_that_names_no_flag() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let pipeline = Pipeline { threads: 0, ..Pipeline::new(vec![input(&dir, "a\n1\n")]) };
-    let err = run(&pipeline).expect_err("threads 0 is refused");
+    let err = Pipeline::builder()
+        .input(input(&dir, "a\n1\n"))
+        .threads(0)
+        .build()
+        .expect_err("threads 0 is refused");
     match err.kind() {
         ErrorKind::Setting { setting: Setting::Threads, message } => {
             assert_eq!(message.to_string(), "must be at least 1");
@@ -43,8 +46,11 @@ fn zero_threads_is_a_threads_setting_error_that_names_no_flag() {
 #[test]
 fn an_unknown_column_names_the_setting_that_named_it() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let mut pipeline = Pipeline::new(vec![input(&dir, "a,b\n1,2\n")]);
-    pipeline.projection.select = Some(vec!["x".into()]);
+    let pipeline = Pipeline::builder()
+        .input(input(&dir, "a,b\n1,2\n"))
+        .select(["x"])
+        .build()
+        .expect("valid settings");
     let err = run(&pipeline).expect_err("no column x");
     assert!(
         matches!(err.kind(), ErrorKind::UnknownColumn { setting: Setting::Select, column, .. } if column == "x"),
@@ -57,12 +63,13 @@ fn an_unknown_column_names_the_setting_that_named_it() {
 fn rejects_name_the_settings_with_the_run_s_naming_function() {
     let dir = tempfile::tempdir().expect("temp dir");
     let rejects = dir.path().join("rejects.ndjson");
-    let mut pipeline = Pipeline {
-        steps: vec![Step::Filter(".a + 1 > 0".into())],
-        on_error: OnError::Reject,
-        rejects: Some(rejects.clone()),
-        ..Pipeline::new(vec![input(&dir, "a\n1\nx\n")])
-    };
+    let pipeline = Pipeline::builder()
+        .input(input(&dir, "a\n1\nx\n"))
+        .step(Step::Filter(".a + 1 > 0".into()))
+        .on_error(OnError::Reject)
+        .rejects(rejects.clone())
+        .build()
+        .expect("valid settings");
     run(&pipeline).expect("the bad record is set aside");
     let text = std::fs::read_to_string(&rejects).expect("rejects file");
     assert!(text.contains("3: filter `.a + 1 > 0`: "), "{text}");
@@ -75,7 +82,8 @@ fn rejects_name_the_settings_with_the_run_s_naming_function() {
             s.name()
         }
     }
-    pipeline.setting_names = SettingNames(shout);
+    let pipeline =
+        pipeline.to_builder().setting_names(SettingNames(shout)).build().expect("valid settings");
     run(&pipeline).expect("the bad record is set aside");
     let text = std::fs::read_to_string(&rejects).expect("rejects file");
     assert!(text.contains("3: FILTER `.a + 1 > 0`: "), "{text}");

@@ -5,19 +5,22 @@ use std::io::Cursor;
 use std::path::Path;
 
 use fanfold::transform::Step;
-use fanfold::{Error, ErrorKind, Format, Input, Pipeline, RecordBuf, ReduceSpec};
+use fanfold::{Error, ErrorKind, Format, Input, Pipeline, PipelineBuilder, RecordBuf, ReduceSpec};
 
 const SALES: &str = "city,amount\nOslo,1.50\nLima,2\nOslo,0.25\nRiga,9\nLima,3\n";
 
 fn group_by_city(inputs: Vec<Input>) -> Pipeline {
-    Pipeline {
-        reduce: ReduceSpec::GroupBy {
+    group_by_city_builder(inputs).build().unwrap()
+}
+
+fn group_by_city_builder(inputs: Vec<Input>) -> PipelineBuilder {
+    Pipeline::builder()
+        .inputs(inputs)
+        .reduce(ReduceSpec::GroupBy {
             keys: vec!["city".into()],
             aggs: vec!["count".parse().unwrap(), "sum:amount".parse().unwrap()],
-        },
-        threads: 2,
-        ..Pipeline::new(inputs)
-    }
+        })
+        .threads(2)
 }
 
 fn run(p: &Pipeline) -> Result<String, Error> {
@@ -76,11 +79,12 @@ fn a_reader_input_is_read_once() {
 #[test]
 fn a_reader_input_with_a_journal_is_refused() {
     let dir = tempfile::tempdir().unwrap();
-    let p = Pipeline {
-        steps: vec![Step::Map(".".into())],
-        journal: Some(fanfold::exec::JournalSpec { path: dir.path().join("j"), resume: false }),
-        ..Pipeline::new(vec![Input::reader("mem", Cursor::new(SALES))])
-    };
+    let p = Pipeline::builder()
+        .input(Input::reader("mem", Cursor::new(SALES)))
+        .map(".")
+        .journal(fanfold::exec::JournalSpec { path: dir.path().join("j"), resume: false })
+        .build()
+        .unwrap();
     let e = run(&p).unwrap_err();
     assert!(e.to_string().contains("mem cannot be checked on resume"), "{e}");
 }
@@ -89,15 +93,16 @@ fn a_reader_input_with_a_journal_is_refused() {
 fn run_for_each_hands_over_the_ndjson_output() {
     let dir = tempfile::tempdir().unwrap();
     let file = write(dir.path(), "sales.csv", SALES);
-    let sort = Pipeline {
-        reduce: ReduceSpec::Sort(vec!["amount:n:desc".parse().unwrap()]),
-        chunk: fanfold::ChunkLimit::Records(2),
-        threads: 3,
-        ..Pipeline::new(vec![file.clone()])
-    };
+    let sort = Pipeline::builder()
+        .input(file.clone())
+        .sort_by(["amount:n:desc".parse().unwrap()])
+        .chunk_records(2)
+        .threads(3)
+        .build()
+        .unwrap();
     let group = group_by_city(vec![file]);
     for p in [sort, group] {
-        let ndjson = Pipeline { output_format: Some(Format::Ndjson), ..p.clone() };
+        let ndjson = p.to_builder().output_format(Format::Ndjson).build().unwrap();
         let expected = run(&ndjson).unwrap();
         assert!(!expected.is_empty());
         assert_eq!(collect(&p).unwrap(), expected);
@@ -126,11 +131,12 @@ fn run_for_each_gives_fields_keys_and_places() {
 fn an_error_from_the_callback_stops_the_run() {
     let many: String =
         std::iter::once("n\n".to_string()).chain((0..10_000).map(|i| format!("{i}\n"))).collect();
-    let p = Pipeline {
-        chunk: fanfold::ChunkLimit::Records(100),
-        threads: 2,
-        ..Pipeline::new(vec![Input::reader("mem", Cursor::new(many))])
-    };
+    let p = Pipeline::builder()
+        .input(Input::reader("mem", Cursor::new(many)))
+        .chunk_records(100)
+        .threads(2)
+        .build()
+        .unwrap();
     let mut calls = 0;
     let e = p
         .run_for_each(|rec| {
@@ -157,29 +163,30 @@ fn an_error_from_the_callback_stops_the_run() {
 fn a_pipeline_feeds_another() {
     let dir = tempfile::tempdir().unwrap();
     let file = write(dir.path(), "sales.csv", SALES);
-    let filter = Pipeline {
-        steps: vec![Step::Filter(".amount >= 1".into())],
-        chunk: fanfold::ChunkLimit::Records(1),
-        threads: 2,
-        ..Pipeline::new(vec![file.clone()])
-    };
+    let filter = Pipeline::builder()
+        .input(file.clone())
+        .filter(".amount >= 1")
+        .chunk_records(1)
+        .threads(2)
+        .build()
+        .unwrap();
     // The group-by of the filtered file, written out by hand.
     let filtered =
-        run(&Pipeline { output_format: Some(Format::Ndjson), ..filter.clone() }).unwrap();
+        run(&filter.to_builder().output_format(Format::Ndjson).build().unwrap()).unwrap();
     let by_hand = write(dir.path(), "filtered.ndjson", &filtered);
     let expected =
-        run(&Pipeline { output_format: Some(Format::Csv), ..group_by_city(vec![by_hand]) })
+        run(&group_by_city_builder(vec![by_hand]).output_format(Format::Csv).build().unwrap())
             .unwrap();
     assert_eq!(expected, "city,count,sum_amount\nLima,2,5\nOslo,1,1.5\nRiga,1,9\n");
-    let composed = Pipeline {
-        output_format: Some(Format::Csv),
-        ..group_by_city(vec![Input::pipeline("filtered", filter)])
-    };
+    let composed = group_by_city_builder(vec![Input::pipeline("filtered", filter)])
+        .output_format(Format::Csv)
+        .build()
+        .unwrap();
     assert_eq!(run(&composed).unwrap(), expected);
     // A pipeline input runs its pipeline again at each run.
     assert_eq!(run(&composed).unwrap(), expected);
     assert_eq!(collect(&composed).unwrap(), {
-        let ndjson = Pipeline { output_format: Some(Format::Ndjson), ..composed.clone() };
+        let ndjson = composed.to_builder().output_format(Format::Ndjson).build().unwrap();
         run(&ndjson).unwrap()
     });
 }
@@ -191,12 +198,13 @@ fn an_error_in_the_inner_pipeline_comes_back_from_the_outer_run() {
         (0..2000).map(|i| format!("{{\"city\":\"c{}\",\"amount\":{i}}}", i % 7)).collect();
     lines[1499] = "{\"city\": oops}".into();
     let file = write(dir.path(), "a.ndjson", &(lines.join("\n") + "\n"));
-    let inner = Pipeline {
-        steps: vec![Step::Filter(".amount > 3".into())],
-        chunk: fanfold::ChunkLimit::Records(10),
-        threads: 2,
-        ..Pipeline::new(vec![file])
-    };
+    let inner = Pipeline::builder()
+        .input(file)
+        .filter(".amount > 3")
+        .chunk_records(10)
+        .threads(2)
+        .build()
+        .unwrap();
     let outer = group_by_city(vec![Input::pipeline("filtered", inner)]);
     let e = run(&outer).unwrap_err();
     let text = e.to_string();
@@ -219,13 +227,17 @@ fn an_outer_run_that_stops_early_stops_the_inner_one() {
     // fails on its first record (an unknown column), and must come back.
     let big: String =
         std::iter::once("n\n".to_string()).chain((0..200_000).map(|i| format!("{i}\n"))).collect();
-    let inner =
-        Pipeline { threads: 2, ..Pipeline::new(vec![Input::reader("big", Cursor::new(big))]) };
-    let outer = Pipeline {
-        reduce: ReduceSpec::Sort(vec!["n:n".parse().unwrap()]),
-        steps: vec![Step::Map("error(\"stop\")".into())],
-        ..Pipeline::new(vec![Input::pipeline("inner", inner)])
-    };
+    let inner = Pipeline::builder()
+        .input(Input::reader("big", Cursor::new(big)))
+        .threads(2)
+        .build()
+        .unwrap();
+    let outer = Pipeline::builder()
+        .input(Input::pipeline("inner", inner))
+        .sort_by(["n:n".parse().unwrap()])
+        .step(Step::Map("error(\"stop\")".into()))
+        .build()
+        .unwrap();
     let e = run(&outer).unwrap_err();
     assert!(e.to_string().contains("stop"), "{e}");
 }

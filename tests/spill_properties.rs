@@ -14,7 +14,7 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 
 use fanfold::reduce::{Sorted, SpillOptions, SpillStats};
-use fanfold::{ChunkLimit, Format, Input, Pipeline, ReduceSpec, Setting, SortKeySpec};
+use fanfold::{ChunkLimit, Format, Input, Pipeline, PipelineBuilder, Setting, SortKeySpec};
 use proptest::collection::vec;
 use proptest::prelude::*;
 use proptest::sample::select;
@@ -90,23 +90,25 @@ fn settings() -> impl Strategy<Value = Settings> {
     )
 }
 
-fn pipeline(path: &Path, keys: &[SortKeySpec], s: &Settings) -> Pipeline {
-    Pipeline {
-        input_format: Some(Format::Csv),
-        output_format: Some(if s.ndjson { Format::Ndjson } else { Format::Csv }),
-        chunk: s.chunk,
-        threads: s.threads,
-        max_in_flight: s.max_in_flight,
-        null_markers: vec!["NA".into()],
-        reduce: ReduceSpec::Sort(keys.to_vec()),
-        ..Pipeline::new(vec![Input::Path(path.to_path_buf())])
-    }
+fn pipeline(path: &Path, keys: &[SortKeySpec], s: &Settings) -> PipelineBuilder {
+    Pipeline::builder()
+        .input(Input::Path(path.to_path_buf()))
+        .input_format(Format::Csv)
+        .output_format(if s.ndjson { Format::Ndjson } else { Format::Csv })
+        .chunk(s.chunk)
+        .threads(s.threads)
+        .max_in_flight(s.max_in_flight)
+        .null_markers(["NA"])
+        .sort_by(keys.iter().cloned())
 }
 
 /// The unlimited sequential run: one thread, one chunk in flight.
 fn baseline(path: &Path, keys: &[SortKeySpec], ndjson: bool) -> TestResult<Vec<u8>> {
     let s = Settings { threads: 1, chunk: ChunkLimit::Bytes(1 << 20), max_in_flight: 1, ndjson };
-    let p = Pipeline { memory_limit: Some(u64::MAX), ..pipeline(path, keys, &s) };
+    let p = pipeline(path, keys, &s)
+        .memory_limit(u64::MAX)
+        .build()
+        .map_err(|e| TestCaseError::fail(format!("baseline: {e}")))?;
     let mut out = Vec::new();
     p.run(&mut out, "<mem>").map_err(|e| TestCaseError::fail(format!("baseline: {e}")))?;
     Ok(out)
@@ -139,11 +141,11 @@ proptest! {
         let temp = tempfile::tempdir().map_err(|e| TestCaseError::fail(e.to_string()))?;
         let path = write_input(dir.path(), &table(&rows))?;
         let expected = baseline(&path, &keys, s.ndjson)?;
-        let p = Pipeline {
-            memory_limit: Some(limit),
-            temp_dir: Some(temp.path().to_path_buf()),
-            ..pipeline(&path, &keys, &s)
-        };
+        let p = pipeline(&path, &keys, &s)
+            .memory_limit(limit)
+            .temp_dir(temp.path())
+            .build()
+            .map_err(|e| TestCaseError::fail(format!("{e}")))?;
         let mut out = Vec::new();
         let stats = p.run(&mut out, "<mem>").map_err(|e| TestCaseError::fail(format!("{e}")))?;
         prop_assert!(out == expected, "limit {} with {:?}: output differs", limit, s);
@@ -170,7 +172,7 @@ proptest! {
         let stats = Arc::new(SpillStats::default());
         let opts = SpillOptions { budget, dir: temp.path().to_path_buf(), fan_in };
         let mut out = Vec::new();
-        let p = pipeline(&path, &keys, &s);
+        let p = pipeline(&path, &keys, &s).build().map_err(|e| TestCaseError::fail(format!("{e}")))?;
         p.run_with(&mut out, "<mem>", |layout, enc| {
             let resolved = keys
                 .iter()

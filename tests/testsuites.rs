@@ -74,12 +74,12 @@ fn file_name(path: &Path) -> String {
 /// Runs an NDJSON concat of `path` (with `steps`) in the library: the
 /// output, or the error.
 fn run_ndjson(path: &Path, steps: Vec<Step>) -> Result<Vec<u8>, Error> {
-    let pipeline = Pipeline {
-        input_format: Some(Format::Ndjson),
-        threads: 2,
-        steps,
-        ..Pipeline::new(vec![Input::Path(path.to_path_buf())])
-    };
+    let pipeline = Pipeline::builder()
+        .input(Input::Path(path.to_path_buf()))
+        .input_format(Format::Ndjson)
+        .threads(2)
+        .steps(steps)
+        .build()?;
     let mut out = Vec::new();
     pipeline.run(&mut out, "<memory>").map(|_| out)
 }

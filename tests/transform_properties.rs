@@ -16,7 +16,7 @@ use std::collections::BTreeMap;
 
 use fanfold::reduce::CustomSpec;
 use fanfold::transform::Step;
-use fanfold::{ChunkLimit, Input, Pipeline, ReduceSpec};
+use fanfold::{ChunkLimit, Input, Pipeline, PipelineBuilder, ReduceSpec};
 use proptest::collection::vec;
 use proptest::prelude::*;
 use proptest::test_runner::TestCaseError;
@@ -78,20 +78,20 @@ fn csv_text(rows: &[(String, String)]) -> String {
 
 fn run(
     text: &str,
-    pipeline: impl FnOnce(Pipeline) -> Pipeline,
+    pipeline: impl FnOnce(PipelineBuilder) -> PipelineBuilder,
     s: Settings,
 ) -> Result<String, TestCaseError> {
     let dir = tempfile::tempdir().map_err(|e| TestCaseError::fail(e.to_string()))?;
     let path = dir.path().join("in.csv");
     std::fs::write(&path, text).map_err(|e| TestCaseError::fail(e.to_string()))?;
-    let base = Pipeline {
-        threads: s.threads,
-        chunk: s.chunk,
-        max_in_flight: s.max_in_flight,
-        ..Pipeline::new(vec![Input::Path(path)])
-    };
+    let base = Pipeline::builder()
+        .input(Input::Path(path))
+        .threads(s.threads)
+        .chunk(s.chunk)
+        .max_in_flight(s.max_in_flight);
+    let built = pipeline(base).build().map_err(|e| TestCaseError::fail(e.to_string()))?;
     let mut out = Vec::new();
-    pipeline(base).run(&mut out, "<memory>").map_err(|e| TestCaseError::fail(e.to_string()))?;
+    built.run(&mut out, "<memory>").map_err(|e| TestCaseError::fail(e.to_string()))?;
     String::from_utf8(out).map_err(|e| TestCaseError::fail(e.to_string()))
 }
 
@@ -120,7 +120,7 @@ proptest! {
         let fast = format!(".a > {t}");
         let slow = format!("select(.a > {t}) | true");
         for code in [fast, slow] {
-            let got = run(&text, |p| Pipeline { steps: vec![Step::Filter(code.clone())], ..p }, s)?;
+            let got = run(&text, |p| p.filter(code.clone()), s)?;
             prop_assert_eq!(&got, &expected, "filter `{}`", code);
         }
     }
@@ -129,7 +129,7 @@ proptest! {
     fn h_map_fan_out_writes_the_union_header(rows in rows(), s in settings()) {
         let text = csv_text(&rows);
         let step = Step::Map("{k, x: .a}, {k, y: 1}".into());
-        let got = run(&text, |p| Pipeline { steps: vec![step], ..p }, s)?;
+        let got = run(&text, |p| p.step(step), s)?;
         let mut expected = if rows.is_empty() { String::new() } else { String::from("k,x,y\n") };
         for (k, a) in &rows {
             // A word is a string, written back as its text; numbers keep
@@ -154,7 +154,7 @@ proptest! {
             merge: "reduce ($right | to_entries[]) as $e ($left; .[$e.key] += $e.value)".into(),
             finish: "to_entries | sort_by(.key)[] | {k: .key, sum: .value}".into(),
         };
-        let got = run(&text, |p| Pipeline { reduce: ReduceSpec::Custom(spec), ..p }, s)?;
+        let got = run(&text, |p| p.reduce(ReduceSpec::Custom(spec)), s)?;
         let mut sums: BTreeMap<&str, i64> = BTreeMap::new();
         for (k, a) in &rows {
             *sums.entry(k).or_default() += a;

@@ -299,15 +299,16 @@ fn a_rust_steps_error_names_the_step_and_the_record() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("in.csv");
     std::fs::write(&path, "city,n\nOslo,1\n,2\nLima,3\n").expect("write");
-    let pipeline = fanfold::Pipeline {
-        steps: vec![fanfold::transform::Step::Rust(std::sync::Arc::new(NeedsCity))],
-        ..fanfold::Pipeline::new(vec![fanfold::Input::Path(path.clone())])
-    };
+    let pipeline = fanfold::Pipeline::builder()
+        .input(fanfold::Input::Path(path.clone()))
+        .step(fanfold::transform::Step::Rust(std::sync::Arc::new(NeedsCity)))
+        .build()
+        .expect("valid settings");
     let err = pipeline.run(&mut Vec::new(), "<memory>").expect_err("the step fails");
     let at = format!("{}:3: map `needs-city`: no city", path.display());
     assert_eq!(err.to_string(), at);
     assert!(err.is_record_error());
-    let skip = fanfold::Pipeline { on_error: OnError::Skip, ..pipeline };
+    let skip = pipeline.to_builder().on_error(OnError::Skip).build().expect("valid settings");
     let mut out = Vec::new();
     let stats = skip.run(&mut out, "<memory>").expect("runs");
     assert_eq!(String::from_utf8(out).expect("UTF-8"), "city,n\nOslo,1\nLima,3\n");

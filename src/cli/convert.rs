@@ -1,7 +1,7 @@
 //! From the command line to the engine: the transform steps in
 //! command-line order ([`Args::steps`]), each `--exec` step with its
 //! flags, and the [`Pipeline`] the arguments describe
-//! ([`Args::to_pipeline`]).
+//! ([`Args::to_builder`]).
 
 use std::io::IsTerminal;
 
@@ -11,7 +11,7 @@ use fanfold::exec::JournalSpec;
 use fanfold::reduce::CustomSpec;
 use fanfold::sink::rejects::OnError;
 use fanfold::transform::{ExecFormat, ExecSpec, Step};
-use fanfold::{ChunkLimit, Format, Input, Pipeline, Projection, ReduceSpec};
+use fanfold::{Format, Input, Pipeline, PipelineBuilder, Projection, ReduceSpec};
 
 use super::parse::parse_rename;
 use super::{Args, ExecFormatArg, OnErrorArg};
@@ -100,78 +100,83 @@ impl Args {
         Some(spec)
     }
 
-    /// Builds the pipeline the arguments describe; `steps` from
-    /// [`Args::steps`].
+    /// The pipeline the arguments describe, as a builder (the caller adds
+    /// the cancel token and builds it); `steps` from [`Args::steps`].
     ///
     /// # Errors
-    /// None today (specs are checked by clap); kept fallible for flags that
-    /// need the whole command line.
-    pub fn to_pipeline(&self, steps: Vec<Step>) -> fanfold::Result<Pipeline> {
+    /// None today (specs are checked by clap, the settings by
+    /// [`PipelineBuilder::build`]); kept fallible for flags that need the
+    /// whole command line.
+    pub fn to_builder(&self, steps: Vec<Step>) -> fanfold::Result<PipelineBuilder> {
         let inputs = if self.inputs.is_empty() {
             vec![Input::Stdin]
         } else {
             self.inputs.iter().map(|s| Input::from_arg(s)).collect()
         };
-        let mut p = Pipeline::new(inputs);
         // Rejects name the flags, as the command's other messages do.
-        p.setting_names = super::flags::FLAGS;
-        p.input_format = self.input_format.map(Format::from);
-        p.output_format = self.output_format.map(Format::from);
-        p.delimiter = self.delimiter;
-        p.output_delimiter = self.output_delimiter;
-        if let Some(b) = self.chunk_bytes {
-            p.chunk = ChunkLimit::Bytes(b);
-        }
-        if let Some(n) = self.chunk_size {
-            p.chunk = ChunkLimit::Records(n.get());
-        }
-        if let Some(t) = self.threads {
-            p.threads = t.get();
-            p.max_in_flight = 4 * p.threads;
-        }
-        if let Some(m) = self.max_in_flight {
-            p.max_in_flight = m.get();
-        }
+        let mut b = Pipeline::builder().inputs(inputs).setting_names(super::flags::FLAGS);
+        b = set(b, self.input_format.map(Format::from), PipelineBuilder::input_format);
+        b = set(b, self.output_format.map(Format::from), PipelineBuilder::output_format);
+        b = set(b, self.delimiter, PipelineBuilder::delimiter);
+        b = set(b, self.output_delimiter, PipelineBuilder::output_delimiter);
+        b = set(b, self.chunk_bytes, PipelineBuilder::chunk_bytes);
+        b = set(b, self.chunk_size.map(|n| n.get()), PipelineBuilder::chunk_records);
+        // The window's default (4 × threads) is the builder's.
+        b = set(b, self.threads.map(|t| t.get()), PipelineBuilder::threads);
+        b = set(b, self.max_in_flight.map(|m| m.get()), PipelineBuilder::max_in_flight);
         if steps.is_empty() {
-            p.projection = Projection {
+            b = b.projection(Projection {
                 select: self.select.clone(),
                 drop: self.drop.clone(),
                 rename: self.rename.clone(),
-            };
+            });
         }
-        p.steps = steps;
-        p.memory_limit = self.memory_limit.map(|b| b as u64);
-        p.temp_dir = self.temp_dir.clone();
-        p.no_infer = self.no_infer;
-        p.on_error = match self.on_error {
+        b = b.steps(steps);
+        b = set(b, self.memory_limit.map(|m| m as u64), PipelineBuilder::memory_limit);
+        b = set(b, self.temp_dir.clone(), PipelineBuilder::temp_dir);
+        b = b.no_infer(self.no_infer).on_error(match self.on_error {
             OnErrorArg::Fail => OnError::Fail,
             OnErrorArg::Skip => OnError::Skip,
             OnErrorArg::Reject => OnError::Reject,
-        };
-        p.rejects = self.rejects.clone();
-        p.max_errors = self.max_errors;
-        p.null_markers = self.null.clone();
-        p.progress = !self.no_progress && (self.progress || std::io::stderr().is_terminal());
-        p.journal = self.journal.clone().map(|path| JournalSpec { path, resume: self.resume });
+        });
+        b = set(b, self.rejects.clone(), PipelineBuilder::rejects);
+        b = set(b, self.max_errors, PipelineBuilder::max_errors);
+        b = b.null_markers(self.null.clone());
+        b = b.progress(!self.no_progress && (self.progress || std::io::stderr().is_terminal()));
+        let journal = self.journal.clone().map(|path| JournalSpec { path, resume: self.resume });
+        b = set(b, journal, PipelineBuilder::journal);
         if let (Some(update), Some(merge)) = (&self.reduce_update, &self.reduce_merge) {
-            p.reduce = ReduceSpec::Custom(CustomSpec {
+            b = b.reduce(ReduceSpec::Custom(CustomSpec {
                 init: self.reduce_init.clone().unwrap_or_else(|| "null".into()),
                 update: update.clone(),
                 merge: merge.clone(),
                 finish: self.reduce_finish.clone().unwrap_or_else(|| ".".into()),
-            });
+            }));
         } else if let Some(k) = self.top {
             let (keys, group_by) = (self.sort_by.clone(), self.group_by.clone());
-            p.reduce = ReduceSpec::TopK { k: k.get(), keys, group_by };
+            b = b.reduce(ReduceSpec::TopK { k: k.get(), keys, group_by });
         } else if !self.sort_by.is_empty() {
-            p.reduce = ReduceSpec::Sort(self.sort_by.clone());
+            b = b.sort_by(self.sort_by.clone());
         } else if !self.group_by.is_empty() || !self.agg.is_empty() {
             let mut aggs = self.agg.clone();
             if aggs.is_empty() {
                 aggs.push("count".parse()?);
             }
-            p.reduce = ReduceSpec::GroupBy { keys: self.group_by.clone(), aggs };
+            b = b.reduce(ReduceSpec::GroupBy { keys: self.group_by.clone(), aggs });
         }
-        Ok(p)
+        Ok(b)
+    }
+}
+
+/// `b` with `value` set by `setter`, or `b` as it is for `None` (a flag
+/// not given keeps the builder's default).
+fn set<T>(
+    b: PipelineBuilder,
+    value: Option<T>,
+    setter: impl FnOnce(PipelineBuilder, T) -> PipelineBuilder,
+) -> PipelineBuilder {
+    match value {
+        Some(v) => setter(b, v),
+        None => b,
     }
 }

@@ -74,7 +74,7 @@ pub enum Setting {
     Agg,
     /// The number of records a top-k keeps.
     Top,
-    /// The reducer (`Pipeline::reduce`), or a custom Rust reducer's
+    /// The reducer (`PipelineBuilder::reduce`), or a custom Rust reducer's
     /// columns.
     Reduce,
     /// A custom reducer's initial state expression.

@@ -19,9 +19,9 @@ impl Input {
     /// The output of `pipeline`, as an input named `name`: each time the
     /// input is opened (once per run over it), `pipeline` runs on a thread
     /// of its own, writing NDJSON (whatever its
-    /// [`Pipeline::output_format`]) into a pipe that the outer run reads
+    /// [`PipelineBuilder::output_format`](super::PipelineBuilder::output_format)) into a pipe that the outer run reads
     /// as a stream. The outer run reads it as NDJSON unless its
-    /// [`Pipeline::input_format`] says otherwise, and names it `name` in
+    /// [`PipelineBuilder::input_format`](super::PipelineBuilder::input_format) says otherwise, and names it `name` in
     /// its messages (`name:line` is a line of the inner output).
     ///
     /// When the inner run fails, the outer run fails when it reaches the
@@ -35,18 +35,18 @@ impl Input {
     /// left running.
     ///
     /// ```
-    /// use fanfold::transform::Step;
-    /// use fanfold::{Input, Pipeline, ReduceSpec};
+    /// use fanfold::{Format, Input, Pipeline};
     /// let csv = "city,amount\nOslo,1.50\nLima,2\nOslo,0.25\nLima,7\n";
-    /// let small = Pipeline {
-    ///     steps: vec![Step::Filter(".amount < 5".into())],
-    ///     ..Pipeline::new(vec![Input::reader("sales", std::io::Cursor::new(csv))])
-    /// };
-    /// let per_city = Pipeline {
-    ///     output_format: Some(fanfold::Format::Csv),
-    ///     reduce: ReduceSpec::GroupBy { keys: vec!["city".into()], aggs: vec!["count".parse()?] },
-    ///     ..Pipeline::new(vec![Input::pipeline("small sales", small)])
-    /// };
+    /// let small = Pipeline::builder()
+    ///     .input(Input::reader("sales", std::io::Cursor::new(csv)))
+    ///     .filter(".amount < 5")
+    ///     .build()?;
+    /// let per_city = Pipeline::builder()
+    ///     .input(Input::pipeline("small sales", small))
+    ///     .output_format(Format::Csv)
+    ///     .group_by(["city"])
+    ///     .agg("count".parse()?)
+    ///     .build()?;
     /// let mut out = Vec::new();
     /// per_city.run(&mut out, "<memory>")?;
     /// assert_eq!(String::from_utf8(out)?, "city,count\nLima,1\nOslo,2\n");

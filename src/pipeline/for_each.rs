@@ -21,7 +21,7 @@ type BoxError = Box<dyn std::error::Error + Send + Sync>;
 impl Pipeline {
     /// Runs the pipeline and hands each output record, in output order, to
     /// `f`, as the NDJSON output of [`Pipeline::run`] holds it (the
-    /// output format is NDJSON whatever [`Pipeline::output_format`] says):
+    /// output format is NDJSON whatever [`PipelineBuilder::output_format`](super::PipelineBuilder::output_format) says):
     /// [`RecordBuf::as_json`] is the record's line of that output, byte for
     /// byte, and [`RecordBuf::location`] is `<records>` and the record's
     /// 1-based place in the output. Every reducer works: concat, sort,
@@ -29,15 +29,13 @@ impl Pipeline {
     /// run takes, plus one record.
     ///
     /// ```
-    /// use fanfold::{Input, Pipeline, ReduceSpec};
+    /// use fanfold::{Input, Pipeline};
     /// let csv = "city,amount\nOslo,1.50\nLima,2\nOslo,0.25\n";
-    /// let pipeline = Pipeline {
-    ///     reduce: ReduceSpec::GroupBy {
-    ///         keys: vec!["city".into()],
-    ///         aggs: vec!["sum:amount".parse()?],
-    ///     },
-    ///     ..Pipeline::new(vec![Input::reader("sales", std::io::Cursor::new(csv))])
-    /// };
+    /// let pipeline = Pipeline::builder()
+    ///     .input(Input::reader("sales", std::io::Cursor::new(csv)))
+    ///     .group_by(["city"])
+    ///     .agg("sum:amount".parse()?)
+    ///     .build()?;
     /// let mut sums = Vec::new();
     /// pipeline.run_for_each(|rec| {
     ///     let city = rec.value("city").ok_or("no city")?;

@@ -6,12 +6,11 @@
 use std::io::Write;
 use std::sync::Arc;
 
-use super::Pipeline;
+use super::{Pipeline, Plan};
 use crate::error::{Error, Result, Setting};
 use crate::exec::RunStats;
 use crate::format::Format;
 use crate::source::{ChunkLimit, Input, DEFAULT_CHUNK_BYTES};
-use crate::transform::Projection;
 
 impl Pipeline {
     /// Records a `--map` made, written as CSV: the header is the union of
@@ -19,7 +18,12 @@ impl Pipeline {
     /// records go to a temporary NDJSON file first (bounded memory), then
     /// are written under that header, in parallel, by a second pipeline
     /// over that file.
-    pub(super) fn run_key_union(&self, out: &mut dyn Write, out_name: &str) -> Result<RunStats> {
+    pub(super) fn run_key_union(
+        &self,
+        plan: &Plan,
+        out: &mut dyn Write,
+        out_name: &str,
+    ) -> Result<RunStats> {
         let out_format = self.output_format.unwrap_or(self.resolved_input_format());
         let out_delimiter = self.output_delimiter(out_format);
         let dir = self.resolved_temp_dir();
@@ -31,7 +35,7 @@ impl Pipeline {
         first.output_format = Some(Format::Ndjson);
         let mut stats = {
             let mut w = std::io::BufWriter::with_capacity(1 << 20, tmp.as_file());
-            let stats = first.run_collecting(&mut w, &tmp_name, Some(keys.clone()))?;
+            let stats = first.run_collecting(plan, &mut w, &tmp_name, Some(keys.clone()))?;
             w.flush().map_err(|e| Error::io(&tmp_name, e))?;
             stats
         };
@@ -41,23 +45,28 @@ impl Pipeline {
         }
         // The union is known before the second pass starts: its columns,
         // whatever keys the file's first record has.
-        let second = Pipeline {
-            input_format: Some(Format::Ndjson),
-            input_columns: Some(keys.clone()),
-            output_format: Some(out_format),
-            output_delimiter: Some(out_delimiter),
-            chunk: ChunkLimit::Bytes(DEFAULT_CHUNK_BYTES),
-            threads: self.threads,
-            max_in_flight: self.max_in_flight,
-            projection: Projection { select: Some(keys), ..Projection::default() },
-            no_infer: self.no_infer,
-            null_markers: self.null_markers.clone(),
-            memory_limit: self.memory_limit,
-            temp_dir: self.temp_dir.clone(),
-            cancel: self.cancel.clone(),
-            setting_names: self.setting_names,
-            ..Pipeline::new(vec![Input::Path(tmp.path().to_path_buf())])
-        };
+        let mut second = Pipeline::builder()
+            .input(Input::Path(tmp.path().to_path_buf()))
+            .input_format(Format::Ndjson)
+            .input_columns(keys.clone())
+            .output_format(out_format)
+            .output_delimiter(out_delimiter)
+            .chunk(ChunkLimit::Bytes(DEFAULT_CHUNK_BYTES))
+            .threads(self.threads)
+            .max_in_flight(self.max_in_flight)
+            .select(keys)
+            .no_infer(self.no_infer)
+            .null_markers(self.null_markers.clone())
+            .cancel(self.cancel.clone())
+            .setting_names(self.setting_names);
+        if let Some(bytes) = self.memory_limit {
+            second = second.memory_limit(bytes);
+        }
+        if let Some(dir) = &self.temp_dir {
+            second = second.temp_dir(dir.clone());
+        }
+        // This pipeline's settings, checked when it was built.
+        let second = second.build()?;
         let written = second.run(out, out_name)?;
         stats.bytes_written = written.bytes_written;
         stats.records_written = written.records_written;

@@ -1,7 +1,8 @@
-//! The public entry point: a [`Pipeline`] describes one run (inputs,
-//! formats, chunking, parallelism, transforms, reducer); [`Pipeline::run`]
-//! executes it.
+//! The public entry point: a [`PipelineBuilder`] gathers the settings of
+//! a run (inputs, formats, chunking, parallelism, transforms, reducer) and
+//! checks them into a [`Pipeline`]; [`Pipeline::run`] executes it.
 
+mod builder;
 mod compose;
 mod external_chunking;
 mod fingerprint;
@@ -23,6 +24,7 @@ use crate::sink::rejects::{MaxErrors, OnError};
 use crate::source::{ChunkLimit, Input};
 use crate::transform::{Projection, Step};
 
+pub use self::builder::PipelineBuilder;
 pub use self::external_chunking::{EXTERNAL_CHUNKS_PER_SLOT, EXTERNAL_SAMPLE_BYTES};
 pub use self::memory::default_memory_limit;
 pub use self::plan::Plan;
@@ -58,22 +60,25 @@ pub enum ReduceSpec {
     },
 }
 
-/// One run of fanfold: build it with struct update syntax from
-/// [`Pipeline::new`], then call [`Pipeline::run`].
+/// One run of fanfold: made by [`Pipeline::builder`] (whose
+/// [`build`](PipelineBuilder::build) checks the settings), then run with
+/// [`Pipeline::run`], [`Pipeline::run_with`] or [`Pipeline::run_for_each`],
+/// as often as wanted. The settings are private: each is documented on its
+/// [`PipelineBuilder`] method; [`Pipeline::to_builder`] makes a changed
+/// copy.
 ///
 /// ```
-/// use fanfold::{Input, Pipeline, ReduceSpec};
+/// use fanfold::{Input, Pipeline};
 /// # let dir = tempfile::tempdir()?;
 /// # let path = dir.path().join("sales.csv");
 /// std::fs::write(&path, "city,amount\nOslo,1.50\nLima,2\nOslo,0.25\n")?;
-/// let pipeline = Pipeline {
-///     reduce: ReduceSpec::GroupBy {
-///         keys: vec!["city".into()],
-///         aggs: vec!["count".parse()?, "sum:amount".parse()?],
-///     },
-///     threads: 2,
-///     ..Pipeline::new(vec![Input::Path(path)])
-/// };
+/// let pipeline = Pipeline::builder()
+///     .input(Input::Path(path))
+///     .group_by(["city"])
+///     .agg("count".parse()?)
+///     .agg("sum:amount".parse()?)
+///     .threads(2)
+///     .build()?;
 /// let mut out = Vec::new();
 /// pipeline.run(&mut out, "<memory>")?;
 /// assert_eq!(String::from_utf8(out)?, "city,count,sum_amount\nLima,1,2\nOslo,2,1.75\n");
@@ -82,155 +87,92 @@ pub enum ReduceSpec {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Pipeline {
     /// The inputs, read in order as one stream.
-    pub inputs: Vec<Input>,
-    /// Input format; `None` guesses from the first input's extension, and
-    /// for `.json` from its first byte (see [`Format::detect`]; standard
-    /// input, [`Input::reader`] and unknown extensions: CSV;
-    /// [`Input::pipeline`]: NDJSON).
-    pub input_format: Option<Format>,
-    /// For NDJSON and JSON array input: the input's columns (keys), which
-    /// the projection, the steps and the reducers resolve names against,
-    /// and a CSV output's header holds (a record's key outside them is an
-    /// [`ErrorKind::UnexpectedKey`](crate::ErrorKind::UnexpectedKey) there), instead of the first record's
-    /// keys. `None` (the default): the first record's. Ignored for CSV and
-    /// TSV input, whose header names the columns.
-    ///
-    /// ```
-    /// use fanfold::{Format, Input, Pipeline};
-    /// let ndjson = "{\"a\":1}\n{\"a\":2,\"b\":3}\n";
-    /// let pipeline = Pipeline {
-    ///     input_format: Some(Format::Ndjson),
-    ///     input_columns: Some(vec!["a".into(), "b".into()]),
-    ///     output_format: Some(Format::Csv),
-    ///     ..Pipeline::new(vec![Input::reader("mem", std::io::Cursor::new(ndjson))])
-    /// };
-    /// let mut out = Vec::new();
-    /// pipeline.run(&mut out, "<memory>")?;
-    /// assert_eq!(out, b"a,b\n1,\n2,3\n");
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub input_columns: Option<Vec<String>>,
+    pub(crate) inputs: Vec<Input>,
+    /// Input format; `None` guesses ([`PipelineBuilder::input_format`]).
+    pub(crate) input_format: Option<Format>,
+    /// See [`PipelineBuilder::input_columns`].
+    pub(crate) input_columns: Option<Vec<String>>,
     /// Output format; `None` means the input's.
-    pub output_format: Option<Format>,
+    pub(crate) output_format: Option<Format>,
     /// CSV input delimiter; `None` is the format's (`,` or tab).
-    pub delimiter: Option<u8>,
-    /// CSV output delimiter; `None` keeps the input's when the output
-    /// format is the input's by default, else the output format's.
-    pub output_delimiter: Option<u8>,
+    pub(crate) delimiter: Option<u8>,
+    /// CSV output delimiter; see [`PipelineBuilder::output_delimiter`].
+    pub(crate) output_delimiter: Option<u8>,
     /// How big chunks are.
-    pub chunk: ChunkLimit,
-    /// Worker threads (at least 1).
-    pub threads: usize,
-    /// Chunks read but not yet merged, at most (at least 1).
-    pub max_in_flight: usize,
-    /// `--select` / `--drop` / `--rename`, applied before `steps`.
-    pub projection: Projection,
-    /// Transform steps (`--filter`, `--map` and projection flags), in the
-    /// order given; see [`crate::transform::chain`].
-    pub steps: Vec<Step>,
-    /// `--no-infer`: every CSV field is a string, to jq expressions and in
-    /// NDJSON and JSON output (`1` is `"1"`, an empty field `""`); only
-    /// `null_markers` become `null`. Reducers still read numbers out of
-    /// the text (sort keys, sums) and count empty fields as missing.
-    pub no_infer: bool,
-    /// What a bad record does (`--on-error`; default: fail).
-    pub on_error: OnError,
-    /// When to give up on bad records (`--max-errors`; default: never).
-    pub max_errors: Option<MaxErrors>,
-    /// Where `--on-error reject` writes rejected records (NDJSON, one per
-    /// line, in input order); `None` counts them only.
-    pub rejects: Option<PathBuf>,
-    /// Texts that count as missing (`--null`), besides empty fields and
-    /// JSON null.
-    pub null_markers: Vec<String>,
+    pub(crate) chunk: ChunkLimit,
+    /// Worker threads (at least 1; resolved by `build`).
+    pub(crate) threads: usize,
+    /// Chunks read but not yet merged, at most (at least 1; resolved by
+    /// `build`).
+    pub(crate) max_in_flight: usize,
+    /// `select` / `drop` / `rename`, applied before `steps`.
+    pub(crate) projection: Projection,
+    /// Transform steps, in order; see [`crate::transform::chain`].
+    pub(crate) steps: Vec<Step>,
+    /// See [`PipelineBuilder::no_infer`].
+    pub(crate) no_infer: bool,
+    /// What a bad record does.
+    pub(crate) on_error: OnError,
+    /// When to give up on bad records.
+    pub(crate) max_errors: Option<MaxErrors>,
+    /// Where rejected records go; `None` counts them only.
+    pub(crate) rejects: Option<PathBuf>,
+    /// Texts that count as missing, besides empty fields and JSON null.
+    pub(crate) null_markers: Vec<String>,
     /// The reducer.
-    pub reduce: ReduceSpec,
-    /// `--memory-limit`, in bytes (at least 1); `None`: the default,
-    /// [`default_memory_limit`]. It covers the in-flight window (chunks and
-    /// their partials) and the reducer's state; the state gets what the
-    /// window leaves, at least half (see [`Plan::state_budget`]). A sort
-    /// spills sorted runs to `temp_dir` past it; a group-by fails with
-    /// [`ErrorKind::MemoryLimit`](crate::ErrorKind::MemoryLimit). Not covered: the final merge's read buffers
-    /// (bounded by the same budget, 16 KiB to 1 MiB per spilled run), output
-    /// buffers, and the allocator's slack.
-    pub memory_limit: Option<u64>,
-    /// `--temp-dir`: where a sort spills and where records a `--map` made
-    /// wait for their CSV header; `None`: [`std::env::temp_dir`]. Spill
-    /// files are anonymous (nothing is left even if the process is
-    /// killed); the `--map` file is removed when the run ends, on success,
-    /// error or panic.
-    pub temp_dir: Option<PathBuf>,
-    /// Draw a progress bar on standard error (the command turns it on when
-    /// standard error is a terminal; default: off).
-    pub progress: bool,
-    /// `--journal FILE` (and `--resume`): record each mapped chunk durably,
-    /// and skip the chunks an earlier run of the same inputs and steps
-    /// recorded (see [`crate::exec::journal`]). Needs a `--map` or
-    /// `--exec` step and input files. [`Pipeline::run`] leaves the file in
-    /// place; remove it once the output is safely committed (the command
-    /// does). `None`: no journal (the default).
-    pub journal: Option<JournalSpec>,
-    /// Stops the run once cancelled: clone it before [`Pipeline::run`]
-    /// and call [`CancelToken::cancel`] from another thread (or register
-    /// it with a signal handler, [`CancelToken::signal_flag`]). A read
-    /// blocked on a silent pipe or FIFO gives up within
-    /// [`POLL_INTERVAL_MS`](crate::cancel::POLL_INTERVAL_MS), `--exec`
-    /// commands are killed, and the run returns
-    /// [`ErrorKind::Cancelled`](crate::ErrorKind::Cancelled) (or
-    /// [`ErrorKind::Interrupted`](crate::ErrorKind::Interrupted) for a signal)
-    /// without committing anything: the rejects file is not written, and
-    /// what went to the output is to be discarded. A run never cancels it
-    /// itself. A cancelled token stays cancelled (clones of the pipeline
-    /// share it): give the next run a fresh one. Default: a fresh token.
-    pub cancel: CancelToken,
-    /// How the text a run makes of an error names settings: the messages
-    /// in the rejects file (see [`crate::error`]). The default,
-    /// [`Setting::name`](crate::Setting::name), names them as the library
-    /// does; a front end sets its own names (the command line: its flags).
-    pub setting_names: SettingNames,
+    pub(crate) reduce: ReduceSpec,
+    /// In bytes (at least 1); `None`: [`default_memory_limit`].
+    pub(crate) memory_limit: Option<u64>,
+    /// `None`: [`std::env::temp_dir`].
+    pub(crate) temp_dir: Option<PathBuf>,
+    /// Draw a progress bar on standard error.
+    pub(crate) progress: bool,
+    /// See [`PipelineBuilder::journal`].
+    pub(crate) journal: Option<JournalSpec>,
+    /// See [`PipelineBuilder::cancel`].
+    pub(crate) cancel: CancelToken,
+    /// See [`PipelineBuilder::setting_names`].
+    pub(crate) setting_names: SettingNames,
 }
 
 impl Pipeline {
-    /// A concat of `inputs` with default settings: chunks sized by
-    /// [`Pipeline::plan`], one worker per available core, `4 × threads`
-    /// chunks in flight.
-    pub fn new(inputs: Vec<Input>) -> Pipeline {
-        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-        Pipeline {
-            inputs,
-            input_format: None,
-            input_columns: None,
-            output_format: None,
-            delimiter: None,
-            output_delimiter: None,
-            chunk: ChunkLimit::Auto,
-            threads,
-            max_in_flight: 4 * threads,
-            projection: Projection::default(),
-            steps: Vec::new(),
-            no_infer: false,
-            on_error: OnError::Fail,
-            max_errors: None,
-            rejects: None,
-            null_markers: Vec::new(),
-            reduce: ReduceSpec::Concat,
-            memory_limit: None,
-            temp_dir: None,
-            progress: false,
-            journal: None,
-            cancel: CancelToken::new(),
-            setting_names: SettingNames::default(),
-        }
+    /// The inputs, in the order they are read.
+    pub fn inputs(&self) -> &[Input] {
+        &self.inputs
     }
 
-    /// The memory limit in bytes: [`Pipeline::memory_limit`] or the
-    /// default.
+    /// The token that stops this pipeline's runs (see
+    /// [`PipelineBuilder::cancel`]): clone it before a run and cancel it
+    /// from another thread.
+    ///
+    /// ```
+    /// use fanfold::{ErrorKind, Input, Pipeline};
+    /// let pipeline = Pipeline::builder()
+    ///     .input(Input::reader("mem", std::io::Cursor::new("a\n1\n")))
+    ///     .build()?;
+    /// pipeline.cancel().cancel();
+    /// let err = pipeline.run(&mut Vec::new(), "<memory>").unwrap_err();
+    /// assert!(matches!(err.kind(), ErrorKind::Cancelled));
+    /// # Ok::<(), fanfold::Error>(())
+    /// ```
+    pub fn cancel(&self) -> &CancelToken {
+        &self.cancel
+    }
+
+    /// How a run's messages name settings (see
+    /// [`PipelineBuilder::setting_names`]).
+    pub fn setting_names(&self) -> SettingNames {
+        self.setting_names
+    }
+
+    /// The memory limit in bytes: the one given
+    /// ([`PipelineBuilder::memory_limit`]) or [`default_memory_limit`].
     pub fn resolved_memory_limit(&self) -> u64 {
         self.memory_limit.unwrap_or_else(default_memory_limit)
     }
 
-    /// The directory for temporary files: [`Pipeline::temp_dir`] or the
-    /// system's.
+    /// The directory for temporary files: the one given
+    /// ([`PipelineBuilder::temp_dir`]) or the system's.
     pub fn resolved_temp_dir(&self) -> PathBuf {
         self.temp_dir.clone().unwrap_or_else(std::env::temp_dir)
     }

@@ -6,8 +6,8 @@ use std::io::Write;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 
-use super::{Pipeline, ReduceSpec};
-use crate::error::{Error, Result, Setting};
+use super::{Pipeline, Plan, ReduceSpec};
+use crate::error::{Result, Setting};
 use crate::exec::RunStats;
 use crate::reduce::{
     Concat, CustomReduce, GroupBy, KeyUnion, Reducer, Sorted, SpillOptions, SpillStats, TopK,
@@ -18,14 +18,32 @@ use crate::transform::{Layout, Step, ValueOptions};
 
 impl Pipeline {
     /// Runs the pipeline, writing the result to `out` (named `out_name` in
-    /// errors).
+    /// errors). The [`Plan`] is computed once, at the start.
+    ///
+    /// ```
+    /// use fanfold::{Format, Input, Pipeline};
+    /// let pipeline = Pipeline::builder()
+    ///     .input(Input::reader("mem", std::io::Cursor::new("a,b\n1,x\n2,y\n")))
+    ///     .select(["b"])
+    ///     .output_format(Format::Ndjson)
+    ///     .build()?;
+    /// let mut out = Vec::new();
+    /// let stats = pipeline.run(&mut out, "<memory>")?;
+    /// assert_eq!(out, b"{\"b\":\"x\"}\n{\"b\":\"y\"}\n");
+    /// assert_eq!(stats.records_written, 2);
+    /// # Ok::<(), fanfold::Error>(())
+    /// ```
     ///
     /// # Errors
-    /// Bad settings ([`ErrorKind::Setting`](crate::ErrorKind::Setting), [`ErrorKind::UnknownColumn`](crate::ErrorKind::UnknownColumn)), a
-    /// [`Pipeline::journal`] that cannot be used ([`ErrorKind::Journal`](crate::ErrorKind::Journal)), and
+    /// Settings that do not fit the input ([`ErrorKind::Setting`](crate::ErrorKind::Setting),
+    /// [`ErrorKind::UnknownColumn`](crate::ErrorKind::UnknownColumn)), a
+    /// [`PipelineBuilder::journal`](super::PipelineBuilder::journal) that cannot be used
+    /// ([`ErrorKind::Journal`](crate::ErrorKind::Journal)), a cancelled
+    /// [`Pipeline::cancel`] token ([`ErrorKind::Cancelled`](crate::ErrorKind::Cancelled)), and
     /// any error from reading, parsing, reducing or writing, naming its
     /// place.
     pub fn run(&self, out: &mut dyn Write, out_name: &str) -> Result<RunStats> {
+        let plan = self.plan();
         let has_map = self.steps.iter().any(Step::is_map);
         let out_format = self.output_format.unwrap_or(self.resolved_input_format());
         let writes_records = matches!(
@@ -33,48 +51,53 @@ impl Pipeline {
             ReduceSpec::Concat | ReduceSpec::Sort(_) | ReduceSpec::TopK { .. }
         );
         if has_map && out_format.is_delimited() && writes_records {
-            return self.run_key_union(out, out_name);
+            return self.run_key_union(&plan, out, out_name);
         }
-        self.run_collecting(out, out_name, None)
+        self.run_collecting(&plan, out, out_name, None)
     }
 
+    /// The run of the [`ReduceSpec`]'s reducer under `plan` (computed
+    /// once per run), wrapped in a [`KeyUnion`] collecting into `union`
+    /// when given.
     pub(super) fn run_collecting(
         &self,
+        plan: &Plan,
         out: &mut dyn Write,
         out_name: &str,
         union: Option<Arc<parking_lot::Mutex<Vec<String>>>>,
     ) -> Result<RunStats> {
         match &self.reduce {
             ReduceSpec::Concat => {
-                self.run_wrapped(out, out_name, union.clone(), |_, enc| Ok(Concat::new(enc)))
+                self.run_wrapped(plan, out, out_name, union.clone(), |_, enc| Ok(Concat::new(enc)))
             }
             ReduceSpec::Sort(keys_spec) => {
                 let spilled = Arc::new(SpillStats::default());
                 let spill = SpillOptions {
-                    budget: self.plan().state_budget,
+                    budget: plan.state_budget,
                     dir: self.resolved_temp_dir(),
                     fan_in: DEFAULT_FAN_IN,
                 };
-                let mut stats = self.run_wrapped(out, out_name, union.clone(), |layout, enc| {
-                    let resolved = keys_spec
-                        .iter()
-                        .map(|k| Ok((layout.resolve(Setting::SortBy, &k.column)?, k.clone())))
-                        .collect::<Result<Vec<_>>>()?;
-                    Ok(Sorted::new(resolved, enc, self.null_bytes())
-                        .with_merge_threads(self.threads)
-                        .with_spill(spill, spilled.clone()))
-                })?;
+                let mut stats =
+                    self.run_wrapped(plan, out, out_name, union.clone(), |layout, enc| {
+                        let resolved = keys_spec
+                            .iter()
+                            .map(|k| Ok((layout.resolve(Setting::SortBy, &k.column)?, k.clone())))
+                            .collect::<Result<Vec<_>>>()?;
+                        Ok(Sorted::new(resolved, enc, self.null_bytes())
+                            .with_merge_threads(self.threads)
+                            .with_spill(spill, spilled.clone()))
+                    })?;
                 stats.spilled_runs = spilled.runs.load(Relaxed);
                 stats.spilled_bytes = spilled.bytes.load(Relaxed);
                 Ok(stats)
             }
-            ReduceSpec::Custom(spec) => self.run_with(out, out_name, |layout, enc| {
+            ReduceSpec::Custom(spec) => self.run_planned(plan, out, out_name, |layout, enc| {
                 let opts =
                     ValueOptions { no_infer: self.no_infer, null_markers: self.null_bytes() };
                 CustomReduce::new(spec, layout.clone(), enc, opts)
             }),
             ReduceSpec::GroupBy { keys: group_keys, aggs } => {
-                self.run_with(out, out_name, |layout, enc| {
+                self.run_planned(plan, out, out_name, |layout, enc| {
                     let keys = group_keys
                         .iter()
                         .map(|k| layout.resolve(Setting::GroupBy, k))
@@ -90,16 +113,12 @@ impl Pipeline {
                             Ok((a.clone(), col))
                         })
                         .collect::<Result<Vec<_>>>()?;
-                    let plan = self.plan();
                     Ok(GroupBy::new(keys, aggs, enc, self.null_bytes())
                         .with_memory_limit(plan.state_budget, plan.memory_limit))
                 })
             }
             ReduceSpec::TopK { k, keys, group_by } => {
-                if *k == 0 {
-                    return Err(Error::setting(Setting::Top, "must be at least 1"));
-                }
-                self.run_wrapped(out, out_name, union, |layout, enc| {
+                self.run_wrapped(plan, out, out_name, union, |layout, enc| {
                     let keys = keys
                         .iter()
                         .map(|s| Ok((layout.resolve(Setting::SortBy, &s.column)?, s.clone())))
@@ -118,14 +137,17 @@ impl Pipeline {
     /// when `keys` is given.
     fn run_wrapped<R: Reducer>(
         &self,
+        plan: &Plan,
         out: &mut dyn Write,
         out_name: &str,
         keys: Option<Arc<parking_lot::Mutex<Vec<String>>>>,
         make: impl FnOnce(&Layout, Encoder) -> Result<R>,
     ) -> Result<RunStats> {
         match keys {
-            None => self.run_with(out, out_name, make),
-            Some(k) => self.run_with(out, out_name, |l, e| Ok(KeyUnion::new(make(l, e)?, k))),
+            None => self.run_planned(plan, out, out_name, make),
+            Some(k) => {
+                self.run_planned(plan, out, out_name, |l, e| Ok(KeyUnion::new(make(l, e)?, k)))
+            }
         }
     }
 }

@@ -1,5 +1,6 @@
-//! [`Pipeline::run_with`]: one run with a given reducer. It checks the
-//! settings, opens the journal, cuts the input, builds the transform
+//! [`Pipeline::run_with`]: one run with a given reducer, under the run's
+//! [`Plan`] (computed once per run). The settings were checked by
+//! [`PipelineBuilder::build`](super::PipelineBuilder::build). It opens the journal, cuts the input, builds the transform
 //! chain, the layout and the encoder, and hands them to the executor;
 //! the rejects file is committed at the end.
 
@@ -9,20 +10,61 @@ use std::sync::Arc;
 use super::external_chunking::{
     records_per_chunk, EXTERNAL_CHUNKS_PER_SLOT, EXTERNAL_SAMPLE_BYTES,
 };
-use super::Pipeline;
-use crate::error::{Error, ErrorKind, Result, Setting};
+use super::{Pipeline, Plan};
+use crate::error::{ErrorKind, Result};
 use crate::exec::{self, ExecOptions, Journal, RunStats};
 use crate::parse::ParseOptions;
 use crate::reduce::{Reducer, Sink};
 use crate::sink::encode::Encoder;
 use crate::sink::rejects::OnError;
 use crate::sink::Output;
-use crate::source::{ChunkLimit, Splitter, MAX_CHUNK_BYTES};
+use crate::source::{ChunkLimit, Splitter};
 use crate::transform::{Chain, ExecFormat, Layout, Projection, Step, ValueOptions};
 
 impl Pipeline {
     /// Runs the pipeline with a custom reducer, built by `make` from the
     /// resolved output layout and an encoder for the output format.
+    /// [`PipelineBuilder::reduce`](super::PipelineBuilder::reduce) is not
+    /// used. The [`Plan`] is computed once, at the start.
+    ///
+    /// ```
+    /// use fanfold::reduce::{Reducer, Sink};
+    /// use fanfold::{ColumnRef, Input, Pipeline, Record, Setting};
+    ///
+    /// /// The longest text in one column, in bytes.
+    /// #[derive(Debug)]
+    /// struct Longest(ColumnRef);
+    ///
+    /// impl Reducer for Longest {
+    ///     type Partial = usize;
+    ///     fn empty(&self) -> usize {
+    ///         0
+    ///     }
+    ///     fn fold(&self, longest: &mut usize, record: &Record<'_>) -> fanfold::Result<()> {
+    ///         let len = record.get(&self.0).text().map_or(0, |t| t.len());
+    ///         *longest = (*longest).max(len);
+    ///         Ok(())
+    ///     }
+    ///     fn merge(&self, total: &mut usize, next: usize) -> fanfold::Result<()> {
+    ///         *total = (*total).max(next);
+    ///         Ok(())
+    ///     }
+    ///     fn finish(&self, total: usize, sink: &mut Sink<'_>) -> fanfold::Result<()> {
+    ///         sink.write(format!("{total}\n").as_bytes(), 1)
+    ///     }
+    /// }
+    ///
+    /// let csv = "city,amount\nOslo,1\nSan Jose,2\n";
+    /// let pipeline = Pipeline::builder()
+    ///     .input(Input::reader("sales", std::io::Cursor::new(csv)))
+    ///     .build()?;
+    /// let mut out = Vec::new();
+    /// pipeline.run_with(&mut out, "<memory>", |layout, _encoder| {
+    ///     Ok(Longest(layout.resolve(Setting::Reduce, "city")?))
+    /// })?;
+    /// assert_eq!(out, b"8\n");
+    /// # Ok::<(), fanfold::Error>(())
+    /// ```
     ///
     /// # Errors
     /// As [`Pipeline::run`], plus any error `make` returns.
@@ -32,31 +74,18 @@ impl Pipeline {
         out_name: &str,
         make: impl FnOnce(&Layout, Encoder) -> Result<R>,
     ) -> Result<RunStats> {
-        if self.threads == 0 {
-            return Err(Error::setting(Setting::Threads, "must be at least 1"));
-        }
-        if self.max_in_flight == 0 {
-            return Err(Error::setting(Setting::MaxInFlight, "must be at least 1"));
-        }
-        if self.memory_limit == Some(0) {
-            return Err(Error::setting(Setting::MemoryLimit, "must be at least 1 byte"));
-        }
-        if matches!(self.delimiter, Some(b'"' | b'\n')) {
-            // The splitter could not tell records apart.
-            return Err(Error::setting(Setting::Delimiter, "must not be a quote or a newline"));
-        }
-        match self.chunk {
-            ChunkLimit::Bytes(0) => {
-                return Err(Error::setting(Setting::ChunkBytes, "must be at least 1"))
-            }
-            ChunkLimit::Records(0) => {
-                return Err(Error::setting(Setting::ChunkRecords, "must be at least 1"))
-            }
-            ChunkLimit::Bytes(b) if b > MAX_CHUNK_BYTES => {
-                return Err(Error::setting(Setting::ChunkBytes, "must be at most 1GiB"))
-            }
-            _ => {}
-        }
+        self.run_planned(&self.plan(), out, out_name, make)
+    }
+
+    /// [`Pipeline::run_with`] under `plan`, this pipeline's
+    /// [`Pipeline::plan`], computed once per run by the caller.
+    pub(super) fn run_planned<R: Reducer>(
+        &self,
+        plan: &Plan,
+        out: &mut dyn Write,
+        out_name: &str,
+        make: impl FnOnce(&Layout, Encoder) -> Result<R>,
+    ) -> Result<RunStats> {
         // Cancelled before it started: nothing is opened or written.
         if let Some(e) = self.cancel.error() {
             return Err(e);
@@ -69,7 +98,6 @@ impl Pipeline {
             (None, None) => delimiter,
             (None, Some(f)) => f.default_delimiter().unwrap_or(b','),
         };
-        let plan = self.plan();
         // A resumed run cuts the input where the journal's run did.
         let journal = match &self.journal {
             Some(spec) => {

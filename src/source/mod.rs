@@ -112,18 +112,18 @@ impl Input {
     /// (`name:line: ...`). It is a stream, read one `read` at a time as
     /// standard input is, and it can be read once: a second run over it
     /// fails with an [`ErrorKind::Io`](crate::ErrorKind::Io) naming it ("already read"). Its format
-    /// is [`Pipeline::input_format`](crate::Pipeline::input_format), CSV
+    /// is [`PipelineBuilder::input_format`](crate::PipelineBuilder::input_format)'s, CSV
     /// by default. A read blocked on it is not interrupted by a signal
     /// (it has no descriptor to poll); the run stops between reads.
     ///
     /// ```
     /// use fanfold::{Format, Input, Pipeline};
     /// let bytes = "{\"city\":\"Oslo\"}\n{\"city\":\"Lima\"}\n";
-    /// let pipeline = Pipeline {
-    ///     input_format: Some(Format::Ndjson),
-    ///     output_format: Some(Format::Csv),
-    ///     ..Pipeline::new(vec![Input::reader("mem", std::io::Cursor::new(bytes))])
-    /// };
+    /// let pipeline = Pipeline::builder()
+    ///     .input(Input::reader("mem", std::io::Cursor::new(bytes)))
+    ///     .input_format(Format::Ndjson)
+    ///     .output_format(Format::Csv)
+    ///     .build()?;
     /// let mut out = Vec::new();
     /// pipeline.run(&mut out, "<memory>")?;
     /// assert_eq!(out, b"city\nOslo\nLima\n");

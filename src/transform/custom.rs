@@ -8,7 +8,8 @@ pub type JsonRecord = Map<String, Value>;
 /// A map step written in Rust, run on the workers like `--map`: it gets
 /// each record as a JSON object (CSV rows keyed by the header, numbers
 /// inferred as for jq) and pushes zero or more output records. Add it to
-/// [`crate::Pipeline::steps`] as [`crate::transform::Step::Rust`].
+/// a pipeline as a [`crate::transform::Step::Rust`] step
+/// ([`PipelineBuilder::step`](crate::PipelineBuilder::step)).
 ///
 /// Values a step passes through unchanged are written back as read (a CSV
 /// `1.50` stays `1.50`). The conversion to and from `serde_json` values
@@ -42,10 +43,8 @@ pub type JsonRecord = Map<String, Value>;
 /// # let dir = tempfile::tempdir()?;
 /// # let path = dir.path().join("in.csv");
 /// std::fs::write(&path, "city,n\nSan Jose,1.50\nLima,2\n")?;
-/// let pipeline = Pipeline {
-///     steps: vec![Step::Rust(Arc::new(Words))],
-///     ..Pipeline::new(vec![Input::Path(path)])
-/// };
+/// let pipeline =
+///     Pipeline::builder().input(Input::Path(path)).step(Step::Rust(Arc::new(Words))).build()?;
 /// let mut out = Vec::new();
 /// pipeline.run(&mut out, "<memory>")?;
 /// assert_eq!(String::from_utf8(out)?, "city,n\nSan,1.50\nJose,1.50\nLima,2\n");

@@ -722,19 +722,19 @@ pub fn run_job(
     job: &Job,
     settings: RunSettings,
 ) -> Result<Result<Vec<u8>, String>, String> {
-    let pipeline = Pipeline {
-        input_format: Some(job.format),
-        output_format: Some(job.output),
-        delimiter: Some(job.delimiter),
-        chunk: settings.chunk,
-        threads: settings.threads,
-        max_in_flight: settings.max_in_flight,
-        steps: job.steps.clone(),
-        reduce: job.reduce.clone(),
-        ..Pipeline::new(vec![file.clone()])
-    };
+    let pipeline = Pipeline::builder()
+        .input(file.clone())
+        .input_format(job.format)
+        .output_format(job.output)
+        .delimiter(job.delimiter)
+        .chunk(settings.chunk)
+        .threads(settings.threads)
+        .max_in_flight(settings.max_in_flight)
+        .steps(job.steps.clone())
+        .reduce(job.reduce.clone())
+        .build();
     let mut out = Vec::new();
-    Ok(match pipeline.run(&mut out, "<memory>") {
+    Ok(match pipeline.and_then(|p| p.run(&mut out, "<memory>")) {
         Ok(_) => Ok(out),
         Err(e) if matches!(e.kind(), ErrorKind::WorkerPanic { .. } | ErrorKind::Internal(_)) => {
             return Err(format!("fanfold failed inside: {e}"))

@@ -70,7 +70,7 @@ use crate::transform::Mapped;
 
 pub use self::fingerprint::{Fingerprint, InputPrint};
 
-/// `--journal FILE` and `--resume`, as [`crate::Pipeline::journal`] holds
+/// `--journal FILE` and `--resume`, as [`crate::PipelineBuilder::journal`] holds
 /// them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct JournalSpec {

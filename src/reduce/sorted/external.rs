@@ -144,12 +144,13 @@ mod tests {
         let path = dir.path().join("in.csv");
         std::fs::write(&path, csv).unwrap();
         let spill_dir = tempfile::tempdir().unwrap();
-        let pipeline = Pipeline {
-            chunk: ChunkLimit::Records(chunk),
-            threads: 2,
-            max_in_flight: 3,
-            ..Pipeline::new(vec![Input::Path(path)])
-        };
+        let pipeline = Pipeline::builder()
+            .input(Input::Path(path))
+            .chunk(ChunkLimit::Records(chunk))
+            .threads(2)
+            .max_in_flight(3)
+            .build()
+            .unwrap();
         let specs: Vec<SortKeySpec> = keys.split(',').map(|k| k.parse().unwrap()).collect();
         let stats = Arc::new(SpillStats::default());
         let mut out = Vec::new();

@@ -61,7 +61,7 @@
 //! [`vote`]. No part uses `stage`, and `process` uses only `spec`.
 //!
 //! ```
-//! use fanfold::transform::{ExecSpec, Step};
+//! use fanfold::transform::ExecSpec;
 //! use fanfold::{Input, Pipeline};
 //! # let dir = tempfile::tempdir()?;
 //! # let path = dir.path().join("in.csv");
@@ -69,10 +69,7 @@
 //! let mut upper = ExecSpec::new("tr a-z A-Z")?;
 //! upper.retries = 2;
 //! upper.timeout = Some(std::time::Duration::from_secs(30));
-//! let pipeline = Pipeline {
-//!     steps: vec![Step::Exec(upper)],
-//!     ..Pipeline::new(vec![Input::Path(path)])
-//! };
+//! let pipeline = Pipeline::builder().input(Input::Path(path)).exec(upper).build()?;
 //! let mut out = Vec::new();
 //! let stats = pipeline.run(&mut out, "<memory>")?;
 //! assert_eq!(String::from_utf8(out)?, "CITY,N\nOSLO,1.50\nLIMA,2\n");

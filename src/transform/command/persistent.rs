@@ -51,11 +51,11 @@
 //!     r#"sh -c 'while read -r l; do case "$l" in *:2}) echo null;; *) echo "$l";; esac; done'"#,
 //! )?;
 //! worker.concurrency = 2;
-//! let pipeline = Pipeline {
-//!     steps: vec![Step::Exec(worker)],
-//!     chunk: ChunkLimit::Records(1),
-//!     ..Pipeline::new(vec![Input::Path(path)])
-//! };
+//! let pipeline = Pipeline::builder()
+//!     .input(Input::Path(path))
+//!     .step(Step::Exec(worker))
+//!     .chunk(ChunkLimit::Records(1))
+//!     .build()?;
 //! let mut out = Vec::new();
 //! let stats = pipeline.run(&mut out, "<memory>")?;
 //! assert_eq!(String::from_utf8(out)?, "n\n1\n3\n");

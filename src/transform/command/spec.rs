@@ -160,6 +160,11 @@ impl ExecSpec {
 
     /// The default [`ExecSpec::concurrency`]: 4 × the available cores (a
     /// command mostly waits: on a service, a model, a disk).
+    ///
+    /// Not the pipeline's in-flight window (`4 × threads`, set in
+    /// `PipelineBuilder::build` only): this counts commands running at
+    /// once, over the cores rather than the threads asked for, and the run
+    /// grows its threads and window to it.
     pub fn default_concurrency() -> usize {
         4 * std::thread::available_parallelism().map_or(1, |n| n.get())
     }

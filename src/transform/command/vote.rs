@@ -41,8 +41,7 @@
 //! )?;
 //! labeler.replicas = 3;
 //! labeler.vote = Some("label".into());
-//! let pipeline =
-//!     Pipeline { steps: vec![Step::Exec(labeler)], ..Pipeline::new(vec![Input::Path(path)]) };
+//! let pipeline = Pipeline::builder().input(Input::Path(path)).step(Step::Exec(labeler)).build()?;
 //! let mut out = Vec::new();
 //! pipeline.run(&mut out, "<memory>")?;
 //! assert_eq!(
