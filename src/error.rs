@@ -347,9 +347,8 @@ pub struct ExecError {
     pub reason: String,
     /// Attempts made (1 + retries).
     pub attempts: u32,
-    /// The end of the last attempt's standard error (at most
-    /// [`crate::transform::external::STDERR_TAIL_BYTES`] bytes, lossily
-    /// decoded).
+    /// The end of the last attempt's standard error (at most 2048 bytes,
+    /// lossily decoded).
     pub stderr: String,
     /// Input records of the chunk that reached the step and are lost with
     /// it.
@@ -394,7 +393,7 @@ fn decompress_hint(input: &str, format: Compression) -> String {
 /// is. Borrows `s` when there is nothing to escape.
 ///
 /// ```
-/// use fanfold::error::escape_control;
+/// use fanfold::escape_control;
 /// assert_eq!(escape_control("a\x1b[31mb\tc\n"), "a\\x1b[31mb\\tc\n");
 /// assert_eq!(escape_control("\u{9b}2J"), "\\u{9b}2J");
 /// assert!(matches!(escape_control("plain"), std::borrow::Cow::Borrowed("plain")));

@@ -4,8 +4,7 @@
 use std::io::Cursor;
 use std::path::Path;
 
-use fanfold::transform::Step;
-use fanfold::{Error, Format, Input, Pipeline, RecordBuf, ReduceSpec};
+use fanfold::{Error, Format, Input, Pipeline, RecordBuf, ReduceSpec, Step};
 
 const SALES: &str = "city,amount\nOslo,1.50\nLima,2\nOslo,0.25\nRiga,9\nLima,3\n";
 
@@ -78,7 +77,7 @@ fn a_reader_input_with_a_journal_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let p = Pipeline {
         steps: vec![Step::Map(".".into())],
-        journal: Some(fanfold::exec::JournalSpec { path: dir.path().join("j"), resume: false }),
+        journal: Some(fanfold::JournalSpec { path: dir.path().join("j"), resume: false }),
         ..Pipeline::new(vec![Input::reader("mem", Cursor::new(SALES))])
     };
     let e = run(&p).unwrap_err();

@@ -35,8 +35,7 @@ impl Input {
     /// left running.
     ///
     /// ```
-    /// use fanfold::transform::Step;
-    /// use fanfold::{Input, Pipeline, ReduceSpec};
+    /// use fanfold::{Input, Pipeline, ReduceSpec, Step};
     /// let csv = "city,amount\nOslo,1.50\nLima,2\nOslo,0.25\nLima,7\n";
     /// let small = Pipeline {
     ///     steps: vec![Step::Filter(".amount < 5".into())],

@@ -22,10 +22,8 @@ use crate::sink::rejects::{MaxErrors, OnError};
 use crate::source::{ChunkLimit, Input};
 use crate::transform::{Projection, Step};
 
-pub use self::external_chunking::{EXTERNAL_CHUNKS_PER_SLOT, EXTERNAL_SAMPLE_BYTES};
 pub use self::memory::default_memory_limit;
 pub use self::plan::Plan;
-pub use crate::source::{DEFAULT_CHUNK_BYTES, MAX_CHUNK_BYTES, MIN_AUTO_CHUNK_BYTES};
 
 /// Which reducer a run uses.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -46,7 +44,7 @@ pub enum ReduceSpec {
     },
     /// The first `k` records in `keys` order (a stable sort: ties in input
     /// order, missing last), per group of `group_by` (none: over all
-    /// records); groups in group-by order. See [`TopK`](crate::reduce::TopK).
+    /// records); groups in group-by order.
     TopK {
         /// Records kept per group (at least 1; 0 is an [`Error::Flag`](crate::Error::Flag)).
         k: usize,
@@ -125,7 +123,7 @@ pub struct Pipeline {
     /// `--select` / `--drop` / `--rename`, applied before `steps`.
     pub projection: Projection,
     /// Transform steps (`--filter`, `--map` and projection flags), in the
-    /// order given; see [`crate::transform::chain`].
+    /// order given; see [`Step`].
     pub steps: Vec<Step>,
     /// `--no-infer`: every CSV field is a string, to jq expressions and in
     /// NDJSON and JSON output (`1` is `"1"`, an empty field `""`); only
@@ -164,7 +162,7 @@ pub struct Pipeline {
     pub progress: bool,
     /// `--journal FILE` (and `--resume`): record each mapped chunk durably,
     /// and skip the chunks an earlier run of the same inputs and steps
-    /// recorded (see [`crate::exec::journal`]). Needs a `--map` or
+    /// recorded (see [`JournalSpec`]). Needs a `--map` or
     /// `--exec` step and input files. [`Pipeline::run`] leaves the file in
     /// place; remove it once the output is safely committed (the command
     /// does). `None`: no journal (the default).

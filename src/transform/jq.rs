@@ -138,7 +138,7 @@ impl JqProgram {
     /// # Errors
     /// jq's runtime error (e.g. `.x + 1` on a string), as text; the caller
     /// adds the record's place.
-    pub fn run(
+    pub(crate) fn run(
         &self,
         input: Val,
         vars: Vec<Val>,
@@ -171,7 +171,7 @@ impl JqProgram {
     ///
     /// # Errors
     /// As [`JqProgram::run`].
-    pub fn any_truthy(&self, input: Val) -> std::result::Result<bool, String> {
+    pub(crate) fn any_truthy(&self, input: Val) -> std::result::Result<bool, String> {
         let mut kept = false;
         self.run(input, Vec::new(), |v| {
             kept = v.as_bool();

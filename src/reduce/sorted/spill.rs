@@ -299,7 +299,7 @@ pub struct SpillOptions {
     /// in it, whatever happens).
     pub dir: PathBuf,
     /// Spilled runs merged at once, at least 2 (default
-    /// [`DEFAULT_FAN_IN`]): when more runs of one merge level exist, they
+    /// `DEFAULT_FAN_IN`): when more runs of one merge level exist, they
     /// are first merged into one run on disk, so the open files and the
     /// final merge's read buffers stay bounded.
     pub fan_in: usize,
