@@ -31,11 +31,10 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use criterion::{BatchSize, BenchmarkId, Criterion, SamplingMode, Throughput};
-use fanfold::parse::{for_each_record, ParseOptions};
-use fanfold::reduce::{GroupBy, Reducer, Sink, Sorted};
-use fanfold::sink::encode::Encoder;
+use fanfold::__bench::{for_each_record, Chunk, GroupBy, ParseOptions, Sorted, Splitter};
 use fanfold::{
-    Chunk, ChunkLimit, Format, Input, Layout, Pipeline, Projection, ReduceSpec, Setting, Splitter,
+    ChunkLimit, Encoder, Format, Input, Layout, Pipeline, Projection, ReduceSpec, Reducer, Setting,
+    Sink,
 };
 use tempfile::TempDir;
 

@@ -9,9 +9,10 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use fanfold::reduce::{Reducer, Sink};
-use fanfold::transform::{JsonRecord, MapError, MapRecord, Step};
-use fanfold::{ColumnRef, Field, Input, Pipeline, Record, Setting};
+use fanfold::{
+    ColumnRef, Field, Input, JsonRecord, MapError, MapRecord, Pipeline, Record, Reducer, Setting,
+    Sink, Step,
+};
 
 /// Adds `mph` = distance / air_time × 60; drops flights without an air time.
 #[derive(Debug)]

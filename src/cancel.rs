@@ -43,7 +43,7 @@ const CANCELLED: usize = usize::MAX;
 /// flag), not when they are in the same state.
 ///
 /// ```
-/// use fanfold::cancel::CancelToken;
+/// use fanfold::CancelToken;
 ///
 /// let token = CancelToken::new();
 /// let run = token.child();
@@ -119,7 +119,7 @@ impl CancelToken {
     /// [`cancel_by_signal`](CancelToken::cancel_by_signal) does:
     ///
     /// ```no_run
-    /// # let token = fanfold::cancel::CancelToken::new();
+    /// # let token = fanfold::CancelToken::new();
     /// use signal_hook::consts::SIGINT;
     /// signal_hook::flag::register_usize(SIGINT, token.signal_flag(), SIGINT as usize)?;
     /// # Ok::<(), std::io::Error>(())

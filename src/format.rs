@@ -19,8 +19,7 @@ pub enum Format {
     /// any whitespace between the tokens, objects possibly spread over many
     /// lines. Each element is one record and must be an object; an empty
     /// array (or an input holding only whitespace) has no records. As
-    /// output: `[`, one record per line separated by `,`, then `]` (see
-    /// [`crate::sink::json_array`]).
+    /// output: `[`, one record per line separated by `,`, then `]`.
     Json,
 }
 

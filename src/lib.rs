@@ -7,16 +7,10 @@
 //!                    boundaries          max in flight       fold            in seq order            ndjson
 //! ```
 //!
-//! - [`source`]: inputs and the [`Splitter`], which cuts bytes into
-//!   [`Chunk`]s at record boundaries (quote-aware for CSV, between elements
-//!   for JSON arrays), counting lines.
-//! - [`parse`]: chunk bytes to [`Record`]s, on the workers.
-//! - [`transform`]: `--select`, `--drop`, `--rename` resolved into a
-//!   [`Layout`].
-//! - [`exec`]: the bounded, ordered parallel executor.
-//! - [`reduce`]: the [`Reducer`] trait and the concat, sorted, group-by and
-//!   top-k reducers.
-//! - [`sink`]: output encoding and atomic output files.
+//! Inputs are read in order and cut into chunks at record boundaries
+//! (quote-aware for CSV, between elements for JSON arrays); the workers
+//! parse, transform and fold each chunk; the partials are merged strictly
+//! in chunk order and written to the output.
 //!
 //! The promise: output bytes depend only on the input and the pipeline,
 //! never on the thread count, the chunk size or scheduling; memory is bounded
@@ -24,32 +18,104 @@
 //! input, line and column or flag.
 //!
 //! Start with [`Pipeline`].
+//!
+//! # The public API
+//!
+//! Everything a user composes is at the crate root (as in the `csv`
+//! crate); the stages themselves (splitter, parsers, executor, encoders,
+//! the built-in reducers) are private to the crate.
+//!
+//! - Run: [`PipelineBuilder`] (its [`build`](PipelineBuilder::build)
+//!   checks the settings), [`Pipeline`] (its [`run`](Pipeline::run),
+//!   [`run_with`](Pipeline::run_with), [`run_for_each`](Pipeline::run_for_each),
+//!   [`plan`](Pipeline::plan)), [`ReduceSpec`], [`Plan`],
+//!   [`default_memory_limit`], [`JournalSpec`].
+//! - Inputs and formats: [`Input`] (and [`ReaderInput`], behind
+//!   [`Input::Reader`]), [`Format`], [`Compression`], [`ChunkLimit`] and
+//!   its bounds [`DEFAULT_CHUNK_BYTES`], [`MIN_AUTO_CHUNK_BYTES`],
+//!   [`MAX_CHUNK_BYTES`].
+//! - Steps: [`Step`], [`Projection`], [`MapRecord`] (a map step in Rust,
+//!   over a [`JsonRecord`], failing with a [`MapError`]), [`ExecSpec`]
+//!   with [`ExecMode`] and [`ExecFormat`] (an external command),
+//!   [`JqProgram`] (to check a jq expression before a run).
+//! - Reducers and sinks: [`Reducer`] (a custom reducer, built by
+//!   [`Pipeline::run_with`] from a [`Layout`] and an [`Encoder`]),
+//!   [`Sink`], [`AggSpec`], [`AggKind`], [`SortKeySpec`], [`CustomSpec`],
+//!   [`OnError`], [`MaxErrors`], [`Output`] (an atomic output file).
+//! - Records: [`Record`], [`RecordBuf`], [`Field`], [`ColumnRef`],
+//!   [`Source`].
+//! - Stats: [`RunStats`], [`ExecStats`].
+//! - Errors: [`Error`] wrapping an [`ErrorKind`], [`Location`],
+//!   [`ExecError`], [`Result`]; a setting's error names a [`Setting`]
+//!   (with [`SettingNames`] a caller names them its own way) in a
+//!   [`Message`] of [`Piece`]s.
+//! - Cancellation: [`CancelToken`], [`POLL_INTERVAL_MS`].
+//!
+//! `docs/public-api.txt` lists every public item, so that a change shows
+//! its API diff in review. The hidden `__bench` module is not part of the
+//! API (see there).
 
 #![warn(missing_docs)]
+// A public signature must not show a type a user cannot name.
+#![warn(unnameable_types)]
 
-pub mod cancel;
-pub mod error;
-pub mod exec;
-pub mod format;
-pub mod parse;
-pub mod pipeline;
-pub mod record;
-pub mod reduce;
-pub mod sink;
-pub mod source;
-pub(crate) mod syntax;
-pub mod transform;
-pub(crate) mod units;
+mod cancel;
+mod error;
+mod exec;
+mod format;
+mod parse;
+mod pipeline;
+mod record;
+mod reduce;
+mod sink;
+mod source;
+mod syntax;
+mod transform;
+mod units;
 
-pub use error::{Error, ErrorKind, ExecError, Location, Message, Result, Setting};
-pub use exec::{ExecOptions, RunStats};
+// Run.
+pub use exec::{JournalSpec, RunStats};
+pub use pipeline::{default_memory_limit, Pipeline, PipelineBuilder, Plan, ReduceSpec};
+// Inputs and formats.
 pub use format::{Compression, Format};
-pub use pipeline::{
-    default_memory_limit, Pipeline, PipelineBuilder, Plan, ReduceSpec, DEFAULT_CHUNK_BYTES,
-    MIN_AUTO_CHUNK_BYTES,
+pub use source::{
+    ChunkLimit, Input, ReaderInput, DEFAULT_CHUNK_BYTES, MAX_CHUNK_BYTES, MIN_AUTO_CHUNK_BYTES,
 };
-pub use record::{ColumnRef, Field, Record, RecordBuf, Source};
-pub use reduce::{AggKind, AggSpec, Reducer, Sink, SortKeySpec};
+// Steps.
+pub use transform::{
+    ExecFormat, ExecMode, ExecSpec, JqProgram, JsonRecord, MapError, MapRecord, Projection, Step,
+};
+// Reducers and sinks.
+pub use reduce::{AggKind, AggSpec, CustomSpec, Reducer, Sink, SortKeySpec};
+pub use sink::encode::Encoder;
+pub use sink::rejects::{MaxErrors, OnError};
 pub use sink::Output;
-pub use source::{Chunk, ChunkLimit, Input, Splitter};
-pub use transform::{Layout, Projection};
+pub use transform::Layout;
+// Records.
+pub use record::{ColumnRef, Field, Record, RecordBuf, Source};
+// Stats.
+pub use transform::ExecStats;
+// Errors.
+pub use error::{
+    Error, ErrorKind, ExecError, Location, Message, Piece, Result, Setting, SettingNames,
+};
+// Cancellation.
+pub use cancel::{CancelToken, POLL_INTERVAL_MS};
+
+// For the binary only: not part of the API.
+#[doc(hidden)]
+pub use error::escape_control;
+
+/// Not part of the API: the stage internals that `benches/`, the tests
+/// that check one stage alone (`tests/fuzz_checks`, `tests/determinism.rs`,
+/// `tests/spill_properties.rs`) and the `fuzz/` targets drive directly.
+/// Re-exports only; no semver promise, no stability, may change or go in
+/// any release.
+#[doc(hidden)]
+pub mod __bench {
+    pub use crate::parse::{for_each_record, ParseOptions};
+    pub use crate::reduce::group_by::GroupPartial;
+    pub use crate::reduce::sorted::SortedPartial;
+    pub use crate::reduce::{GroupBy, Sorted, SpillOptions, SpillStats};
+    pub use crate::source::{Chunk, Sample, Splitter};
+}

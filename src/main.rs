@@ -7,9 +7,7 @@ use std::io::Write;
 use std::process::ExitCode;
 use std::sync::atomic::AtomicBool;
 
-use fanfold::cancel::CancelToken;
-use fanfold::error::escape_control;
-use fanfold::{Output, RunStats};
+use fanfold::{escape_control, CancelToken, Output, RunStats};
 
 /// Exit status of a run that finished but set records aside.
 const EXIT_REJECTED: u8 = 3;
@@ -64,11 +62,7 @@ fn main() -> ExitCode {
 
 /// Runs the command, stopped by `cancel`; returns the number of records
 /// set aside.
-fn run(
-    args: &cli::Args,
-    steps: Vec<fanfold::transform::Step>,
-    cancel: CancelToken,
-) -> fanfold::Result<u64> {
+fn run(args: &cli::Args, steps: Vec<fanfold::Step>, cancel: CancelToken) -> fanfold::Result<u64> {
     let builder = args.to_builder(steps)?.cancel(cancel);
     if args.explain {
         println!("{}", builder.build()?.plan());

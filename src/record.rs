@@ -310,7 +310,7 @@ impl RecordBuf {
     /// `input`:`line`.
     ///
     /// # Errors
-    /// [`crate::Error::Json`] when the line is not a JSON object.
+    /// [`ErrorKind::Json`](crate::ErrorKind::Json) when the line is not a JSON object.
     pub(crate) fn from_json_line(
         line: &[u8],
         input: &str,

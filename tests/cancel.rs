@@ -8,9 +8,7 @@ use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use fanfold::cancel::CancelToken;
-use fanfold::sink::rejects::OnError;
-use fanfold::{ErrorKind, Input, Pipeline, ReduceSpec};
+use fanfold::{CancelToken, ErrorKind, Input, OnError, Pipeline, ReduceSpec};
 
 fn csv(dir: &Path) -> PathBuf {
     let path = dir.join("in.csv");
@@ -89,7 +87,7 @@ fn cancelling_a_run_blocked_on_a_silent_fifo_stops_it_soon() {
             keys: vec!["k".into()],
             aggs: vec!["count".parse().expect("an aggregate")],
         })
-        .input_format(fanfold::format::Format::Csv)
+        .input_format(fanfold::Format::Csv)
         .build()
         .expect("valid settings");
     let token: CancelToken = pipeline.cancel().clone();

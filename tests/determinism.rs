@@ -29,9 +29,8 @@ use std::cmp::Ordering;
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
 
-use fanfold::{
-    ChunkLimit, Format, Input, Pipeline, ReduceSpec, SortKeySpec, Splitter, DEFAULT_CHUNK_BYTES,
-};
+use fanfold::__bench::Splitter;
+use fanfold::{ChunkLimit, Format, Input, Pipeline, ReduceSpec, SortKeySpec, DEFAULT_CHUNK_BYTES};
 use proptest::collection::vec;
 use proptest::prelude::*;
 use proptest::sample::{select, subsequence, Index};

@@ -2,10 +2,7 @@
 //! library's settings (`threads`), never the command line's flags
 //! (`--threads`), and a caller can name the settings its own way.
 
-use fanfold::error::SettingNames;
-use fanfold::sink::rejects::OnError;
-use fanfold::transform::Step;
-use fanfold::{Error, ErrorKind, Input, Pipeline, Setting};
+use fanfold::{Error, ErrorKind, Input, OnError, Pipeline, Setting, SettingNames, Step};
 
 fn input(dir: &tempfile::TempDir, text: &str) -> Input {
     let path = dir.path().join("in.csv");

@@ -4,8 +4,9 @@
 use std::io::Cursor;
 use std::path::Path;
 
-use fanfold::transform::Step;
-use fanfold::{Error, ErrorKind, Format, Input, Pipeline, PipelineBuilder, RecordBuf, ReduceSpec};
+use fanfold::{
+    Error, ErrorKind, Format, Input, Pipeline, PipelineBuilder, RecordBuf, ReduceSpec, Step,
+};
 
 const SALES: &str = "city,amount\nOslo,1.50\nLima,2\nOslo,0.25\nRiga,9\nLima,3\n";
 
@@ -82,7 +83,7 @@ fn a_reader_input_with_a_journal_is_refused() {
     let p = Pipeline::builder()
         .input(Input::reader("mem", Cursor::new(SALES)))
         .map(".")
-        .journal(fanfold::exec::JournalSpec { path: dir.path().join("j"), resume: false })
+        .journal(fanfold::JournalSpec { path: dir.path().join("j"), resume: false })
         .build()
         .unwrap();
     let e = run(&p).unwrap_err();

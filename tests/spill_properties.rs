@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 
-use fanfold::reduce::{Sorted, SpillOptions, SpillStats};
+use fanfold::__bench::{Sorted, SpillOptions, SpillStats};
 use fanfold::{ChunkLimit, Format, Input, Pipeline, PipelineBuilder, Setting, SortKeySpec};
 use proptest::collection::vec;
 use proptest::prelude::*;

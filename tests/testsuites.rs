@@ -38,8 +38,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use assert_cmd::Command;
-use fanfold::transform::Step;
-use fanfold::{Error, ErrorKind, Format, Input, Pipeline};
+use fanfold::{Error, ErrorKind, Format, Input, Pipeline, Step};
 
 /// The crate root.
 fn root() -> &'static Path {

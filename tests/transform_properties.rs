@@ -14,9 +14,7 @@
 
 use std::collections::BTreeMap;
 
-use fanfold::reduce::CustomSpec;
-use fanfold::transform::Step;
-use fanfold::{ChunkLimit, Input, Pipeline, PipelineBuilder, ReduceSpec};
+use fanfold::{ChunkLimit, CustomSpec, Input, Pipeline, PipelineBuilder, ReduceSpec, Step};
 use proptest::collection::vec;
 use proptest::prelude::*;
 use proptest::test_runner::TestCaseError;

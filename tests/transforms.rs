@@ -275,15 +275,15 @@ fn custom_reduce_errors_name_the_flag() {
 #[derive(Debug)]
 struct NeedsCity;
 
-impl fanfold::transform::MapRecord for NeedsCity {
+impl fanfold::MapRecord for NeedsCity {
     fn name(&self) -> &str {
         "needs-city"
     }
     fn map(
         &self,
-        record: fanfold::transform::JsonRecord,
-        out: &mut Vec<fanfold::transform::JsonRecord>,
-    ) -> Result<(), fanfold::transform::MapError> {
+        record: fanfold::JsonRecord,
+        out: &mut Vec<fanfold::JsonRecord>,
+    ) -> Result<(), fanfold::MapError> {
         record.get("city").and_then(|v| v.as_str()).filter(|c| !c.is_empty()).ok_or("no city")?;
         out.push(record);
         Ok(())
@@ -295,13 +295,13 @@ impl fanfold::transform::MapRecord for NeedsCity {
 /// skip counts it and goes on).
 #[test]
 fn a_rust_steps_error_names_the_step_and_the_record() {
-    use fanfold::sink::rejects::OnError;
+    use fanfold::OnError;
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("in.csv");
     std::fs::write(&path, "city,n\nOslo,1\n,2\nLima,3\n").expect("write");
     let pipeline = fanfold::Pipeline::builder()
         .input(fanfold::Input::Path(path.clone()))
-        .step(fanfold::transform::Step::Rust(std::sync::Arc::new(NeedsCity)))
+        .step(fanfold::Step::Rust(std::sync::Arc::new(NeedsCity)))
         .build()
         .expect("valid settings");
     let err = pipeline.run(&mut Vec::new(), "<memory>").expect_err("the step fails");

@@ -51,7 +51,7 @@ impl Args {
         for (flag, path) in outputs {
             let Some(path) = path.as_deref() else { continue };
             let Some(c) = fanfold::Compression::from_path(path) else { continue };
-            let name = fanfold::error::escape_control(&path.display().to_string()).into_owned();
+            let name = fanfold::escape_control(&path.display().to_string()).into_owned();
             let how = if flag.starts_with("--output") {
                 let quoted = shlex::try_quote(&name).map_or(name.clone(), |q| q.into_owned());
                 format!(

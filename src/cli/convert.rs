@@ -7,11 +7,10 @@ use std::io::IsTerminal;
 
 use clap::ArgMatches;
 
-use fanfold::exec::JournalSpec;
-use fanfold::reduce::CustomSpec;
-use fanfold::sink::rejects::OnError;
-use fanfold::transform::{ExecFormat, ExecSpec, Step};
-use fanfold::{Format, Input, Pipeline, PipelineBuilder, Projection, ReduceSpec};
+use fanfold::{
+    CustomSpec, ExecFormat, ExecSpec, Format, Input, JournalSpec, OnError, Pipeline,
+    PipelineBuilder, Projection, ReduceSpec, Step,
+};
 
 use super::parse::parse_rename;
 use super::{Args, ExecFormatArg, OnErrorArg};
@@ -83,7 +82,7 @@ impl Args {
         let mut spec = spec.ok()?;
         spec.replicas = self.replicas.unwrap_or(1);
         spec.vote = self.vote.clone();
-        if spec.mode == fanfold::transform::ExecMode::Persistent {
+        if spec.mode == fanfold::ExecMode::Persistent {
             spec.format = Some(ExecFormat::Ndjson);
         } else {
             spec.format = self.exec_format.map(|f| match f {

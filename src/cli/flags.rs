@@ -3,8 +3,7 @@
 //! message names the flag the user typed, and the library never knows the
 //! flags.
 
-use fanfold::error::SettingNames;
-use fanfold::Setting;
+use fanfold::{Setting, SettingNames};
 
 /// The flag that sets `setting`, e.g. `--threads` for [`Setting::Threads`].
 pub(crate) fn flag(setting: Setting) -> &'static str {

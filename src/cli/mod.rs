@@ -15,15 +15,12 @@ use std::time::Duration;
 
 use clap::{Parser, ValueEnum};
 
-use fanfold::sink::rejects::MaxErrors;
-use fanfold::transform::command::parse_duration;
-use fanfold::transform::Step;
-use fanfold::{AggSpec, Format, SortKeySpec};
+use fanfold::{AggSpec, Format, MaxErrors, SortKeySpec, Step};
 
 use self::parse::{
     check_exec, check_exec_persistent, check_filter, check_finish, check_init, check_map,
-    check_merge, check_update, parse_delimiter, parse_rename, parse_replicas, parse_size,
-    parse_spec,
+    check_merge, check_update, parse_delimiter, parse_duration, parse_rename, parse_replicas,
+    parse_size, parse_spec,
 };
 
 /// fanfold: data-parallel map-reduce over CSV, TSV and NDJSON batches.

@@ -3,8 +3,9 @@
 //! checks of jq expressions and `--exec` commands, so that clap reports a
 //! bad value (exit status 2) with its flag's name.
 
-use fanfold::transform::ExecSpec;
-use fanfold::Setting;
+use std::time::Duration;
+
+use fanfold::{ExecSpec, Setting};
 
 use super::flags::flag;
 
@@ -50,7 +51,7 @@ pub(super) fn parse_spec<T: std::str::FromStr<Err = fanfold::Error>>(s: &str) ->
 /// Checks a jq expression given by `setting` with global variables `vars`, so
 /// that clap reports a syntax error (exit status 2) with the flag's name.
 fn check_jq(setting: Setting, vars: &[&str], s: &str) -> Result<String, String> {
-    match fanfold::transform::JqProgram::new(setting, s, vars) {
+    match fanfold::JqProgram::new(setting, s, vars) {
         Ok(_) => Ok(s.to_string()),
         Err(e) => Err(setting_message(&e)),
     }
@@ -118,6 +119,27 @@ pub(super) fn parse_rename(s: &str) -> Result<(String, String), String> {
     }
 }
 
+/// Parses a duration: a number with a unit `ms`, `s`, `m` or `h` (`500ms`,
+/// `30s`, `1.5m`, `2h`); a bare number is seconds.
+///
+/// # Errors
+/// A message when the text is not such a duration, or is negative or not
+/// finite.
+pub(super) fn parse_duration(s: &str) -> std::result::Result<Duration, String> {
+    let t = s.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit() && c != '.').unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let secs: f64 = match unit.trim() {
+        "" | "s" | "sec" => 1.0,
+        "ms" => 1e-3,
+        "m" | "min" => 60.0,
+        "h" => 3600.0,
+        other => return Err(format!("unknown unit `{other}` in `{s}`; use e.g. 500ms, 30s, 2m")),
+    };
+    let n: f64 = num.parse().map_err(|_| format!("`{s}` is not a duration; use e.g. 30s"))?;
+    Duration::try_from_secs_f64(n * secs).map_err(|_| format!("`{s}`: out of range"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -130,5 +152,15 @@ mod tests {
         assert_eq!(parse_size("100"), Ok(100));
         assert!(parse_size("0").is_err());
         assert!(parse_size("4XB").is_err());
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("30s"), Ok(Duration::from_secs(30)));
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
+        assert_eq!(parse_duration("1.5"), Ok(Duration::from_millis(1500)));
+        assert!(parse_duration("3 days").is_err());
+        assert!(parse_duration("-1s").is_err());
     }
 }

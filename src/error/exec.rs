@@ -21,9 +21,8 @@ pub struct ExecError {
     pub reason: Message,
     /// Attempts made (1 + retries).
     pub attempts: u32,
-    /// The end of the last attempt's standard error (at most
-    /// [`crate::transform::external::STDERR_TAIL_BYTES`] bytes, lossily
-    /// decoded).
+    /// The end of the last attempt's standard error (at most 2048 bytes,
+    /// lossily decoded).
     pub stderr: String,
     /// Input records of the chunk that reached the step and are lost with
     /// it.

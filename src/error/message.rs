@@ -38,7 +38,7 @@ impl From<Setting> for Piece {
 /// [`Message::display_with`] with another naming function.
 ///
 /// ```
-/// use fanfold::error::{Message, Setting};
+/// use fanfold::{Message, Setting};
 /// let m = Message::from("needs ").then(Setting::Replicas).then(" 2 or more");
 /// assert_eq!(m.to_string(), "needs replicas 2 or more");
 /// let flag = |s: Setting| if s == Setting::Replicas { "--replicas" } else { "?" };

@@ -123,7 +123,7 @@ impl Error {
     /// its flag names); `Display` is `display_with(&Setting::name)`.
     ///
     /// ```
-    /// use fanfold::error::{Error, Setting};
+    /// use fanfold::{Error, Setting};
     /// let e = Error::setting(Setting::Threads, "must be at least 1");
     /// assert_eq!(e.to_string(), "threads: must be at least 1");
     /// let flag = |_: Setting| "--threads";
@@ -226,7 +226,7 @@ impl Error {
 /// is. Borrows `s` when there is nothing to escape.
 ///
 /// ```
-/// use fanfold::error::escape_control;
+/// use fanfold::escape_control;
 /// assert_eq!(escape_control("a\x1b[31mb\tc\n"), "a\\x1b[31mb\\tc\n");
 /// assert_eq!(escape_control("\u{9b}2J"), "\\u{9b}2J");
 /// assert!(matches!(escape_control("plain"), std::borrow::Cow::Borrowed("plain")));

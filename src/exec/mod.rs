@@ -31,7 +31,7 @@
 //! what the chain made of its chunk before the chunk is merged, and a chunk
 //! the journal already holds skips the chain (see [`journal`]).
 
-pub mod journal;
+pub(crate) mod journal;
 mod progress;
 
 use std::collections::BTreeMap;
@@ -72,7 +72,7 @@ pub struct ExecOptions {
     pub input_bytes: Option<u64>,
     /// Stops the run once cancelled (see the module docs). The run never
     /// cancels it; give the splitter
-    /// ([`Splitter::with_cancel`](crate::Splitter::with_cancel)) and the
+    /// ([`Splitter::with_cancel`](crate::source::Splitter::with_cancel)) and the
     /// chain the same token, or children of it, so that a blocked read and
     /// running `--exec` commands stop too.
     pub cancel: CancelToken,
@@ -148,33 +148,16 @@ type ChunkResult<P> = (u64, Result<ChunkOutput<P>>);
 /// `splitter.header()` must already have been read (the caller needs it to
 /// build the reducer).
 ///
+/// With a [`Journal`]: when `chain` has a value stage (a `--map` or
+/// `--exec` step), each chunk the journal holds is folded from it instead
+/// of being parsed and mapped, and each chunk mapped is recorded in it,
+/// durably, before it is merged (see [`journal`]).
+///
 /// # Errors
 /// The first error in input order: I/O, parse, reducer or output errors;
 /// [`ErrorKind::Interrupted`] or [`ErrorKind::Cancelled`] once `opts.cancel` is
-/// cancelled.
-///
-/// # Panics
-/// When `opts.threads` or `opts.max_in_flight` is 0.
-pub fn run<R: Reducer>(
-    splitter: Splitter,
-    parse: ParseOptions,
-    chain: Option<Arc<Chain>>,
-    reducer: Arc<R>,
-    sink: &mut Sink<'_>,
-    rejects: Option<&mut Sink<'_>>,
-    opts: ExecOptions,
-) -> Result<RunStats> {
-    run_journaled(splitter, parse, chain, reducer, sink, rejects, opts, None)
-}
-
-/// [`run`], with a [`Journal`]: when `chain` has a value stage (a `--map`
-/// or `--exec` step), each chunk the journal holds is folded from it
-/// instead of being parsed and mapped, and each chunk mapped is recorded
-/// in it, durably, before it is merged (see [`journal`]).
-///
-/// # Errors
-/// As [`run`], plus the journal's: [`ErrorKind::Journal`] for an entry that
-/// does not match its chunk, [`ErrorKind::Io`] naming the journal.
+/// cancelled; the journal's: [`ErrorKind::Journal`] for an entry that does not
+/// match its chunk, [`ErrorKind::Io`] naming the journal.
 ///
 /// # Panics
 /// When `opts.threads` or `opts.max_in_flight` is 0.

@@ -11,6 +11,6 @@ pub struct ParseOptions {
     pub delimiter: u8,
     /// Number of header fields; every CSV record must have this many.
     pub header_len: usize,
-    /// The inputs' names, indexed by [`crate::Chunk::input`].
+    /// The inputs' names, indexed by [`Chunk::input`](crate::source::Chunk::input).
     pub input_names: Vec<String>,
 }

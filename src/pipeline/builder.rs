@@ -326,7 +326,7 @@ impl PipelineBuilder {
     }
 
     /// Record each mapped chunk durably, and skip the chunks an earlier run
-    /// of the same inputs and steps recorded (see [`crate::exec::journal`]).
+    /// of the same inputs and steps recorded (see [`JournalSpec`]).
     /// Needs a `map` or `exec` step and input files: a run without them
     /// fails with an [`ErrorKind::Setting`](crate::ErrorKind::Setting) for
     /// [`Setting::Journal`]. A run leaves the file in place; remove it once
@@ -367,7 +367,7 @@ impl PipelineBuilder {
     }
 
     /// Adds a transform step, after the projection and the steps given
-    /// before (see [`crate::transform::chain`]). Default: none.
+    /// before (see [`Step`]). Default: none.
     pub fn step(mut self, step: Step) -> Self {
         self.p.steps.push(step);
         self
@@ -482,7 +482,7 @@ impl PipelineBuilder {
     }
 
     /// How the text a run makes of an error names settings: the messages
-    /// in the rejects file (see [`crate::error`]). Default:
+    /// in the rejects file (see [`SettingNames`]). Default:
     /// [`Setting::name`], the library's names; a front end sets its own
     /// (the command line: its flags).
     pub fn setting_names(mut self, names: SettingNames) -> Self {

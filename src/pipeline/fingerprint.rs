@@ -17,10 +17,10 @@ impl Pipeline {
     /// ([`crate::exec::Journal::open`]).
     ///
     /// # Errors
-    /// [`ErrorKind::Setting`] for `--journal` when an input is standard input or a reader (it
+    /// [`ErrorKind::Setting`](crate::ErrorKind::Setting) for `--journal` when an input is standard input or a reader (it
     /// cannot be checked on `--resume`) or when there is no `--map` or
     /// `--exec` step (the journal keeps what they make; without one there
-    /// is nothing to save); [`ErrorKind::Io`] when an input cannot be read.
+    /// is nothing to save); [`ErrorKind::Io`](crate::ErrorKind::Io) when an input cannot be read.
     pub(crate) fn fingerprint(&self) -> Result<Fingerprint> {
         let pipeline = self;
         if !pipeline.steps.iter().any(Step::is_map) {

@@ -25,10 +25,8 @@ use crate::source::{ChunkLimit, Input};
 use crate::transform::{Projection, Step};
 
 pub use self::builder::PipelineBuilder;
-pub use self::external_chunking::{EXTERNAL_CHUNKS_PER_SLOT, EXTERNAL_SAMPLE_BYTES};
 pub use self::memory::default_memory_limit;
 pub use self::plan::Plan;
-pub use crate::source::{DEFAULT_CHUNK_BYTES, MAX_CHUNK_BYTES, MIN_AUTO_CHUNK_BYTES};
 
 /// Which reducer a run uses.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -49,7 +47,7 @@ pub enum ReduceSpec {
     },
     /// The first `k` records in `keys` order (a stable sort: ties in input
     /// order, missing last), per group of `group_by` (none: over all
-    /// records); groups in group-by order. See [`TopK`](crate::reduce::TopK).
+    /// records); groups in group-by order.
     TopK {
         /// Records kept per group (at least 1; 0 is an [`ErrorKind::Setting`](crate::ErrorKind::Setting)).
         k: usize,

@@ -148,7 +148,7 @@ pub struct Plan {
     /// (`threads` and `max_in_flight` have grown to it).
     pub exec_concurrency: Option<usize>,
     /// The run chooses the records per chunk itself, from the first
-    /// [`EXTERNAL_SAMPLE_BYTES`](super::EXTERNAL_SAMPLE_BYTES) of standard input (an automatic chunk
+    /// 1 MiB of standard input (an automatic chunk
     /// size with an external step); `chunk` is then the most bytes a chunk
     /// is meant to hold.
     pub chunk_from_stream: bool,

@@ -28,8 +28,7 @@ impl Pipeline {
     /// used. The [`Plan`] is computed once, at the start.
     ///
     /// ```
-    /// use fanfold::reduce::{Reducer, Sink};
-    /// use fanfold::{ColumnRef, Input, Pipeline, Record, Setting};
+    /// use fanfold::{ColumnRef, Input, Pipeline, Record, Reducer, Setting, Sink};
     ///
     /// /// The longest text in one column, in bytes.
     /// #[derive(Debug)]

@@ -16,15 +16,15 @@
 //! comparing; sorted and top-k) and `group_key` (group keys and the order
 //! groups are written in; group-by and top-k).
 
-pub mod concat;
-pub mod custom;
-pub mod group_by;
+pub(crate) mod concat;
+pub(crate) mod custom;
+pub(crate) mod group_by;
 pub(crate) mod group_key;
-pub mod key_union;
-pub mod number;
-pub mod sort_key;
-pub mod sorted;
-pub mod top_k;
+pub(crate) mod key_union;
+pub(crate) mod number;
+pub(crate) mod sort_key;
+pub(crate) mod sorted;
+pub(crate) mod top_k;
 
 use std::io::Write;
 
@@ -33,10 +33,8 @@ pub use custom::{CustomReduce, CustomSpec};
 pub use group_by::{AggKind, AggSpec, GroupBy};
 pub use key_union::KeyUnion;
 pub use sort_key::SortKeySpec;
-pub use sorted::Sorted;
-// The spill files moved under `sorted`; `reduce::spill` keeps working.
-pub use sorted::spill;
 pub use sorted::spill::{SpillOptions, SpillStats, DEFAULT_FAN_IN};
+pub use sorted::Sorted;
 pub use top_k::TopK;
 
 use crate::error::{Error, Result};
@@ -110,7 +108,7 @@ pub trait Reducer: Send + Sync + 'static {
 }
 
 /// The writer reducers write to: counts records, names the output in
-/// errors, and frames a JSON array output (see [`Sink::framed`]).
+/// errors, and frames a JSON array output.
 pub struct Sink<'a> {
     out: &'a mut dyn Write,
     name: &'a str,
@@ -139,7 +137,7 @@ impl<'a> Sink<'a> {
     /// JSON array, which [`Sink::close`] ends; the layout is described in
     /// [`json_array`](crate::sink::json_array). Other formats need no
     /// framing.
-    pub fn framed(mut self, format: Format) -> Self {
+    pub(crate) fn framed(mut self, format: Format) -> Self {
         self.array = (format == Format::Json).then(ArrayFrame::default);
         self
     }
@@ -173,7 +171,7 @@ impl<'a> Sink<'a> {
     ///
     /// # Errors
     /// [`ErrorKind::Io`](crate::ErrorKind::Io) naming the output.
-    pub fn close(&mut self) -> Result<()> {
+    pub(crate) fn close(&mut self) -> Result<()> {
         match self.array.take() {
             Some(frame) => self.write_raw(frame.close()),
             None => Ok(()),

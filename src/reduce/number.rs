@@ -15,7 +15,7 @@
 use num_bigint::BigInt;
 
 use crate::syntax::number::{decimal_to_f64, pow10};
-pub use crate::syntax::number::{format_f64, is_json_number, parse_number, Number};
+pub use crate::syntax::number::{format_f64, Number};
 
 /// Longest integer sum printed exactly (digits and sign); longer ones are
 /// printed as floats.
@@ -147,6 +147,7 @@ impl ExactSum {
 mod tests {
     use super::*;
     use crate::syntax::number::parse_plain_decimal;
+    use crate::syntax::number::{is_json_number, parse_number};
 
     fn dec(s: &str) -> Number {
         parse_number(s.as_bytes()).unwrap()

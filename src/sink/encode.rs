@@ -57,6 +57,7 @@ impl Encoder {
     /// `layout`. `null_markers` (from `--null`) become `null` in NDJSON
     /// and JSON array output of CSV fields; other fields are inferred as
     /// the module docs say, unless [`Encoder::with_no_infer`].
+    #[doc(hidden)] // Not part of the API: a run builds the encoder; for `__bench` users.
     pub fn new(format: Format, delimiter: u8, layout: Layout, null_markers: Vec<Vec<u8>>) -> Self {
         let json_prefixes = layout
             .columns
@@ -85,7 +86,7 @@ impl Encoder {
     /// only the `--null` markers given to [`Encoder::new`] become `null`.
     /// CSV/TSV output and JSON input fields are unaffected, and so are
     /// computed values in [`Encoder::row`] ([`OutValue::Number`]).
-    pub fn with_no_infer(mut self, no_infer: bool) -> Self {
+    pub(crate) fn with_no_infer(mut self, no_infer: bool) -> Self {
         self.values.no_infer = no_infer;
         self
     }
@@ -93,6 +94,7 @@ impl Encoder {
     /// Tells the encoder that the input is CSV/TSV with `delimiter` and
     /// `header_len` columns, which lets it copy unquoted input lines
     /// instead of re-encoding their fields.
+    #[doc(hidden)] // Not part of the API, as `new`.
     pub fn with_csv_input(mut self, delimiter: u8, header_len: usize) -> Self {
         self.input_delimiter = Some(delimiter);
         self.identity = self.layout.columns.len() == header_len
@@ -147,7 +149,7 @@ impl Encoder {
     }
 
     /// Appends `rec` as one output record: a CSV/TSV row, an NDJSON line, or
-    /// for a JSON array [`RECORD_PREFIX`] and the object (the
+    /// for a JSON array a record prefix and the object (the
     /// [`Sink`](crate::Sink) frames the array).
     ///
     /// # Errors
@@ -275,7 +277,7 @@ impl Encoder {
     /// as [`Encoder::record`] writes a field (so with `--no-infer` a key
     /// copied from a CSV field is a JSON string); an [`OutValue::Number`]
     /// is written bare.
-    pub fn row(&self, names: &[String], values: &[OutValue], out: &mut Vec<u8>) {
+    pub(crate) fn row(&self, names: &[String], values: &[OutValue], out: &mut Vec<u8>) {
         match self.format {
             Format::Csv | Format::Tsv => {
                 let texts: Vec<std::borrow::Cow<'_, [u8]>> = values

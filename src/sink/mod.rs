@@ -2,9 +2,9 @@
 //! layout of JSON array output ([`json_array`]), and writing them to
 //! standard output or to a file, atomically.
 
-pub mod encode;
-pub mod json_array;
-pub mod rejects;
+pub(crate) mod encode;
+pub(crate) mod json_array;
+pub(crate) mod rejects;
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, BufWriter, Stdout, Write};

@@ -74,7 +74,7 @@ impl MaxErrors {
     /// True when `rejected` of `read` records is past this limit; counts
     /// are checked as the run goes (`at_end` false), percentages only at
     /// the end.
-    pub fn exceeded(self, rejected: u64, read: u64, at_end: bool) -> bool {
+    pub(crate) fn exceeded(self, rejected: u64, read: u64, at_end: bool) -> bool {
         match self {
             MaxErrors::Count(n) => rejected > n,
             MaxErrors::Percent(p) => {

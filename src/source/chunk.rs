@@ -33,7 +33,7 @@ impl ChunkLimit {
     ///
     /// # Panics
     /// When `self` is zero bytes or zero records.
-    pub fn resolve(self) -> ChunkLimit {
+    pub(crate) fn resolve(self) -> ChunkLimit {
         assert!(!matches!(self, ChunkLimit::Bytes(0) | ChunkLimit::Records(0)));
         match self {
             ChunkLimit::Auto => ChunkLimit::Bytes(DEFAULT_CHUNK_BYTES),
@@ -42,7 +42,7 @@ impl ChunkLimit {
     }
 }
 
-/// What [`crate::Splitter::sample`] found at the start of an input.
+/// What [`Splitter::sample`](crate::source::Splitter::sample) found at the start of an input.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Sample {
     /// Records in the sample (lines, for NDJSON and CSV without quoted

@@ -148,25 +148,17 @@ impl Input {
     }
 
     /// Opens the input for reading, unbuffered (the splitter reads in
-    /// large blocks). An input that can block without end, such as a pipe,
-    /// FIFO, socket or terminal (standard input included), is read through
-    /// a reader that polls (`InterruptibleRead`); this one is never
-    /// cancelled (a [`Splitter`] reads its inputs through readers that
-    /// give up once its [`CancelToken`] is cancelled, even while no byte
-    /// arrives).
+    /// large blocks), and says whether it is a stream (not a regular
+    /// file). An input that can block without end, such as a pipe, FIFO,
+    /// socket or terminal (standard input included), is read through a
+    /// reader that polls (`InterruptibleRead`), whose reads watch `cancel`
+    /// and return what has arrived, so the splitter reads a stream one
+    /// `read(2)` at a time instead of waiting for a full block.
     ///
     /// # Errors
     /// [`ErrorKind::Io`](crate::ErrorKind::Io) naming the input when it cannot be opened (opening a
     /// FIFO waits for its writer, as `open(2)` does), or when it is a
     /// reader input read before.
-    pub fn open(&self) -> Result<Box<dyn Read + Send>> {
-        self.open_stream(&CancelToken::new()).map(|(reader, _)| reader)
-    }
-
-    /// [`Input::open`], with a stream's reads watching `cancel`, and
-    /// whether the input is a stream (not a regular file): a stream's
-    /// reads return what has arrived, so the splitter reads it one
-    /// `read(2)` at a time instead of waiting for a full block.
     pub(crate) fn open_stream(&self, cancel: &CancelToken) -> Result<(Box<dyn Read + Send>, bool)> {
         let file = match self {
             Input::Reader(r) => {
@@ -192,7 +184,7 @@ impl Input {
 
     /// The input's size in bytes when it is a regular file (never for
     /// standard input or a reader input).
-    pub fn size(&self) -> Option<u64> {
+    pub(crate) fn size(&self) -> Option<u64> {
         match self {
             Input::Path(p) => std::fs::metadata(p).ok().filter(|m| m.is_file()).map(|m| m.len()),
             Input::Stdin | Input::Reader(_) => None,
@@ -219,7 +211,7 @@ impl Read for InterruptibleRead {
     /// # Errors
     /// The read's errors, the poll's (other than `EINTR`), and, once
     /// the token is cancelled, an error of kind [`io::ErrorKind::Other`]
-    /// saying so ([`crate::Splitter`] turns it into [`ErrorKind::Interrupted`](crate::ErrorKind::Interrupted)
+    /// saying so ([`Splitter`] turns it into [`ErrorKind::Interrupted`](crate::ErrorKind::Interrupted)
     /// or [`ErrorKind::Cancelled`](crate::ErrorKind::Cancelled)).
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         loop {

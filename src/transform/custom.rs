@@ -18,8 +18,7 @@ pub type JsonRecord = Map<String, Value>;
 ///
 /// ```
 /// use std::sync::Arc;
-/// use fanfold::transform::{JsonRecord, MapError, MapRecord, Step};
-/// use fanfold::{Input, Pipeline};
+/// use fanfold::{Input, JsonRecord, MapError, MapRecord, Pipeline, Step};
 ///
 /// /// Splits a "city" field into one record per word.
 /// #[derive(Debug)]

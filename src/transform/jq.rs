@@ -138,7 +138,7 @@ impl JqProgram {
     /// # Errors
     /// A [`JqError`]: jq's runtime error (e.g. `.x + 1` on a string); the
     /// caller adds the record's place.
-    pub fn run(
+    pub(crate) fn run(
         &self,
         input: Val,
         vars: Vec<Val>,
@@ -171,7 +171,7 @@ impl JqProgram {
     ///
     /// # Errors
     /// As [`JqProgram::run`].
-    pub fn any_truthy(&self, input: Val) -> std::result::Result<bool, JqError> {
+    pub(crate) fn any_truthy(&self, input: Val) -> std::result::Result<bool, JqError> {
         let mut kept = false;
         self.run(input, Vec::new(), |v| {
             kept = v.as_bool();
@@ -189,11 +189,6 @@ impl JqProgram {
 pub struct JqError(String);
 
 impl JqError {
-    /// The error's text.
-    pub fn message(&self) -> &str {
-        &self.0
-    }
-
     /// The error's text, by value.
     pub fn into_message(self) -> String {
         self.0
@@ -384,7 +379,7 @@ mod tests {
         assert!(!p.any_truthy(obj(Val::from(5isize))).unwrap());
         let q = JqProgram::new(Setting::Map, ".amount + 1", &[]).unwrap();
         let err = q.run(obj(Val::utf8_str(b"x".to_vec())), Vec::new(), |_| true).unwrap_err();
-        assert!(err.message().contains("cannot"), "{err}");
+        assert!(err.to_string().contains("cannot"), "{err}");
     }
 
     #[test]

@@ -6,33 +6,21 @@
 //! input column a new output name. Reducer flags (`--sort-by`,
 //! `--group-by`, `--agg`) name output columns, that is after renaming.
 
-pub mod chain;
-pub mod command;
-pub mod custom;
-pub mod fast_filter;
-pub mod jq;
+pub(crate) mod chain;
+pub(crate) mod command;
+pub(crate) mod custom;
+pub(crate) mod fast_filter;
+pub(crate) mod jq;
 
 use std::collections::{HashMap, HashSet};
 
 pub use chain::{Chain, Mapped, Step};
-pub use command::{persistent, vote};
 pub use command::{ExecFormat, ExecMode, ExecSpec, ExecStats};
 pub use custom::{JsonRecord, MapError, MapRecord};
-pub use fast_filter::FastFilter;
 pub use jq::{JqError, JqProgram, ValueOptions};
 
 use crate::error::{Error, ErrorKind, Result, Setting};
 use crate::record::{ColumnRef, Source};
-
-/// The old path of the external step's public items, which now live in
-/// [`command`]: `fanfold::transform::external::parse_duration` and the
-/// others still resolve.
-pub mod external {
-    pub use super::command::{
-        parse_duration, ExecFormat, ExecMode, ExecSpec, ExecStats, DEFAULT_RETRY_DELAY,
-        DEFAULT_RETRY_MAX_DELAY, STDERR_TAIL_BYTES,
-    };
-}
 
 /// The projection the user asked for.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -81,6 +69,7 @@ impl Layout {
     /// # Errors
     /// [`ErrorKind::UnknownColumn`] when a flag names a column not among
     /// `input_columns` (for NDJSON, not in the first record).
+    #[doc(hidden)] // Not part of the API: a run builds the layout; for `__bench` users.
     pub fn new(
         projection: &Projection,
         input_columns: &[String],
@@ -149,7 +138,7 @@ impl Layout {
     /// The layout of records that a `--map` made: NDJSON objects whose keys
     /// are known only per record. Every name resolves (to a key, missing in
     /// records that lack it); `dynamic` writes each record's own keys.
-    pub fn open(dynamic: bool) -> Layout {
+    pub(crate) fn open(dynamic: bool) -> Layout {
         Layout {
             columns: Vec::new(),
             dynamic: dynamic.then(DynamicKeys::default),
@@ -211,19 +200,5 @@ mod tests {
         let p = Projection { select: Some(cols(&["x"])), ..Default::default() };
         let e = Layout::new(&p, &cols(&["a", "b"]), false, false).unwrap_err();
         assert_eq!(e.to_string(), "select: unknown column `x`; the columns are: a, b");
-    }
-
-    #[test]
-    fn old_command_paths_still_resolve() {
-        use std::time::Duration;
-        assert_eq!(external::parse_duration("2s"), Ok(Duration::from_secs(2)));
-        let _: fn(&str) -> Result<external::ExecSpec> = external::ExecSpec::new;
-        let _: (external::ExecFormat, external::ExecMode) =
-            (external::ExecFormat::Csv, external::ExecMode::PerChunk);
-        let _ = external::ExecStats::default();
-        let _ = (external::DEFAULT_RETRY_DELAY, external::DEFAULT_RETRY_MAX_DELAY);
-        assert_eq!(external::STDERR_TAIL_BYTES, command::STDERR_TAIL_BYTES);
-        assert_eq!(persistent::SHUTDOWN_GRACE, command::persistent::SHUTDOWN_GRACE);
-        assert_eq!(vote::agreement_key("c"), "c_agreement");
     }
 }

@@ -31,11 +31,10 @@
 use std::fmt::Write as _;
 use std::io::Write as _;
 
-use fanfold::parse::{for_each_record, ParseOptions};
-use fanfold::transform::{Layout, Projection, Step};
+use fanfold::__bench::{for_each_record, Chunk, ParseOptions, Splitter};
 use fanfold::{
-    Chunk, ChunkLimit, Error, ErrorKind, Field, Format, Input, Pipeline, ReduceSpec, Source,
-    Splitter,
+    ChunkLimit, Error, ErrorKind, Field, Format, Input, Layout, Pipeline, Projection, ReduceSpec,
+    Source, Step,
 };
 use serde::de::{Deserializer as _, MapAccess, Visitor};
 use serde_json::value::RawValue;
@@ -616,7 +615,7 @@ pub fn check_read_ndjson(data: &[u8], first_line: u64) -> Check {
     };
     let layout =
         Layout::new(&Projection::default(), &[], true, true).map_err(|e| format!("layout: {e}"))?;
-    let encoder = fanfold::sink::encode::Encoder::new(Format::Ndjson, b',', layout, Vec::new());
+    let encoder = fanfold::Encoder::new(Format::Ndjson, b',', layout, Vec::new());
     let mut written = Vec::new();
     let mut lines = Vec::new();
     let result = for_each_record(&chunk, &opts, |rec| {

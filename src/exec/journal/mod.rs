@@ -196,11 +196,6 @@ impl Journal {
         self.chunk
     }
 
-    /// How many chunks the journal held when it was opened.
-    pub fn completed(&self) -> usize {
-        self.done.len()
-    }
-
     /// The journaled records and rejects of `chunk`, when the journal has
     /// them.
     ///

@@ -28,7 +28,7 @@
 
 mod external;
 mod merge;
-pub mod spill;
+pub(crate) mod spill;
 
 use std::cmp::Ordering;
 use std::sync::Arc;

@@ -67,7 +67,7 @@ impl SpillWriter {
     /// A new anonymous spill file in `dir`.
     ///
     /// # Errors
-    /// [`ErrorKind::Io`] naming `dir` when the file cannot be created (no such
+    /// [`ErrorKind::Io`](crate::ErrorKind::Io) naming `dir` when the file cannot be created (no such
     /// directory, no permission).
     pub(crate) fn create(dir: &Path) -> Result<SpillWriter> {
         let name = spill_name(dir);
@@ -84,7 +84,7 @@ impl SpillWriter {
     /// `arena`) and its encoded bytes.
     ///
     /// # Errors
-    /// [`ErrorKind::Io`] on a write error (a full disk), or when the frame is
+    /// [`ErrorKind::Io`](crate::ErrorKind::Io) on a write error (a full disk), or when the frame is
     /// 4 GiB or more.
     pub(crate) fn write(&mut self, keys: &[KeyVal], arena: &[u8], record: &[u8]) -> Result<()> {
         let mut len = record.len();
@@ -130,7 +130,7 @@ impl SpillWriter {
     /// Appends a frame as read by [`SpillReader::frame`], unchanged.
     ///
     /// # Errors
-    /// [`ErrorKind::Io`] on a write error.
+    /// [`ErrorKind::Io`](crate::ErrorKind::Io) on a write error.
     pub(crate) fn write_frame(&mut self, frame: &[u8]) -> Result<()> {
         let io = |e| spill_io(&self.name, e);
         // Frames come from spill files, so their length fits in a u32.
@@ -144,7 +144,7 @@ impl SpillWriter {
     /// Flushes the file and rewinds it for reading.
     ///
     /// # Errors
-    /// [`ErrorKind::Io`] on a write or seek error.
+    /// [`ErrorKind::Io`](crate::ErrorKind::Io) on a write or seek error.
     pub(crate) fn finish(self) -> Result<SpillRun> {
         let SpillWriter { out, name, records, bytes } = self;
         let mut file = out.into_inner().map_err(|e| spill_io(&name, e.into_error()))?;
@@ -170,7 +170,7 @@ impl SpillRun {
     /// any).
     ///
     /// # Errors
-    /// [`ErrorKind::Io`] when the first record cannot be read.
+    /// [`ErrorKind::Io`](crate::ErrorKind::Io) when the first record cannot be read.
     pub(crate) fn read(self, keys: usize, buffer: usize) -> Result<SpillReader> {
         let SpillRun { file, name, records, .. } = self;
         let mut reader = SpillReader {
@@ -235,7 +235,7 @@ impl SpillReader {
     /// becomes true.
     ///
     /// # Errors
-    /// [`ErrorKind::Io`] on a read error, or when the file does not hold the
+    /// [`ErrorKind::Io`](crate::ErrorKind::Io) on a read error, or when the file does not hold the
     /// frames written to it (truncated or altered).
     pub(crate) fn advance(&mut self) -> Result<()> {
         if self.left == 0 {
@@ -304,7 +304,7 @@ pub struct SpillOptions {
     /// in it, whatever happens).
     pub dir: PathBuf,
     /// Spilled runs merged at once, at least 2 (default
-    /// [`DEFAULT_FAN_IN`]): when more runs of one merge level exist, they
+    /// `DEFAULT_FAN_IN`): when more runs of one merge level exist, they
     /// are first merged into one run on disk, so the open files and the
     /// final merge's read buffers stay bounded.
     pub fan_in: usize,

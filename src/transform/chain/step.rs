@@ -27,8 +27,7 @@ pub enum Step {
     /// `--exec CMD` or `--exec-persistent CMD` ([`ExecSpec::mode`]): each
     /// chunk's records, as they are at this point, go through an external
     /// command (a process per chunk, or persistent workers), whose output
-    /// records replace them, voted on across [`ExecSpec::replicas`] (see
-    /// [`crate::transform::command`]).
+    /// records replace them, voted on across [`ExecSpec::replicas`].
     Exec(ExecSpec),
 }
 
@@ -50,12 +49,12 @@ impl Eq for Step {}
 impl Step {
     /// True for the steps that replace records ([`Step::Map`],
     /// [`Step::Rust`], [`Step::Exec`]).
-    pub fn is_map(&self) -> bool {
+    pub(crate) fn is_map(&self) -> bool {
         matches!(self, Step::Map(_) | Step::Rust(_) | Step::Exec(_))
     }
 
     /// The command of an [`Step::Exec`].
-    pub fn exec(&self) -> Option<&ExecSpec> {
+    pub(crate) fn exec(&self) -> Option<&ExecSpec> {
         match self {
             Step::Exec(spec) => Some(spec),
             _ => None,

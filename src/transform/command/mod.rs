@@ -46,14 +46,14 @@
 //!   failure handling and statistics (see
 //!   [`crate::transform::command::persistent`]).
 //! - **Standard error** of the command is captured, not shown; its last
-//!   [`STDERR_TAIL_BYTES`] are kept for the error message and the reject.
+//!   [`STDERR_TAIL_BYTES`](process::STDERR_TAIL_BYTES) are kept for the error message and the reject.
 //! - A chunk with no records left at the step does not run the command.
 //!
 //! Records the command prints have no input line of their own: messages
 //! about them name their chunk's first line.
 //!
 //! The step's parts, one a file: `spec` (what the user asked for:
-//! [`ExecSpec`], [`parse_duration`]); `stage` (a run's permits, attempts,
+//! [`ExecSpec`]); `stage` (a run's permits, attempts,
 //! retries, replicas and [`ExecStats`]), which runs each attempt as a
 //! process (`process`: a command's process group and pipes, which the
 //! [`persistent`] workers use too) or on a worker, converts the records
@@ -61,8 +61,7 @@
 //! [`vote`]. No part uses `stage`, and `process` uses only `spec`.
 //!
 //! ```
-//! use fanfold::transform::ExecSpec;
-//! use fanfold::{Input, Pipeline};
+//! use fanfold::{ExecSpec, Input, Pipeline, Step};
 //! # let dir = tempfile::tempdir()?;
 //! # let path = dir.path().join("in.csv");
 //! std::fs::write(&path, "city,n\noslo,1.50\nlima,2\n")?;
@@ -80,16 +79,12 @@
 //! ```
 
 mod convert;
-pub mod persistent;
+pub(crate) mod persistent;
 mod process;
 mod spec;
 mod stage;
-pub mod vote;
+pub(crate) mod vote;
 
-pub use process::STDERR_TAIL_BYTES;
-pub use spec::{
-    parse_duration, DurationError, ExecFormat, ExecMode, ExecSpec, DEFAULT_RETRY_DELAY,
-    DEFAULT_RETRY_MAX_DELAY,
-};
+pub use spec::{ExecFormat, ExecMode, ExecSpec};
 pub use stage::ExecStats;
 pub(crate) use stage::{merge_stats, ExecStage};

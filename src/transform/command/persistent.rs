@@ -41,8 +41,7 @@
 //!   `--exec` with a command that maps records one by one.
 //!
 //! ```
-//! use fanfold::transform::{ExecSpec, Step};
-//! use fanfold::{ChunkLimit, Input, Pipeline};
+//! use fanfold::{ChunkLimit, ExecSpec, Input, Pipeline, Step};
 //! # let dir = tempfile::tempdir()?;
 //! # let path = dir.path().join("in.csv");
 //! std::fs::write(&path, "n\n1\n2\n3\n")?;

@@ -1,7 +1,6 @@
 //! The external step as the user wrote it: [`ExecSpec`] (the command split
 //! into words, its [`ExecMode`] and [`ExecFormat`], concurrency, retries,
-//! timeout, replicas and vote), the checks run before the run, and the
-//! durations that `--timeout` and `--retry-delay` take ([`parse_duration`]).
+//! timeout, replicas and vote) and the checks run before the run.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -57,8 +56,7 @@ pub enum ExecMode {
     #[default]
     PerChunk,
     /// `--exec-persistent`: up to [`ExecSpec::concurrency`] long-lived
-    /// workers, each answering one NDJSON line per record line (see
-    /// [`crate::transform::command::persistent`]).
+    /// workers, each answering one NDJSON line per record line.
     Persistent,
 }
 
@@ -101,8 +99,8 @@ pub struct ExecSpec {
     /// same [`ExecSpec::concurrency`] permits, each with its own retries.
     pub replicas: usize,
     /// `--vote FIELD`: with [`ExecSpec::replicas`] ≥ 2, keep per record
-    /// the value of this field most replicas agree on (see
-    /// [`crate::transform::command::vote`]).
+    /// the value of this field most replicas agree on (its agreement, the
+    /// share of replicas that gave it, in the field `FIELD_agreement`).
     pub vote: Option<String>,
 }
 
@@ -176,7 +174,7 @@ impl ExecSpec {
     /// # Errors
     /// [`ErrorKind::Setting`](crate::ErrorKind::Setting) naming `--exec` (or `--exec-persistent`),
     /// `--concurrency`, `--replicas` or `--vote`.
-    pub fn check(&self) -> Result<PathBuf> {
+    pub(crate) fn check(&self) -> Result<PathBuf> {
         if self.concurrency == 0 {
             return Err(Error::setting(Setting::Concurrency, "must be at least 1"));
         }
@@ -212,45 +210,6 @@ impl ExecSpec {
     }
 }
 
-/// Parses a duration: a number with a unit `ms`, `s`, `m` or `h` (`500ms`,
-/// `30s`, `1.5m`, `2h`); a bare number is seconds.
-///
-/// # Errors
-/// A [`DurationError`] when the text is not such a duration, or is
-/// negative or not finite.
-pub fn parse_duration(s: &str) -> std::result::Result<Duration, DurationError> {
-    let t = s.trim();
-    let split = t.find(|c: char| !c.is_ascii_digit() && c != '.').unwrap_or(t.len());
-    let (num, unit) = t.split_at(split);
-    let secs: f64 = match unit.trim() {
-        "" | "s" | "sec" => 1.0,
-        "ms" => 1e-3,
-        "m" | "min" => 60.0,
-        "h" => 3600.0,
-        other => {
-            return Err(DurationError(format!(
-                "unknown unit `{other}` in `{s}`; use e.g. 500ms, 30s, 2m"
-            )))
-        }
-    };
-    let n: f64 =
-        num.parse().map_err(|_| DurationError(format!("`{s}` is not a duration; use e.g. 30s")))?;
-    Duration::try_from_secs_f64(n * secs).map_err(|_| DurationError(format!("`{s}`: out of range")))
-}
-
-/// Why a text is not a duration ([`parse_duration`]): the message names
-/// the text and what a duration looks like.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DurationError(String);
-
-impl std::fmt::Display for DurationError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for DurationError {}
-
 /// `1.5s`, `200ms`, `2m`.
 pub(crate) fn show_duration(d: Duration) -> String {
     let s = d.as_secs_f64();
@@ -269,12 +228,6 @@ mod tests {
 
     #[test]
     fn durations() {
-        assert_eq!(parse_duration("30s"), Ok(Duration::from_secs(30)));
-        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
-        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
-        assert_eq!(parse_duration("1.5"), Ok(Duration::from_millis(1500)));
-        assert!(parse_duration("3 days").is_err());
-        assert!(parse_duration("-1s").is_err());
         assert_eq!(show_duration(Duration::from_millis(200)), "200ms");
         assert_eq!(show_duration(Duration::from_millis(1500)), "1.5s");
         assert_eq!(show_duration(Duration::from_secs(120)), "2m");

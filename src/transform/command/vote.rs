@@ -29,8 +29,7 @@
 //!   failed (the reason is replica 0's), or on a record count mismatch.
 //!
 //! ```
-//! use fanfold::transform::{ExecSpec, Step};
-//! use fanfold::{Input, Pipeline};
+//! use fanfold::{ExecSpec, Input, Pipeline, Step};
 //! # let dir = tempfile::tempdir()?;
 //! # let path = dir.path().join("in.csv");
 //! std::fs::write(&path, "id\n1\n2\n")?;
