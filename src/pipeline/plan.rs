@@ -19,6 +19,20 @@ impl Pipeline {
     /// otherwise give fewer than 4 chunks per thread, down to 64 KiB, so that
     /// every core gets work and work stealing can even out slow chunks.
     /// With `--exec` steps, the threads are at least their concurrency.
+    ///
+    /// ```
+    /// use fanfold::{ChunkLimit, Input, Pipeline};
+    /// # let dir = tempfile::tempdir()?;
+    /// # let path = dir.path().join("in.csv");
+    /// std::fs::write(&path, "city,amount\nOslo,1.50\n".repeat(1000))?;
+    /// let pipeline = Pipeline::builder().input(Input::Path(path)).threads(2).build()?;
+    /// let plan = pipeline.plan();
+    /// assert_eq!(plan.input_bytes, Some(22_000));
+    /// // A small file: the smallest automatic chunk, one chunk.
+    /// assert_eq!(plan.chunk, ChunkLimit::Bytes(fanfold::MIN_AUTO_CHUNK_BYTES));
+    /// assert_eq!((plan.threads, plan.expected_chunks), (2, Some(1)));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn plan(&self) -> Plan {
         let sizes: Option<Vec<u64>> = self.inputs.iter().map(Input::size).collect();
         let input_bytes = sizes.map(|v| v.iter().sum::<u64>());

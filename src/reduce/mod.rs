@@ -53,6 +53,48 @@ use crate::sink::json_array::ArrayFrame;
 ///
 /// When any call returns an error the run stops and later calls are not
 /// made; nothing is committed to an output file.
+///
+/// A reducer can be tested alone, on records built with [`RecordBuf`](crate::RecordBuf)
+/// and a [`Sink`] over a `Vec<u8>`; [`Pipeline::run_with`](crate::Pipeline::run_with)
+/// runs one.
+///
+/// ```
+/// use fanfold::{ColumnRef, Record, RecordBuf, Reducer, Sink, Source};
+///
+/// /// The number of records whose column is not empty, as one CSV line.
+/// struct CountPresent(ColumnRef);
+///
+/// impl Reducer for CountPresent {
+///     type Partial = u64;
+///     fn empty(&self) -> u64 {
+///         0
+///     }
+///     fn fold(&self, n: &mut u64, record: &Record<'_>) -> fanfold::Result<()> {
+///         *n += u64::from(!record.get(&self.0).is_missing(&[]));
+///         Ok(())
+///     }
+///     fn merge(&self, total: &mut u64, next: u64) -> fanfold::Result<()> {
+///         *total += next;
+///         Ok(())
+///     }
+///     fn finish(&self, total: u64, sink: &mut Sink<'_>) -> fanfold::Result<()> {
+///         sink.write(format!("{total}\n").as_bytes(), 1)
+///     }
+/// }
+///
+/// let reducer = CountPresent(ColumnRef { name: "city".into(), source: Source::Index(0) });
+/// // Two chunks' partials: `Oslo` and an empty city, then `Lima`.
+/// let (mut a, mut b) = (reducer.empty(), reducer.empty());
+/// for city in ["Oslo", ""] {
+///     RecordBuf::csv([city, "1"]).with(|rec| reducer.fold(&mut a, rec))?;
+/// }
+/// RecordBuf::csv(["Lima", "7"]).with(|rec| reducer.fold(&mut b, rec))?;
+/// reducer.merge(&mut a, b)?;
+/// let mut out = Vec::new();
+/// reducer.finish(a, &mut Sink::new(&mut out, "<memory>"))?;
+/// assert_eq!(out, b"2\n");
+/// # Ok::<(), fanfold::Error>(())
+/// ```
 pub trait Reducer: Send + Sync + 'static {
     /// The partial result of some consecutive chunks.
     type Partial: Send + 'static;

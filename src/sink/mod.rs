@@ -25,6 +25,19 @@ const OUTPUT_BUFFER: usize = 256 * 1024;
 /// a commit, the temporary file is removed and the target is untouched. A
 /// target that exists and is not a regular file (a pipe, `/dev/stdout`,
 /// `/dev/null`) is written directly, never replaced.
+///
+/// ```
+/// use std::io::Write;
+/// use fanfold::Output;
+/// # let dir = tempfile::tempdir()?;
+/// let path = dir.path().join("out.csv");
+/// let mut out = Output::file(&path)?;
+/// out.write_all(b"city\nOslo\n")?;
+/// assert!(!path.exists(), "nothing at the target before the commit");
+/// out.commit()?;
+/// assert_eq!(std::fs::read(&path)?, b"city\nOslo\n");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug)]
 pub struct Output {
     inner: Inner,

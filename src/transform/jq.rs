@@ -59,6 +59,13 @@ impl JqProgram {
     /// # Errors
     /// [`ErrorKind::Setting`](crate::ErrorKind::Setting) naming `setting` with jaq's parse or compile error and
     /// the column (1-based, in characters) where it was found.
+    ///
+    /// ```
+    /// use fanfold::{ErrorKind, JqProgram, Setting};
+    /// assert!(JqProgram::new(Setting::Filter, ".amount > 5", &[]).is_ok());
+    /// let err = JqProgram::new(Setting::Filter, ".amount >", &[]).unwrap_err();
+    /// assert!(matches!(err.kind(), ErrorKind::Setting { setting: Setting::Filter, .. }));
+    /// ```
     pub fn new(setting: Setting, code: &str, vars: &[&str]) -> Result<Self> {
         let program = JqProgram {
             setting,

@@ -59,24 +59,6 @@
 //! [`persistent`] workers use too) or on a worker, converts the records
 //! to and from the command's format (`convert`), and has the replicas
 //! [`vote`]. No part uses `stage`, and `process` uses only `spec`.
-//!
-//! ```
-//! use fanfold::{ExecSpec, Input, Pipeline, Step};
-//! # let dir = tempfile::tempdir()?;
-//! # let path = dir.path().join("in.csv");
-//! std::fs::write(&path, "city,n\noslo,1.50\nlima,2\n")?;
-//! let mut upper = ExecSpec::new("tr a-z A-Z")?;
-//! upper.retries = 2;
-//! upper.timeout = Some(std::time::Duration::from_secs(30));
-//! let pipeline = Pipeline::builder().input(Input::Path(path)).exec(upper).build()?;
-//! let mut out = Vec::new();
-//! let stats = pipeline.run(&mut out, "<memory>")?;
-//! assert_eq!(String::from_utf8(out)?, "CITY,N\nOSLO,1.50\nLIMA,2\n");
-//! // One attempt a chunk; with so few records, the automatic chunk size
-//! // gives each its own chunk, so that both run at once.
-//! assert_eq!(stats.exec.map(|e| (e.chunks, e.attempts)), Some((2, 2)));
-//! # Ok::<(), Box<dyn std::error::Error>>(())
-//! ```
 
 mod convert;
 pub(crate) mod persistent;
