@@ -2,9 +2,10 @@
 """Peer benchmark suite: fanfold beside DuckDB, Polars and shell floors.
 
 In the spirit of ripgrep's benchsuite: the same tasks as the peer kit in
-../shared/bench/ (T1-T5, see its README.md), run by fanfold and by the tools
-its users would otherwise reach for, on the same generated data, timed in
-one session and checked for agreement afterwards.
+../shared/bench/ (T1-T5, see its README.md) and two of the suite's own
+(T6, T7: group-by with many groups), run by fanfold and by the tools its
+users would otherwise reach for, on the same generated data, timed in one
+session and checked for agreement afterwards.
 
     python3 benches/peers/benchsuite.py [--data-dir DIR] [--rounds N]
         [--only REGEX] [--fanfold PATH] [--no-install] [--out FILE.md]
@@ -14,10 +15,13 @@ user, sys, peak RSS of the largest process), the commands alternated
 round-robin: one warm-up round, then N rounds (default 5); "slow" peers
 (Miller, xsv sort) get no warm-up and at most 3 rounds. Reported: median
 wall, median user+sys, max peak RSS, MB/s (input bytes / median wall) and
-fanfold's wall divided by each peer's.
+fanfold's wall divided by each peer's. Each command's previous output is
+deleted before each run, outside the timed region, so no run pays for
+freeing the page cache of the file it overwrites.
 
 Correctness: after timing, the outputs are compared with the logic of the
-kit's check_outputs.py (copied below) and each is reported AGREES/DIFFERS.
+kit's check_outputs.py (copied below; T6/T7 with the suite's own
+group_digest) and each is reported AGREES/DIFFERS.
 
 Standard library only; the tools it times are separate processes, and the
 T4 check uses the duckdb Python module (or the DuckDB CLI without it).
@@ -44,6 +48,8 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 KIT = REPO.parent / "shared" / "bench"  # ../shared/bench, relative to the repo root
+KIT_POLARS = KIT / "polars_tasks.py"  # Polars side of T1-T5
+OWN_POLARS = Path(__file__).resolve().parent / "polars_tasks_extra.py"  # ... and of T6, T7
 WORK = REPO / "target" / "peer-bench"  # outputs, logs and generated data
 PY = sys.executable  # the interpreter itself, not a pyenv shim (its start-up costs ~50 ms)
 
@@ -63,6 +69,8 @@ TASKS = {
     "T3": "full sort by amount desc, ties by id; 1M CSV",
     "T4": "CSV to NDJSON; 10M CSV",
     "T5": "group-by category: count, sum(amount); 10M NDJSON",
+    "T6": "group-by user (~100k groups): count, sum(amount), mean(amount); 10M CSV",
+    "T7": "group-by id (10M groups, one row each): count, sum(amount); 10M CSV",
     "F": "floors and start-up costs",
 }
 
@@ -71,7 +79,7 @@ TASKS = {
 class Cmd:
     """One timed command. `threads` is '1' or 'all'; rows compare like with like."""
     id: str
-    task: str  # T1..T5, or F for floors
+    task: str  # T1..T7, or F for floors
     tool: str
     input: str | None  # data set file name (rows_10m.csv), None for start-up probes
     cmd: str | None  # shell command run from WORK; None: not available (see `note`)
@@ -257,9 +265,7 @@ def build_commands(fanfold: str, data_dir: Path, duckdb: str | None) -> list[Cmd
     n = nproc()
     ff = os.path.relpath(fanfold, WORK)  # bin/fanfold for the snapshot (see `snapshot`)
     ff = shlex.quote(ff if ff.startswith("bin/") else fanfold)
-    pol_script = KIT / "polars_tasks.py"
-    pol = f"{shlex.quote(PY)} {shlex.quote(str(pol_script))}"
-    have_polars = has_module("polars") and pol_script.is_file()
+    have_polars = has_module("polars") and KIT_POLARS.is_file()
     ddb = shlex.quote(duckdb) if duckdb else None
     cmds: list[Cmd] = []
 
@@ -279,10 +285,27 @@ def build_commands(fanfold: str, data_dir: Path, duckdb: str | None) -> list[Cmd
         if ddb:
             add(id_, task, tool, inp, f'{ddb} -c "{sql}"', output, **kw)
 
-    def polars(id_, task, tool, inp, t, src, output, env_threads=None, **kw):
-        if have_polars:  # polars_tasks.py from the kit; threads are read at import time
+    def polars(id_, task, tool, inp, t, src, output, env_threads=None, script=KIT_POLARS, **kw):
+        if has_module("polars") and script.is_file():  # threads are read at import time
             env = f"POLARS_MAX_THREADS={env_threads} " if env_threads else ""
+            pol = f"{shlex.quote(PY)} {shlex.quote(str(script))}"
             add(id_, task, tool, inp, f"{env}{pol} {t} {src} {output}", output, **kw)
+
+    def grouped(task, key, mean, polars_script):
+        """A group-by of the 10M CSV by `key` (count, sum and, with `mean`, mean of amount):
+        fanfold, DuckDB and Polars, each on all cores and on 1 thread."""
+        t = task.lower()
+        fanfold(task, "rows_10m.csv", c10, group_args(key, mean), "csv")
+        sql = group_sql(key, f"read_csv('{c10}')", mean)
+        variants = (("", n, f"{n} threads", "all"), ("_1t", 1, "1 thread", "1"))
+        for sfx, k, word, threads in variants:
+            duck(f"{task}_duckdb{sfx}", task, f"duckdb ({word})", "rows_10m.csv",
+                 f"SET threads={k}; COPY ({sql}) TO 'out/{t}_duckdb{sfx}.csv' (HEADER)",
+                 f"out/{t}_duckdb{sfx}.csv", threads=threads)
+        for sfx, k, word, threads in variants:
+            polars(f"{task}_polars{sfx}", task, f"polars ({word})", "rows_10m.csv", t, c10,
+                   f"out/{t}_polars{sfx}.csv", env_threads=k, script=polars_script,
+                   threads=threads)
 
     # floors and start-up costs
     add("F_cat", "F", "cat (10M CSV)", "rows_10m.csv", f"cat {c10} > /dev/null")
@@ -298,19 +321,7 @@ def build_commands(fanfold: str, data_dir: Path, duckdb: str | None) -> list[Cmd
         add("F_xan_count", "F", "xan count", "rows_10m.csv", f"xan count {c10} > /dev/null")
 
     # T1: group-by city, count + sum + mean of amount
-    t1sql = (f"SELECT city, count(*) AS n, sum(amount) AS sum_amount, avg(amount) AS mean_amount "
-             f"FROM read_csv('{c10}') GROUP BY city ORDER BY city")
-    t1ff = "--group-by city --agg count=n --agg sum:amount=sum_amount --agg mean:amount=mean_amount"
-    fanfold("T1", "rows_10m.csv", c10, t1ff, "csv")
-    duck("T1_duckdb", "T1", f"duckdb ({n} threads)", "rows_10m.csv",
-         f"SET threads={n}; COPY ({t1sql}) TO 'out/t1_duckdb.csv' (HEADER)", "out/t1_duckdb.csv")
-    duck("T1_duckdb_1t", "T1", "duckdb (1 thread)", "rows_10m.csv",
-         f"SET threads=1; COPY ({t1sql}) TO 'out/t1_duckdb_1t.csv' (HEADER)",
-         "out/t1_duckdb_1t.csv", threads="1")
-    polars("T1_polars", "T1", f"polars ({n} threads)", "rows_10m.csv", "t1", c10,
-           "out/t1_polars.csv", env_threads=n)
-    polars("T1_polars_1t", "T1", "polars (1 thread)", "rows_10m.csv", "t1", c10,
-           "out/t1_polars_1t.csv", env_threads=1, threads="1")
+    grouped("T1", "city", True, KIT_POLARS)
     if have("xan"):
         xan_aggs = "'count() as n, sum(amount) as sum_amount, mean(amount) as mean_amount'"
         add("T1_xan", "T1", "xan groupby (1 thread)", "rows_10m.csv",
@@ -367,18 +378,35 @@ def build_commands(fanfold: str, data_dir: Path, duckdb: str | None) -> list[Cmd
             f"mlr --icsv --ojsonl cat {c10} > out/t4_mlr.ndjson", "out/t4_mlr.ndjson", cls="slow")
 
     # T5: group-by category on NDJSON, count + sum of amount
-    t5ff = "--group-by category --agg count=n --agg sum:amount=sum_amount --output-format csv"
-    fanfold("T5", "rows_10m.ndjson", j10, t5ff, "csv")
+    t5sql = group_sql("category", f"read_ndjson('{j10}')", False)
+    fanfold("T5", "rows_10m.ndjson", j10, group_args("category", False) + " --output-format csv",
+            "csv")
     duck("T5_duckdb", "T5", "duckdb", "rows_10m.ndjson",
-         f"COPY (SELECT category, count(*) AS n, sum(amount) AS sum_amount "
-         f"FROM read_ndjson('{j10}') GROUP BY category ORDER BY category) "
-         f"TO 'out/t5_duckdb.csv' (HEADER)", "out/t5_duckdb.csv")
+         f"COPY ({t5sql}) TO 'out/t5_duckdb.csv' (HEADER)", "out/t5_duckdb.csv")
     polars("T5_polars", "T5", "polars", "rows_10m.ndjson", "t5", j10, "out/t5_polars.csv")
     if have("mlr"):
         add("T5_mlr", "T5", "miller", "rows_10m.ndjson",
             f"mlr --ijsonl --ocsv stats1 -a count,sum -f amount -g category then sort -f category "
             f"{j10} > out/t5_mlr.csv", "out/t5_mlr.csv", cls="slow")
+
+    # T6: group-by user (~100k groups), T7: group-by id (every key unique); the suite's own
+    grouped("T6", "user", True, OWN_POLARS)
+    grouped("T7", "id", False, OWN_POLARS)
     return cmds
+
+
+def group_args(key: str, mean: bool) -> str:
+    """fanfold's arguments for a group-by `key`: count, sum(amount) and maybe mean(amount)."""
+    args = f"--group-by {key} --agg count=n --agg sum:amount=sum_amount"
+    return args + (" --agg mean:amount=mean_amount" if mean else "")
+
+
+def group_sql(key: str, source: str, mean: bool) -> str:
+    """The same group-by in DuckDB SQL, ordered by the key as fanfold orders groups (numbers
+    numerically, text by bytes: DuckDB's default collation is binary)."""
+    aggs = "count(*) AS n, sum(amount) AS sum_amount" + (", avg(amount) AS mean_amount"
+                                                          if mean else "")
+    return f"SELECT {key}, {aggs} FROM {source} GROUP BY {key} ORDER BY {key}"
 
 
 # --------------------------------------------------------------------------- timing
@@ -407,7 +435,13 @@ def busy_seconds() -> float:
 
 def time_once(c: Cmd, time_file: Path) -> tuple[float, float, int, float] | str:
     """Run one command under /usr/bin/time from WORK: (wall, user+sys, rss KiB, share of
-    the machine busy with other processes meanwhile), or an error message."""
+    the machine busy with other processes meanwhile), or an error message.
+
+    The command's previous output is deleted first, before the clock and the /proc/stat
+    reading start: overwriting it would make the run free its page cache (GBs for T4), and
+    no stale output from an earlier round or suite run can pass the check."""
+    if c.output:
+        (WORK / c.output).unlink(missing_ok=True)
     busy0 = busy_seconds()
     p = subprocess.run(["/usr/bin/time", "-f", TIME_FMT, "-o", str(time_file), "sh", "-c", c.cmd],
                        cwd=WORK, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
@@ -457,7 +491,8 @@ def wall(c: Cmd) -> float | None:
 # --------------------------------------------------------------------------- checks
 # isnum, read_rows, agg_table, seq_digest and summary are copied from the peer kit's
 # ../shared/bench/check_outputs.py (same semantics: T1/T5 aggregates equal to 2 decimals,
-# T2/T3 the same sequence of ids and amounts, T4 read back by DuckDB).
+# T2/T3 the same sequence of ids and amounts, T4 read back by DuckDB); group_digest (T6, T7)
+# is the suite's own.
 
 csv.field_size_limit(1 << 30)
 
@@ -495,6 +530,32 @@ def seq_digest(path, id_col, amount_col):
     for r in rows:
         h.update(f"{int(r[id_col])}:{float(r[amount_col]):.2f};".encode())
     return len(rows), h.hexdigest()[:16]
+
+
+def group_digest(path, numeric_key):
+    """T6/T7: (groups, rows, whether the keys ascend as fanfold sorts them, a digest of the
+    groups in file order: key, count, sum to 2 decimals, mean × count to 2 decimals).
+    Streamed: T7 has 10M groups. The mean is compared through mean × count because the exact
+    mean of a few 2-decimal amounts often ends in 5 at the third decimal (6070.35 / 2 =
+    3035.175), and a float sum a hair off rounds it the other way; mean × count is the
+    2-decimal sum, far from a rounding edge, as the sums themselves are."""
+    h = hashlib.sha256()
+    groups = rows = 0
+    prev, ascending = None, True
+    with open(path, newline="", encoding="utf-8") as f:
+        for i, r in enumerate(csv.reader(f)):
+            if i == 0 and not isnum(r[1]):  # header
+                continue
+            key = int(r[0]) if numeric_key else r[0]
+            order = key if numeric_key else key.encode()  # numbers numerically, text by bytes
+            ascending = ascending and (prev is None or prev < order)
+            prev = order
+            n = int(float(r[1]))
+            vals = [str(key), str(n), f"{float(r[2]):.2f}"]
+            vals += [f"{float(x) * n:.2f}" for x in r[3:4]]  # mean_amount, when there
+            h.update((":".join(vals) + ";").encode())
+            groups, rows = groups + 1, rows + n
+    return groups, rows, "ascending" if ascending else "NOT ASCENDING", h.hexdigest()[:16]
 
 
 def summary(val):
@@ -577,12 +638,18 @@ def check_outputs(cmds: list[Cmd], duckdb: str | None) -> tuple[list[str], int]:
         if fs:
             report(task, {p: safe(seq_digest, WORK / p, 0, 2) for p in fs})
 
+    for task, numeric_key in (("T6", False), ("T7", True)):
+        fs = files(task, ".csv")
+        if fs:
+            report(task, {p: safe(group_digest, WORK / p, numeric_key) for p in fs})
+
     fs = files("T4", ".ndjson")
     if fs:
         report("T4", {p: safe(ndjson_digest, str(WORK / p), duckdb) for p in fs})
     # fanfold's promise: the same bytes at 1 and N threads (compared in
     # blocks, the T4 files are large).
-    for task, ext in (("T1", ".csv"), ("T3", ".csv"), ("T4", ".ndjson"), ("T5", ".csv")):
+    for task, ext in (("T1", ".csv"), ("T3", ".csv"), ("T4", ".ndjson"), ("T5", ".csv"),
+                      ("T6", ".csv"), ("T7", ".csv")):
         ff = [p for p in files(task, ext) if "fanfold" in p]
         if len(ff) == 2:
             same = filecmp.cmp(WORK / ff[0], WORK / ff[1], shallow=False)
@@ -779,16 +846,14 @@ def main(argv=None) -> int:
     if not duckdb:
         print("warning: no DuckDB CLI (pip install duckdb-cli): DuckDB rows left out",
               file=sys.stderr)
-    if not (has_module("polars") and (KIT / "polars_tasks.py").is_file()):
-        print(f"warning: no polars module or no {KIT / 'polars_tasks.py'}: Polars rows left out",
-              file=sys.stderr)
+    for script in (KIT_POLARS, OWN_POLARS):
+        if not (has_module("polars") and script.is_file()):
+            print(f"warning: no polars module or no {script}: its Polars rows left out",
+                  file=sys.stderr)
 
     ensure_data(data_dir, {c.input for c in cmds if c.input and c.cmd}, args.data_dir is None)
     (WORK / "out").mkdir(parents=True, exist_ok=True)
     (WORK / "logs").mkdir(parents=True, exist_ok=True)
-    for c in cmds:  # no stale output from an earlier run can pass the check
-        if c.output:
-            (WORK / c.output).unlink(missing_ok=True)
 
     try:
         run_rounds(cmds, args.rounds, WORK / "logs" / "runs.tsv")
