@@ -116,6 +116,10 @@ pub struct Record<'a> {
     pub(crate) offset: u64,
     /// The record's position among its chunk's records, from 0.
     pub(crate) index: u64,
+    /// The `seq` of the record's chunk: with the order of `fold` calls
+    /// within a chunk, the record's place in input order (what `first`,
+    /// `last` and `mode` go by when partials meet in any order).
+    pub(crate) chunk: u64,
 }
 
 /// Where a record starts, as a line number or as an offset in its chunk
@@ -418,13 +422,13 @@ impl RecordBuf {
         match &self.kind {
             BufKind::Csv { bytes, spans, raw } => {
                 let fields = Fields::Csv { bytes, spans, raw_line: None };
-                f(&Record { fields, input, line, raw, offset: 0, index: 0 })
+                f(&Record { fields, input, line, raw, offset: 0, index: 0, chunk: 0 })
             }
             BufKind::Json { pairs, raw } => {
                 let borrowed: Vec<(Cow<'_, str>, &str)> =
                     pairs.iter().map(|(k, v)| (Cow::Borrowed(k.as_str()), v.as_str())).collect();
                 let fields = Fields::Json(&borrowed);
-                f(&Record { fields, input, line, raw, offset: 0, index: 0 })
+                f(&Record { fields, input, line, raw, offset: 0, index: 0, chunk: 0 })
             }
         }
     }

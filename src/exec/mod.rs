@@ -343,7 +343,7 @@ pub fn run_journaled<R: Reducer>(
     if let Some(bar) = &bar {
         bar.finish();
     }
-    let total = outcome?;
+    let mut total = outcome?;
     if let Some(max) = opts.max_errors {
         if max.exceeded(stats.records_rejected, stats.records_read, true) {
             return Err(ErrorKind::TooManyRejects {
@@ -353,6 +353,10 @@ pub fn run_journaled<R: Reducer>(
             }
             .into());
         }
+    }
+    pool.install(|| reducer.finalize(&mut total))?;
+    if let Some(e) = opts.cancel.error() {
+        return Err(e);
     }
     reducer.finish(total, sink)?;
     sink.close()?;
@@ -412,7 +416,7 @@ fn process<R: Reducer>(
                 };
                 let input = parse.input_names.get(chunk.input).map_or("<input>", String::as_str);
                 let mut bad = |e: Error, at: BadRecord<'_>| bad(&mut rejects, e, at);
-                chain.fold_mapped(&mapped, input, &mut fold, &mut bad)?;
+                chain.fold_mapped(&mapped, input, chunk.seq, &mut fold, &mut bad)?;
                 (mapped.read, mapped.filtered)
             }
             (None, _) => {

@@ -26,9 +26,10 @@ pub(super) fn json_record(
     input: &str,
     line: LineAt<'_>,
     at: BadRecord<'_>,
+    chunk: u64,
 ) -> Result<()> {
     let BadRecord { raw, offset, index } = at;
-    match f(&Record { fields: Fields::Json(pairs), input, line, raw, offset, index }) {
+    match f(&Record { fields: Fields::Json(pairs), input, line, raw, offset, index, chunk }) {
         Err(e) => on_record_error(e, bad, at),
         Ok(()) => Ok(()),
     }

@@ -72,9 +72,15 @@ pub(super) fn records(
             bad(e.into(), BadRecord { raw, offset, index: count - 1 })?;
             continue;
         }
-        if let Err(e) =
-            f(&Record { fields, input, line: line_at(start), raw, offset, index: count - 1 })
-        {
+        if let Err(e) = f(&Record {
+            fields,
+            input,
+            line: line_at(start),
+            raw,
+            offset,
+            index: count - 1,
+            chunk: chunk.seq,
+        }) {
             on_record_error(e, bad, BadRecord { raw, offset, index: count - 1 })?;
         }
     }

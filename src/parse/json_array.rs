@@ -62,7 +62,7 @@ pub(super) fn records(
         let line = LineAt::Offset { first_line: chunk.first_line, chunk: data, offset: start };
         let offset = chunk.offset + start as u64;
         let at = BadRecord { raw: &data[start..pos], offset, index: count - 1 };
-        json_record(&mut f, bad, &pairs, input, line, at)?;
+        json_record(&mut f, bad, &pairs, input, line, at, chunk.seq)?;
     }
     Ok(count)
 }

@@ -55,7 +55,7 @@ pub(super) fn records(
             bad(e, at)?;
             continue;
         }
-        json_record(&mut f, bad, &pairs, input, LineAt::Known(this), at)?;
+        json_record(&mut f, bad, &pairs, input, LineAt::Known(this), at, chunk.seq)?;
     }
     Ok(count)
 }

@@ -77,6 +77,10 @@ impl<R: Reducer> Reducer for KeyUnion<R> {
         self.inner.drain(&mut total.inner, sink)
     }
 
+    fn finalize(&self, total: &mut Self::Partial) -> Result<()> {
+        self.inner.finalize(&mut total.inner)
+    }
+
     fn finish(&self, total: Self::Partial, sink: &mut Sink<'_>) -> Result<()> {
         *self.keys.lock() = total.keys;
         self.inner.finish(total.inner, sink)

@@ -48,8 +48,8 @@ use crate::sink::json_array::ArrayFrame;
 /// [`Reducer::fold`] for each record, then [`Reducer::seal`]. On the merging
 /// thread, in chunk order: [`Reducer::merge`] into the running total, then
 /// [`Reducer::drain`] (a streaming reducer writes what is final). At the
-/// end, [`Reducer::finish`]. [`Reducer::start`] runs once before anything
-/// is written.
+/// end, [`Reducer::finalize`] on the worker pool, then [`Reducer::finish`].
+/// [`Reducer::start`] runs once before anything is written.
 ///
 /// When any call returns an error the run stops and later calls are not
 /// made; nothing is committed to an output file.
@@ -139,6 +139,19 @@ pub trait Reducer: Send + Sync + 'static {
     /// # Errors
     /// Write errors.
     fn drain(&self, _total: &mut Self::Partial, _sink: &mut Sink<'_>) -> Result<()> {
+        Ok(())
+    }
+
+    /// Prepares the total for [`Reducer::finish`] once every chunk has
+    /// been merged, inside the run's worker pool: rayon's parallel
+    /// iterators here run on the run's `threads` (the workers are idle by
+    /// then). The place for the heavy part of the end that can run in
+    /// parallel, such as ordering the groups; `finish` then only writes.
+    /// Default: nothing.
+    ///
+    /// # Errors
+    /// Reducer-specific.
+    fn finalize(&self, _total: &mut Self::Partial) -> Result<()> {
         Ok(())
     }
 

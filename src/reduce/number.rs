@@ -94,6 +94,12 @@ impl ExactSum {
         }
     }
 
+    /// The sum `decimal × 10^-scale`; `integer`: every value in it was
+    /// written as an integer.
+    pub(crate) fn from_decimal(decimal: i128, scale: u32, integer: bool) -> ExactSum {
+        ExactSum { decimal, scale, wide: None, integer }
+    }
+
     /// True when every value added was written as an integer, so the sum is
     /// an exact integer.
     pub fn is_integer(&self) -> bool {
@@ -140,6 +146,87 @@ impl ExactSum {
         }
         format_f64(v, out);
         true
+    }
+}
+
+/// An [`ExactSum`] in 24 bytes, for a group-by with millions of groups:
+/// an `i64` at one scale while the values fit (amounts with a few
+/// decimals always do), the rest in a boxed [`ExactSum`] beside it.
+/// [`SmallSum::to_exact`] gives the same sum an [`ExactSum`] of the same
+/// values holds (same value, same scale, same integer flag), so the
+/// output is the same bytes.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct SmallSum {
+    value: i64,
+    /// Decimals of `value` (0..=18): the most any value had.
+    scale: u8,
+    /// Some value was not written as an integer.
+    fractional: bool,
+    /// What did not fit `value`.
+    rest: Option<Box<ExactSum>>,
+}
+
+impl SmallSum {
+    /// Adds one number.
+    #[inline]
+    pub(crate) fn add(&mut self, n: &Number) {
+        self.fractional |= !n.is_integer();
+        if let Number::Decimal { mantissa, scale } = n {
+            if let Ok(m) = i64::try_from(*mantissa) {
+                if self.add_small(m, *scale as u8) {
+                    return;
+                }
+            }
+        }
+        self.rest.get_or_insert_with(Box::default).add(n);
+    }
+
+    /// Adds `m × 10^-scale` to `value` when the result fits; false (and
+    /// nothing changed) when it does not.
+    #[inline]
+    fn add_small(&mut self, m: i64, scale: u8) -> bool {
+        let pow = |by: u8| 10i64.checked_pow(u32::from(by));
+        let sum = if scale == self.scale {
+            self.value.checked_add(m)
+        } else if scale > self.scale {
+            pow(scale - self.scale)
+                .and_then(|p| self.value.checked_mul(p))
+                .and_then(|v| v.checked_add(m))
+        } else {
+            pow(self.scale - scale)
+                .and_then(|p| m.checked_mul(p))
+                .and_then(|m| self.value.checked_add(m))
+        };
+        match sum {
+            Some(v) => {
+                self.value = v;
+                self.scale = self.scale.max(scale);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Adds everything `other` holds.
+    pub(crate) fn merge(&mut self, other: SmallSum) {
+        self.fractional |= other.fractional;
+        if !self.add_small(other.value, other.scale) {
+            let part = ExactSum::from_decimal(other.value.into(), other.scale.into(), true);
+            self.rest.get_or_insert_with(Box::default).merge(part);
+        }
+        if let Some(rest) = other.rest {
+            self.rest.get_or_insert_with(Box::default).merge(*rest);
+        }
+    }
+
+    /// The sum as an [`ExactSum`].
+    pub(crate) fn to_exact(&self) -> ExactSum {
+        let mut sum =
+            ExactSum::from_decimal(self.value.into(), self.scale.into(), !self.fractional);
+        if let Some(rest) = &self.rest {
+            sum.merge((**rest).clone());
+        }
+        sum
     }
 }
 
@@ -190,6 +277,37 @@ mod tests {
         let mut s = ExactSum::default();
         ["0.1", "0.2"].iter().for_each(|v| s.add(&dec(v)));
         assert_eq!(s.to_f64(), 0.3);
+    }
+
+    /// A [`SmallSum`] writes what an [`ExactSum`] of the same values
+    /// writes, however the values are split and merged, across scales,
+    /// the `i64` range and wide numbers.
+    #[test]
+    fn small_sums_equal_exact_sums() {
+        let cases: &[&[&str]] = &[
+            &["1.50", "2", "0.25"],
+            &["7", "9", "-3"],
+            &["9223372036854775807", "1", "2"],
+            &["-9223372036854775808", "-1"],
+            &["0.000000000000000001", "92233720368.54775807", "1e-30", "5"],
+            &["99999999999999999999999999999999999999", "1.5", "-2.5e3"],
+            &["1e3", "2.5e1", "0.1"],
+        ];
+        for vals in cases {
+            let mut exact = ExactSum::default();
+            vals.iter().for_each(|v| exact.add(&dec(v)));
+            for cut in 0..=vals.len() {
+                let (mut a, mut b) = (SmallSum::default(), SmallSum::default());
+                vals[..cut].iter().for_each(|v| a.add(&dec(v)));
+                vals[cut..].iter().for_each(|v| b.add(&dec(v)));
+                a.merge(b);
+                let got = a.to_exact();
+                assert_eq!(written(&got), written(&exact), "{vals:?} cut at {cut}");
+                assert_eq!(got.to_f64().to_bits(), exact.to_f64().to_bits(), "{vals:?}");
+                assert_eq!(got.is_integer(), exact.is_integer(), "{vals:?}");
+            }
+        }
+        assert_eq!(std::mem::size_of::<SmallSum>(), 24);
     }
 
     #[test]

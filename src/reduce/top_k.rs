@@ -33,7 +33,7 @@ use hashbrown::HashMap;
 
 use crate::error::Result;
 use crate::record::{ColumnRef, Record};
-use crate::reduce::group_key::{cmp_group_keys, decode_key, encode_key_part};
+use crate::reduce::group_key::{encode_key_part, output_order};
 use crate::reduce::sort_key::{KeyVal, SortKeySpec, SortKeys};
 use crate::reduce::{Reducer, Sink};
 use crate::sink::encode::Encoder;
@@ -86,6 +86,10 @@ pub struct TopPartial {
     scratch_group: Vec<u8>,
     scratch_keys: Vec<KeyVal>,
     scratch_arena: Vec<u8>,
+    /// The groups' output order, set by [`Reducer::finalize`]: indices
+    /// into `groups` in its iteration order (the table is not changed
+    /// after it).
+    order: Option<Vec<u32>>,
 }
 
 impl TopK {
@@ -131,7 +135,8 @@ impl Reducer for TopK {
     }
 
     fn fold(&self, partial: &mut TopPartial, record: &Record<'_>) -> Result<()> {
-        let TopPartial { groups, records, scratch_group, scratch_keys, scratch_arena } = partial;
+        let TopPartial { groups, records, scratch_group, scratch_keys, scratch_arena, .. } =
+            partial;
         scratch_group.clear();
         for c in &self.group_by {
             encode_key_part(scratch_group, record.get(c), &self.null_markers);
@@ -202,17 +207,24 @@ impl Reducer for TopK {
         sink.write(&header, 0)
     }
 
-    fn finish(&self, mut total: TopPartial, sink: &mut Sink<'_>) -> Result<()> {
+    fn finalize(&self, total: &mut TopPartial) -> Result<()> {
         for group in total.groups.values_mut() {
             self.compact(group);
         }
-        type Decoded<'k> = (Vec<(u8, &'k [u8])>, &'k Group);
-        let mut groups: Vec<Decoded<'_>> =
-            total.groups.iter().map(|(k, g)| (decode_key(k), g)).collect();
-        groups.sort_by(|(a, _), (b, _)| cmp_group_keys(a, b));
+        let keys: Vec<&[u8]> = total.groups.keys().map(Vec::as_slice).collect();
+        total.order = Some(output_order(keys.len(), |i| keys[i]));
+        Ok(())
+    }
+
+    fn finish(&self, mut total: TopPartial, sink: &mut Sink<'_>) -> Result<()> {
+        if total.order.is_none() {
+            self.finalize(&mut total)?;
+        }
+        let order = total.order.take().unwrap_or_default();
+        let groups: Vec<&Group> = total.groups.values().collect();
         let mut buf = Vec::with_capacity(1 << 16);
         let mut pending = 0;
-        for (_, group) in groups {
+        for group in order.into_iter().map(|i| groups[i as usize]) {
             for e in &group.entries {
                 buf.extend_from_slice(e.record());
                 pending += 1;
@@ -255,6 +267,7 @@ mod tests {
             raw: b"",
             offset: 0,
             index: 0,
+            chunk: 0,
         }
     }
 

@@ -1,82 +1,123 @@
-//! The group-by accumulators: per group, one per aggregate, each with an
-//! exact merge (integer counts, exact decimal sums, sets), so results never
-//! depend on chunking.
-//!
-//! `mode` keeps, per partial, a count and a first-seen position per value;
-//! since partials merge in chunk order, a value new to the running total is
-//! later than all of its values, so the result is exact for any chunking.
+//! The group-by accumulators that hold values (`min`, `max`, `distinct`,
+//! `mode`, `first`, `last`; counts and sums are plain columns of the
+//! table, see `table.rs`), each with an exact merge that is commutative as
+//! well as associative: a worker's table holds the chunks it happened to
+//! fold, in no fixed order, so whatever depends on input order keeps the
+//! input position ([`Pos`]) it goes by. `first` keeps the value with the
+//! smallest position, `last` the largest; `mode` ties go to the value
+//! whose first appearance is earliest; a `min`/`max` tie between numbers
+//! written differently (`1.5`, `1.50`) keeps the earliest. So the result
+//! is the same for any chunking, any thread count and any order in which
+//! partials meet.
 
 use std::cmp::Ordering;
 
 use hashbrown::{HashMap, HashSet};
 
 use super::spec::AggKind;
-use crate::error::{ErrorKind, Result};
 use crate::record::Field;
-use crate::reduce::number::ExactSum;
 use crate::sink::encode::{write_json_string, OutValue, OwnedField};
-use crate::syntax::number::format_f64;
 
-/// Per-group, per-aggregate state.
+/// A record's place in input order: its chunk's `seq`, then the order in
+/// which its chunk's records were folded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
+pub(super) struct Pos {
+    pub(super) chunk: u64,
+    pub(super) index: u64,
+}
+
+/// Per-group state of an aggregate that holds values.
 #[derive(Debug, Clone)]
 pub(super) enum Acc {
-    Count(u64),
-    Sum(ExactSum, u64),
     Extreme(Extreme),
     Distinct(HashSet<Box<[u8]>>),
     Mode(Mode),
-    /// `first` or `last`: the value kept so far.
-    Value(Option<OwnedField>),
+    /// `first` or `last`: the value kept so far and where it was read.
+    Value(Option<(Pos, OwnedField)>),
 }
 
 impl Acc {
     /// The empty accumulator of an aggregate of `kind`.
+    ///
+    /// # Panics
+    /// For `count`, `sum` and `mean`, which are not held here.
     pub(super) fn new(kind: AggKind) -> Acc {
         match kind {
-            AggKind::Count => Acc::Count(0),
-            AggKind::Sum | AggKind::Mean => Acc::Sum(ExactSum::default(), 0),
             AggKind::Min | AggKind::Max => Acc::Extreme(Extreme::default()),
             AggKind::Distinct => Acc::Distinct(HashSet::new()),
             AggKind::Mode => Acc::Mode(Mode::default()),
             AggKind::First | AggKind::Last => Acc::Value(None),
+            AggKind::Count | AggKind::Sum | AggKind::Mean => {
+                unreachable!("counts and sums are table columns")
+            }
         }
     }
 
-    /// The output value of an aggregate of `kind` (named `label` in errors).
-    ///
-    /// # Errors
-    /// [`ErrorKind::OutOfRange`] when a sum or mean does not fit its output.
-    pub(super) fn value(&self, kind: AggKind, label: &str) -> Result<OutValue> {
-        Ok(match self {
-            Acc::Count(n) => OutValue::Number(n.to_string().into_bytes()),
-            Acc::Sum(sum, n) => {
-                let mut out = Vec::new();
-                let out_of_range = || ErrorKind::OutOfRange { aggregate: label.to_string() };
-                if *n == 0 {
-                    OutValue::Field(OwnedField::Missing)
-                } else if kind == AggKind::Sum {
-                    if !sum.write(&mut out) {
-                        return Err(out_of_range().into());
-                    }
-                    OutValue::Number(out)
+    /// Adds a non-missing `field` (its text `text`) read at `pos`.
+    /// Returns the estimated heap bytes the accumulator grew by.
+    pub(super) fn add(&mut self, kind: AggKind, field: Field<'_>, text: &[u8], pos: Pos) -> u64 {
+        match self {
+            Acc::Extreme(e) => {
+                e.json_strings |= matches!(field, Field::JsonString(_));
+                let num = crate::syntax::number::parse_number(text).map(|n| n.to_f64());
+                e.update(text, num, kind == AggKind::Max, pos)
+            }
+            Acc::Distinct(set) => {
+                if set.contains(text) {
+                    0
                 } else {
-                    let mean = sum.to_f64() / *n as f64;
-                    if !mean.is_finite() {
-                        return Err(out_of_range().into());
-                    }
-                    format_f64(mean, &mut out);
-                    OutValue::Number(out)
+                    set.insert(text.into());
+                    DISTINCT_VALUE_BYTES + text.len() as u64
                 }
             }
-            Acc::Extreme(e) => match e.result() {
+            Acc::Mode(mode) => mode.add(text, ValueKind::of(field), pos),
+            Acc::Value(slot) => {
+                let keep = match slot {
+                    None => true,
+                    Some((at, _)) => (kind == AggKind::Last) == (pos > *at),
+                };
+                if !keep {
+                    return 0;
+                }
+                let before = slot.as_ref().map_or(0, |(_, v)| field_bytes(v));
+                store_field(slot, field, pos);
+                slot.as_ref().map_or(0, |(_, v)| field_bytes(v)).saturating_sub(before)
+            }
+        }
+    }
+
+    /// Merges `other`, another partial's state of the same aggregate.
+    pub(super) fn merge(&mut self, kind: AggKind, other: Acc) {
+        match (self, other) {
+            (Acc::Extreme(x), Acc::Extreme(y)) => x.merge(y, kind == AggKind::Max),
+            (Acc::Distinct(x), Acc::Distinct(y)) => x.extend(y),
+            (Acc::Mode(x), Acc::Mode(y)) => x.merge(y),
+            (Acc::Value(x), Acc::Value(Some((at, v)))) => {
+                let keep_other = match x {
+                    None => true,
+                    Some((mine, _)) => (kind == AggKind::Last) == (at > *mine),
+                };
+                if keep_other {
+                    *x = Some((at, v));
+                }
+            }
+            (Acc::Value(_), Acc::Value(None)) => {}
+            _ => unreachable!("accumulators of one aggregate share a kind"),
+        }
+    }
+
+    /// The output value.
+    pub(super) fn value(&self) -> OutValue {
+        match self {
+            Acc::Extreme(e) => OutValue::Field(match e.result() {
                 Some(t) if e.json_strings => {
                     let mut raw = Vec::new();
                     write_json_string(&mut raw, t);
-                    OutValue::Field(OwnedField::JsonString(raw))
+                    OwnedField::JsonString(raw)
                 }
-                Some(t) => OutValue::Field(OwnedField::Text(t.to_vec())),
-                None => OutValue::Field(OwnedField::Missing),
-            },
+                Some(t) => OwnedField::Text(t.to_vec()),
+                None => OwnedField::Missing,
+            }),
             Acc::Distinct(set) => OutValue::Number(set.len().to_string().into_bytes()),
             Acc::Mode(mode) => OutValue::Field(match mode.result() {
                 Some((t, ValueKind::JsonString)) => {
@@ -88,8 +129,37 @@ impl Acc {
                 Some((t, ValueKind::Text)) => OwnedField::Text(t.to_vec()),
                 None => OwnedField::Missing,
             }),
-            Acc::Value(v) => OutValue::Field(v.clone().unwrap_or(OwnedField::Missing)),
-        })
+            Acc::Value(v) => {
+                OutValue::Field(v.as_ref().map_or(OwnedField::Missing, |(_, f)| f.clone()))
+            }
+        }
+    }
+}
+
+/// Estimated bytes of one allocation's bookkeeping (malloc header and
+/// rounding).
+pub(super) const ALLOC_OVERHEAD: u64 = 16;
+
+/// Estimated bytes of a `distinct` value beside its text: its box, its
+/// table slot (at 7/8 load) and its allocation.
+const DISTINCT_VALUE_BYTES: u64 = 16 + 3 + ALLOC_OVERHEAD;
+
+/// Estimated bytes of a `mode` value beside its text: its box and entry,
+/// its table slot (at 7/8 load) and its allocation.
+const MODE_VALUE_BYTES: u64 = 16 + 32 + 7 + ALLOC_OVERHEAD;
+
+/// Estimated heap bytes of a stored text.
+fn stored_bytes(text: &[u8]) -> u64 {
+    text.len() as u64 + ALLOC_OVERHEAD
+}
+
+/// Estimated heap bytes of a stored field.
+fn field_bytes(f: &OwnedField) -> u64 {
+    match f {
+        OwnedField::Text(t) | OwnedField::JsonString(t) | OwnedField::JsonOther(t) => {
+            stored_bytes(t)
+        }
+        OwnedField::Missing => 0,
     }
 }
 
@@ -114,77 +184,85 @@ impl ValueKind {
     }
 }
 
-/// `mode` state: per value (as text), its count, its first-seen position
-/// and how it was first read.
+/// `mode` state: per value (as text), its count, where it was first read
+/// and how.
 #[derive(Debug, Clone, Default)]
 pub(super) struct Mode {
     pub(super) values: HashMap<Box<[u8]>, ModeEntry>,
-    /// Positions handed out so far (one per distinct value here); the next
-    /// new value gets this one.
-    next_pos: u64,
 }
 
 #[derive(Debug, Clone, Copy)]
 pub(super) struct ModeEntry {
     count: u64,
-    /// Order of first appearance within this state: smaller is earlier.
-    pos: u64,
+    /// The value's first appearance.
+    first: Pos,
     kind: ValueKind,
 }
 
 impl Mode {
-    pub(super) fn add(&mut self, text: &[u8], kind: ValueKind) {
+    /// Counts `text` read at `pos`; returns the estimated heap bytes added.
+    pub(super) fn add(&mut self, text: &[u8], kind: ValueKind, pos: Pos) -> u64 {
         match self.values.get_mut(text) {
-            Some(e) => e.count += 1,
+            Some(e) => {
+                e.count += 1;
+                if pos < e.first {
+                    (e.first, e.kind) = (pos, kind);
+                }
+                0
+            }
             None => {
-                self.values.insert(text.into(), ModeEntry { count: 1, pos: self.next_pos, kind });
-                self.next_pos += 1;
+                self.values.insert(text.into(), ModeEntry { count: 1, first: pos, kind });
+                MODE_VALUE_BYTES + text.len() as u64
             }
         }
     }
 
-    /// Merges `next`, whose values all come after this state's in input
-    /// order: its new values are placed after every value here.
-    pub(super) fn merge(&mut self, next: Mode) {
-        let base = self.next_pos;
-        for (text, e) in next.values {
+    /// Merges another partial's counts.
+    pub(super) fn merge(&mut self, other: Mode) {
+        for (text, e) in other.values {
             match self.values.get_mut(&text) {
-                Some(mine) => mine.count += e.count,
+                Some(mine) => {
+                    mine.count += e.count;
+                    if e.first < mine.first {
+                        (mine.first, mine.kind) = (e.first, e.kind);
+                    }
+                }
                 None => {
-                    self.values.insert(text, ModeEntry { pos: base + e.pos, ..e });
+                    self.values.insert(text, e);
                 }
             }
         }
-        self.next_pos = base + next.next_pos;
     }
 
     /// The most frequent value, ties to the earliest seen.
     pub(super) fn result(&self) -> Option<(&[u8], ValueKind)> {
         self.values
             .iter()
-            .max_by(|(_, a), (_, b)| a.count.cmp(&b.count).then_with(|| b.pos.cmp(&a.pos)))
+            .max_by(|(_, a), (_, b)| a.count.cmp(&b.count).then_with(|| b.first.cmp(&a.first)))
             .map(|(t, e)| (t.as_ref(), e.kind))
     }
 }
 
-/// Stores `field` in `slot`, reusing its buffer when it has one of the same
-/// kind.
-pub(super) fn store_field(slot: &mut Option<OwnedField>, field: Field<'_>) {
+/// Stores `field` read at `pos` in `slot`, reusing its buffer when it has
+/// one of the same kind.
+fn store_field(slot: &mut Option<(Pos, OwnedField)>, field: Field<'_>, pos: Pos) {
     match (slot.as_mut(), field) {
-        (Some(OwnedField::Text(v)), Field::Text(t))
-        | (Some(OwnedField::JsonString(v)), Field::JsonString(t))
-        | (Some(OwnedField::JsonOther(v)), Field::JsonOther(t)) => {
+        (Some((at, OwnedField::Text(v))), Field::Text(t))
+        | (Some((at, OwnedField::JsonString(v))), Field::JsonString(t))
+        | (Some((at, OwnedField::JsonOther(v))), Field::JsonOther(t)) => {
+            *at = pos;
             v.clear();
             v.extend_from_slice(t);
         }
-        _ => *slot = Some(OwnedField::from_field(field)),
+        _ => *slot = Some((pos, OwnedField::from_field(field))),
     }
 }
 
+/// `min` / `max` state.
 #[derive(Debug, Clone, Default)]
 pub(super) struct Extreme {
-    /// Best numeric value and its text.
-    pub(super) num: Option<(f64, Box<[u8]>)>,
+    /// Best numeric value, its text and where it was read.
+    pub(super) num: Option<(f64, Box<[u8]>, Pos)>,
     /// Best value by bytes.
     pub(super) text: Option<Box<[u8]>>,
     pub(super) non_numeric: bool,
@@ -193,34 +271,39 @@ pub(super) struct Extreme {
 }
 
 impl Extreme {
-    /// Takes `text` when it beats the current value (`max` says which
-    /// direction); ties keep the earlier value.
-    pub(super) fn update(&mut self, text: &[u8], number: Option<f64>, max: bool) {
-        let better = |o: Ordering| if max { o == Ordering::Greater } else { o == Ordering::Less };
+    /// Takes `text` (read at `pos`) when it beats the current value (`max`
+    /// says which direction); of equal numbers, the earliest stays.
+    /// Returns the estimated heap bytes added.
+    pub(super) fn update(&mut self, text: &[u8], number: Option<f64>, max: bool, pos: Pos) -> u64 {
+        let mut added = 0;
         match number {
             Some(v) => {
-                if self.num.as_ref().is_none_or(|(cur, _)| better(v.total_cmp(cur))) {
-                    self.num = Some((v, text.into()));
+                if beats_num(v, pos, self.num.as_ref(), max) {
+                    let old = self.num.as_ref().map_or(0, |(_, t, _)| stored_bytes(t));
+                    self.num = Some((v, text.into(), pos));
+                    added += stored_bytes(text).saturating_sub(old);
                 }
             }
             None => self.non_numeric = true,
         }
-        if self.text.as_deref().is_none_or(|cur| better(text.cmp(cur))) {
+        if self.text.as_deref().is_none_or(|cur| better(text.cmp(cur), max)) {
+            let old = self.text.as_deref().map_or(0, stored_bytes);
             self.text = Some(text.into());
+            added += stored_bytes(text).saturating_sub(old);
         }
+        added
     }
 
     pub(super) fn merge(&mut self, other: Extreme, max: bool) {
         self.non_numeric |= other.non_numeric;
         self.json_strings |= other.json_strings;
-        let better = |o: Ordering| if max { o == Ordering::Greater } else { o == Ordering::Less };
-        if let Some((v, t)) = other.num {
-            if self.num.as_ref().is_none_or(|(cur, _)| better(v.total_cmp(cur))) {
-                self.num = Some((v, t));
+        if let Some((v, t, pos)) = other.num {
+            if beats_num(v, pos, self.num.as_ref(), max) {
+                self.num = Some((v, t, pos));
             }
         }
         if let Some(t) = other.text {
-            if self.text.as_deref().is_none_or(|cur| better(t.as_ref().cmp(cur))) {
+            if self.text.as_deref().is_none_or(|cur| better(t.as_ref().cmp(cur), max)) {
                 self.text = Some(t);
             }
         }
@@ -230,9 +313,27 @@ impl Extreme {
         if self.non_numeric {
             self.text.as_deref()
         } else {
-            self.num.as_ref().map(|(_, t)| t.as_ref())
+            self.num.as_ref().map(|(_, t, _)| t.as_ref())
         }
     }
+}
+
+/// True when `o` (new against current) is the direction `max` asks for.
+fn better(o: Ordering, max: bool) -> bool {
+    if max {
+        o == Ordering::Greater
+    } else {
+        o == Ordering::Less
+    }
+}
+
+/// True when the number `v` read at `pos` beats `cur`: better, or equal
+/// and read earlier.
+fn beats_num(v: f64, pos: Pos, cur: Option<&(f64, Box<[u8]>, Pos)>, max: bool) -> bool {
+    cur.is_none_or(|(c, _, at)| {
+        let o = v.total_cmp(c);
+        better(o, max) || (o == Ordering::Equal && pos < *at)
+    })
 }
 
 #[cfg(test)]
@@ -240,69 +341,94 @@ mod tests {
     use super::*;
     use crate::syntax::number::parse_number;
 
-    fn mode_of(chunks: &[&[&str]]) -> Option<String> {
+    fn at(chunk: u64, index: u64) -> Pos {
+        Pos { chunk, index }
+    }
+
+    /// The mode of `chunks` (each a list of values, in input order), folded
+    /// one partial per chunk and merged in the order `merge_order` gives.
+    fn mode_of(chunks: &[&[&str]], merge_order: &[usize]) -> Option<String> {
+        let parts: Vec<Mode> = chunks
+            .iter()
+            .enumerate()
+            .map(|(c, vs)| {
+                let mut m = Mode::default();
+                for (i, v) in vs.iter().enumerate() {
+                    m.add(v.as_bytes(), ValueKind::Text, at(c as u64, i as u64));
+                }
+                m
+            })
+            .collect();
         let mut total = Mode::default();
-        for chunk in chunks {
-            let mut m = Mode::default();
-            for v in *chunk {
-                m.add(v.as_bytes(), ValueKind::Text);
-            }
-            total.merge(m);
+        for &i in merge_order {
+            total.merge(parts[i].clone());
         }
         total.result().map(|(t, _)| String::from_utf8(t.to_vec()).unwrap())
     }
 
     #[test]
     fn mode_counts_across_partials_and_ties_go_to_the_first_seen() {
-        assert_eq!(mode_of(&[]), None);
-        assert_eq!(mode_of(&[&["b", "a", "a"]]), Some("a".into()));
+        assert_eq!(mode_of(&[], &[]), None);
+        assert_eq!(mode_of(&[&["b", "a", "a"]], &[0]), Some("a".into()));
         // b and a tie at 2: b was seen first.
-        assert_eq!(mode_of(&[&["b", "a", "a", "b"]]), Some("b".into()));
-        // The same, cut into partials every way.
-        assert_eq!(mode_of(&[&["b"], &["a"], &["a"], &["b"]]), Some("b".into()));
-        assert_eq!(mode_of(&[&["b", "a"], &[], &["a", "b"]]), Some("b".into()));
-        // A value first seen in a later partial comes after every earlier one,
-        // even when the earlier partial's own positions are larger.
-        assert_eq!(mode_of(&[&["x", "y", "z", "c"], &["d", "d", "c"]]), Some("c".into()));
-        assert_eq!(mode_of(&[&["x", "c"], &["d", "d", "c"]]), Some("c".into()));
+        assert_eq!(mode_of(&[&["b", "a", "a", "b"]], &[0]), Some("b".into()));
+        // The same, cut into partials every way and merged in any order.
+        for order in [[0, 1, 2, 3], [3, 2, 1, 0], [2, 0, 3, 1]] {
+            assert_eq!(mode_of(&[&["b"], &["a"], &["a"], &["b"]], &order), Some("b".into()));
+        }
+        assert_eq!(mode_of(&[&["b", "a"], &[], &["a", "b"]], &[2, 1, 0]), Some("b".into()));
+        // A value first seen in a later partial comes after every earlier one.
+        assert_eq!(mode_of(&[&["x", "y", "z", "c"], &["d", "d", "c"]], &[1, 0]), Some("c".into()));
         // Counts add up across partials.
-        assert_eq!(mode_of(&[&["a", "b"], &["b", "c"], &["c", "c"]]), Some("c".into()));
-        // Merging is associative: ((p1 p2) p3) equals (p1 (p2 p3)).
-        let part = |vs: &[&str]| {
-            let mut m = Mode::default();
-            vs.iter().for_each(|v| m.add(v.as_bytes(), ValueKind::Text));
-            m
+        assert_eq!(mode_of(&[&["a", "b"], &["b", "c"], &["c", "c"]], &[2, 0, 1]), Some("c".into()));
+    }
+
+    #[test]
+    fn first_and_last_go_by_position_whatever_the_merge_order() {
+        let value = |kind: AggKind, vals: &[(u64, &str)], order: &[usize]| {
+            let parts: Vec<Acc> = vals
+                .iter()
+                .map(|&(c, v)| {
+                    let mut a = Acc::new(kind);
+                    a.add(kind, Field::Text(v.as_bytes()), v.as_bytes(), at(c, 0));
+                    a
+                })
+                .collect();
+            let mut total = Acc::new(kind);
+            order.iter().for_each(|&i| total.merge(kind, parts[i].clone()));
+            match total.value() {
+                OutValue::Field(OwnedField::Text(t)) => String::from_utf8(t).unwrap(),
+                other => panic!("{other:?}"),
+            }
         };
-        let (p1, p2, p3) = (part(&["q", "r"]), part(&["s", "r", "s"]), part(&["q", "t"]));
-        let mut left = p1.clone();
-        left.merge(p2.clone());
-        left.merge(p3.clone());
-        let mut right = p2;
-        right.merge(p3);
-        let mut outer = p1;
-        outer.merge(right);
-        assert_eq!(left.result().map(|r| r.0), Some(&b"q"[..]));
-        assert_eq!(outer.result().map(|r| r.0), Some(&b"q"[..]));
+        let vals = [(3, "c"), (1, "a"), (2, "b")];
+        for order in [[0, 1, 2], [2, 1, 0], [1, 0, 2]] {
+            assert_eq!(value(AggKind::First, &vals, &order), "a");
+            assert_eq!(value(AggKind::Last, &vals, &order), "c");
+        }
     }
 
     #[test]
-    fn stored_fields_reuse_their_buffer_and_change_kind() {
-        let mut slot = None;
-        store_field(&mut slot, Field::Text(b"abc"));
-        store_field(&mut slot, Field::Text(b"d"));
-        assert_eq!(slot, Some(OwnedField::Text(b"d".to_vec())));
-        store_field(&mut slot, Field::JsonOther(b"12"));
-        assert_eq!(slot, Some(OwnedField::JsonOther(b"12".to_vec())));
-    }
-
-    #[test]
-    fn extremes_prefer_numbers_and_keep_text() {
+    fn extremes_prefer_numbers_keep_text_and_break_ties_by_position() {
         let mut e = Extreme::default();
-        for t in ["10", "9", "1.50"] {
-            e.update(t.as_bytes(), parse_number(t.as_bytes()).map(|n| n.to_f64()), false);
+        for (i, t) in ["10", "9", "1.50"].iter().enumerate() {
+            let n = parse_number(t.as_bytes()).map(|n| n.to_f64());
+            e.update(t.as_bytes(), n, false, at(0, i as u64));
         }
         assert_eq!(e.result(), Some(&b"1.50"[..]));
-        e.update(b"abc", None, false);
+        e.update(b"abc", None, false, at(0, 3));
         assert_eq!(e.result(), Some(&b"1.50"[..]));
+        // 1.5 and 1.50 tie: the earlier stays, from either side of a merge.
+        let one = |t: &str, pos| {
+            let mut e = Extreme::default();
+            e.update(t.as_bytes(), Some(1.5), true, pos);
+            e
+        };
+        let mut x = one("1.50", at(2, 0));
+        x.merge(one("1.5", at(1, 5)), true);
+        assert_eq!(x.result(), Some(&b"1.5"[..]));
+        let mut y = one("1.5", at(1, 5));
+        y.merge(one("1.50", at(2, 0)), true);
+        assert_eq!(y.result(), Some(&b"1.5"[..]));
     }
 }

@@ -1,31 +1,48 @@
-//! The group-by state's memory estimate, for `--memory-limit`: the hash
-//! table's slots as allocated, plus per group its key, its accumulators and
-//! the values of its `distinct` and `mode` sets, each with a fixed overhead
-//! for its allocation and table slot.
+//! The group-by state's memory, for `--memory-limit`: each worker's table
+//! counts its bytes (the table's allocations as capacities, plus what the
+//! value-holding accumulators hold on the heap) and publishes them, in
+//! steps of [`PUBLISH_BYTES`], to one shared total that the limit is
+//! checked against. Passing the budget is an error naming
+//! `--memory-limit`: the groups cannot be spilled (yet), and failing early
+//! with a clear message beats being killed by the kernel.
 
-use hashbrown::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 
-use super::acc::Acc;
 use crate::error::{msg, ErrorKind, Result, Setting};
-use crate::sink::encode::OwnedField;
+
+/// Bytes a worker's estimate may grow by before it is added to the
+/// shared total (so that workers do not contend on it for every group).
+pub(super) const PUBLISH_BYTES: u64 = 64 << 10;
 
 /// A bound on the group-by state; see
 /// [`GroupBy::with_memory_limit`](super::GroupBy::with_memory_limit).
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug)]
 pub(super) struct StateLimit {
+    /// Bytes the state may hold.
     pub(super) budget: u64,
+    /// The `--memory-limit` the budget comes from, for the message.
     pub(super) limit: u64,
+    /// Bytes the workers have published.
+    published: AtomicU64,
+    /// Groups the workers have published (counted per table: a group two
+    /// workers hold counts twice).
+    groups: AtomicU64,
 }
 
 impl StateLimit {
-    /// Fails with [`ErrorKind::MemoryLimit`] once the estimated bytes of
-    /// `groups` (with `heap`, the estimated heap bytes of the groups beside
-    /// the table's slots) pass the budget.
-    pub(super) fn check(&self, groups: &HashMap<Vec<u8>, Vec<Acc>>, heap: u64) -> Result<()> {
-        if state_bytes(groups, heap) <= self.budget {
+    pub(super) fn new(budget: u64, limit: u64) -> Self {
+        StateLimit { budget, limit, published: AtomicU64::new(0), groups: AtomicU64::new(0) }
+    }
+
+    /// Publishes a worker's growth (`bytes`, `groups` since its last
+    /// publication) and fails with [`ErrorKind::MemoryLimit`] once the
+    /// total passes the budget.
+    pub(super) fn publish(&self, bytes: u64, groups: u64) -> Result<()> {
+        let total = self.published.fetch_add(bytes, Ordering::Relaxed) + bytes;
+        let n = self.groups.fetch_add(groups, Ordering::Relaxed) + groups;
+        if total <= self.budget {
             return Ok(());
         }
-        let n = groups.len() as u64;
         Err(ErrorKind::MemoryLimit {
             limit: self.limit,
             message: msg![
@@ -33,7 +50,7 @@ impl StateLimit {
                     "the group-by state passed the limit after {n} groups (about {} bytes a \
                      group; {} of the limit is left for groups beside the in-flight window); \
                      raise ",
-                    state_bytes(groups, heap) / n.max(1),
+                    total / n.max(1),
                     crate::units::human_bytes(self.budget)
                 ),
                 Setting::MemoryLimit,
@@ -42,53 +59,32 @@ impl StateLimit {
         }
         .into())
     }
-}
 
-/// Estimated bytes of the state: the table's slots as allocated, plus
-/// `heap` (see [`group_bytes`]).
-fn state_bytes(groups: &HashMap<Vec<u8>, Vec<Acc>>, heap: u64) -> u64 {
-    let slot = std::mem::size_of::<(Vec<u8>, Vec<Acc>)>() as u64 + 1;
-    groups.capacity() as u64 * slot + heap
-}
-
-/// Estimated bytes of one allocation's bookkeeping (malloc header and
-/// rounding).
-const ALLOC_OVERHEAD: u64 = 16;
-
-/// Estimated bytes of a `distinct` value beside its text: its box, its
-/// table slot (at 7/8 load) and its allocation.
-pub(super) const DISTINCT_VALUE_BYTES: u64 = 16 + 3 + ALLOC_OVERHEAD;
-
-/// Estimated bytes of a `mode` value beside its text: its box and entry,
-/// its table slot (at 7/8 load) and its allocation.
-pub(super) const MODE_VALUE_BYTES: u64 = 16 + 24 + 6 + ALLOC_OVERHEAD;
-
-/// Estimated heap bytes of one group beside its table slot: its key, its
-/// accumulators, and the values they hold.
-pub(super) fn group_bytes(key: &[u8], accs: &[Acc]) -> u64 {
-    let mut n =
-        key.len() as u64 + ALLOC_OVERHEAD + std::mem::size_of_val(accs) as u64 + ALLOC_OVERHEAD;
-    for acc in accs {
-        n += match acc {
-            Acc::Distinct(set) => set.iter().map(|v| v.len() as u64 + DISTINCT_VALUE_BYTES).sum(),
-            Acc::Mode(m) => m.values.keys().map(|v| v.len() as u64 + MODE_VALUE_BYTES).sum(),
-            Acc::Extreme(e) => {
-                let num = e.num.as_ref().map_or(0, |(_, t)| t.len() as u64 + ALLOC_OVERHEAD);
-                num + e.text.as_ref().map_or(0, |t| t.len() as u64 + ALLOC_OVERHEAD)
-            }
-            Acc::Value(Some(v)) => match v {
-                OwnedField::Text(t) | OwnedField::JsonString(t) | OwnedField::JsonOther(t) => {
-                    t.len() as u64 + ALLOC_OVERHEAD
-                }
-                OwnedField::Missing => 0,
-            },
-            Acc::Count(_) | Acc::Sum(..) | Acc::Value(None) => 0,
-        };
+    /// Forgets what was published, for a new run.
+    pub(super) fn reset(&self) {
+        self.published.store(0, Ordering::Relaxed);
+        self.groups.store(0, Ordering::Relaxed);
     }
-    n
 }
 
-/// Total text bytes of `values`.
-pub(super) fn value_bytes<'a>(values: impl Iterator<Item = &'a Box<[u8]>>) -> u64 {
-    values.map(|v| v.len() as u64).sum()
+impl Clone for StateLimit {
+    fn clone(&self) -> Self {
+        StateLimit::new(self.budget, self.limit)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_limit_fails_once_the_published_total_passes_the_budget() {
+        let l = StateLimit::new(1000, 4096);
+        assert!(l.publish(600, 10).is_ok());
+        assert!(l.publish(400, 5).is_ok());
+        let e = l.publish(1, 1).unwrap_err();
+        assert!(e.to_string().contains("after 16 groups (about 62 bytes a group"), "{e}");
+        l.reset();
+        assert!(l.publish(1000, 1).is_ok());
+    }
 }

@@ -1,9 +1,31 @@
 //! The group-by reducer: one output row per distinct key, with aggregates.
 //!
-//! Each worker folds its chunk into a hash map from the group key to one
-//! accumulator per aggregate; partials merge map into map in chunk order.
-//! Every accumulator's merge is exact (integer counts, exact decimal sums,
-//! sets), so results never depend on chunking.
+//! **Aggregation.** Each worker thread folds every chunk it takes into a
+//! table of its own, which lives as long as the run (`table.rs`; the
+//! thread-local tables of DuckDB's hash aggregate and of Leis et al.,
+//! "Morsel-Driven Parallelism", SIGMOD 2014): a record costs one hash of
+//! its key and one probe, and a group one slot, whatever the number of
+//! chunks. A chunk's partial is only a handle on a worker's table
+//! (borrowed at the chunk's first record, given back by
+//! [`Reducer::seal`]), so the merging thread has nothing to merge. At the
+//! end, [`Reducer::finalize`] orders the groups of every table by key on
+//! the run's threads (`group_key::output_order`: sort keys made in
+//! parallel, a parallel sort), and [`Reducer::finish`] walks that order,
+//! merging the few states of one key that several workers hold, and
+//! writes the rows.
+//!
+//! **Determinism.** Which worker folds which chunk varies from run to run,
+//! so every merge is exact and commutative: integer counts, exact decimal
+//! sums, sets, and for what depends on input order (`first`, `last`,
+//! `mode`'s ties, a `min`/`max` tie between `1.5` and `1.50`) the input
+//! position it goes by (the chunk's `seq`, then the order of the chunk's
+//! records; `acc.rs`). So the output is the same bytes for any thread
+//! count, chunking or scheduling.
+//!
+//! **Lean state.** A group's key is stored once, in its table's key
+//! arena; a count is 8 bytes, a sum 32 (an `i64` at one scale while the
+//! values fit, [`SmallSum`]); a record allocates nothing unless it adds a
+//! group whose key or values outgrow the vectors' room.
 //!
 //! Output: group columns first, then the aggregates in the order given.
 //! Groups are sorted by key, column by column: numbers first, in numeric
@@ -14,69 +36,149 @@
 //! mean, min, max, mode, first or last over no values is missing (an empty
 //! field or `null`).
 //!
-//! Memory: with [`GroupBy::with_memory_limit`], the merged state's size is
-//! estimated as it grows (see `memory.rs`), and passing the budget is an
-//! error naming `--memory-limit`: the groups cannot be spilled (yet), and
-//! failing early with a clear message beats being killed by the kernel.
+//! Memory: with [`GroupBy::with_memory_limit`], the tables' bytes are
+//! counted as they grow (see `memory.rs`), and passing the budget is an
+//! error naming `--memory-limit`.
 //!
 //! `mode` is the most frequent value, compared as text (like `distinct`);
-//! ties go to the value seen first in input order, for any chunking (see
-//! `acc.rs`). `first` and `last` keep the first and last value in input
-//! order. `mode`, `first` and `last` write the value as read (a JSON string
-//! stays a string, a JSON number a number).
+//! ties go to the value seen first in input order. `first` and `last` keep
+//! the first and last value in input order. `mode`, `first` and `last`
+//! write the value as read (a JSON string stays a string, a JSON number a
+//! number).
 //!
 //! This module holds the reducer; the `--agg` specs are in `spec.rs`, the
-//! accumulators in `acc.rs`, the memory estimate in `memory.rs`, and the
-//! group keys in `group_key` (shared with top-k).
+//! tables in `table.rs`, the value-holding accumulators in `acc.rs`, the
+//! memory bound in `memory.rs`, and the group keys in `group_key`.
 
 mod acc;
 mod memory;
 mod spec;
+mod table;
 
-use hashbrown::HashMap;
+use std::hash::BuildHasher;
+
+use hashbrown::DefaultHashBuilder;
+use parking_lot::Mutex;
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::record::{ColumnRef, Field, Record};
-use crate::reduce::group_key::{cmp_group_keys, decode_key, encode_key_part, part_field};
+use crate::reduce::group_key::{decode_key, encode_key_part, output_order, part_field};
+use crate::reduce::number::SmallSum;
 use crate::reduce::{Reducer, Sink};
-use crate::sink::encode::{Encoder, OutValue};
-use crate::syntax::number::{parse_number, Number};
-use acc::{store_field, Acc, ValueKind};
-use memory::{group_bytes, value_bytes, StateLimit, DISTINCT_VALUE_BYTES, MODE_VALUE_BYTES};
+use crate::sink::encode::{Encoder, OutValue, OwnedField};
+use crate::syntax::number::{format_f64, parse_number, Number};
+use acc::{Acc, Pos};
+use memory::{StateLimit, PUBLISH_BYTES};
 pub use spec::{AggKind, AggSpec};
+use table::{Table, Widths};
+
+/// Where an aggregate's state lives in a group: its index among the
+/// group's counts, sums or value-holding accumulators.
+#[derive(Debug, Clone, Copy)]
+enum Slot {
+    Count(usize),
+    /// A `sum` or `mean`: aggregates of one column share a slot.
+    Sum(usize),
+    Acc(usize),
+}
 
 #[derive(Debug, Clone)]
 struct Agg {
     kind: AggKind,
     column: Option<ColumnRef>,
     label: String,
-    /// An earlier sum/mean over the same column whose accumulator this
-    /// sum/mean shares (so the column is parsed and summed once).
-    alias: Option<usize>,
+    slot: Slot,
 }
 
-/// Groups records and computes aggregates; see the module docs.
-#[derive(Debug, Clone)]
+/// Groups records and computes aggregates; see the module docs. One
+/// `GroupBy` serves one run at a time: it keeps the workers' tables
+/// between [`Reducer::seal`] and [`Reducer::finalize`].
+#[derive(Debug)]
 pub struct GroupBy {
     keys: Vec<ColumnRef>,
     aggs: Vec<Agg>,
+    widths: Widths,
+    /// Per sum slot: its column, and the aggregate named in its errors.
+    sums: Vec<(ColumnRef, usize)>,
+    /// Per value-holding slot: its aggregate's kind.
+    acc_kinds: Vec<AggKind>,
     encoder: Encoder,
     null_markers: Vec<Vec<u8>>,
     names: Vec<String>,
+    hasher: DefaultHashBuilder,
     limit: Option<StateLimit>,
+    /// The workers' tables not lent to a chunk.
+    idle: Mutex<Vec<Worker>>,
 }
 
-/// The groups of consecutive chunks: encoded key to accumulators.
+impl Clone for GroupBy {
+    /// The same reducer, without the tables of a run.
+    fn clone(&self) -> Self {
+        GroupBy {
+            keys: self.keys.clone(),
+            aggs: self.aggs.clone(),
+            widths: self.widths,
+            sums: self.sums.clone(),
+            acc_kinds: self.acc_kinds.clone(),
+            encoder: self.encoder.clone(),
+            null_markers: self.null_markers.clone(),
+            names: self.names.clone(),
+            hasher: self.hasher.clone(),
+            limit: self.limit.clone(),
+            idle: Mutex::new(Vec::new()),
+        }
+    }
+}
+
+/// A table and what of its size it has published to the memory limit.
+#[derive(Debug, Default)]
+struct Worker {
+    table: Table,
+    /// Estimated heap bytes of the value-holding accumulators.
+    heap: u64,
+    /// Bytes and groups already published.
+    published: (u64, u64),
+}
+
+impl Worker {
+    fn bytes(&self) -> u64 {
+        self.table.allocated_bytes() + self.heap
+    }
+}
+
+/// A chunk's partial: a handle on the table of the worker folding it (see
+/// the module docs); after [`Reducer::finalize`], every table in output
+/// order.
 #[derive(Debug, Default)]
 pub struct GroupPartial {
-    groups: HashMap<Vec<u8>, Vec<Acc>>,
+    worker: Option<Box<Worker>>,
+    /// Records folded into this partial: the order within the chunk.
+    folded: u64,
     scratch: Vec<u8>,
-    /// Per aggregate, the number a sum or mean adds for the record being
-    /// folded (reused across records).
+    /// Per sum slot, the number the record being folded adds (reused
+    /// across records).
     numbers: Vec<Option<Number>>,
-    /// Estimated heap bytes of the groups beside the table's slots (see
-    /// [`group_bytes`]); kept when a memory limit is set.
-    heap: u64,
+    done: Option<Ordered>,
+}
+
+/// Every table's groups, in output order.
+#[derive(Debug, Default)]
+struct Ordered {
+    tables: Vec<Table>,
+    /// Where each table's groups start in the numbering `order` uses.
+    starts: Vec<usize>,
+    /// Group numbers in output order; one key's groups are next to each
+    /// other.
+    order: Vec<u32>,
+}
+
+impl Ordered {
+    /// The table and group of group number `i`.
+    fn locate(&self, i: u32) -> (usize, usize) {
+        let i = i as usize;
+        let t = self.starts.partition_point(|&s| s <= i) - 1;
+        (t, i - self.starts[t])
+    }
 }
 
 impl GroupBy {
@@ -90,101 +192,63 @@ impl GroupBy {
     ) -> Self {
         let mut names: Vec<String> = keys.iter().map(|k| k.name.clone()).collect();
         names.extend(aggs.iter().map(|(s, _)| s.name.clone()));
-        let mut aggs: Vec<Agg> = aggs
-            .into_iter()
-            .map(|(spec, column)| {
-                let label = match &spec.column {
-                    Some(c) => format!("{}:{c}", spec.kind.name()),
-                    None => spec.kind.name().to_string(),
-                };
-                Agg { kind: spec.kind, column, label, alias: None }
-            })
-            .collect();
-        let summing = |k: AggKind| matches!(k, AggKind::Sum | AggKind::Mean);
-        for i in 0..aggs.len() {
-            aggs[i].alias = (0..i).find(|&j| {
-                summing(aggs[i].kind)
-                    && summing(aggs[j].kind)
-                    && aggs[j].alias.is_none()
-                    && aggs[j].column.is_some()
-                    && aggs[j].column == aggs[i].column
-            });
+        let mut widths = Widths::default();
+        let (mut sums, mut acc_kinds) = (Vec::<(ColumnRef, usize)>::new(), Vec::new());
+        let mut built = Vec::with_capacity(aggs.len());
+        for (i, (spec, column)) in aggs.into_iter().enumerate() {
+            let label = match &spec.column {
+                Some(c) => format!("{}:{c}", spec.kind.name()),
+                None => spec.kind.name().to_string(),
+            };
+            let slot = match (spec.kind, &column) {
+                (AggKind::Count, _) => {
+                    widths.counts += 1;
+                    Slot::Count(widths.counts - 1)
+                }
+                (AggKind::Sum | AggKind::Mean, Some(col)) => {
+                    match sums.iter().position(|(c, _)| c == col) {
+                        Some(s) => Slot::Sum(s),
+                        None => {
+                            sums.push((col.clone(), i));
+                            Slot::Sum(sums.len() - 1)
+                        }
+                    }
+                }
+                (kind, _) => {
+                    acc_kinds.push(kind);
+                    Slot::Acc(acc_kinds.len() - 1)
+                }
+            };
+            built.push(Agg { kind: spec.kind, column, label, slot });
         }
-        GroupBy { keys, aggs, encoder, null_markers, names, limit: None }
+        widths.sums = sums.len();
+        widths.accs = acc_kinds.len();
+        GroupBy {
+            keys,
+            aggs: built,
+            widths,
+            sums,
+            acc_kinds,
+            encoder,
+            null_markers,
+            names,
+            hasher: DefaultHashBuilder::default(),
+            limit: None,
+            idle: Mutex::new(Vec::new()),
+        }
     }
 
-    /// Fails the run with [`ErrorKind::MemoryLimit`] once the merged groups'
+    /// Fails the run with [`ErrorKind::MemoryLimit`] once the tables'
     /// estimated size (see the module docs) passes `budget` bytes; `limit`
     /// is the `--memory-limit` the budget comes from (bytes), named in the
     /// error.
     pub fn with_memory_limit(mut self, budget: u64, limit: u64) -> Self {
-        self.limit = Some(StateLimit { budget, limit });
+        self.limit = Some(StateLimit::new(budget, limit));
         self
     }
 
-    /// Merges `next`'s groups into `total`'s, keeping `total.heap` (when a
-    /// limit is set).
-    fn merge_groups(&self, total: &mut GroupPartial, next: GroupPartial) {
-        if total.groups.is_empty() {
-            total.groups = next.groups;
-            total.heap = next.heap;
-            return;
-        }
-        let counting = self.limit.is_some();
-        for (key, accs) in next.groups {
-            match total.groups.get_mut(&key) {
-                None => {
-                    if counting {
-                        total.heap += group_bytes(&key, &accs);
-                    }
-                    total.groups.insert(key, accs);
-                }
-                Some(mine) => {
-                    for ((agg, a), b) in self.aggs.iter().zip(mine.iter_mut()).zip(accs) {
-                        match (a, b) {
-                            (Acc::Count(x), Acc::Count(y)) => *x += y,
-                            (Acc::Sum(x, n), Acc::Sum(y, m)) => {
-                                x.merge(y);
-                                *n += m;
-                            }
-                            (Acc::Extreme(x), Acc::Extreme(y)) => {
-                                x.merge(y, agg.kind == AggKind::Max)
-                            }
-                            (Acc::Distinct(x), Acc::Distinct(y)) => {
-                                let before = x.len();
-                                let n = y.len() as u64;
-                                let bytes = if counting { value_bytes(y.iter()) } else { 0 };
-                                x.extend(y);
-                                let added = (x.len() - before) as u64;
-                                if counting && added > 0 {
-                                    total.heap += added * (DISTINCT_VALUE_BYTES + bytes / n);
-                                }
-                            }
-                            (Acc::Mode(x), Acc::Mode(y)) => {
-                                let before = x.values.len();
-                                let n = y.values.len() as u64;
-                                let bytes = if counting { value_bytes(y.values.keys()) } else { 0 };
-                                x.merge(y);
-                                let added = (x.values.len() - before) as u64;
-                                if counting && added > 0 {
-                                    total.heap += added * (MODE_VALUE_BYTES + bytes / n);
-                                }
-                            }
-                            (Acc::Value(x), Acc::Value(y)) => {
-                                if y.is_some() && (agg.kind == AggKind::Last || x.is_none()) {
-                                    *x = y;
-                                }
-                            }
-                            _ => unreachable!("accumulators of one aggregate share a kind"),
-                        }
-                    }
-                }
-            }
-        }
-    }
-
-    fn new_accs(&self) -> Vec<Acc> {
-        self.aggs.iter().map(|a| Acc::new(a.kind)).collect()
+    fn new_accs(&self, accs: &mut Vec<Acc>) {
+        accs.extend(self.acc_kinds.iter().map(|&k| Acc::new(k)));
     }
 
     fn not_numeric(&self, agg: &Agg, record: &Record<'_>, text: &[u8]) -> Error {
@@ -197,6 +261,102 @@ impl GroupBy {
         }
         .into()
     }
+
+    /// Parses the record's value of every summed column into `numbers`
+    /// (`None` for a missing value).
+    ///
+    /// # Errors
+    /// [`ErrorKind::NotNumeric`] for a value that is not a number; then
+    /// every slot is `None` again.
+    fn parse_sums(&self, record: &Record<'_>, numbers: &mut [Option<Number>]) -> Result<()> {
+        for ((col, agg), number) in self.sums.iter().zip(numbers.iter_mut()) {
+            let field = record.get(col);
+            if field.is_missing(&self.null_markers) {
+                continue;
+            }
+            let text = field.text().unwrap_or_default();
+            let parsed = match field {
+                Field::JsonString(_) => None,
+                _ => parse_number(&text),
+            };
+            match parsed {
+                Some(v) => *number = Some(v),
+                None => {
+                    numbers.iter_mut().for_each(|n| *n = None);
+                    return Err(self.not_numeric(&self.aggs[*agg], record, &text));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Publishes `worker`'s growth to the memory limit once it is
+    /// [`PUBLISH_BYTES`] past what it last published.
+    fn publish(&self, worker: &mut Worker) -> Result<()> {
+        let Some(limit) = &self.limit else { return Ok(()) };
+        let (bytes, groups) = (worker.bytes(), worker.table.len() as u64);
+        let (old_bytes, old_groups) = worker.published;
+        if bytes < old_bytes + PUBLISH_BYTES {
+            return Ok(());
+        }
+        worker.published = (bytes, groups);
+        limit.publish(bytes - old_bytes, groups - old_groups)
+    }
+
+    /// One output value of the group whose states `parts` (table, group)
+    /// hold, merged; value-holding states are taken out of the tables.
+    fn value(&self, agg: &Agg, tables: &mut [Table], parts: &[(usize, usize)]) -> Result<OutValue> {
+        let Widths { counts, sums, accs } = self.widths;
+        Ok(match agg.slot {
+            Slot::Count(i) => {
+                let n: u64 = parts.iter().map(|&(t, g)| tables[t].counts[g * counts + i]).sum();
+                OutValue::Number(n.to_string().into_bytes())
+            }
+            Slot::Sum(i) => {
+                let (mut sum, mut n) = (SmallSum::default(), 0);
+                for &(t, g) in parts {
+                    let (s, m) = &tables[t].sums[g * sums + i];
+                    sum.merge(s.clone());
+                    n += m;
+                }
+                sum_value(agg, &sum, n)?
+            }
+            Slot::Acc(i) => {
+                let mut acc = Acc::new(agg.kind);
+                for &(t, g) in parts {
+                    let taken =
+                        std::mem::replace(&mut tables[t].accs[g * accs + i], Acc::new(agg.kind));
+                    acc.merge(agg.kind, taken);
+                }
+                acc.value()
+            }
+        })
+    }
+}
+
+/// The output value of a `sum` or `mean` over `n` values summing to `sum`.
+///
+/// # Errors
+/// [`ErrorKind::OutOfRange`] when it does not fit its output.
+fn sum_value(agg: &Agg, sum: &SmallSum, n: u64) -> Result<OutValue> {
+    if n == 0 {
+        return Ok(OutValue::Field(OwnedField::Missing));
+    }
+    let out_of_range = || ErrorKind::OutOfRange { aggregate: agg.label.clone() };
+    let sum = sum.to_exact();
+    let mut out = Vec::new();
+    if agg.kind == AggKind::Sum {
+        if !sum.write(&mut out) {
+            return Err(out_of_range().into());
+        }
+    } else {
+        let mean = sum.to_f64() / n as f64;
+        if !mean.is_finite() {
+            return Err(out_of_range().into());
+        }
+        format_f64(mean, &mut out);
+    }
+    Ok(OutValue::Number(out))
 }
 
 impl Reducer for GroupBy {
@@ -214,99 +374,69 @@ impl Reducer for GroupBy {
         }
         // Numbers for sums are parsed first, so that a value that is not a
         // number leaves the partial as it was (the record can be skipped).
-        // Every slot is `None` between records (the update loop takes
+        // Every slot is `None` between records (the update below takes
         // them), so the slots are reused without clearing.
         let mut numbers = std::mem::take(&mut partial.numbers);
-        if numbers.len() != self.aggs.len() {
-            numbers.resize_with(self.aggs.len(), || None);
+        numbers.resize_with(self.sums.len(), || None);
+        if let Err(e) = self.parse_sums(record, &mut numbers) {
+            partial.scratch = key;
+            partial.numbers = numbers;
+            return Err(e);
         }
-        for (agg, number) in self.aggs.iter().zip(numbers.iter_mut()) {
-            if let (AggKind::Sum | AggKind::Mean, Some(col), None) =
-                (agg.kind, &agg.column, agg.alias)
-            {
-                let field = record.get(col);
-                if !field.is_missing(&self.null_markers) {
+        let worker = partial
+            .worker
+            .get_or_insert_with(|| Box::new(self.idle.lock().pop().unwrap_or_default()));
+        let pos = Pos { chunk: record.chunk, index: partial.folded };
+        partial.folded += 1;
+        let hash = self.hasher.hash_one(key.as_slice());
+        let (g, mut grew) = worker.table.group(hash, &key, self.widths, |accs| self.new_accs(accs));
+        let Widths { counts, sums, accs } = self.widths;
+        for agg in &self.aggs {
+            match (agg.slot, &agg.column) {
+                (Slot::Count(i), None) => worker.table.counts[g * counts + i] += 1,
+                (Slot::Count(i), Some(col)) => {
+                    if !record.get(col).is_missing(&self.null_markers) {
+                        worker.table.counts[g * counts + i] += 1;
+                    }
+                }
+                (Slot::Acc(i), Some(col)) => {
+                    let field = record.get(col);
+                    if field.is_missing(&self.null_markers) {
+                        continue;
+                    }
                     let text = field.text().unwrap_or_default();
-                    let parsed = match field {
-                        Field::JsonString(_) => None,
-                        _ => parse_number(&text),
-                    };
-                    match parsed {
-                        Some(v) => *number = Some(v),
-                        None => {
-                            numbers.iter_mut().for_each(|n| *n = None);
-                            partial.scratch = key;
-                            partial.numbers = numbers;
-                            return Err(self.not_numeric(agg, record, &text));
-                        }
-                    }
+                    let added = worker.table.accs[g * accs + i].add(agg.kind, field, &text, pos);
+                    worker.heap += added;
+                    grew |= added > 0;
                 }
+                (Slot::Sum(_), _) | (Slot::Acc(_), None) => {}
             }
         }
-        let accs = partial.groups.entry_ref(key.as_slice()).or_insert_with(|| self.new_accs());
-        for ((agg, acc), number) in self.aggs.iter().zip(accs.iter_mut()).zip(numbers.iter_mut()) {
-            if agg.alias.is_some() {
-                continue;
-            }
-            let Some(col) = &agg.column else {
-                if let Acc::Count(n) = acc {
-                    *n += 1;
-                }
-                continue;
-            };
-            // A sum's value was looked up and parsed above.
-            if let Acc::Sum(sum, n) = acc {
-                if let Some(v) = number.take() {
-                    sum.add(&v);
-                    *n += 1;
-                }
-                continue;
-            }
-            let field = record.get(col);
-            if field.is_missing(&self.null_markers) {
-                continue;
-            }
-            let text = field.text().unwrap_or_default();
-            match acc {
-                Acc::Count(n) => *n += 1,
-                Acc::Sum(..) => {}
-                Acc::Extreme(e) => {
-                    e.json_strings |= matches!(field, Field::JsonString(_));
-                    let num = parse_number(&text).map(|n| n.to_f64());
-                    e.update(&text, num, agg.kind == AggKind::Max);
-                }
-                Acc::Distinct(set) => {
-                    if !set.contains(text.as_ref()) {
-                        set.insert(text.as_ref().into());
-                    }
-                }
-                Acc::Mode(mode) => mode.add(&text, ValueKind::of(field)),
-                Acc::Value(slot) => {
-                    if agg.kind == AggKind::Last || slot.is_none() {
-                        store_field(slot, field);
-                    }
-                }
+        for (i, number) in numbers.iter_mut().enumerate() {
+            if let Some(v) = number.take() {
+                let (sum, n) = &mut worker.table.sums[g * sums + i];
+                sum.add(&v);
+                *n += 1;
             }
         }
-        debug_assert!(numbers.iter().all(Option::is_none), "a parsed number was not used");
         partial.scratch = key;
         partial.numbers = numbers;
+        if grew {
+            self.publish(worker)?;
+        }
         Ok(())
     }
 
     fn seal(&self, partial: &mut GroupPartial) -> Result<()> {
-        if self.limit.is_some() {
-            partial.heap = partial.groups.iter().map(|(k, a)| group_bytes(k, a)).sum();
+        if let Some(worker) = partial.worker.take() {
+            self.idle.lock().push(*worker);
         }
         Ok(())
     }
 
-    fn merge(&self, total: &mut GroupPartial, next: GroupPartial) -> Result<()> {
-        self.merge_groups(total, next);
-        match self.limit {
-            Some(l) => l.check(&total.groups, total.heap),
-            None => Ok(()),
-        }
+    fn merge(&self, _total: &mut GroupPartial, mut next: GroupPartial) -> Result<()> {
+        // A partial that was not sealed gives its table back here.
+        self.seal(&mut next)
     }
 
     fn start(&self, sink: &mut Sink<'_>) -> Result<()> {
@@ -315,34 +445,80 @@ impl Reducer for GroupBy {
         sink.write(&header, 0)
     }
 
-    fn finish(&self, mut total: GroupPartial, sink: &mut Sink<'_>) -> Result<()> {
-        if self.keys.is_empty() && total.groups.is_empty() {
-            // A global aggregate over no records still has one row.
-            total.groups.insert(Vec::new(), self.new_accs());
+    fn finalize(&self, total: &mut GroupPartial) -> Result<()> {
+        if total.done.is_some() {
+            return Ok(());
         }
-        type Decoded<'k> = (Vec<(u8, &'k [u8])>, &'k Vec<Acc>);
-        let mut groups: Vec<Decoded<'_>> =
-            total.groups.iter().map(|(k, v)| (decode_key(k), v)).collect();
-        groups.sort_by(|(a, _), (b, _)| cmp_group_keys(a, b));
+        self.seal(total)?;
+        let mut tables: Vec<Table> =
+            std::mem::take(&mut *self.idle.lock()).into_iter().map(|w| w.table).collect();
+        tables.retain(|t| t.len() > 0);
+        if self.keys.is_empty() && tables.is_empty() {
+            // A global aggregate over no records still has one row.
+            let mut table = Table::default();
+            table.group(self.hasher.hash_one(b""), b"", self.widths, |accs| self.new_accs(accs));
+            tables.push(table);
+        }
+        let mut starts = Vec::with_capacity(tables.len());
+        let mut n = 0;
+        for t in &tables {
+            starts.push(n);
+            n += t.len();
+        }
+        let mut done = Ordered { tables, starts, order: Vec::new() };
+        let order = output_order(n, |i| {
+            let (t, g) = done.locate(i as u32);
+            done.tables[t].key(g)
+        });
+        done.order = order;
+        total.done = Some(done);
+        if let Some(limit) = &self.limit {
+            limit.reset();
+        }
+        Ok(())
+    }
+
+    fn finish(&self, mut total: GroupPartial, sink: &mut Sink<'_>) -> Result<()> {
+        self.finalize(&mut total)?;
+        let mut ordered = total.done.take().unwrap_or_default();
+        let mut tables = std::mem::take(&mut ordered.tables);
         let mut buf = Vec::with_capacity(1 << 16);
         let mut values = Vec::with_capacity(self.names.len());
-        for (key, accs) in groups {
+        let mut parts = Vec::new();
+        let mut rows = 0u64;
+        let mut k = 0;
+        while k < ordered.order.len() {
+            // The groups of one key: at most one per table, next to each
+            // other in the order.
+            parts.clear();
+            parts.push(ordered.locate(ordered.order[k]));
+            let (t0, g0) = parts[0];
+            k += 1;
+            while let Some(&i) = ordered.order.get(k) {
+                let (t, g) = ordered.locate(i);
+                if tables[t].key(g) != tables[t0].key(g0) {
+                    break;
+                }
+                parts.push((t, g));
+                k += 1;
+            }
             values.clear();
-            for (tag, text) in key {
+            for (tag, text) in decode_key(tables[t0].key(g0)) {
                 values.push(OutValue::Field(part_field(tag, text)));
             }
-            for (i, agg) in self.aggs.iter().enumerate() {
-                let acc = &accs[agg.alias.unwrap_or(i)];
-                values.push(acc.value(agg.kind, &agg.label)?);
+            for agg in &self.aggs {
+                let value = self.value(agg, &mut tables, &parts)?;
+                values.push(value);
             }
             self.encoder.row(&self.names, &values, &mut buf);
+            rows += 1;
             if buf.len() >= 1 << 16 {
                 sink.write(&buf, 0)?;
                 buf.clear();
             }
         }
         sink.write(&buf, 0)?;
-        sink.records += total.groups.len() as u64;
+        sink.records += rows;
         Ok(())
     }
 }

@@ -241,7 +241,7 @@ impl Chain {
     ) -> Result<(u64, u64)> {
         if let Some(mapped) = self.map_chunk(chunk, parse, bad)? {
             let input = parse.input_names.get(chunk.input).map_or("<input>", String::as_str);
-            self.fold_mapped(&mapped, input, fold, bad)?;
+            self.fold_mapped(&mapped, input, chunk.seq, fold, bad)?;
             return Ok((mapped.read, mapped.filtered));
         }
         let mut filtered = 0;
@@ -317,8 +317,8 @@ impl Chain {
     }
 
     /// The fold half of [`Chain::run_chunk`]: parses the records of
-    /// `mapped` (which [`Chain::map_chunk`] made for a chunk of `input`)
-    /// and calls `fold` on each, in order. A record that cannot be written
+    /// `mapped` (which [`Chain::map_chunk`] made for the chunk of `input`
+    /// whose `seq` is `chunk`) and calls `fold` on each, in order. A record that cannot be written
     /// as JSON, or that `fold` fails on with a record error, goes to `bad`.
     ///
     /// # Errors
@@ -328,6 +328,7 @@ impl Chain {
         &self,
         mapped: &Mapped,
         input: &str,
+        chunk: u64,
         fold: &mut dyn FnMut(&Record<'_>) -> Result<()>,
         bad: &mut dyn FnMut(Error, BadRecord<'_>) -> Result<()>,
     ) -> Result<()> {
@@ -349,7 +350,9 @@ impl Chain {
                 continue;
             }
             let line = LineAt::Known(line);
-            match fold(&Record { fields: Fields::Json(&pairs), input, line, raw, offset, index }) {
+            let rec =
+                Record { fields: Fields::Json(&pairs), input, line, raw, offset, index, chunk };
+            match fold(&rec) {
                 Err(e) if e.is_record_error() => bad(e, BadRecord { raw, offset, index })?,
                 other => other?,
             }
@@ -430,6 +433,7 @@ impl Chain {
                     raw,
                     offset: chunk.offset,
                     index,
+                    chunk: chunk.seq,
                 };
                 match rest.run(
                     &rec,

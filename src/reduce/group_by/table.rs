@@ -1,0 +1,135 @@
+//! A worker's groups: one hash table that a worker folds the records of
+//! every chunk it takes into (DuckDB's thread-local aggregate hash tables,
+//! Leis et al., "Morsel-Driven Parallelism", SIGMOD 2014), stored by
+//! column so that a group costs a few dozen bytes and no allocation of
+//! its own: the keys one after another in one arena, each aggregate's
+//! state in one vector (counts as `u64`, sums as [`SmallSum`], the
+//! value-holding aggregates as [`Acc`]).
+//!
+//! The table maps a group's key to its index (a `u32`), hashed once per
+//! record; the hashes are kept, so that growing the table rehashes
+//! nothing. Nothing is ordered here: the reducer orders the groups of
+//! every table at the end.
+
+use hashbrown::HashTable;
+
+use super::acc::Acc;
+use crate::reduce::number::SmallSum;
+
+/// How many of each kind of state a group has.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(super) struct Widths {
+    /// `count` and `count:col` aggregates.
+    pub(super) counts: usize,
+    /// Distinct summed columns (a `sum` and a `mean` of one column share).
+    pub(super) sums: usize,
+    /// Aggregates that hold values (`min`, `max`, `distinct`, `mode`,
+    /// `first`, `last`).
+    pub(super) accs: usize,
+}
+
+/// The groups one worker has folded (see the module docs).
+#[derive(Debug, Default)]
+pub(super) struct Table {
+    index: HashTable<u32>,
+    hashes: Vec<u64>,
+    /// Every group's encoded key, one after another.
+    keys: Vec<u8>,
+    /// Where each group's key ends in `keys`.
+    key_ends: Vec<usize>,
+    /// `Widths::counts` per group.
+    pub(super) counts: Vec<u64>,
+    /// `Widths::sums` per group: the sum and how many values it has.
+    pub(super) sums: Vec<(SmallSum, u64)>,
+    /// `Widths::accs` per group.
+    pub(super) accs: Vec<Acc>,
+}
+
+impl Table {
+    /// Groups held.
+    pub(super) fn len(&self) -> usize {
+        self.hashes.len()
+    }
+
+    /// The encoded key of group `g`.
+    pub(super) fn key(&self, g: usize) -> &[u8] {
+        let start = if g == 0 { 0 } else { self.key_ends[g - 1] };
+        &self.keys[start..self.key_ends[g]]
+    }
+
+    /// The group of `key` (whose hash is `hash`), added with `new_state`
+    /// when it is not here yet; the flag says it was added.
+    ///
+    /// # Panics
+    /// When the table would hold more than `u32::MAX` groups.
+    #[inline]
+    pub(super) fn group(
+        &mut self,
+        hash: u64,
+        key: &[u8],
+        widths: Widths,
+        new_accs: impl FnOnce(&mut Vec<Acc>),
+    ) -> (usize, bool) {
+        let Table { index, hashes, keys, key_ends, .. } = self;
+        let found = index.find(hash, |&g| {
+            let g = g as usize;
+            hashes[g] == hash && {
+                let start = if g == 0 { 0 } else { key_ends[g - 1] };
+                &keys[start..key_ends[g]] == key
+            }
+        });
+        if let Some(&g) = found {
+            return (g as usize, false);
+        }
+        let g = self.hashes.len();
+        let id = u32::try_from(g).expect("a worker's table holds at most u32::MAX groups");
+        let hashes = &self.hashes;
+        self.index.insert_unique(hash, id, |&h| hashes[h as usize]);
+        self.hashes.push(hash);
+        self.keys.extend_from_slice(key);
+        self.key_ends.push(self.keys.len());
+        self.counts.resize(self.counts.len() + widths.counts, 0);
+        self.sums.resize_with(self.sums.len() + widths.sums, Default::default);
+        new_accs(&mut self.accs);
+        (g, true)
+    }
+
+    /// Bytes the table has allocated, as capacities: its slots, hashes,
+    /// keys and states (not what the value-holding accumulators hold on
+    /// the heap: the reducer counts that as it grows).
+    pub(super) fn allocated_bytes(&self) -> u64 {
+        use std::mem::size_of;
+        let slots = self.index.capacity() * (size_of::<u32>() + 1);
+        let columns = self.hashes.capacity() * size_of::<u64>()
+            + self.keys.capacity()
+            + self.key_ends.capacity() * size_of::<usize>()
+            + self.counts.capacity() * size_of::<u64>()
+            + self.sums.capacity() * size_of::<(SmallSum, u64)>()
+            + self.accs.capacity() * size_of::<Acc>();
+        (slots + columns) as u64
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn groups_are_found_by_hash_and_key_and_get_fresh_state() {
+        let widths = Widths { counts: 2, sums: 1, accs: 0 };
+        let mut t = Table::default();
+        // Two keys with the same hash stay two groups.
+        assert_eq!(t.group(7, b"a", widths, |_| {}), (0, true));
+        assert_eq!(t.group(7, b"b", widths, |_| {}), (1, true));
+        assert_eq!(t.group(9, b"a", widths, |_| {}), (2, true));
+        assert_eq!(t.group(7, b"a", widths, |_| {}), (0, false));
+        for i in 0..10_000u64 {
+            t.group(i * 31, &i.to_le_bytes(), widths, |_| {});
+        }
+        assert_eq!(t.group(7, b"b", widths, |_| {}), (1, false));
+        assert_eq!(t.group(31 * 77, &77u64.to_le_bytes(), widths, |_| {}), (3 + 77, false));
+        assert_eq!((t.len(), t.counts.len(), t.sums.len()), (10_003, 20_006, 10_003));
+        assert_eq!((t.key(0), t.key(1), t.key(3)), (&b"a"[..], &b"b"[..], &0u64.to_le_bytes()[..]));
+        assert!(t.allocated_bytes() > 10_003 * 40);
+    }
+}
