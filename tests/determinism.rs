@@ -21,6 +21,10 @@
 //!   between the tokens) gives, as NDJSON, every element as `serde_json`
 //!   reads it from the whole array; as a JSON array, the same array.
 //!
+//! - H: a group-by with one group per record, or a Zipf-like key (a few
+//!   big groups and a long tail), count and sum equal a reference map, for
+//!   1 to 8 threads, chunks of one record to 4 MiB, in memory and spilled.
+//!
 //! A, D and G also run on inputs larger than the splitter's 64 KiB reads. Every
 //! property also checks that the output is byte-identical to the sequential
 //! run (one thread, one chunk). `PROPTEST_CASES=n` overrides the case counts.
@@ -62,11 +66,18 @@ struct Settings {
     threads: usize,
     chunk: ChunkLimit,
     max_in_flight: usize,
+    /// `--memory-limit` in bytes; `None`: the default (nothing spills at
+    /// these sizes).
+    memory_limit: Option<u64>,
 }
 
 /// One worker, one big chunk, one chunk in flight: the sequential baseline.
-const SEQUENTIAL: Settings =
-    Settings { threads: 1, chunk: ChunkLimit::Bytes(DEFAULT_CHUNK_BYTES), max_in_flight: 1 };
+const SEQUENTIAL: Settings = Settings {
+    threads: 1,
+    chunk: ChunkLimit::Bytes(DEFAULT_CHUNK_BYTES),
+    max_in_flight: 1,
+    memory_limit: None,
+};
 
 fn chunk_limit() -> impl Strategy<Value = ChunkLimit> {
     prop_oneof![
@@ -80,6 +91,7 @@ fn settings() -> impl Strategy<Value = Settings> {
         threads,
         chunk,
         max_in_flight,
+        memory_limit: None,
     })
 }
 
@@ -89,6 +101,12 @@ const LARGE_BYTES: usize = 140_000;
 
 /// Settings for inputs of about [`LARGE_BYTES`]: limits from a few hundred
 /// bytes (a few hundred chunks) to more than one 64 KiB read.
+/// Settings that spill a reducer's state: a `--memory-limit` of a few
+/// hundred bytes to a few KiB.
+fn spilling_settings() -> impl Strategy<Value = Settings> {
+    (settings(), 1u64..=4_000).prop_map(|(s, limit)| Settings { memory_limit: Some(limit), ..s })
+}
+
 fn large_settings() -> impl Strategy<Value = Settings> {
     let chunk = prop_oneof![
         (20usize..=3000).prop_map(ChunkLimit::Records),
@@ -99,12 +117,17 @@ fn large_settings() -> impl Strategy<Value = Settings> {
         threads,
         chunk,
         max_in_flight,
+        memory_limit: None,
     })
 }
 
 /// Runs fanfold over `paths` into memory.
 fn run(paths: &[PathBuf], format: Format, reduce: &ReduceSpec, s: Settings) -> TestResult<String> {
-    let pipeline = Pipeline::builder()
+    let mut builder = Pipeline::builder();
+    if let Some(limit) = s.memory_limit {
+        builder = builder.memory_limit(limit);
+    }
+    let pipeline = builder
         .inputs(paths.iter().cloned().map(Input::Path))
         .input_format(format)
         .chunk(s.chunk)
@@ -1072,6 +1095,7 @@ proptest! {
         crlf in any::<bool>(),
         s1 in settings(),
         s2 in settings(),
+        s3 in spilling_settings(),
     ) {
         let dir = tempfile::tempdir().expect("temp dir");
         let spec = ReduceSpec::GroupBy {
@@ -1109,7 +1133,7 @@ proptest! {
         }
 
         // Byte-identical for every setting; then equal to the reference.
-        let out = run_all(&[path], Format::Csv, &spec, &[s1, s2])?;
+        let out = run_all(&[path], Format::Csv, &spec, &[s1, s2, s3])?;
         let mut got = parse_csv(out.as_bytes(), b',', false)?.into_iter();
         let got_header = got.next().map(|h| h.into_iter().map(utf8).collect::<Vec<_>>());
         prop_assert_eq!(got_header, Some(header));
@@ -1329,5 +1353,64 @@ proptest! {
         let dir = tempfile::tempdir().expect("temp dir");
         let path = write_file(dir.path(), "in.json", text.as_bytes());
         check_array(&path, &want, &[s1, s2])?;
+    }
+}
+
+/// Settings for property H: 1 to 8 threads, chunks of one record to
+/// 4 MiB, in memory or spilling.
+fn cardinality_settings() -> impl Strategy<Value = Settings> {
+    let chunk = prop_oneof![
+        (1usize..=50).prop_map(ChunkLimit::Records),
+        (64usize..=4096).prop_map(ChunkLimit::Bytes),
+        Just(ChunkLimit::Bytes(4 << 20)),
+    ];
+    let limit = prop_oneof![Just(None), (1u64..=20_000).prop_map(Some)];
+    (1usize..=8, chunk, 1usize..=6, limit).prop_map(
+        |(threads, chunk, max_in_flight, memory_limit)| Settings {
+            threads,
+            chunk,
+            max_in_flight,
+            memory_limit,
+        },
+    )
+}
+
+proptest! {
+    #![proptest_config(config(LARGE_CASES))]
+
+    /// H: count and sum per key, from one group per record to a Zipf-like
+    /// key, equal a map built here, for any threads, chunks and memory
+    /// limit.
+    #[test]
+    fn group_by_at_any_cardinality_matches_a_reference_map(
+        values in vec(-1_000i64..=1_000, 0..=3_000),
+        zipf in any::<bool>(),
+        s1 in cardinality_settings(),
+        s2 in cardinality_settings(),
+    ) {
+        // Key of record i: i itself (every key unique), or n / (i + 1)
+        // (key 0 for half the records, then ever smaller groups).
+        let n = values.len() as i64;
+        let key = |i: usize| if zipf { n / (i as i64 + 1) } else { i as i64 };
+        let mut csv = String::from("key,v\n");
+        let mut want: BTreeMap<i64, (u64, i64)> = BTreeMap::new();
+        for (i, v) in values.iter().enumerate() {
+            csv.push_str(&format!("{},{v}\n", key(i)));
+            let e = want.entry(key(i)).or_default();
+            e.0 += 1;
+            e.1 += v;
+        }
+        let mut expected = String::from("key,count,sum_v\n");
+        for (k, (c, sum)) in &want {
+            expected.push_str(&format!("{k},{c},{sum}\n"));
+        }
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = write_file(dir.path(), "keys.csv", csv.as_bytes());
+        let spec = ReduceSpec::GroupBy {
+            keys: vec!["key".into()],
+            aggs: vec!["count".parse().expect("valid"), "sum:v".parse().expect("valid")],
+        };
+        let out = run_all(&[path], Format::Csv, &spec, &[s1, s2])?;
+        prop_assert!(out == expected, "{}", first_diff(&out, &expected));
     }
 }

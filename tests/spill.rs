@@ -1,8 +1,7 @@
 //! End-to-end tests of `--memory-limit` and `--temp-dir`: a sort that
 //! spills sorted runs to disk writes exactly the bytes of the in-memory
 //! sort and leaves nothing in the temporary directory (after success and
-//! after a failure); a group-by whose state outgrows the limit fails with
-//! an error naming the flag.
+//! after a failure); so does a group-by whose state outgrows the limit.
 
 use std::path::Path;
 
@@ -166,33 +165,157 @@ fn a_missing_temp_dir_is_named_only_when_a_sort_spills() {
     let args = ["fixtures/flights.csv", "--sort-by", "carrier", "--temp-dir", "no/such/dir"];
     run_ok(&with(&args, &["--memory-limit", "1GiB"]));
     let stderr = run_err(&with(&args, &["--memory-limit", "64KiB"]), 1);
-    assert!(stderr.contains("no/such/dir (--temp-dir, sort spill file): "), "{stderr}");
+    assert!(stderr.contains("no/such/dir (--temp-dir, spill file): "), "{stderr}");
 }
 
 #[test]
-fn group_by_state_past_the_limit_is_a_clear_error() {
-    // 20,000 records, thousands of (tailnum, flight) groups.
-    let args = ["fixtures/flights.csv", "--group-by", "tailnum,flight", "--agg", "count"];
-    let stderr = run_err(&with(&args, &["--memory-limit", "64KiB"]), 1);
+fn a_group_by_that_spills_writes_the_in_memory_bytes() {
+    let aggs = [
+        "--agg",
+        "count",
+        "--agg",
+        "count:dep_time",
+        "--agg",
+        "sum:dep_delay",
+        "--agg",
+        "mean:arr_delay",
+        "--agg",
+        "min:tailnum",
+        "--agg",
+        "max:air_time",
+        "--agg",
+        "distinct:dest",
+        "--agg",
+        "mode:origin",
+        "--agg",
+        "first:dep_time",
+        "--agg",
+        "last:arr_time",
+    ];
+    // From 105 groups (dest) to one group per record (the day, departure
+    // time and flight).
+    let keys: [&[&str]; 4] = [
+        &["fixtures/flights.csv", "--group-by", "tailnum,flight"],
+        &["fixtures/flights.csv", "--group-by", "year,month,day,dep_time,flight"],
+        &[
+            "fixtures/flights.csv",
+            "--group-by",
+            "carrier",
+            "--output-format",
+            "ndjson",
+            "--agg",
+            "distinct:tailnum",
+            "--agg",
+            "mode:tailnum",
+        ],
+        &["fixtures/flights.ndjson", "--group-by", "tailnum"],
+    ];
+    for key in keys {
+        let base: Vec<&str> = key.iter().chain(&["--null", "NA"]).chain(&aggs).copied().collect();
+        let (expected, stderr) = run_ok(&with(&base, &["--memory-limit", "1GiB", "--stats"]));
+        assert_eq!(spilled_runs(&stderr), 0, "{stderr}");
+        for (threads, chunk) in [("1", "256KiB"), ("2", "16KiB"), ("3", "64KiB")] {
+            let temp = tempfile::tempdir().unwrap();
+            let temp_dir = temp.path().to_str().unwrap();
+            let args = with(
+                &base,
+                &[
+                    "--memory-limit",
+                    "64KiB",
+                    "--temp-dir",
+                    temp_dir,
+                    "--threads",
+                    threads,
+                    "--chunk-bytes",
+                    chunk,
+                    "--stats",
+                ],
+            );
+            let (out, stderr) = run_ok(&args);
+            assert!(out == expected, "{args:?}: output differs from the in-memory group-by");
+            // Even the 16 carriers' sets of tail numbers pass 64 KiB.
+            assert!(spilled_runs(&stderr) >= 2, "{args:?} did not spill: {stderr}");
+            assert_eq!(entries(temp.path()), Vec::<String>::new(), "{args:?}");
+        }
+    }
+}
+
+#[test]
+fn a_failing_group_by_leaves_no_spill_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let temp = tempfile::tempdir().unwrap();
+    let mut csv = std::fs::read(root().join("fixtures/flights.csv")).unwrap();
+    csv.extend_from_slice(
+        b"2013,1,2,1,1,0,1,1,late,UA,1,N1,EWR,IAH,1,1,1,1,2013-01-02T10:00:00Z\n",
+    );
+    let input = dir.path().join("late.csv");
+    std::fs::write(&input, csv).unwrap();
+    let args = [
+        input.to_str().unwrap(),
+        "--group-by",
+        "tailnum,flight",
+        "--agg",
+        "sum:arr_delay",
+        "--null",
+        "NA",
+        "--memory-limit",
+        "64KiB",
+        "--temp-dir",
+        temp.path().to_str().unwrap(),
+    ];
+    let stderr = run_err(&args, 1);
     assert!(
-        stderr.starts_with(
-            "fanfold: error: --memory-limit 64.0 KiB: the group-by state passed the limit after "
-        ),
+        stderr.contains("late.csv:20002: column `arr_delay`: `late` is not a number"),
         "{stderr}"
     );
-    assert!(stderr.contains(" groups (about "), "{stderr}");
-    assert!(stderr.contains("raise --memory-limit"), "{stderr}");
-    // A big distinct set in few groups counts too.
-    let distinct = ["fixtures/flights.csv", "--group-by", "carrier", "--agg", "distinct:tailnum"];
-    let stderr = run_err(&with(&distinct, &["--memory-limit", "100KiB"]), 1);
-    assert!(stderr.contains("--memory-limit 100.0 KiB: the group-by state"), "{stderr}");
-    // Few small groups fit, with the same bytes.
-    let few = ["fixtures/flights.csv", "--group-by", "carrier", "--agg", "count,mean:distance"];
-    let (expected, _) = run_ok(&few);
-    let (out, _) = run_ok(&with(&few, &["--memory-limit", "64KiB"]));
+    assert_eq!(entries(temp.path()), Vec::<String>::new());
+    // A missing --temp-dir is named once the group-by spills.
+    let missing = [
+        "fixtures/flights.csv",
+        "--group-by",
+        "tailnum,flight",
+        "--temp-dir",
+        "no/such/dir",
+        "--memory-limit",
+        "64KiB",
+    ];
+    let stderr = run_err(&missing, 1);
+    assert!(stderr.contains("no/such/dir (--temp-dir, spill file): "), "{stderr}");
+}
+
+#[test]
+fn top_k_per_group_and_custom_reducers_past_the_limit_are_clear_errors() {
+    let top =
+        ["fixtures/flights.csv", "--group-by", "tailnum", "--sort-by", "distance:n", "--top", "3"];
+    let stderr = run_err(&with(&top, &["--memory-limit", "256KiB"]), 1);
+    assert!(
+        stderr.contains("fanfold: error: --memory-limit 256.0 KiB: the --top records of "),
+        "{stderr}"
+    );
+    assert!(stderr.contains("raise --memory-limit, lower --top"), "{stderr}");
+    let (expected, _) = run_ok(&top);
+    let (out, _) = run_ok(&with(&top, &["--memory-limit", "8MiB"]));
+    assert_eq!(out, expected, "a limit that is not reached changes nothing");
+    // An accumulator that keeps every record's flight by tail number.
+    let custom = [
+        "fixtures/flights.csv",
+        "--reduce-init",
+        "{}",
+        "--reduce-update",
+        ".[$record.tailnum | tostring] += [$record.flight]",
+        "--reduce-merge",
+        "$left as $l | $right | to_entries | reduce .[] as $e ($l; .[$e.key] += $e.value)",
+        "--reduce-finish",
+        "to_entries[] | {tailnum: .key, flights: (.value | length)}",
+    ];
+    let stderr = run_err(&with(&custom, &["--memory-limit", "256KiB"]), 1);
+    assert!(
+        stderr.contains("--memory-limit 256.0 KiB: the custom reducer's accumulator passed"),
+        "{stderr}"
+    );
+    let (expected, _) = run_ok(&custom);
+    let (out, _) = run_ok(&with(&custom, &["--memory-limit", "8MiB"]));
     assert_eq!(out, expected);
-    let (out, _) = run_ok(&with(&args, &["--memory-limit", "16MiB"]));
-    assert!(out.len() > 50_000);
 }
 
 #[test]

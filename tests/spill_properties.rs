@@ -7,14 +7,23 @@
 //! - H: through [`Pipeline::run_with`] and [`Sorted::with_spill`], with
 //!   random budgets and merge fan-ins from 2 (many merge passes).
 //!
+//! And the same for a group-by with every aggregate, on keys from a few
+//! groups to one group per record:
+//!
+//! - I: through [`Pipeline`], with random small memory limits.
+//! - J: through [`Pipeline::run_with`] and [`GroupBy::with_spill`], with
+//!   random budgets and fan-ins from 2.
+//!
 //! `PROPTEST_CASES=n` overrides the case counts.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 
-use fanfold::__bench::{Sorted, SpillOptions, SpillStats};
-use fanfold::{ChunkLimit, Format, Input, Pipeline, PipelineBuilder, Setting, SortKeySpec};
+use fanfold::__bench::{GroupBy, Sorted, SpillOptions, SpillStats};
+use fanfold::{
+    AggSpec, ChunkLimit, Format, Input, Pipeline, PipelineBuilder, Setting, SortKeySpec,
+};
 use proptest::collection::vec;
 use proptest::prelude::*;
 use proptest::sample::select;
@@ -188,6 +197,146 @@ proptest! {
             "budget {} fan-in {} with {:?} ({} runs spilled): output differs",
             budget, fan_in, s, stats.runs.load(Relaxed)
         );
+        assert_empty(temp.path())?;
+    }
+}
+
+/// Group keys: a few groups (`k`), many (`t`, `k,t`), one per record
+/// (`id`).
+fn group_keys() -> impl Strategy<Value = Vec<&'static str>> {
+    select(vec![vec!["k"], vec!["t"], vec!["k", "t"], vec!["id"], vec!["t", "id"]])
+}
+
+/// Every aggregate, over the numeric and the text column.
+const AGGS: &[&str] = &[
+    "count",
+    "count:k",
+    "sum:k",
+    "mean:k",
+    "min:t",
+    "max:k",
+    "min:k",
+    "max:t",
+    "distinct:t",
+    "mode:t",
+    "mode:k",
+    "first:t",
+    "last:k",
+];
+
+fn aggs() -> Vec<AggSpec> {
+    AGGS.iter().map(|a| a.parse().expect("a valid aggregate")).collect()
+}
+
+fn group_pipeline(path: &Path, keys: &[&str], s: &Settings) -> PipelineBuilder {
+    let mut b = Pipeline::builder()
+        .input(Input::Path(path.to_path_buf()))
+        .input_format(Format::Csv)
+        .output_format(if s.ndjson { Format::Ndjson } else { Format::Csv })
+        .chunk(s.chunk)
+        .threads(s.threads)
+        .max_in_flight(s.max_in_flight)
+        .null_markers(["NA"])
+        .group_by(keys.iter().copied());
+    for a in aggs() {
+        b = b.agg(a);
+    }
+    b
+}
+
+/// The unlimited sequential group-by.
+fn group_baseline(path: &Path, keys: &[&str], ndjson: bool) -> TestResult<Vec<u8>> {
+    let s = Settings { threads: 1, chunk: ChunkLimit::Bytes(1 << 20), max_in_flight: 1, ndjson };
+    let p = group_pipeline(path, keys, &s)
+        .memory_limit(u64::MAX)
+        .build()
+        .map_err(|e| TestCaseError::fail(format!("baseline: {e}")))?;
+    let mut out = Vec::new();
+    p.run(&mut out, "<mem>").map_err(|e| TestCaseError::fail(format!("baseline: {e}")))?;
+    Ok(out)
+}
+
+proptest! {
+    #![proptest_config(config(48))]
+
+    /// I: a group-by under any memory limit gives the unlimited run's
+    /// bytes.
+    #[test]
+    fn group_by_under_any_memory_limit_gives_the_unlimited_bytes(
+        rows in vec(row(), 0..400),
+        keys in group_keys(),
+        s in settings(),
+        limit in prop_oneof![1u64..=2_000, 2_000u64..=200_000],
+    ) {
+        let dir = tempfile::tempdir().map_err(|e| TestCaseError::fail(e.to_string()))?;
+        let temp = tempfile::tempdir().map_err(|e| TestCaseError::fail(e.to_string()))?;
+        let path = write_input(dir.path(), &table(&rows))?;
+        let expected = group_baseline(&path, &keys, s.ndjson)?;
+        let p = group_pipeline(&path, &keys, &s)
+            .memory_limit(limit)
+            .temp_dir(temp.path())
+            .build()
+            .map_err(|e| TestCaseError::fail(format!("{e}")))?;
+        let mut out = Vec::new();
+        let stats = p.run(&mut out, "<mem>").map_err(|e| TestCaseError::fail(format!("{e}")))?;
+        prop_assert!(
+            out == expected,
+            "limit {} with {:?} ({} runs spilled): output differs",
+            limit, s, stats.spilled_runs
+        );
+        // A tiny budget cannot hold even one table's first growth.
+        if limit < 200 && rows.len() > 50 {
+            prop_assert!(stats.spilled_runs > 0, "limit {} did not spill", limit);
+        }
+        assert_empty(temp.path())?;
+    }
+
+    /// J: a group-by under any budget and fan-in (merge passes) gives the
+    /// in-memory bytes.
+    #[test]
+    fn group_by_under_any_budget_and_fan_in_gives_the_in_memory_bytes(
+        rows in vec(row(), 0..400),
+        keys in group_keys(),
+        s in settings(),
+        budget in prop_oneof![1u64..=100, 100u64..=60_000],
+        fan_in in 2usize..=5,
+    ) {
+        let dir = tempfile::tempdir().map_err(|e| TestCaseError::fail(e.to_string()))?;
+        let temp = tempfile::tempdir().map_err(|e| TestCaseError::fail(e.to_string()))?;
+        let path = write_input(dir.path(), &table(&rows))?;
+        let expected = group_baseline(&path, &keys, s.ndjson)?;
+        let stats = Arc::new(SpillStats::default());
+        let opts = SpillOptions { budget, dir: temp.path().to_path_buf(), fan_in };
+        let mut out = Vec::new();
+        let p = group_pipeline(&path, &keys, &s)
+            .build()
+            .map_err(|e| TestCaseError::fail(format!("{e}")))?;
+        p.run_with(&mut out, "<mem>", |layout, enc| {
+            let keys = keys
+                .iter()
+                .map(|k| layout.resolve(Setting::GroupBy, k))
+                .collect::<fanfold::Result<Vec<_>>>()?;
+            let aggs = aggs()
+                .into_iter()
+                .map(|a| {
+                    let col = a.column.as_ref().map(|c| layout.resolve(Setting::Agg, c)).transpose()?;
+                    Ok((a, col))
+                })
+                .collect::<fanfold::Result<Vec<_>>>()?;
+            Ok(GroupBy::new(keys, aggs, enc, vec![b"NA".to_vec()])
+                .with_memory_limit(budget, budget)
+                .with_spill(opts, stats.clone()))
+        })
+        .map_err(|e| TestCaseError::fail(format!("{e}")))?;
+        let runs = stats.runs.load(Relaxed);
+        prop_assert!(
+            out == expected,
+            "budget {} fan-in {} with {:?} ({} runs spilled): output differs",
+            budget, fan_in, s, runs
+        );
+        if budget <= 100 && rows.len() > 50 {
+            prop_assert!(runs > 0, "budget {} did not spill", budget);
+        }
         assert_empty(temp.path())?;
     }
 }

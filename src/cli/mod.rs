@@ -86,13 +86,15 @@ pub struct Args {
     pub max_in_flight: Option<NonZeroUsize>,
 
     /// Memory limit: bytes, or with a unit (256MiB, 1GB). It covers the
-    /// in-flight window and the reducer's state: a sort spills sorted runs
-    /// to --temp-dir past it, a group-by stops with an error. Default: a
+    /// in-flight window and the reducer's state: a sort or a group-by
+    /// spills sorted runs to --temp-dir past it (same output); --top with
+    /// --group-by and a custom reducer stop with an error. Default: a
     /// quarter of the physical memory (1 GiB if unknown); see --explain.
     #[arg(long, value_name = "SIZE", value_parser = parse_size)]
     pub memory_limit: Option<usize>,
 
-    /// Directory for temporary files (a sort's spilled runs); default the
+    /// Directory for temporary files (the spilled runs of a sort or a
+    /// group-by); default the
     /// system's ($TMPDIR or /tmp). Nothing is left in it after a run.
     #[arg(long, value_name = "DIR")]
     pub temp_dir: Option<PathBuf>,

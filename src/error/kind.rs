@@ -19,7 +19,7 @@ pub enum ErrorKind {
         /// The file (or `<stdin>`, `<stdout>`) involved.
         path: String,
         /// What the file is for, printed after the path in parentheses
-        /// (`journal`, `temp_dir, sort spill file`), if anything.
+        /// (`journal`, `temp_dir, spill file`), if anything.
         note: Option<Message>,
         /// The underlying error.
         source: io::Error,
@@ -170,7 +170,8 @@ pub enum ErrorKind {
     /// the output so far is to be discarded).
     Cancelled,
     /// A reducer's state outgrew [`Setting::MemoryLimit`] and cannot be
-    /// spilled to disk (the groups of a group-by).
+    /// spilled to disk (`--top K` per group, a custom reducer's
+    /// accumulator, or a group-by without spilling).
     MemoryLimit {
         /// The memory limit, in bytes.
         limit: u64,

@@ -269,8 +269,9 @@ impl PipelineBuilder {
     /// The memory limit, in bytes. It covers the in-flight window (chunks
     /// and their partials) and the reducer's state; the state gets what the
     /// window leaves, at least half (see [`Plan::state_budget`](crate::Plan::state_budget)). A sort
-    /// spills sorted runs to [`temp_dir`](Self::temp_dir) past it; a
-    /// group-by fails with [`ErrorKind::MemoryLimit`](crate::ErrorKind::MemoryLimit).
+    /// and a group-by spill sorted runs to [`temp_dir`](Self::temp_dir)
+    /// past it (with the same output bytes); `--top K` with groups and a
+    /// custom reducer fail with [`ErrorKind::MemoryLimit`](crate::ErrorKind::MemoryLimit).
     /// Not covered: the final merge's read buffers (bounded by the same
     /// budget, 16 KiB to 1 MiB per spilled run), output buffers, and the
     /// allocator's slack. Default: [`default_memory_limit`](crate::default_memory_limit).
@@ -280,7 +281,7 @@ impl PipelineBuilder {
         self
     }
 
-    /// Where a sort spills and where records a `map` step made wait for
+    /// Where a sort or a group-by spills and where records a `map` step made wait for
     /// their CSV header. Spill files are anonymous (nothing is left even if
     /// the process is killed); the `map` file is removed when the run ends,
     /// on success, error or panic. Default: [`std::env::temp_dir`].

@@ -3,7 +3,7 @@
 //! the threads, the in-flight window and the memory they bound, into a
 //! [`Plan`], which `--explain` prints (its `Display`).
 
-use super::Pipeline;
+use super::{Pipeline, ReduceSpec};
 use crate::format::Format;
 use crate::source::{ChunkLimit, Input, DEFAULT_CHUNK_BYTES, MIN_AUTO_CHUNK_BYTES};
 use crate::transform::Step;
@@ -115,6 +115,7 @@ impl Pipeline {
             Some(_) => "given".to_string(),
             None => "default: a quarter of the physical memory".to_string(),
         };
+        let reducer = reducer_plan(&self.reduce, threads);
         Plan {
             input_bytes,
             chunk,
@@ -128,7 +129,41 @@ impl Pipeline {
             state_budget,
             exec_concurrency,
             chunk_from_stream,
+            reducer,
         }
+    }
+}
+
+/// How `reduce` runs on `threads` workers and what it does past its
+/// budget, in words (the `reducer:` line of `--explain`).
+fn reducer_plan(reduce: &ReduceSpec, threads: usize) -> String {
+    match reduce {
+        ReduceSpec::Concat => "concat: records written in input order; no state".into(),
+        ReduceSpec::Sort(_) => format!(
+            "sort: records held in memory up to the state's share; past it they spill as a \
+             sorted run to --temp-dir; runs and memory k-way merged ({threads} thread(s)), ties \
+             in input order"
+        ),
+        ReduceSpec::GroupBy { keys, .. } if keys.is_empty() => {
+            "aggregate: one row over all records; each worker folds into a state of its own, \
+             merged at the end"
+                .into()
+        }
+        ReduceSpec::GroupBy { .. } => format!(
+            "group-by: each of {threads} worker(s) folds its chunks into a hash table of its \
+             own; at the end the groups are ordered by key on every thread and a key held by \
+             several workers merged exactly; past the state's share a worker's table spills as a \
+             run sorted by key to --temp-dir, and the runs are merged by key"
+        ),
+        ReduceSpec::TopK { group_by, .. } if group_by.is_empty() => {
+            "top-k: the first K records of each chunk, merged in input order; K records held".into()
+        }
+        ReduceSpec::TopK { .. } => "top-k per group: K records per group held in memory; past the \
+                                    state's share the run stops with an error (no spilling yet)"
+            .into(),
+        ReduceSpec::Custom(_) => "custom (jq): one accumulator per chunk, merged in input order; \
+                                  past the state's share the run stops with an error"
+            .into(),
     }
 }
 
@@ -156,7 +191,8 @@ pub struct Plan {
     pub memory_limit_reason: String,
     /// Bytes the reducer's state may hold: the memory limit less the
     /// window's bound, at least half the limit (half when the window's size
-    /// is not known). A sort spills past it; a group-by fails.
+    /// is not known). A sort and a group-by spill past it; see
+    /// [`Plan::reducer`].
     pub state_budget: u64,
     /// With `--exec` steps: the most commands of one step running at once
     /// (`threads` and `max_in_flight` have grown to it).
@@ -166,6 +202,9 @@ pub struct Plan {
     /// size with an external step); `chunk` is then the most bytes a chunk
     /// is meant to hold.
     pub chunk_from_stream: bool,
+    /// How the reducer runs and what it does past
+    /// [`state_budget`](Self::state_budget), in words.
+    pub reducer: String,
 }
 
 impl std::fmt::Display for Plan {
@@ -198,13 +237,13 @@ impl std::fmt::Display for Plan {
             format!("{} (window × 2 × chunk), plus the reducer's state", human_bytes(b))
         });
         writeln!(f, "memory bound: {mem}")?;
-        write!(
+        writeln!(
             f,
-            "memory limit: {} ({}); {} of it for the reducer's state (a sort spills past it, a \
-             group-by fails)",
+            "memory limit: {} ({}); {} of it for the reducer's state",
             human_bytes(self.memory_limit),
             self.memory_limit_reason,
             human_bytes(self.state_budget)
-        )
+        )?;
+        write!(f, "reducer:      {}", self.reducer)
     }
 }

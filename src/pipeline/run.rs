@@ -94,10 +94,17 @@ impl Pipeline {
             ReduceSpec::Custom(spec) => self.run_planned(plan, out, out_name, |layout, enc| {
                 let opts =
                     ValueOptions { no_infer: self.no_infer, null_markers: self.null_bytes() };
-                CustomReduce::new(spec, layout.clone(), enc, opts)
+                Ok(CustomReduce::new(spec, layout.clone(), enc, opts)?
+                    .with_memory_limit(plan.state_budget, plan.memory_limit))
             }),
             ReduceSpec::GroupBy { keys: group_keys, aggs } => {
-                self.run_planned(plan, out, out_name, |layout, enc| {
+                let spilled = Arc::new(SpillStats::default());
+                let spill = SpillOptions {
+                    budget: plan.state_budget,
+                    dir: self.resolved_temp_dir(),
+                    fan_in: DEFAULT_FAN_IN,
+                };
+                let mut stats = self.run_planned(plan, out, out_name, |layout, enc| {
                     let keys = group_keys
                         .iter()
                         .map(|k| layout.resolve(Setting::GroupBy, k))
@@ -114,8 +121,12 @@ impl Pipeline {
                         })
                         .collect::<Result<Vec<_>>>()?;
                     Ok(GroupBy::new(keys, aggs, enc, self.null_bytes())
-                        .with_memory_limit(plan.state_budget, plan.memory_limit))
-                })
+                        .with_memory_limit(plan.state_budget, plan.memory_limit)
+                        .with_spill(spill, spilled.clone()))
+                })?;
+                stats.spilled_runs = spilled.runs.load(Relaxed);
+                stats.spilled_bytes = spilled.bytes.load(Relaxed);
+                Ok(stats)
             }
             ReduceSpec::TopK { k, keys, group_by } => {
                 self.run_wrapped(plan, out, out_name, union, |layout, enc| {
@@ -127,7 +138,8 @@ impl Pipeline {
                         .iter()
                         .map(|c| layout.resolve(Setting::GroupBy, c))
                         .collect::<Result<Vec<_>>>()?;
-                    Ok(TopK::new(*k, keys, group_by, enc, self.null_bytes()))
+                    Ok(TopK::new(*k, keys, group_by, enc, self.null_bytes())
+                        .with_memory_limit(plan.state_budget, plan.memory_limit))
                 })
             }
         }

@@ -10,8 +10,19 @@
 //! is the same for any chunking whenever merging two partials gives what
 //! folding their records one after the other would: `merge` must be
 //! associative, not commutative.
+//!
+//! Memory: with [`CustomReduce::with_memory_limit`], the merged
+//! accumulator is measured (every string's bytes, every array element and
+//! object entry, as [`value_bytes`] counts them) and passing the budget is
+//! an error naming `--memory-limit`: a jq value cannot spill. Measuring
+//! walks the whole value, so it is done only once what was merged since
+//! the last walk could have taken it past the budget and is at least an
+//! eighth of its last size (each partial merged is measured, which costs
+//! about its chunk): walks cost O(bytes merged) in all, and the
+//! accumulator may pass the budget by an eighth before the run stops.
 
-use jaq_json::Val;
+use jaq_json::{Num, Val};
+use parking_lot::Mutex;
 
 use crate::error::{Error, ErrorKind, Result, Setting};
 use crate::record::Record;
@@ -44,6 +55,27 @@ pub struct CustomReduce {
     layout: Layout,
     encoder: Encoder,
     opts: ValueOptions,
+    /// The state's budget and the `--memory-limit` it comes from (bytes).
+    limit: Option<(u64, u64)>,
+    /// The accumulator's bytes when last measured, and the bytes of the
+    /// partials merged into it since.
+    measured: Mutex<(u64, u64)>,
+}
+
+/// Bytes a jq value holds, as counted for the memory limit: the value
+/// itself, plus what its strings, big numbers, arrays and objects hold on
+/// the heap (an object entry's key and value and 16 bytes of index; shared
+/// parts counted once per reference).
+pub(crate) fn value_bytes(v: &Val) -> u64 {
+    let own = std::mem::size_of::<Val>() as u64;
+    own + match v {
+        Val::Null | Val::Bool(_) | Val::Num(Num::Int(_) | Num::Float(_)) => 0,
+        Val::Num(Num::BigInt(i)) => i.bits() / 8 + 16,
+        Val::Num(Num::Dec(d)) => d.len() as u64 + 16,
+        Val::BStr(b) | Val::TStr(b) => b.len() as u64,
+        Val::Arr(a) => a.iter().map(value_bytes).sum::<u64>(),
+        Val::Obj(o) => o.iter().map(|(k, v)| value_bytes(k) + value_bytes(v) + 16).sum::<u64>(),
+    }
 }
 
 impl CustomReduce {
@@ -67,7 +99,49 @@ impl CustomReduce {
             layout,
             encoder,
             opts,
+            limit: None,
+            measured: Mutex::new((0, 0)),
         })
+    }
+
+    /// Fails the run with [`ErrorKind::MemoryLimit`] once the merged
+    /// accumulator (see the module docs) passes `budget` bytes; `limit` is
+    /// the `--memory-limit` it comes from (bytes), named in the error.
+    pub fn with_memory_limit(mut self, budget: u64, limit: u64) -> Self {
+        self.limit = Some((budget, limit));
+        self
+    }
+
+    /// After `merged` (the new accumulator) took in a partial of
+    /// `added` bytes: measures it when it may have passed the budget (see
+    /// the module docs), and fails when it has.
+    fn check_limit(&self, merged: &Val, added: u64) -> Result<()> {
+        let Some((budget, limit)) = self.limit else { return Ok(()) };
+        let mut m = self.measured.lock();
+        m.1 += added;
+        let (known, since) = *m;
+        if known + since <= budget || since < known / 8 {
+            return Ok(());
+        }
+        let bytes = value_bytes(merged);
+        *m = (bytes, 0);
+        if bytes <= budget {
+            return Ok(());
+        }
+        Err(ErrorKind::MemoryLimit {
+            limit,
+            message: crate::error::msg![
+                format!(
+                    "the custom reducer's accumulator passed the limit (about {}; {} of the \
+                     limit for it; a jq value cannot spill to disk); raise ",
+                    crate::units::human_bytes(bytes),
+                    crate::units::human_bytes(budget)
+                ),
+                Setting::MemoryLimit,
+                ", or keep less in the accumulator",
+            ],
+        }
+        .into())
     }
 
     /// The last output of `program`, `None` when it gives none.
@@ -135,7 +209,9 @@ impl Reducer for CustomReduce {
 
     fn merge(&self, total: &mut Option<Val>, next: Option<Val>) -> Result<()> {
         let Some(right) = next else { return Ok(()) };
+        let added = if self.limit.is_some() { value_bytes(&right) } else { 0 };
         let Some(left) = total.take() else {
+            self.check_limit(&right, added)?;
             *total = Some(right);
             return Ok(());
         };
@@ -143,11 +219,13 @@ impl Reducer for CustomReduce {
             .last(&self.merge, left.clone(), vec![left, right])
             .map_err(|m| flag_error(&self.merge, m))?
             .ok_or_else(|| flag_error(&self.merge, "gave no result".into()))?;
+        self.check_limit(&merged, added)?;
         *total = Some(merged);
         Ok(())
     }
 
     fn finish(&self, total: Option<Val>, sink: &mut Sink<'_>) -> Result<()> {
+        *self.measured.lock() = (0, 0);
         let acc = match total {
             Some(acc) => acc,
             None => self.initial()?,

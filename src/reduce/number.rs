@@ -22,7 +22,7 @@ pub use crate::syntax::number::{format_f64, Number};
 const MAX_INTEGER_DIGITS: usize = 41;
 
 /// An exact, mergeable sum of [`Number`]s. See the module docs.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct ExactSum {
     decimal: i128,
     scale: u32,
@@ -155,7 +155,7 @@ impl ExactSum {
 /// [`SmallSum::to_exact`] gives the same sum an [`ExactSum`] of the same
 /// values holds (same value, same scale, same integer flag), so the
 /// output is the same bytes.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub(crate) struct SmallSum {
     value: i64,
     /// Decimals of `value` (0..=18): the most any value had.

@@ -23,6 +23,12 @@
 //! order (numbers first, numerically; then text by bytes; missing keys
 //! last), each group's records in sort order.
 //!
+//! Memory: with [`TopK::with_memory_limit`], the running total's kept
+//! records and groups are counted (bytes as held: the encoded record, its
+//! sort keys and the bookkeeping of each entry and group), and passing the
+//! budget is an error naming `--memory-limit`: kept records cannot spill
+//! yet. A chunk's partial is bounded by its chunk.
+//!
 //! Every record is checked as if it were written (its sort keys parsed, an
 //! NDJSON record's keys checked against a CSV header), kept or not, so
 //! whether a run fails never depends on chunking.
@@ -31,7 +37,7 @@ use std::cmp::Ordering;
 
 use hashbrown::HashMap;
 
-use crate::error::Result;
+use crate::error::{msg, ErrorKind, Result, Setting};
 use crate::record::{ColumnRef, Record};
 use crate::reduce::group_key::{encode_key_part, output_order};
 use crate::reduce::sort_key::{KeyVal, SortKeySpec, SortKeys};
@@ -47,6 +53,8 @@ pub struct TopK {
     group_by: Vec<ColumnRef>,
     encoder: Encoder,
     null_markers: Vec<Vec<u8>>,
+    /// The state's budget and the `--memory-limit` it comes from (bytes).
+    limit: Option<(u64, u64)>,
 }
 
 /// One kept record.
@@ -65,6 +73,19 @@ impl Entry {
     fn record(&self) -> &[u8] {
         &self.bytes[self.record_start..]
     }
+
+    /// Bytes this entry holds, as counted for the memory limit.
+    fn size(&self) -> u64 {
+        (std::mem::size_of::<Entry>()
+            + self.bytes.len()
+            + self.keys.len() * std::mem::size_of::<KeyVal>()) as u64
+    }
+}
+
+/// Bytes a group with encoded key `key` holds beside its entries: the key,
+/// the group and its hash table slot.
+fn group_size(key: &[u8]) -> u64 {
+    (key.len() + std::mem::size_of::<(Vec<u8>, Group)>() + 8) as u64
 }
 
 /// The records kept for one group.
@@ -83,6 +104,8 @@ pub struct TopPartial {
     groups: HashMap<Vec<u8>, Group>,
     /// Records folded into (or merged into) this partial.
     records: u64,
+    /// Bytes the groups and kept entries hold (see [`Entry::size`]).
+    bytes: u64,
     scratch_group: Vec<u8>,
     scratch_keys: Vec<KeyVal>,
     scratch_arena: Vec<u8>,
@@ -110,7 +133,47 @@ impl TopK {
             group_by,
             encoder,
             null_markers,
+            limit: None,
         }
+    }
+
+    /// Fails the run with [`ErrorKind::MemoryLimit`] once the merged
+    /// records and groups (see the module docs) pass `budget` bytes;
+    /// `limit` is the `--memory-limit` it comes from (bytes), named in the
+    /// error.
+    pub fn with_memory_limit(mut self, budget: u64, limit: u64) -> Self {
+        self.limit = Some((budget, limit));
+        self
+    }
+
+    /// Fails when `total` has passed the budget.
+    fn check_limit(&self, total: &TopPartial) -> Result<()> {
+        let Some((budget, limit)) = self.limit else { return Ok(()) };
+        if total.bytes <= budget {
+            return Ok(());
+        }
+        let groups = total.groups.len().max(1) as u64;
+        let what = if self.group_by.is_empty() {
+            "the --top records".to_string()
+        } else {
+            format!(
+                "the --top records of {groups} groups (about {} bytes a group)",
+                total.bytes / groups
+            )
+        };
+        Err(ErrorKind::MemoryLimit {
+            limit,
+            message: msg![
+                format!(
+                    "{what} passed the limit ({} of it for kept records; they cannot spill to \
+                     disk yet); raise ",
+                    crate::units::human_bytes(budget)
+                ),
+                Setting::MemoryLimit,
+                ", lower --top, or group by fewer columns",
+            ],
+        }
+        .into())
     }
 
     /// Strict order of kept records: by key, ties by input order.
@@ -120,10 +183,13 @@ impl TopK {
 
     /// Sorts `group` and keeps its best `k`. (A stable sort merges the
     /// sorted runs that merged partials leave; the order is total anyway.)
-    fn compact(&self, group: &mut Group) {
+    /// Returns the bytes the dropped entries held.
+    fn compact(&self, group: &mut Group) -> u64 {
         group.entries.sort_by(|a, b| self.cmp(a, b));
+        let freed = group.entries.get(self.k..).map_or(0, |cut| cut.iter().map(Entry::size).sum());
         group.entries.truncate(self.k);
         group.full = group.entries.len() == self.k;
+        freed
     }
 }
 
@@ -135,8 +201,15 @@ impl Reducer for TopK {
     }
 
     fn fold(&self, partial: &mut TopPartial, record: &Record<'_>) -> Result<()> {
-        let TopPartial { groups, records, scratch_group, scratch_keys, scratch_arena, .. } =
-            partial;
+        let TopPartial {
+            groups,
+            records,
+            bytes: held,
+            scratch_group,
+            scratch_keys,
+            scratch_arena,
+            ..
+        } = partial;
         scratch_group.clear();
         for c in &self.group_by {
             encode_key_part(scratch_group, record.get(c), &self.null_markers);
@@ -146,7 +219,13 @@ impl Reducer for TopK {
         self.keys.extract(record, scratch_keys, scratch_arena)?;
         let pos = *records;
         *records += 1;
-        let group = groups.entry_ref(scratch_group.as_slice()).or_default();
+        let group = match groups.get_mut(scratch_group.as_slice()) {
+            Some(group) => group,
+            None => {
+                *held += group_size(scratch_group);
+                groups.entry_ref(scratch_group.as_slice()).or_default()
+            }
+        };
         if group.full {
             let worst = &group.entries[self.k - 1];
             if self.keys.cmp(scratch_keys, scratch_arena, &worst.keys, &worst.bytes)
@@ -160,21 +239,23 @@ impl Reducer for TopK {
         bytes.extend_from_slice(scratch_arena);
         let record_start = bytes.len();
         self.encoder.record(record, &mut bytes)?;
-        group.entries.push(Entry {
+        let entry = Entry {
             pos,
             keys: scratch_keys.as_slice().into(),
             bytes: bytes.into_boxed_slice(),
             record_start,
-        });
+        };
+        *held += entry.size();
+        group.entries.push(entry);
         if group.entries.len() >= self.k.saturating_mul(2) {
-            self.compact(group);
+            *held -= self.compact(group);
         }
         Ok(())
     }
 
     fn seal(&self, partial: &mut TopPartial) -> Result<()> {
         for group in partial.groups.values_mut() {
-            self.compact(group);
+            partial.bytes -= self.compact(group);
         }
         Ok(())
     }
@@ -182,6 +263,7 @@ impl Reducer for TopK {
     fn merge(&self, total: &mut TopPartial, next: TopPartial) -> Result<()> {
         let offset = total.records;
         total.records += next.records;
+        total.bytes += next.bytes;
         for (key, mut group) in next.groups {
             for e in &mut group.entries {
                 e.pos += offset;
@@ -191,14 +273,15 @@ impl Reducer for TopK {
                     total.groups.insert(key, group);
                 }
                 Some(mine) => {
+                    total.bytes -= group_size(&key);
                     mine.entries.append(&mut group.entries);
                     if mine.entries.len() >= self.k.saturating_mul(2) {
-                        self.compact(mine);
+                        total.bytes -= self.compact(mine);
                     }
                 }
             }
         }
-        Ok(())
+        self.check_limit(total)
     }
 
     fn start(&self, sink: &mut Sink<'_>) -> Result<()> {
@@ -209,7 +292,7 @@ impl Reducer for TopK {
 
     fn finalize(&self, total: &mut TopPartial) -> Result<()> {
         for group in total.groups.values_mut() {
-            self.compact(group);
+            total.bytes -= self.compact(group);
         }
         let keys: Vec<&[u8]> = total.groups.keys().map(Vec::as_slice).collect();
         total.order = Some(output_order(keys.len(), |i| keys[i]));

@@ -347,7 +347,9 @@ impl Encoder {
 }
 
 /// An owned field value (a group key) kept past its chunk.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 pub enum OwnedField {
     /// Absent or JSON `null`.
     Missing,

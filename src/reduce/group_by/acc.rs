@@ -13,6 +13,7 @@
 use std::cmp::Ordering;
 
 use hashbrown::{HashMap, HashSet};
+use serde::{Deserialize, Serialize};
 
 use super::spec::AggKind;
 use crate::record::Field;
@@ -20,14 +21,14 @@ use crate::sink::encode::{write_json_string, OutValue, OwnedField};
 
 /// A record's place in input order: its chunk's `seq`, then the order in
 /// which its chunk's records were folded.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default, Serialize, Deserialize)]
 pub(super) struct Pos {
     pub(super) chunk: u64,
     pub(super) index: u64,
 }
 
 /// Per-group state of an aggregate that holds values.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub(super) enum Acc {
     Extreme(Extreme),
     Distinct(HashSet<Box<[u8]>>),
@@ -164,7 +165,7 @@ fn field_bytes(f: &OwnedField) -> u64 {
 }
 
 /// How a value was read, to write it back the same way.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub(super) enum ValueKind {
     /// CSV text.
     Text,
@@ -186,12 +187,12 @@ impl ValueKind {
 
 /// `mode` state: per value (as text), its count, where it was first read
 /// and how.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub(super) struct Mode {
     pub(super) values: HashMap<Box<[u8]>, ModeEntry>,
 }
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
 pub(super) struct ModeEntry {
     count: u64,
     /// The value's first appearance.
@@ -259,7 +260,7 @@ fn store_field(slot: &mut Option<(Pos, OwnedField)>, field: Field<'_>, pos: Pos)
 }
 
 /// `min` / `max` state.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub(super) struct Extreme {
     /// Best numeric value, its text and where it was read.
     pub(super) num: Option<(f64, Box<[u8]>, Pos)>,

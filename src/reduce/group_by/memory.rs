@@ -1,18 +1,20 @@
 //! The group-by state's memory, for `--memory-limit`: each worker's table
 //! counts its bytes (the table's allocations as capacities, plus what the
 //! value-holding accumulators hold on the heap) and publishes them, in
-//! steps of [`PUBLISH_BYTES`], to one shared total that the limit is
-//! checked against. Passing the budget is an error naming
-//! `--memory-limit`: the groups cannot be spilled (yet), and failing early
-//! with a clear message beats being killed by the kernel.
+//! steps of [`StateLimit::step`] bytes, to one shared total that the limit
+//! is checked against. Past the budget, a big enough table spills
+//! (`spill.rs`) and takes back what it published; without a place to
+//! spill, passing the budget is an error naming `--memory-limit` (failing
+//! early with a clear message beats being killed by the kernel).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::error::{msg, ErrorKind, Result, Setting};
 
 /// Bytes a worker's estimate may grow by before it is added to the
-/// shared total (so that workers do not contend on it for every group).
-pub(super) const PUBLISH_BYTES: u64 = 64 << 10;
+/// shared total (so that workers do not contend on it for every group),
+/// at most: a small budget gets a 64th of itself.
+const PUBLISH_BYTES: u64 = 64 << 10;
 
 /// A bound on the group-by state; see
 /// [`GroupBy::with_memory_limit`](super::GroupBy::with_memory_limit).
@@ -32,6 +34,12 @@ pub(super) struct StateLimit {
 impl StateLimit {
     pub(super) fn new(budget: u64, limit: u64) -> Self {
         StateLimit { budget, limit, published: AtomicU64::new(0), groups: AtomicU64::new(0) }
+    }
+
+    /// Bytes a worker's estimate may grow by before it publishes them:
+    /// a 64th of the budget, 1 byte to 64 KiB.
+    pub(super) fn step(&self) -> u64 {
+        (self.budget / 64).clamp(1, PUBLISH_BYTES)
     }
 
     /// Publishes a worker's growth (`bytes`, `groups` since its last
@@ -60,6 +68,12 @@ impl StateLimit {
         .into())
     }
 
+    /// Takes back what a worker published before it spilled its table.
+    pub(super) fn release(&self, bytes: u64, groups: u64) {
+        self.published.fetch_sub(bytes, Ordering::Relaxed);
+        self.groups.fetch_sub(groups, Ordering::Relaxed);
+    }
+
     /// Forgets what was published, for a new run.
     pub(super) fn reset(&self) {
         self.published.store(0, Ordering::Relaxed);
@@ -86,5 +100,8 @@ mod tests {
         assert!(e.to_string().contains("after 16 groups (about 62 bytes a group"), "{e}");
         l.reset();
         assert!(l.publish(1000, 1).is_ok());
+        // A spilled table gives back what it published.
+        l.release(1000, 1);
+        assert!(l.publish(900, 1).is_ok());
     }
 }

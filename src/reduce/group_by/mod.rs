@@ -36,9 +36,12 @@
 //! mean, min, max, mode, first or last over no values is missing (an empty
 //! field or `null`).
 //!
-//! Memory: with [`GroupBy::with_memory_limit`], the tables' bytes are
-//! counted as they grow (see `memory.rs`), and passing the budget is an
-//! error naming `--memory-limit`.
+//! **Memory.** With [`GroupBy::with_memory_limit`], the tables' bytes are
+//! counted as they grow (see `memory.rs`). Past the budget, with
+//! [`GroupBy::with_spill`], a big table is written to `--temp-dir` as a
+//! run sorted by key and the worker starts an empty one; at the end the
+//! runs are merged by key into the same rows (`spill.rs`). Without
+//! spilling, passing the budget is an error naming `--memory-limit`.
 //!
 //! `mode` is the most frequent value, compared as text (like `distinct`);
 //! ties go to the value seen first in input order. `first` and `last` keep
@@ -48,14 +51,18 @@
 //!
 //! This module holds the reducer; the `--agg` specs are in `spec.rs`, the
 //! tables in `table.rs`, the value-holding accumulators in `acc.rs`, the
-//! memory bound in `memory.rs`, and the group keys in `group_key`.
+//! memory bound in `memory.rs`, spilling in `spill.rs`, and the group keys
+//! in `group_key`.
 
 mod acc;
 mod memory;
 mod spec;
+mod spill;
 mod table;
 
 use std::hash::BuildHasher;
+use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+use std::sync::Arc;
 
 use hashbrown::DefaultHashBuilder;
 use parking_lot::Mutex;
@@ -64,11 +71,12 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::record::{ColumnRef, Field, Record};
 use crate::reduce::group_key::{decode_key, encode_key_part, output_order, part_field};
 use crate::reduce::number::SmallSum;
-use crate::reduce::{Reducer, Sink};
+use crate::reduce::sorted::spill::SpillRun;
+use crate::reduce::{Reducer, Sink, SpillOptions, SpillStats};
 use crate::sink::encode::{Encoder, OutValue, OwnedField};
 use crate::syntax::number::{format_f64, parse_number, Number};
 use acc::{Acc, Pos};
-use memory::{StateLimit, PUBLISH_BYTES};
+use memory::StateLimit;
 pub use spec::{AggKind, AggSpec};
 use table::{Table, Widths};
 
@@ -107,8 +115,15 @@ pub struct GroupBy {
     names: Vec<String>,
     hasher: DefaultHashBuilder,
     limit: Option<StateLimit>,
+    /// Where tables spill past the limit; `None`: passing it is an error.
+    spill: Option<SpillOptions>,
+    spill_stats: Arc<SpillStats>,
     /// The workers' tables not lent to a chunk.
     idle: Mutex<Vec<Worker>>,
+    /// Tables made in this run (the workers).
+    workers: AtomicUsize,
+    /// Runs spilled in this run.
+    runs: Mutex<Vec<SpillRun>>,
 }
 
 impl Clone for GroupBy {
@@ -125,7 +140,11 @@ impl Clone for GroupBy {
             names: self.names.clone(),
             hasher: self.hasher.clone(),
             limit: self.limit.clone(),
+            spill: self.spill.clone(),
+            spill_stats: self.spill_stats.clone(),
             idle: Mutex::new(Vec::new()),
+            workers: AtomicUsize::new(0),
+            runs: Mutex::new(Vec::new()),
         }
     }
 }
@@ -158,7 +177,15 @@ pub struct GroupPartial {
     /// Per sum slot, the number the record being folded adds (reused
     /// across records).
     numbers: Vec<Option<Number>>,
-    done: Option<Ordered>,
+    done: Option<Done>,
+}
+
+/// The groups of a run, ready to be written.
+#[derive(Debug)]
+enum Done {
+    Memory(Ordered),
+    /// Sorted runs on disk, at most `fan_in`.
+    Spilled(Vec<SpillRun>),
 }
 
 /// Every table's groups, in output order.
@@ -234,7 +261,11 @@ impl GroupBy {
             names,
             hasher: DefaultHashBuilder::default(),
             limit: None,
+            spill: None,
+            spill_stats: Arc::default(),
             idle: Mutex::new(Vec::new()),
+            workers: AtomicUsize::new(0),
+            runs: Mutex::new(Vec::new()),
         }
     }
 
@@ -244,6 +275,20 @@ impl GroupBy {
     /// error.
     pub fn with_memory_limit(mut self, budget: u64, limit: u64) -> Self {
         self.limit = Some(StateLimit::new(budget, limit));
+        self
+    }
+
+    /// Spills past the memory limit (see [`Self::with_memory_limit`])
+    /// instead of failing: a worker whose table holds at least half its
+    /// share of the budget writes it as a sorted run to a file in
+    /// `opts.dir`, and the runs are merged at the end, with the same
+    /// output bytes. `stats` counts the runs and bytes written (merge
+    /// passes included); `opts.budget` is shared by the merge's read
+    /// buffers (16 KiB to 1 MiB each) and `opts.fan_in` runs at most are
+    /// merged at once.
+    pub fn with_spill(mut self, opts: SpillOptions, stats: Arc<SpillStats>) -> Self {
+        self.spill = Some(opts);
+        self.spill_stats = stats;
         self
     }
 
@@ -291,16 +336,30 @@ impl GroupBy {
     }
 
     /// Publishes `worker`'s growth to the memory limit once it is
-    /// [`PUBLISH_BYTES`] past what it last published.
+    /// [`StateLimit::step`] past what it last published; past the budget,
+    /// spills its table when it is big enough (see [`Self::with_spill`]).
     fn publish(&self, worker: &mut Worker) -> Result<()> {
         let Some(limit) = &self.limit else { return Ok(()) };
         let (bytes, groups) = (worker.bytes(), worker.table.len() as u64);
         let (old_bytes, old_groups) = worker.published;
-        if bytes < old_bytes + PUBLISH_BYTES {
+        if bytes < old_bytes + limit.step() {
             return Ok(());
         }
         worker.published = (bytes, groups);
-        limit.publish(bytes - old_bytes, groups - old_groups)
+        let over = limit.publish(bytes - old_bytes, groups - old_groups);
+        match (over, &self.spill) {
+            (Ok(()), _) => Ok(()),
+            (Err(e), None) => Err(e),
+            (Err(_), Some(opts)) => {
+                // A small table that crosses the line leaves the spilling
+                // to the big ones, which cross it at their next growth.
+                let workers = self.workers.load(Relaxed).max(1) as u64;
+                if bytes.saturating_mul(2 * workers) < limit.budget {
+                    return Ok(());
+                }
+                self.spill_worker(worker, opts)
+            }
+        }
     }
 
     /// One output value of the group whose states `parts` (table, group)
@@ -331,6 +390,30 @@ impl GroupBy {
                 acc.value()
             }
         })
+    }
+}
+
+impl GroupBy {
+    /// Appends the row of the group whose states `parts` (table, group)
+    /// hold to `buf` (`values` is scratch).
+    fn write_row(
+        &self,
+        tables: &mut [Table],
+        parts: &[(usize, usize)],
+        values: &mut Vec<OutValue>,
+        buf: &mut Vec<u8>,
+    ) -> Result<()> {
+        values.clear();
+        let (t0, g0) = parts[0];
+        for (tag, text) in decode_key(tables[t0].key(g0)) {
+            values.push(OutValue::Field(part_field(tag, text)));
+        }
+        for agg in &self.aggs {
+            let value = self.value(agg, tables, parts)?;
+            values.push(value);
+        }
+        self.encoder.row(&self.names, values, buf);
+        Ok(())
     }
 }
 
@@ -383,9 +466,12 @@ impl Reducer for GroupBy {
             partial.numbers = numbers;
             return Err(e);
         }
-        let worker = partial
-            .worker
-            .get_or_insert_with(|| Box::new(self.idle.lock().pop().unwrap_or_default()));
+        let worker = partial.worker.get_or_insert_with(|| {
+            Box::new(self.idle.lock().pop().unwrap_or_else(|| {
+                self.workers.fetch_add(1, Relaxed);
+                Worker::default()
+            }))
+        });
         let pos = Pos { chunk: record.chunk, index: partial.folded };
         partial.folded += 1;
         let hash = self.hasher.hash_one(key.as_slice());
@@ -453,6 +539,21 @@ impl Reducer for GroupBy {
         let mut tables: Vec<Table> =
             std::mem::take(&mut *self.idle.lock()).into_iter().map(|w| w.table).collect();
         tables.retain(|t| t.len() > 0);
+        self.workers.store(0, Relaxed);
+        if let Some(limit) = &self.limit {
+            limit.reset();
+        }
+        let mut runs = std::mem::take(&mut *self.runs.lock());
+        if let (false, Some(opts)) = (runs.is_empty(), &self.spill) {
+            // Once a table has spilled, every table does, and the runs
+            // are merged into the output.
+            for table in tables.drain(..) {
+                runs.push(self.write_table(&table, &opts.dir)?);
+            }
+            self.merge_passes(&mut runs, opts)?;
+            total.done = Some(Done::Spilled(runs));
+            return Ok(());
+        }
         if self.keys.is_empty() && tables.is_empty() {
             // A global aggregate over no records still has one row.
             let mut table = Table::default();
@@ -471,51 +572,55 @@ impl Reducer for GroupBy {
             done.tables[t].key(g)
         });
         done.order = order;
-        total.done = Some(done);
-        if let Some(limit) = &self.limit {
-            limit.reset();
-        }
+        total.done = Some(Done::Memory(done));
         Ok(())
     }
 
     fn finish(&self, mut total: GroupPartial, sink: &mut Sink<'_>) -> Result<()> {
         self.finalize(&mut total)?;
-        let mut ordered = total.done.take().unwrap_or_default();
-        let mut tables = std::mem::take(&mut ordered.tables);
         let mut buf = Vec::with_capacity(1 << 16);
         let mut values = Vec::with_capacity(self.names.len());
-        let mut parts = Vec::new();
         let mut rows = 0u64;
-        let mut k = 0;
-        while k < ordered.order.len() {
-            // The groups of one key: at most one per table, next to each
-            // other in the order.
-            parts.clear();
-            parts.push(ordered.locate(ordered.order[k]));
-            let (t0, g0) = parts[0];
-            k += 1;
-            while let Some(&i) = ordered.order.get(k) {
-                let (t, g) = ordered.locate(i);
-                if tables[t].key(g) != tables[t0].key(g0) {
-                    break;
-                }
-                parts.push((t, g));
-                k += 1;
-            }
-            values.clear();
-            for (tag, text) in decode_key(tables[t0].key(g0)) {
-                values.push(OutValue::Field(part_field(tag, text)));
-            }
-            for agg in &self.aggs {
-                let value = self.value(agg, &mut tables, &parts)?;
-                values.push(value);
-            }
-            self.encoder.row(&self.names, &values, &mut buf);
+        let mut flush = |buf: &mut Vec<u8>, sink: &mut Sink<'_>| {
             rows += 1;
             if buf.len() >= 1 << 16 {
-                sink.write(&buf, 0)?;
+                sink.write(buf, 0)?;
                 buf.clear();
             }
+            Ok::<_, Error>(())
+        };
+        match total.done.take() {
+            Some(Done::Spilled(runs)) => {
+                let budget = self.spill.as_ref().map_or(0, |o| o.budget);
+                self.merge_spilled(runs, budget, |table| {
+                    self.write_row(std::slice::from_mut(table), &[(0, 0)], &mut values, &mut buf)?;
+                    flush(&mut buf, sink)
+                })?;
+            }
+            Some(Done::Memory(mut ordered)) => {
+                let mut tables = std::mem::take(&mut ordered.tables);
+                let mut parts = Vec::new();
+                let mut k = 0;
+                while k < ordered.order.len() {
+                    // The groups of one key: at most one per table, next to
+                    // each other in the order.
+                    parts.clear();
+                    parts.push(ordered.locate(ordered.order[k]));
+                    let (t0, g0) = parts[0];
+                    k += 1;
+                    while let Some(&i) = ordered.order.get(k) {
+                        let (t, g) = ordered.locate(i);
+                        if tables[t].key(g) != tables[t0].key(g0) {
+                            break;
+                        }
+                        parts.push((t, g));
+                        k += 1;
+                    }
+                    self.write_row(&mut tables, &parts, &mut values, &mut buf)?;
+                    flush(&mut buf, sink)?;
+                }
+            }
+            None => {}
         }
         sink.write(&buf, 0)?;
         sink.records += rows;

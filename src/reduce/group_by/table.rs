@@ -94,6 +94,27 @@ impl Table {
         (g, true)
     }
 
+    /// The states of group `g`: its counts, sums and value-holding
+    /// accumulators.
+    pub(super) fn states(&self, g: usize, w: Widths) -> (&[u64], &[(SmallSum, u64)], &[Acc]) {
+        (
+            &self.counts[g * w.counts..(g + 1) * w.counts],
+            &self.sums[g * w.sums..(g + 1) * w.sums],
+            &self.accs[g * w.accs..(g + 1) * w.accs],
+        )
+    }
+
+    /// Forgets every group, keeping the allocations.
+    pub(super) fn clear(&mut self) {
+        self.index.clear();
+        self.hashes.clear();
+        self.keys.clear();
+        self.key_ends.clear();
+        self.counts.clear();
+        self.sums.clear();
+        self.accs.clear();
+    }
+
     /// Bytes the table has allocated, as capacities: its slots, hashes,
     /// keys and states (not what the value-holding accumulators hold on
     /// the heap: the reducer counts that as it grows).

@@ -8,7 +8,7 @@
 use std::sync::atomic::Ordering::Relaxed;
 
 use super::merge::Cursor;
-use super::spill::{SpillOptions, SpillRun, SpillWriter};
+use super::spill::{read_buffer, SpillOptions, SpillRun, SpillWriter};
 use super::{Run, Sorted, SortedPartial};
 use crate::error::{ErrorKind, Result};
 use crate::reduce::Sink;
@@ -119,13 +119,6 @@ impl Sorted {
         })?;
         sink.write(&buf, pending)
     }
-}
-
-/// The read buffer of each of `files` spill files merged at once, sharing
-/// `budget` bytes: 16 KiB to 1 MiB.
-fn read_buffer(budget: u64, files: usize) -> usize {
-    let share = budget / files.max(1) as u64;
-    share.clamp(16 << 10, 1 << 20) as usize
 }
 
 #[cfg(test)]

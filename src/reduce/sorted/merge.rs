@@ -251,7 +251,8 @@ impl Sorted {
     }
 }
 
-fn sift_down<T: Copy>(heap: &mut [T], mut i: usize, less: &impl Fn(T, T) -> bool) {
+/// Restores the min-heap order of `heap` (by `less`) below index `i`.
+pub(crate) fn sift_down<T: Copy>(heap: &mut [T], mut i: usize, less: &impl Fn(T, T) -> bool) {
     loop {
         let (l, r) = (2 * i + 1, 2 * i + 2);
         let mut m = i;

@@ -27,7 +27,7 @@
 //! `external.rs`, and the spill files in [`spill`].
 
 mod external;
-mod merge;
+pub(crate) mod merge;
 pub(crate) mod spill;
 
 use std::cmp::Ordering;

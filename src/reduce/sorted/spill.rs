@@ -60,7 +60,7 @@ pub(crate) fn spill_name(dir: &Path) -> String {
 
 /// An I/O error on a spill file of the directory `name` ([`spill_name`]).
 fn spill_io(name: &str, e: std::io::Error) -> Error {
-    Error::io_note(name, msg![Setting::TempDir, ", sort spill file"], e)
+    Error::io_note(name, msg![Setting::TempDir, ", spill file"], e)
 }
 
 impl SpillWriter {
@@ -283,7 +283,8 @@ impl SpillReader {
         Ok(())
     }
 
-    fn corrupt(&self) -> Error {
+    /// The error for a frame that is not what was written.
+    pub(crate) fn corrupt(&self) -> Error {
         let e = std::io::Error::new(
             std::io::ErrorKind::InvalidData,
             "the spill file does not hold what was written to it",
@@ -321,6 +322,13 @@ pub struct SpillStats {
     pub runs: std::sync::atomic::AtomicU64,
     /// Bytes written to spill files (merge passes included).
     pub bytes: std::sync::atomic::AtomicU64,
+}
+
+/// The read buffer of each of `files` spill files merged at once, sharing
+/// `budget` bytes: 16 KiB to 1 MiB.
+pub(crate) fn read_buffer(budget: u64, files: usize) -> usize {
+    let share = budget / files.max(1) as u64;
+    share.clamp(16 << 10, 1 << 20) as usize
 }
 
 #[cfg(test)]
@@ -397,7 +405,7 @@ mod tests {
         let run = w.finish().unwrap();
         run.file.set_len(6).unwrap();
         let err = run.read(1, 64).unwrap_err();
-        assert!(err.to_string().contains("sort spill file"), "{err}");
+        assert!(err.to_string().contains("spill file"), "{err}");
         // A frame whose key runs past its end.
         let mut w = SpillWriter::create(dir.path()).unwrap();
         w.write_frame(&[TAG_STR, 9, 0, 0, 0, b'a']).unwrap();
@@ -408,6 +416,6 @@ mod tests {
     #[test]
     fn a_missing_directory_names_the_setting() {
         let err = SpillWriter::create(Path::new("/nonexistent/fanfold-spill")).unwrap_err();
-        assert!(err.to_string().contains("(temp_dir, sort spill file): "), "{err}");
+        assert!(err.to_string().contains("(temp_dir, spill file): "), "{err}");
     }
 }
