@@ -140,6 +140,9 @@ impl ExactSum {
                 return true;
             }
         }
+        if self.wide.is_none() && write_short_decimal(self.decimal, self.scale, out) {
+            return true;
+        }
         let v = self.to_f64();
         if !v.is_finite() {
             return false;
@@ -147,6 +150,41 @@ impl ExactSum {
         format_f64(v, out);
         true
     }
+}
+
+/// Writes `mantissa × 10^-scale` as [`format_f64`] writes the nearest
+/// `f64` to it, without making the float, when that is the decimal itself
+/// (trailing zeros dropped): when it has at most 15 significant digits
+/// (then it is the shortest text that reads back as that float: distinct
+/// decimals of 15 digits are distinct floats, IEEE 754's 15-digit
+/// round-trip guarantee) and its magnitude is 0 or at least `1e-5` (where
+/// `format_f64` writes plain digits). Returns false, writing nothing,
+/// otherwise.
+fn write_short_decimal(mantissa: i128, scale: u32, out: &mut Vec<u8>) -> bool {
+    use std::io::Write;
+    const MAX: u128 = 1_000_000_000_000_000; // 10^15
+    let magnitude = mantissa.unsigned_abs();
+    if magnitude >= MAX || scale > 30 {
+        return false;
+    }
+    if magnitude != 0 && scale > 5 && magnitude < 10u128.pow(scale - 5) {
+        return false;
+    }
+    let pow = 10u128.pow(scale);
+    let (int, mut frac) = (magnitude / pow, magnitude % pow);
+    if mantissa < 0 && magnitude != 0 {
+        out.push(b'-');
+    }
+    let _ = write!(out, "{int}");
+    if frac != 0 {
+        let mut digits = scale as usize;
+        while frac % 10 == 0 {
+            frac /= 10;
+            digits -= 1;
+        }
+        let _ = write!(out, ".{frac:0digits$}");
+    }
+    true
 }
 
 /// An [`ExactSum`] in 24 bytes, for a group-by with millions of groups:
@@ -233,6 +271,40 @@ impl SmallSum {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn short_decimals_are_written_as_their_nearest_float_is() {
+        let mut state = 0x9E37_79B9_7F4A_7C15u64;
+        let mut next = || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let edges =
+            [0i128, 1, -1, 5, 10, 99_999, 100_000, 999_999_999_999_999, -999_999_999_999_999];
+        for i in 0..200_000u64 {
+            let m = match i % 4 {
+                0 => edges[(i / 4) as usize % edges.len()],
+                1 => (next() % 1_000_000) as i128 - 500_000,
+                2 => (next() % 2_000_000_000_000_000) as i128 - 1_000_000_000_000_000,
+                _ => (next() % 100_000_000) as i128,
+            };
+            let scale = (next() % 12) as u32;
+            let mut fast = Vec::new();
+            let mut slow = Vec::new();
+            format_f64(decimal_to_f64(m, scale), &mut slow);
+            if write_short_decimal(m, scale, &mut fast) {
+                assert_eq!(
+                    String::from_utf8(fast).unwrap(),
+                    String::from_utf8(slow).unwrap(),
+                    "{m}e-{scale}"
+                );
+            } else {
+                assert!(fast.is_empty());
+            }
+        }
+    }
     use crate::syntax::number::parse_plain_decimal;
     use crate::syntax::number::{is_json_number, parse_number};
 

@@ -280,15 +280,24 @@ impl Encoder {
     pub(crate) fn row(&self, names: &[String], values: &[OutValue], out: &mut Vec<u8>) {
         match self.format {
             Format::Csv | Format::Tsv => {
-                let texts: Vec<std::borrow::Cow<'_, [u8]>> = values
-                    .iter()
-                    .map(|v| match v {
-                        OutValue::Field(f) => f.as_field().text().unwrap_or_default(),
-                        OutValue::Number(n) => std::borrow::Cow::Borrowed(n.as_slice()),
-                    })
-                    .collect();
-                let fields: Vec<&[u8]> = texts.iter().map(|t| t.as_ref()).collect();
-                self.csv_row(&fields, out);
+                // As `csv_row`, without collecting the fields.
+                for (i, v) in values.iter().enumerate() {
+                    if i > 0 {
+                        out.push(self.delimiter);
+                    }
+                    match v {
+                        OutValue::Field(f) => {
+                            let text = f.as_field().text().unwrap_or_default();
+                            if values.len() == 1 && text.is_empty() {
+                                out.extend_from_slice(b"\"\"");
+                            } else {
+                                write_csv_field(out, &text, self.delimiter);
+                            }
+                        }
+                        OutValue::Number(n) => write_csv_field(out, n, self.delimiter),
+                    }
+                }
+                out.push(b'\n');
             }
             Format::Ndjson | Format::Json => {
                 self.json_record_start(out);

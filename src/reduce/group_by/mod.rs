@@ -61,6 +61,7 @@ mod spill;
 mod table;
 
 use std::hash::BuildHasher;
+use std::ops::Range;
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::sync::Arc;
 
@@ -69,7 +70,7 @@ use parking_lot::Mutex;
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::record::{ColumnRef, Field, Record};
-use crate::reduce::group_key::{decode_key, encode_key_part, output_order, part_field};
+use crate::reduce::group_key::{encode_key_part, key_parts, output_order, part_field_in};
 use crate::reduce::number::SmallSum;
 use crate::reduce::sorted::spill::SpillRun;
 use crate::reduce::{Reducer, Sink, SpillOptions, SpillStats};
@@ -124,6 +125,9 @@ pub struct GroupBy {
     workers: AtomicUsize,
     /// Runs spilled in this run.
     runs: Mutex<Vec<SpillRun>>,
+    /// Threads that make the output rows: the run's, as seen by
+    /// [`Reducer::finalize`].
+    finish_threads: AtomicUsize,
 }
 
 impl Clone for GroupBy {
@@ -145,6 +149,7 @@ impl Clone for GroupBy {
             idle: Mutex::new(Vec::new()),
             workers: AtomicUsize::new(0),
             runs: Mutex::new(Vec::new()),
+            finish_threads: AtomicUsize::new(1),
         }
     }
 }
@@ -266,6 +271,7 @@ impl GroupBy {
             idle: Mutex::new(Vec::new()),
             workers: AtomicUsize::new(0),
             runs: Mutex::new(Vec::new()),
+            finish_threads: AtomicUsize::new(1),
         }
     }
 
@@ -363,13 +369,23 @@ impl GroupBy {
     }
 
     /// One output value of the group whose states `parts` (table, group)
-    /// hold, merged; value-holding states are taken out of the tables.
-    fn value(&self, agg: &Agg, tables: &mut [Table], parts: &[(usize, usize)]) -> Result<OutValue> {
+    /// hold, merged (value-holding states of several parts are cloned to
+    /// be merged); a computed number is written in `buf` (cleared first).
+    fn value(
+        &self,
+        agg: &Agg,
+        tables: &[Table],
+        parts: &[(usize, usize)],
+        mut buf: Vec<u8>,
+    ) -> Result<OutValue> {
+        use std::io::Write;
         let Widths { counts, sums, accs } = self.widths;
+        buf.clear();
         Ok(match agg.slot {
             Slot::Count(i) => {
                 let n: u64 = parts.iter().map(|&(t, g)| tables[t].counts[g * counts + i]).sum();
-                OutValue::Number(n.to_string().into_bytes())
+                let _ = write!(buf, "{n}");
+                OutValue::Number(buf)
             }
             Slot::Sum(i) => {
                 let (mut sum, mut n) = (SmallSum::default(), 0);
@@ -378,14 +394,17 @@ impl GroupBy {
                     sum.merge(s.clone());
                     n += m;
                 }
-                sum_value(agg, &sum, n)?
+                sum_value(agg, &sum, n, buf)?
             }
             Slot::Acc(i) => {
-                let mut acc = Acc::new(agg.kind);
-                for &(t, g) in parts {
-                    let taken =
-                        std::mem::replace(&mut tables[t].accs[g * accs + i], Acc::new(agg.kind));
-                    acc.merge(agg.kind, taken);
+                let (t0, g0) = parts[0];
+                let first = &tables[t0].accs[g0 * accs + i];
+                if parts.len() == 1 {
+                    return Ok(first.value());
+                }
+                let mut acc = first.clone();
+                for &(t, g) in &parts[1..] {
+                    acc.merge(agg.kind, tables[t].accs[g * accs + i].clone());
                 }
                 acc.value()
             }
@@ -398,36 +417,141 @@ impl GroupBy {
     /// hold to `buf` (`values` is scratch).
     fn write_row(
         &self,
-        tables: &mut [Table],
+        tables: &[Table],
         parts: &[(usize, usize)],
         values: &mut Vec<OutValue>,
         buf: &mut Vec<u8>,
     ) -> Result<()> {
-        values.clear();
+        // The values of the previous row give their buffers to this one's.
+        values.resize_with(self.names.len(), || OutValue::Field(OwnedField::Missing));
         let (t0, g0) = parts[0];
-        for (tag, text) in decode_key(tables[t0].key(g0)) {
-            values.push(OutValue::Field(part_field(tag, text)));
+        let (keys, aggs) = values.split_at_mut(self.keys.len());
+        for (slot, (tag, text)) in keys.iter_mut().zip(key_parts(tables[t0].key(g0))) {
+            *slot = OutValue::Field(part_field_in(tag, text, take_buffer(slot)));
         }
-        for agg in &self.aggs {
-            let value = self.value(agg, tables, parts)?;
-            values.push(value);
+        for (slot, agg) in aggs.iter_mut().zip(&self.aggs) {
+            let buf = take_buffer(slot);
+            *slot = self.value(agg, tables, parts, buf)?;
         }
         self.encoder.row(&self.names, values, buf);
         Ok(())
     }
+
+    /// Appends the rows of the groups at `order[range]` to `buf` (the
+    /// range starts and ends at key boundaries); returns the rows.
+    fn write_rows(&self, ordered: &Ordered, range: Range<usize>, buf: &mut Vec<u8>) -> Result<u64> {
+        let (mut parts, mut values) = (Vec::new(), Vec::with_capacity(self.names.len()));
+        let tables = &ordered.tables;
+        let (mut k, mut rows) = (range.start, 0);
+        while k < range.end {
+            // The groups of one key: at most one per table, next to each
+            // other in the order.
+            parts.clear();
+            parts.push(ordered.locate(ordered.order[k]));
+            let (t0, g0) = parts[0];
+            k += 1;
+            while let Some(&i) = ordered.order.get(k) {
+                let (t, g) = ordered.locate(i);
+                if tables[t].key(g) != tables[t0].key(g0) {
+                    break;
+                }
+                parts.push((t, g));
+                k += 1;
+            }
+            self.write_row(tables, &parts, &mut values, buf)?;
+            rows += 1;
+        }
+        Ok(rows)
+    }
+
+    /// Writes every group of `ordered` to `sink`, in order; returns the
+    /// rows. The rows are made in ranges of [`ROWS_RANGE`] groups on
+    /// `self.finish_threads` threads (range `r` on thread `r % threads`,
+    /// each with a channel of two ranges, so at most three ranges per
+    /// thread are held) and written in order by the calling thread.
+    fn write_ordered(&self, ordered: &Ordered, sink: &mut Sink<'_>) -> Result<u64> {
+        let n = ordered.order.len();
+        let same_key = |a: usize, b: usize| {
+            let ((ta, ga), (tb, gb)) =
+                (ordered.locate(ordered.order[a]), ordered.locate(ordered.order[b]));
+            ordered.tables[ta].key(ga) == ordered.tables[tb].key(gb)
+        };
+        // The first key boundary at or after `p`.
+        let boundary = |p: usize| {
+            let mut p = p.min(n);
+            while p > 0 && p < n && same_key(p - 1, p) {
+                p += 1;
+            }
+            p
+        };
+        let range = |r: usize| boundary(r * ROWS_RANGE)..boundary((r + 1) * ROWS_RANGE);
+        let ranges = n.div_ceil(ROWS_RANGE);
+        let threads = self.finish_threads.load(Relaxed).clamp(1, ranges.max(1));
+        if threads == 1 {
+            let (mut buf, mut rows) = (Vec::new(), 0);
+            for r in 0..ranges {
+                buf.clear();
+                rows += self.write_rows(ordered, range(r), &mut buf)?;
+                sink.write(&buf, 0)?;
+            }
+            return Ok(rows);
+        }
+        std::thread::scope(|scope| {
+            let mut receivers = Vec::with_capacity(threads);
+            for first in 0..threads {
+                let (tx, rx) = crossbeam_channel::bounded::<Result<(Vec<u8>, u64)>>(2);
+                receivers.push(rx);
+                let range = &range;
+                scope.spawn(move || {
+                    for r in (first..ranges).step_by(threads) {
+                        let mut buf = Vec::with_capacity(1 << 20);
+                        let made = self.write_rows(ordered, range(r), &mut buf).map(|n| (buf, n));
+                        let failed = made.is_err();
+                        // A closed channel: the writer stopped.
+                        if tx.send(made).is_err() || failed {
+                            return;
+                        }
+                    }
+                });
+            }
+            let mut rows = 0;
+            for r in 0..ranges {
+                let (buf, n) = receivers[r % threads].recv().map_err(|_| {
+                    ErrorKind::Internal("a group-by output thread stopped".into())
+                })??;
+                sink.write(&buf, 0)?;
+                rows += n;
+            }
+            Ok(rows)
+        })
+    }
 }
 
-/// The output value of a `sum` or `mean` over `n` values summing to `sum`.
+/// Groups per range of output rows made at once by one thread.
+const ROWS_RANGE: usize = 1 << 15;
+
+/// The buffer `slot` holds, if any, to be reused (`slot` is left missing).
+fn take_buffer(slot: &mut OutValue) -> Vec<u8> {
+    match std::mem::replace(slot, OutValue::Field(OwnedField::Missing)) {
+        OutValue::Number(v)
+        | OutValue::Field(
+            OwnedField::Text(v) | OwnedField::JsonString(v) | OwnedField::JsonOther(v),
+        ) => v,
+        OutValue::Field(OwnedField::Missing) => Vec::new(),
+    }
+}
+
+/// The output value of a `sum` or `mean` over `n` values summing to `sum`,
+/// written in `out` (empty).
 ///
 /// # Errors
 /// [`ErrorKind::OutOfRange`] when it does not fit its output.
-fn sum_value(agg: &Agg, sum: &SmallSum, n: u64) -> Result<OutValue> {
+fn sum_value(agg: &Agg, sum: &SmallSum, n: u64, mut out: Vec<u8>) -> Result<OutValue> {
     if n == 0 {
         return Ok(OutValue::Field(OwnedField::Missing));
     }
     let out_of_range = || ErrorKind::OutOfRange { aggregate: agg.label.clone() };
     let sum = sum.to_exact();
-    let mut out = Vec::new();
     if agg.kind == AggKind::Sum {
         if !sum.write(&mut out) {
             return Err(out_of_range().into());
@@ -536,6 +660,7 @@ impl Reducer for GroupBy {
             return Ok(());
         }
         self.seal(total)?;
+        self.finish_threads.store(rayon::current_num_threads(), Relaxed);
         let mut tables: Vec<Table> =
             std::mem::take(&mut *self.idle.lock()).into_iter().map(|w| w.table).collect();
         tables.retain(|t| t.len() > 0);
@@ -578,51 +703,26 @@ impl Reducer for GroupBy {
 
     fn finish(&self, mut total: GroupPartial, sink: &mut Sink<'_>) -> Result<()> {
         self.finalize(&mut total)?;
-        let mut buf = Vec::with_capacity(1 << 16);
-        let mut values = Vec::with_capacity(self.names.len());
-        let mut rows = 0u64;
-        let mut flush = |buf: &mut Vec<u8>, sink: &mut Sink<'_>| {
-            rows += 1;
-            if buf.len() >= 1 << 16 {
-                sink.write(buf, 0)?;
-                buf.clear();
-            }
-            Ok::<_, Error>(())
-        };
-        match total.done.take() {
+        let rows = match total.done.take() {
             Some(Done::Spilled(runs)) => {
                 let budget = self.spill.as_ref().map_or(0, |o| o.budget);
+                let (mut buf, mut values, mut rows) =
+                    (Vec::with_capacity(1 << 16), Vec::with_capacity(self.names.len()), 0);
                 self.merge_spilled(runs, budget, |table| {
-                    self.write_row(std::slice::from_mut(table), &[(0, 0)], &mut values, &mut buf)?;
-                    flush(&mut buf, sink)
-                })?;
-            }
-            Some(Done::Memory(mut ordered)) => {
-                let mut tables = std::mem::take(&mut ordered.tables);
-                let mut parts = Vec::new();
-                let mut k = 0;
-                while k < ordered.order.len() {
-                    // The groups of one key: at most one per table, next to
-                    // each other in the order.
-                    parts.clear();
-                    parts.push(ordered.locate(ordered.order[k]));
-                    let (t0, g0) = parts[0];
-                    k += 1;
-                    while let Some(&i) = ordered.order.get(k) {
-                        let (t, g) = ordered.locate(i);
-                        if tables[t].key(g) != tables[t0].key(g0) {
-                            break;
-                        }
-                        parts.push((t, g));
-                        k += 1;
+                    self.write_row(std::slice::from_ref(table), &[(0, 0)], &mut values, &mut buf)?;
+                    rows += 1;
+                    if buf.len() >= 1 << 16 {
+                        sink.write(&buf, 0)?;
+                        buf.clear();
                     }
-                    self.write_row(&mut tables, &parts, &mut values, &mut buf)?;
-                    flush(&mut buf, sink)?;
-                }
+                    Ok(())
+                })?;
+                sink.write(&buf, 0)?;
+                rows
             }
-            None => {}
-        }
-        sink.write(&buf, 0)?;
+            Some(Done::Memory(ordered)) => self.write_ordered(&ordered, sink)?,
+            None => 0,
+        };
         sink.records += rows;
         Ok(())
     }
