@@ -691,6 +691,9 @@ impl Reducer for GroupBy {
             starts.push(n);
             n += t.len();
         }
+        for t in &mut tables {
+            t.free_index();
+        }
         let mut done = Ordered { tables, starts, order: Vec::new() };
         let order = output_order(n, |i| {
             let (t, g) = done.locate(i as u32);
