@@ -161,7 +161,6 @@ impl ExactSum {
 /// `format_f64` writes plain digits). Returns false, writing nothing,
 /// otherwise.
 fn write_short_decimal(mantissa: i128, scale: u32, out: &mut Vec<u8>) -> bool {
-    use std::io::Write;
     const MAX: u128 = 1_000_000_000_000_000; // 10^15
     let magnitude = mantissa.unsigned_abs();
     if magnitude >= MAX || scale > 30 {
@@ -170,19 +169,27 @@ fn write_short_decimal(mantissa: i128, scale: u32, out: &mut Vec<u8>) -> bool {
     if magnitude != 0 && scale > 5 && magnitude < 10u128.pow(scale - 5) {
         return false;
     }
-    let pow = 10u128.pow(scale);
+    // Below 10^15: u64 arithmetic.
+    let (magnitude, pow) = (magnitude as u64, 10u64.pow(scale.min(19)));
+    if scale > 19 && magnitude != 0 {
+        return false;
+    }
     let (int, mut frac) = (magnitude / pow, magnitude % pow);
     if mantissa < 0 && magnitude != 0 {
         out.push(b'-');
     }
-    let _ = write!(out, "{int}");
+    let mut digits = itoa::Buffer::new();
+    out.extend_from_slice(digits.format(int).as_bytes());
     if frac != 0 {
-        let mut digits = scale as usize;
+        let mut width = scale as usize;
         while frac % 10 == 0 {
             frac /= 10;
-            digits -= 1;
+            width -= 1;
         }
-        let _ = write!(out, ".{frac:0digits$}");
+        let text = digits.format(frac);
+        out.push(b'.');
+        out.extend(std::iter::repeat_n(b'0', width - text.len()));
+        out.extend_from_slice(text.as_bytes());
     }
     true
 }

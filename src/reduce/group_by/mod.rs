@@ -378,13 +378,12 @@ impl GroupBy {
         parts: &[(usize, usize)],
         mut buf: Vec<u8>,
     ) -> Result<OutValue> {
-        use std::io::Write;
         let Widths { counts, sums, accs } = self.widths;
         buf.clear();
         Ok(match agg.slot {
             Slot::Count(i) => {
                 let n: u64 = parts.iter().map(|&(t, g)| tables[t].counts[g * counts + i]).sum();
-                let _ = write!(buf, "{n}");
+                buf.extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
                 OutValue::Number(buf)
             }
             Slot::Sum(i) => {
