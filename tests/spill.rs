@@ -56,6 +56,34 @@ fn spilled_runs(stderr: &str) -> u64 {
         .map_or(0, |n| n.parse().expect("a number of runs"))
 }
 
+/// Runs `base` under `--memory-limit 64KiB` with three thread counts and
+/// chunk sizes, and asserts that each writes `expected`, spills at least
+/// two runs and leaves its temp dir empty.
+fn assert_spills_with_the_same_bytes(base: &[&str], expected: &[u8]) {
+    for (threads, chunk) in [("1", "256KiB"), ("2", "16KiB"), ("3", "64KiB")] {
+        let temp = tempfile::tempdir().unwrap();
+        let temp_dir = temp.path().to_str().unwrap();
+        let args = with(
+            base,
+            &[
+                "--memory-limit",
+                "64KiB",
+                "--temp-dir",
+                temp_dir,
+                "--threads",
+                threads,
+                "--chunk-bytes",
+                chunk,
+                "--stats",
+            ],
+        );
+        let (out, stderr) = run_ok(&args);
+        assert!(out == expected, "{args:?}: output differs from the in-memory run");
+        assert!(spilled_runs(&stderr) >= 2, "{args:?} did not spill: {stderr}");
+        assert_eq!(entries(temp.path()), Vec::<String>::new(), "{args:?}");
+    }
+}
+
 #[test]
 fn a_sort_that_spills_writes_the_in_memory_bytes() {
     let sorts: [&[&str]; 3] = [
@@ -75,28 +103,7 @@ fn a_sort_that_spills_writes_the_in_memory_bytes() {
         let (expected, stderr) = run_ok(&with(sort, &["--memory-limit", "1GiB", "--stats"]));
         assert_eq!(spilled_runs(&stderr), 0, "{stderr}");
         assert!(expected.len() > 1_000_000);
-        for (threads, chunk) in [("1", "256KiB"), ("2", "16KiB"), ("3", "64KiB")] {
-            let temp = tempfile::tempdir().unwrap();
-            let temp_dir = temp.path().to_str().unwrap();
-            let args = with(
-                sort,
-                &[
-                    "--memory-limit",
-                    "64KiB",
-                    "--temp-dir",
-                    temp_dir,
-                    "--threads",
-                    threads,
-                    "--chunk-bytes",
-                    chunk,
-                    "--stats",
-                ],
-            );
-            let (out, stderr) = run_ok(&args);
-            assert!(out == expected, "{args:?}: output differs from the in-memory sort");
-            assert!(spilled_runs(&stderr) >= 2, "{args:?} did not spill: {stderr}");
-            assert_eq!(entries(temp.path()), Vec::<String>::new(), "{args:?}");
-        }
+        assert_spills_with_the_same_bytes(sort, &expected);
     }
 }
 
@@ -214,29 +221,8 @@ fn a_group_by_that_spills_writes_the_in_memory_bytes() {
         let base: Vec<&str> = key.iter().chain(&["--null", "NA"]).chain(&aggs).copied().collect();
         let (expected, stderr) = run_ok(&with(&base, &["--memory-limit", "1GiB", "--stats"]));
         assert_eq!(spilled_runs(&stderr), 0, "{stderr}");
-        for (threads, chunk) in [("1", "256KiB"), ("2", "16KiB"), ("3", "64KiB")] {
-            let temp = tempfile::tempdir().unwrap();
-            let temp_dir = temp.path().to_str().unwrap();
-            let args = with(
-                &base,
-                &[
-                    "--memory-limit",
-                    "64KiB",
-                    "--temp-dir",
-                    temp_dir,
-                    "--threads",
-                    threads,
-                    "--chunk-bytes",
-                    chunk,
-                    "--stats",
-                ],
-            );
-            let (out, stderr) = run_ok(&args);
-            assert!(out == expected, "{args:?}: output differs from the in-memory group-by");
-            // Even the 16 carriers' sets of tail numbers pass 64 KiB.
-            assert!(spilled_runs(&stderr) >= 2, "{args:?} did not spill: {stderr}");
-            assert_eq!(entries(temp.path()), Vec::<String>::new(), "{args:?}");
-        }
+        // Even the 16 carriers' sets of tail numbers pass 64 KiB.
+        assert_spills_with_the_same_bytes(&base, &expected);
     }
 }
 

@@ -99,7 +99,8 @@ fn settings() -> impl Strategy<Value = Settings> {
     )
 }
 
-fn pipeline(path: &Path, keys: &[SortKeySpec], s: &Settings) -> PipelineBuilder {
+/// The run of `s` over the CSV at `path`, before its reducer.
+fn builder(path: &Path, s: &Settings) -> PipelineBuilder {
     Pipeline::builder()
         .input(Input::Path(path.to_path_buf()))
         .input_format(Format::Csv)
@@ -108,19 +109,32 @@ fn pipeline(path: &Path, keys: &[SortKeySpec], s: &Settings) -> PipelineBuilder 
         .threads(s.threads)
         .max_in_flight(s.max_in_flight)
         .null_markers(["NA"])
-        .sort_by(keys.iter().cloned())
 }
 
-/// The unlimited sequential run: one thread, one chunk in flight.
-fn baseline(path: &Path, keys: &[SortKeySpec], ndjson: bool) -> TestResult<Vec<u8>> {
-    let s = Settings { threads: 1, chunk: ChunkLimit::Bytes(1 << 20), max_in_flight: 1, ndjson };
-    let p = pipeline(path, keys, &s)
+fn pipeline(path: &Path, keys: &[SortKeySpec], s: &Settings) -> PipelineBuilder {
+    builder(path, s).sort_by(keys.iter().cloned())
+}
+
+/// The settings of the unlimited sequential run: one thread, one chunk in
+/// flight.
+fn sequential(ndjson: bool) -> Settings {
+    Settings { threads: 1, chunk: ChunkLimit::Bytes(1 << 20), max_in_flight: 1, ndjson }
+}
+
+/// The output of `b` with no memory limit.
+fn unlimited(b: PipelineBuilder) -> TestResult<Vec<u8>> {
+    let p = b
         .memory_limit(u64::MAX)
         .build()
         .map_err(|e| TestCaseError::fail(format!("baseline: {e}")))?;
     let mut out = Vec::new();
     p.run(&mut out, "<mem>").map_err(|e| TestCaseError::fail(format!("baseline: {e}")))?;
     Ok(out)
+}
+
+/// The unlimited sequential sort.
+fn baseline(path: &Path, keys: &[SortKeySpec], ndjson: bool) -> TestResult<Vec<u8>> {
+    unlimited(pipeline(path, keys, &sequential(ndjson)))
 }
 
 fn write_input(dir: &Path, csv: &str) -> TestResult<PathBuf> {
@@ -229,31 +243,12 @@ fn aggs() -> Vec<AggSpec> {
 }
 
 fn group_pipeline(path: &Path, keys: &[&str], s: &Settings) -> PipelineBuilder {
-    let mut b = Pipeline::builder()
-        .input(Input::Path(path.to_path_buf()))
-        .input_format(Format::Csv)
-        .output_format(if s.ndjson { Format::Ndjson } else { Format::Csv })
-        .chunk(s.chunk)
-        .threads(s.threads)
-        .max_in_flight(s.max_in_flight)
-        .null_markers(["NA"])
-        .group_by(keys.iter().copied());
-    for a in aggs() {
-        b = b.agg(a);
-    }
-    b
+    aggs().into_iter().fold(builder(path, s).group_by(keys.iter().copied()), |b, a| b.agg(a))
 }
 
 /// The unlimited sequential group-by.
 fn group_baseline(path: &Path, keys: &[&str], ndjson: bool) -> TestResult<Vec<u8>> {
-    let s = Settings { threads: 1, chunk: ChunkLimit::Bytes(1 << 20), max_in_flight: 1, ndjson };
-    let p = group_pipeline(path, keys, &s)
-        .memory_limit(u64::MAX)
-        .build()
-        .map_err(|e| TestCaseError::fail(format!("baseline: {e}")))?;
-    let mut out = Vec::new();
-    p.run(&mut out, "<mem>").map_err(|e| TestCaseError::fail(format!("baseline: {e}")))?;
-    Ok(out)
+    unlimited(group_pipeline(path, keys, &sequential(ndjson)))
 }
 
 proptest! {

@@ -129,21 +129,24 @@ impl Encoder {
     /// and JSON arrays.
     pub fn header(&self, names: &[String], out: &mut Vec<u8>) {
         if self.format.is_delimited() {
-            let fields: Vec<&[u8]> = names.iter().map(|n| n.as_bytes()).collect();
-            self.csv_row(&fields, out);
+            self.csv_row(names.iter().map(|n| n.as_bytes()), out);
         }
     }
 
-    fn csv_row(&self, fields: &[&[u8]], out: &mut Vec<u8>) {
-        if fields.len() == 1 && fields[0].is_empty() {
-            out.extend_from_slice(b"\"\"\n");
-            return;
-        }
-        for (i, f) in fields.iter().enumerate() {
+    /// Appends one CSV row of `fields`; a row of one empty field is written
+    /// `""`, so that it is not an empty line.
+    fn csv_row<T: AsRef<[u8]>>(&self, fields: impl ExactSizeIterator<Item = T>, out: &mut Vec<u8>) {
+        let one = fields.len() == 1;
+        for (i, f) in fields.enumerate() {
+            let f = f.as_ref();
             if i > 0 {
                 out.push(self.delimiter);
             }
-            write_csv_field(out, f, self.delimiter);
+            if one && f.is_empty() {
+                out.extend_from_slice(b"\"\"");
+            } else {
+                write_csv_field(out, f, self.delimiter);
+            }
         }
         out.push(b'\n');
     }
@@ -188,7 +191,7 @@ impl Encoder {
                 if cols.len() == 1 {
                     let v = rec.get(&cols[0]);
                     let t = v.text();
-                    self.csv_row(&[t.as_deref().unwrap_or_default()], out);
+                    self.csv_row(std::iter::once(t.as_deref().unwrap_or_default()), out);
                     return Ok(());
                 }
                 // A line the parser cut without unquoting holds no quote,
@@ -280,24 +283,11 @@ impl Encoder {
     pub(crate) fn row(&self, names: &[String], values: &[OutValue], out: &mut Vec<u8>) {
         match self.format {
             Format::Csv | Format::Tsv => {
-                // As `csv_row`, without collecting the fields.
-                for (i, v) in values.iter().enumerate() {
-                    if i > 0 {
-                        out.push(self.delimiter);
-                    }
-                    match v {
-                        OutValue::Field(f) => {
-                            let text = f.as_field().text().unwrap_or_default();
-                            if values.len() == 1 && text.is_empty() {
-                                out.extend_from_slice(b"\"\"");
-                            } else {
-                                write_csv_field(out, &text, self.delimiter);
-                            }
-                        }
-                        OutValue::Number(n) => write_csv_field(out, n, self.delimiter),
-                    }
-                }
-                out.push(b'\n');
+                let texts = values.iter().map(|v| match v {
+                    OutValue::Field(f) => f.as_field().text().unwrap_or_default(),
+                    OutValue::Number(n) => std::borrow::Cow::Borrowed(n.as_slice()),
+                });
+                self.csv_row(texts, out);
             }
             Format::Ndjson | Format::Json => {
                 self.json_record_start(out);

@@ -710,7 +710,7 @@ impl Reducer for GroupBy {
                 let budget = self.spill.as_ref().map_or(0, |o| o.budget);
                 let (mut buf, mut values, mut rows) =
                     (Vec::with_capacity(1 << 16), Vec::with_capacity(self.names.len()), 0);
-                self.merge_spilled(runs, budget, |table| {
+                self.merge_runs(runs, budget, |_, table| {
                     self.write_row(std::slice::from_ref(table), &[(0, 0)], &mut values, &mut buf)?;
                     rows += 1;
                     if buf.len() >= 1 << 16 {

@@ -30,7 +30,6 @@
 //! merge pass), so the open files and the read buffers stay bounded.
 
 use std::path::Path;
-use std::sync::atomic::Ordering::Relaxed;
 
 use super::acc::Acc;
 use super::table::Table;
@@ -102,13 +101,8 @@ impl GroupBy {
             out.write_frame(&frame)?;
         }
         let run = out.finish()?;
-        self.count_spill(&run);
+        self.spill_stats.count(&run);
         Ok(run)
-    }
-
-    fn count_spill(&self, run: &SpillRun) {
-        self.spill_stats.runs.fetch_add(1, Relaxed);
-        self.spill_stats.bytes.fetch_add(run.bytes(), Relaxed);
     }
 
     /// The frame of group `g` of `table`, whose sort key is `sort_key`.
@@ -162,7 +156,7 @@ impl GroupBy {
     /// # Errors
     /// [`ErrorKind::Io`] on a read error or a frame that is not what was
     /// written; what `emit` returns.
-    fn merge_runs(
+    pub(super) fn merge_runs(
         &self,
         runs: Vec<SpillRun>,
         budget: u64,
@@ -217,22 +211,10 @@ impl GroupBy {
                 out.write_frame(&frame)
             })?;
             let run = out.finish()?;
-            self.count_spill(&run);
+            self.spill_stats.count(&run);
             runs.push(run);
         }
         Ok(())
-    }
-
-    /// Merges the spilled runs (at most `fan_in`) into the output rows,
-    /// calling `row` on each group's table (one group, merged); `budget`
-    /// is shared by the read buffers.
-    pub(super) fn merge_spilled(
-        &self,
-        runs: Vec<SpillRun>,
-        budget: u64,
-        mut row: impl FnMut(&mut Table) -> Result<()>,
-    ) -> Result<()> {
-        self.merge_runs(runs, budget, |_, table| row(table))
     }
 }
 

@@ -5,8 +5,6 @@
 //! and the runs still in memory are merged into the output. Spill files are
 //! read through buffers that share the budget, 16 KiB to 1 MiB each.
 
-use std::sync::atomic::Ordering::Relaxed;
-
 use super::merge::Cursor;
 use super::spill::{read_buffer, SpillOptions, SpillRun, SpillWriter};
 use super::{Run, Sorted, SortedPartial};
@@ -27,7 +25,7 @@ impl Sorted {
             out.write(&run.keys[i * n..(i + 1) * n], &run.arena, run.record(i))
         })?;
         let run = out.finish()?;
-        self.count_spill(&run);
+        self.stats.count(&run);
         total.runs.clear();
         total.held = 0;
         total.spilled.push((run, 0));
@@ -67,13 +65,8 @@ impl Sorted {
         })?;
         drop(cursors);
         let run = out.finish()?;
-        self.count_spill(&run);
+        self.stats.count(&run);
         Ok(run)
-    }
-
-    fn count_spill(&self, run: &SpillRun) {
-        self.stats.runs.fetch_add(1, Relaxed);
-        self.stats.bytes.fetch_add(run.bytes(), Relaxed);
     }
 
     /// The final merge after a spill: at most `fan_in` spilled runs (after
@@ -123,6 +116,7 @@ impl Sorted {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::atomic::Ordering::Relaxed;
     use std::sync::Arc;
 
     use super::*;

@@ -315,13 +315,23 @@ pub struct SpillOptions {
 /// are read together (each through its own buffer).
 pub const DEFAULT_FAN_IN: usize = 128;
 
-/// What a sort spilled, for `--stats`: counters shared with the reducer.
+/// What a sort or a group-by spilled, for `--stats`: counters shared with
+/// the reducer.
 #[derive(Debug, Default)]
 pub struct SpillStats {
     /// Sorted runs written to spill files (merge passes included).
     pub runs: std::sync::atomic::AtomicU64,
     /// Bytes written to spill files (merge passes included).
     pub bytes: std::sync::atomic::AtomicU64,
+}
+
+impl SpillStats {
+    /// Counts one run written.
+    pub(crate) fn count(&self, run: &SpillRun) {
+        use std::sync::atomic::Ordering::Relaxed;
+        self.runs.fetch_add(1, Relaxed);
+        self.bytes.fetch_add(run.bytes(), Relaxed);
+    }
 }
 
 /// The read buffer of each of `files` spill files merged at once, sharing
