@@ -7,13 +7,17 @@
 //! value-holding aggregates as [`Acc`]).
 //!
 //! The table maps a group's key to its index (a `u32`), hashed once per
-//! record. Each slot keeps the low 32 bits of the key's hash beside the
-//! index: a probe compares them before it reads the key (one cache miss
-//! fewer than reading a hash kept by group), and growing the table
-//! rehashes from the slots alone. Nothing is ordered here: the reducer
-//! orders the groups of every table at the end.
-
-use hashbrown::HashTable;
+//! record, through an open-addressing index with linear probing
+//! ([`SlotIndex`]: Knuth, TAOCP vol. 3, 6.4, algorithm L). Each 8-byte
+//! slot keeps the low 32 bits of the key's hash beside the group: a probe
+//! compares them before it reads the key, and growing the index rehashes
+//! from the slots alone. There is no separate array of control bytes (as
+//! in a SwissTable), so finding a group costs one cache miss in the index,
+//! and a caller that knows the hashes of the next records ahead can
+//! [`Table::prefetch`] their slots, so that the misses of a batch of
+//! records overlap (the vectorized probing of DuckDB's and Polars' hash
+//! aggregates). Nothing is ordered here: the reducer orders the groups of
+//! every table at the end.
 
 use super::acc::Acc;
 use crate::reduce::number::SmallSum;
@@ -39,11 +43,116 @@ pub(super) struct Widths {
     pub(super) accs: usize,
 }
 
+/// The index of a table: a power-of-two array of slots, each 0 (empty)
+/// or the low 32 bits of a key's hash above its group number plus one;
+/// a key's home slot is the top bits of [`slot_hash`], and a probe walks
+/// on from it to the first empty slot. At most three quarters of the
+/// slots are used (then the index doubles), so a probe reads a slot or
+/// two (8 slots share a cache line).
+#[derive(Debug, Default)]
+struct SlotIndex {
+    slots: Vec<u64>,
+    /// Slots used.
+    len: usize,
+}
+
+impl SlotIndex {
+    /// The home slot of a key whose hash has `low` as its low 32 bits
+    /// (the slots must not be empty).
+    #[inline]
+    fn home(&self, low: u32) -> usize {
+        // `slots.len()` is a power of two, at least 16.
+        let bits = self.slots.len().trailing_zeros();
+        (slot_hash(low) >> (64 - bits)) as usize
+    }
+
+    /// The group in the first slot from `low`'s home for which `eq`
+    /// holds, or the empty slot where the probe ended.
+    #[inline]
+    fn find(&self, low: u32, mut eq: impl FnMut(usize) -> bool) -> Result<u32, usize> {
+        if self.slots.is_empty() {
+            return Err(0);
+        }
+        let mask = self.slots.len() - 1;
+        let mut i = self.home(low);
+        loop {
+            let slot = self.slots[i];
+            if slot == 0 {
+                return Err(i);
+            }
+            let g = slot as u32 - 1;
+            if (slot >> 32) as u32 == low && eq(g as usize) {
+                return Ok(g);
+            }
+            i = (i + 1) & mask;
+        }
+    }
+
+    /// Puts group `g` of hash `low` in `at`, the empty slot
+    /// [`Self::find`] ended at; grows the index when it is three quarters
+    /// full.
+    #[inline]
+    fn insert(&mut self, at: usize, low: u32, g: u32) {
+        if self.slots.is_empty() || (self.len + 1) * 4 > self.slots.len() * 3 {
+            self.grow();
+            let at = self.find(low, |_| false).unwrap_err();
+            self.slots[at] = (u64::from(low) << 32) | (u64::from(g) + 1);
+        } else {
+            self.slots[at] = (u64::from(low) << 32) | (u64::from(g) + 1);
+        }
+        self.len += 1;
+    }
+
+    /// Doubles the slots (16 at first), rehashing from them.
+    #[cold]
+    fn grow(&mut self) {
+        let size = (self.slots.len() * 2).max(16);
+        let old = std::mem::replace(&mut self.slots, vec![0; size]);
+        let mask = self.slots.len() - 1;
+        for slot in old.into_iter().filter(|&s| s != 0) {
+            let mut i = self.home((slot >> 32) as u32);
+            while self.slots[i] != 0 {
+                i = (i + 1) & mask;
+            }
+            self.slots[i] = slot;
+        }
+    }
+
+    /// Asks the CPU to bring `low`'s home slot into the cache.
+    #[inline]
+    fn prefetch(&self, low: u32) {
+        if !self.slots.is_empty() {
+            prefetch(&self.slots[self.home(low)]);
+        }
+    }
+
+    fn clear(&mut self) {
+        self.slots.fill(0);
+        self.len = 0;
+    }
+}
+
+/// Asks the CPU to bring the cache line of `value` into its caches, and
+/// returns at once (a hint: nothing is read, nothing can fault).
+#[inline(always)]
+fn prefetch<T>(value: &T) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: `_mm_prefetch` needs SSE, which every x86_64 CPU has; a
+    // prefetch reads nothing and cannot fault, and the pointer is a
+    // reference's.
+    unsafe {
+        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+        _mm_prefetch::<_MM_HINT_T0>((value as *const T).cast());
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = value;
+}
+
 /// The groups one worker has folded (see the module docs).
 #[derive(Debug, Default)]
 pub(super) struct Table {
-    /// Per group: its index and the low 32 bits of its key's hash.
-    index: HashTable<(u32, u32)>,
+    /// Per group: its number and the low 32 bits of its key's hash.
+    index: SlotIndex,
     /// Every group's encoded key, one after another.
     keys: Vec<u8>,
     /// Where each group's key ends in `keys`.
@@ -72,7 +181,7 @@ impl Table {
     /// when it is not here yet; the flag says it was added.
     ///
     /// # Panics
-    /// When the table would hold more than `u32::MAX` groups.
+    /// When the table would hold `u32::MAX` groups or more.
     #[inline]
     pub(super) fn group(
         &mut self,
@@ -83,25 +192,65 @@ impl Table {
     ) -> (usize, bool) {
         let Table { index, keys, key_ends, .. } = self;
         let low = hash as u32;
-        let found = index.find(slot_hash(low), |&(g, h)| {
-            let g = g as usize;
-            h == low && {
-                let start = if g == 0 { 0 } else { key_ends[g - 1] };
-                &keys[start..key_ends[g]] == key
-            }
+        let found = index.find(low, |g| {
+            let start = if g == 0 { 0 } else { key_ends[g - 1] };
+            &keys[start..key_ends[g]] == key
         });
-        if let Some(&(g, _)) = found {
-            return (g as usize, false);
-        }
+        let at = match found {
+            Ok(g) => return (g as usize, false),
+            Err(at) => at,
+        };
         let g = self.key_ends.len();
-        let id = u32::try_from(g).expect("a worker's table holds at most u32::MAX groups");
-        self.index.insert_unique(slot_hash(low), (id, low), |&(_, h)| slot_hash(h));
+        // Group numbers are stored plus one in 32 bits.
+        let id = u32::try_from(g)
+            .ok()
+            .filter(|&id| id < u32::MAX)
+            .expect("a worker's table holds fewer than u32::MAX groups");
+        self.index.insert(at, low, id);
         self.keys.extend_from_slice(key);
         self.key_ends.push(self.keys.len());
         self.counts.resize(self.counts.len() + widths.counts, 0);
         self.sums.resize_with(self.sums.len() + widths.sums, Default::default);
         new_accs(&mut self.accs);
         (g, true)
+    }
+
+    /// Asks the CPU to bring the index slot of a key of hash `hash` into
+    /// its caches, ahead of [`Self::group`] (a hint).
+    #[inline]
+    pub(super) fn prefetch(&self, hash: u64) {
+        self.index.prefetch(hash as u32);
+    }
+
+    /// The group the index holds first for a key of hash `hash`, if any:
+    /// its likely group, which [`Self::group`] confirms or not (read
+    /// after [`Self::prefetch`], to [`Self::prefetch_group`] ahead).
+    #[inline]
+    pub(super) fn candidate(&self, hash: u64) -> Option<usize> {
+        self.index.find(hash as u32, |_| true).ok().map(|g| g as usize)
+    }
+
+    /// Asks the CPU to bring where group `g`'s key ends and its counts
+    /// and sums into its caches (a hint; `g` must be a group).
+    #[inline]
+    pub(super) fn prefetch_group(&self, g: usize, w: Widths) {
+        prefetch(&self.key_ends[g]);
+        if w.counts > 0 {
+            prefetch(&self.counts[g * w.counts]);
+        }
+        if w.sums > 0 {
+            prefetch(&self.sums[g * w.sums]);
+        }
+    }
+
+    /// Asks the CPU to bring group `g`'s key into its caches (a hint;
+    /// `g` must be a group).
+    #[inline]
+    pub(super) fn prefetch_key(&self, g: usize) {
+        let start = if g == 0 { 0 } else { self.key_ends[g - 1] };
+        if let Some(byte) = self.keys.get(start) {
+            prefetch(byte);
+        }
     }
 
     /// The states of group `g`: its counts, sums and value-holding
@@ -117,7 +266,7 @@ impl Table {
     /// Frees the hash index, which only finding a group needs: before the groups are ordered, whose sort needs 20 bytes a
     /// group of its own. [`Self::group`] must not be called after.
     pub(super) fn free_index(&mut self) {
-        self.index = HashTable::new();
+        self.index = SlotIndex::default();
     }
 
     /// Forgets every group, keeping the allocations.
@@ -135,7 +284,7 @@ impl Table {
     /// the heap: the reducer counts that as it grows).
     pub(super) fn allocated_bytes(&self) -> u64 {
         use std::mem::size_of;
-        let slots = self.index.capacity() * (size_of::<(u32, u32)>() + 1);
+        let slots = self.index.slots.capacity() * size_of::<u64>();
         let columns = self.keys.capacity()
             + self.key_ends.capacity() * size_of::<usize>()
             + self.counts.capacity() * size_of::<u64>()
