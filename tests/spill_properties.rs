@@ -238,17 +238,20 @@ const AGGS: &[&str] = &[
     "last:k",
 ];
 
-fn aggs() -> Vec<AggSpec> {
-    AGGS.iter().map(|a| a.parse().expect("a valid aggregate")).collect()
+/// The aggregates a group-by adds in batches of records (counts and sums).
+const BATCHED_AGGS: &[&str] = &["count", "count:k", "sum:k", "mean:k"];
+
+fn aggs(list: &[&str]) -> Vec<AggSpec> {
+    list.iter().map(|a| a.parse().expect("a valid aggregate")).collect()
 }
 
-fn group_pipeline(path: &Path, keys: &[&str], s: &Settings) -> PipelineBuilder {
-    aggs().into_iter().fold(builder(path, s).group_by(keys.iter().copied()), |b, a| b.agg(a))
+fn group_pipeline(path: &Path, keys: &[&str], list: &[&str], s: &Settings) -> PipelineBuilder {
+    aggs(list).into_iter().fold(builder(path, s).group_by(keys.iter().copied()), |b, a| b.agg(a))
 }
 
 /// The unlimited sequential group-by.
-fn group_baseline(path: &Path, keys: &[&str], ndjson: bool) -> TestResult<Vec<u8>> {
-    unlimited(group_pipeline(path, keys, &sequential(ndjson)))
+fn group_baseline(path: &Path, keys: &[&str], list: &[&str], ndjson: bool) -> TestResult<Vec<u8>> {
+    unlimited(group_pipeline(path, keys, list, &sequential(ndjson)))
 }
 
 proptest! {
@@ -266,8 +269,8 @@ proptest! {
         let dir = tempfile::tempdir().map_err(|e| TestCaseError::fail(e.to_string()))?;
         let temp = tempfile::tempdir().map_err(|e| TestCaseError::fail(e.to_string()))?;
         let path = write_input(dir.path(), &table(&rows))?;
-        let expected = group_baseline(&path, &keys, s.ndjson)?;
-        let p = group_pipeline(&path, &keys, &s)
+        let expected = group_baseline(&path, &keys, AGGS, s.ndjson)?;
+        let p = group_pipeline(&path, &keys, AGGS, &s)
             .memory_limit(limit)
             .temp_dir(temp.path())
             .build()
@@ -286,8 +289,9 @@ proptest! {
         assert_empty(temp.path())?;
     }
 
-    /// J: a group-by under any budget and fan-in (merge passes) gives the
-    /// in-memory bytes.
+    /// J: a group-by under any budget and fan-in (merge passes), its
+    /// records added one at a time or in batches, gives the in-memory
+    /// bytes.
     #[test]
     fn group_by_under_any_budget_and_fan_in_gives_the_in_memory_bytes(
         rows in vec(row(), 0..400),
@@ -295,15 +299,20 @@ proptest! {
         s in settings(),
         budget in prop_oneof![1u64..=100, 100u64..=60_000],
         fan_in in 2usize..=5,
+        batched in any::<bool>(),
     ) {
+        // Counts and sums alone, added in batches from the first group
+        // on, against the baseline's record at a time (its tables are
+        // too small for batches).
+        let list = if batched { BATCHED_AGGS } else { AGGS };
         let dir = tempfile::tempdir().map_err(|e| TestCaseError::fail(e.to_string()))?;
         let temp = tempfile::tempdir().map_err(|e| TestCaseError::fail(e.to_string()))?;
         let path = write_input(dir.path(), &table(&rows))?;
-        let expected = group_baseline(&path, &keys, s.ndjson)?;
+        let expected = group_baseline(&path, &keys, list, s.ndjson)?;
         let stats = Arc::new(SpillStats::default());
         let opts = SpillOptions { budget, dir: temp.path().to_path_buf(), fan_in };
         let mut out = Vec::new();
-        let p = group_pipeline(&path, &keys, &s)
+        let p = group_pipeline(&path, &keys, list, &s)
             .build()
             .map_err(|e| TestCaseError::fail(format!("{e}")))?;
         p.run_with(&mut out, "<mem>", |layout, enc| {
@@ -311,7 +320,7 @@ proptest! {
                 .iter()
                 .map(|k| layout.resolve(Setting::GroupBy, k))
                 .collect::<fanfold::Result<Vec<_>>>()?;
-            let aggs = aggs()
+            let aggs = aggs(list)
                 .into_iter()
                 .map(|a| {
                     let col = a.column.as_ref().map(|c| layout.resolve(Setting::Agg, c)).transpose()?;
@@ -319,6 +328,7 @@ proptest! {
                 })
                 .collect::<fanfold::Result<Vec<_>>>()?;
             Ok(GroupBy::new(keys, aggs, enc, vec![b"NA".to_vec()])
+                .with_batches_from(if batched { 0 } else { usize::MAX })
                 .with_memory_limit(budget, budget)
                 .with_spill(opts, stats.clone()))
         })
@@ -326,8 +336,8 @@ proptest! {
         let runs = stats.runs.load(Relaxed);
         prop_assert!(
             out == expected,
-            "budget {} fan-in {} with {:?} ({} runs spilled): output differs",
-            budget, fan_in, s, runs
+            "budget {} fan-in {} batched {} with {:?} ({} runs spilled): output differs",
+            budget, fan_in, batched, s, runs
         );
         if budget <= 100 && rows.len() > 50 {
             prop_assert!(runs > 0, "budget {} did not spill", budget);

@@ -5,7 +5,8 @@
 //! thread-local tables of DuckDB's hash aggregate and of Leis et al.,
 //! "Morsel-Driven Parallelism", SIGMOD 2014): a record costs one hash of
 //! its key and one probe, and a group one slot, whatever the number of
-//! chunks. When every aggregate is a count or a sum, records are added in
+//! chunks. When every aggregate is a count or a sum and the table has
+//! outgrown the core's caches (8192 groups), records are added in
 //! batches of 64, whose index slots, states and keys are prefetched in
 //! three waves before they are probed, so that the cache misses of a
 //! table bigger than the cache overlap (the vectorized probing of DuckDB's
@@ -132,6 +133,8 @@ pub struct GroupBy {
     /// Threads that make the output rows: the run's, as seen by
     /// [`Reducer::finalize`].
     finish_threads: AtomicUsize,
+    /// Groups from which a table is added to in batches.
+    batches_from: usize,
 }
 
 impl Clone for GroupBy {
@@ -154,6 +157,7 @@ impl Clone for GroupBy {
             workers: AtomicUsize::new(0),
             runs: Mutex::new(Vec::new()),
             finish_threads: AtomicUsize::new(1),
+            batches_from: self.batches_from,
         }
     }
 }
@@ -191,6 +195,18 @@ pub struct GroupPartial {
     batch: Batch,
     done: Option<Done>,
 }
+
+impl GroupPartial {
+    /// The groups of the table it folds into (0 before its first record).
+    fn groups(&self) -> usize {
+        self.worker.as_ref().map_or(0, |w| w.table.len())
+    }
+}
+
+/// Groups from which a table is added to in batches by default: below,
+/// the table is in the core's own caches, where a batch would only cost
+/// time.
+const BATCHED_GROUPS: usize = 1 << 13;
 
 /// Up to [`BATCH`] records of a chunk, read (their keys encoded and
 /// hashed, their numbers parsed) but not yet added to the worker's table.
@@ -303,7 +319,19 @@ impl GroupBy {
             workers: AtomicUsize::new(0),
             runs: Mutex::new(Vec::new()),
             finish_threads: AtomicUsize::new(1),
+            batches_from: BATCHED_GROUPS,
         }
+    }
+
+    /// Adds records to a table in batches (see the module docs) once it
+    /// holds `groups` groups (default 8192, where a worker's table
+    /// outgrows a core's caches); 0: always. Only where every aggregate
+    /// is a count or a sum. The output is the same bytes either way: this
+    /// is a tuning knob, and lets tests take the batched path on small
+    /// inputs.
+    pub fn with_batches_from(mut self, groups: usize) -> Self {
+        self.batches_from = groups;
+        self
     }
 
     /// Fails the run with [`ErrorKind::MemoryLimit`] once the tables'
@@ -713,7 +741,9 @@ impl Reducer for GroupBy {
     }
 
     fn fold(&self, partial: &mut GroupPartial, record: &Record<'_>) -> Result<()> {
-        if self.widths.accs == 0 {
+        if self.widths.accs == 0
+            && (!partial.batch.hashes.is_empty() || partial.groups() >= self.batches_from)
+        {
             return self.fold_batched(partial, record);
         }
         let mut key = std::mem::take(&mut partial.scratch);
@@ -899,7 +929,8 @@ mod tests {
     #[test]
     fn batched_records_count_and_sum_like_one_at_a_time_and_skip_a_bad_value() {
         // Counts and sums go through batches of `BATCH` records; a `min`
-        // makes the reducer fold one record at a time. Both must agree,
+        // (or a table too small) makes the reducer fold one record at a
+        // time. Both must agree,
         // across several batches, two chunks and a value that is not a
         // number (left out, with its error).
         let values: Vec<(String, String)> = (0..5 * BATCH + 3)
@@ -912,8 +943,8 @@ mod tests {
                 (format!("g{}", i * i % 11), v)
             })
             .collect();
-        let run = |aggs: &[&str]| -> (String, usize) {
-            let r = reducer(aggs);
+        let run = |aggs: &[&str], batches_from: usize| -> (String, usize) {
+            let r = reducer(aggs).with_batches_from(batches_from);
             let (mut total, mut errors) = (r.empty(), 0);
             for chunk in values.chunks(3 * BATCH / 2) {
                 let mut partial = r.empty();
@@ -932,9 +963,13 @@ mod tests {
             r.finish(total, &mut Sink::new(&mut out, "<memory>")).unwrap();
             (String::from_utf8(out).unwrap(), errors)
         };
-        let (batched, errors) = run(&["count", "count:v", "sum:v"]);
+        let (batched, errors) = run(&["count", "count:v", "sum:v"], 0);
         assert_eq!(errors, 1);
-        let (single, _) = run(&["count", "count:v", "sum:v", "min:v"]);
+        // From the 8th group on, or never.
+        assert_eq!(run(&["count", "count:v", "sum:v"], 8), (batched.clone(), 1));
+        let (single, _) = run(&["count", "count:v", "sum:v"], usize::MAX);
+        assert_eq!(single, batched);
+        let (single, _) = run(&["count", "count:v", "sum:v", "min:v"], 0);
         let single: String =
             single.lines().map(|l| format!("{}\n", &l[..l.rfind(',').unwrap()])).collect();
         assert_eq!(batched, single);
