@@ -139,20 +139,31 @@ impl SlotIndex {
     }
 }
 
-/// Asks the CPU to bring the cache line of `value` into its caches, and
-/// returns at once (a hint: nothing is read, nothing can fault).
+/// Asks the CPU to bring the cache line at `at` into its caches, and
+/// returns at once (a hint: nothing is read, nothing can fault, so `at`
+/// may point anywhere).
 #[inline(always)]
-fn prefetch<T>(value: &T) {
+fn prefetch<T>(at: *const T) {
     #[cfg(target_arch = "x86_64")]
     // SAFETY: `_mm_prefetch` needs SSE, which every x86_64 CPU has; a
-    // prefetch reads nothing and cannot fault, and the pointer is a
-    // reference's.
+    // prefetch reads nothing and cannot fault.
     unsafe {
         use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
-        _mm_prefetch::<_MM_HINT_T0>((value as *const T).cast());
+        _mm_prefetch::<_MM_HINT_T0>(at.cast());
     }
     #[cfg(not(target_arch = "x86_64"))]
-    let _ = value;
+    let _ = at;
+}
+
+/// [`prefetch`]es the first and the last byte of `values` (the lines
+/// they span, when they span at most two); nothing when it is empty.
+#[inline(always)]
+fn prefetch_ends<T>(values: &[T]) {
+    if !values.is_empty() {
+        let bytes = values.as_ptr_range();
+        prefetch(bytes.start);
+        prefetch(bytes.end.cast::<u8>().wrapping_sub(1));
+    }
 }
 
 /// The groups one worker has folded (see the module docs).
@@ -242,11 +253,12 @@ impl Table {
     #[inline]
     pub(super) fn prefetch_group(&self, g: usize, w: Widths) {
         prefetch(&self.key_ends[g]);
-        if w.counts > 0 {
-            prefetch(&self.counts[g * w.counts]);
+        // First and last byte: states may cross a cache line.
+        if let Some(counts) = self.counts.get(g * w.counts..(g + 1) * w.counts) {
+            prefetch_ends(counts);
         }
-        if w.sums > 0 {
-            prefetch(&self.sums[g * w.sums]);
+        if let Some(sums) = self.sums.get(g * w.sums..(g + 1) * w.sums) {
+            prefetch_ends(sums);
         }
     }
 
@@ -255,9 +267,7 @@ impl Table {
     #[inline]
     pub(super) fn prefetch_key(&self, g: usize) {
         let start = if g == 0 { 0 } else { self.key_ends[g - 1] };
-        if let Some(byte) = self.keys.get(start) {
-            prefetch(byte);
-        }
+        prefetch_ends(&self.keys[start..self.key_ends[g]]);
     }
 
     /// The states of group `g`: its counts, sums and value-holding
