@@ -213,7 +213,7 @@ pub(crate) struct SmallSum {
 
 impl SmallSum {
     /// Adds one number.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn add(&mut self, n: &Number) {
         self.fractional |= !n.is_integer();
         if let Number::Decimal { mantissa, scale } = n {

@@ -378,6 +378,7 @@ impl GroupBy {
     /// # Errors
     /// [`ErrorKind::NotNumeric`] for a value that is not a number; then
     /// every slot is `None` again.
+    #[inline(always)] // in both folds' loops (T1: 6% of the run when called)
     fn parse_sums(&self, record: &Record<'_>, numbers: &mut [Option<Number>]) -> Result<()> {
         for ((col, agg), number) in self.sums.iter().zip(numbers.iter_mut()) {
             let field = record.get(col);

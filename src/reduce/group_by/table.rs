@@ -46,9 +46,10 @@ pub(super) struct Widths {
 /// The index of a table: a power-of-two array of slots, each 0 (empty)
 /// or the low 32 bits of a key's hash above its group number plus one;
 /// a key's home slot is the top bits of [`slot_hash`], and a probe walks
-/// on from it to the first empty slot. At most three quarters of the
-/// slots are used (then the index doubles), so a probe reads a slot or
-/// two (8 slots share a cache line).
+/// on from it to the first empty slot. At most half of the slots are
+/// used while the index is small, three quarters once it is big (then the
+/// index doubles), so a probe reads a slot or two (8 slots share a cache
+/// line).
 #[derive(Debug, Default)]
 struct SlotIndex {
     slots: Vec<u64>,
@@ -93,7 +94,7 @@ impl SlotIndex {
     /// full.
     #[inline]
     fn insert(&mut self, at: usize, low: u32, g: u32) {
-        if self.slots.is_empty() || (self.len + 1) * 4 > self.slots.len() * 3 {
+        if self.slots.is_empty() || self.len + 1 > self.max_len() {
             self.grow();
             let at = self.find(low, |_| false).unwrap_err();
             self.slots[at] = (u64::from(low) << 32) | (u64::from(g) + 1);
@@ -101,6 +102,19 @@ impl SlotIndex {
             self.slots[at] = (u64::from(low) << 32) | (u64::from(g) + 1);
         }
         self.len += 1;
+    }
+
+    /// Slots the index may use before it grows: half while it is small
+    /// (shorter probes, in memory that is cheap), three quarters from
+    /// [`SMALL_SLOTS`] slots on.
+    #[inline]
+    fn max_len(&self) -> usize {
+        let n = self.slots.len();
+        if n < SMALL_SLOTS {
+            n / 2
+        } else {
+            n / 4 * 3
+        }
     }
 
     /// Doubles the slots (16 at first), rehashing from them.
@@ -138,6 +152,9 @@ impl SlotIndex {
         self.len = 0;
     }
 }
+
+/// Slots (of 8 bytes) below which an index is at most half full.
+const SMALL_SLOTS: usize = 1 << 16;
 
 /// Asks the CPU to bring the cache line at `at` into its caches, and
 /// returns at once (a hint: nothing is read, nothing can fault, so `at`
