@@ -9,11 +9,11 @@
 //! outgrown the core's caches (8192 groups), records are added in
 //! batches of 64, whose index slots, states and keys are prefetched in
 //! three waves before they are probed, so that the cache misses of a
-//! table bigger than the cache overlap (the vectorized probing of DuckDB's
-//! and Polars' hash aggregates). A chunk's partial is only a handle on a worker's table
-//! (borrowed at the chunk's first record, given back by
-//! [`Reducer::seal`]), so the merging thread has nothing to merge. At the
-//! end, [`Reducer::finalize`] orders the groups of every table by key on
+//! table bigger than the cache overlap (the vectorized probing of
+//! DuckDB's and Polars' hash aggregates). A chunk's partial is only a
+//! handle on a worker's table (borrowed at the chunk's first record,
+//! given back by [`Reducer::seal`]), so the merging thread has nothing to
+//! merge. At the end, [`Reducer::finalize`] orders the groups of every table by key on
 //! the run's threads (`group_key::output_order`: sort keys made in
 //! parallel, a parallel sort), and [`Reducer::finish`] walks that order,
 //! merging the few states of one key that several workers hold, and
@@ -931,9 +931,8 @@ mod tests {
     fn batched_records_count_and_sum_like_one_at_a_time_and_skip_a_bad_value() {
         // Counts and sums go through batches of `BATCH` records; a `min`
         // (or a table too small) makes the reducer fold one record at a
-        // time. Both must agree,
-        // across several batches, two chunks and a value that is not a
-        // number (left out, with its error).
+        // time. Both must agree, across several batches, two chunks and a
+        // value that is not a number (left out, with its error).
         let values: Vec<(String, String)> = (0..5 * BATCH + 3)
             .map(|i| {
                 let v = match i {
