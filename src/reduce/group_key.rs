@@ -88,11 +88,26 @@ fn key_order(tag: u8, text: &[u8]) -> KeyOrder<'_> {
         return KeyOrder::Missing;
     }
     if tag != TAG_JSON_STRING {
+        if let Some(v) = small_integer(text) {
+            return KeyOrder::Num(v, text);
+        }
         if let Some(n) = parse_number(text) {
             return KeyOrder::Num(n.to_f64(), text);
         }
     }
     KeyOrder::Text(text)
+}
+
+/// The value of `text` when it is 1 to 15 ASCII digits (ids, counts,
+/// years: the common numeric key), exact as an `f64` (below 2^53): what
+/// [`parse_number`] then `to_f64` give, without the general parser.
+#[inline]
+fn small_integer(text: &[u8]) -> Option<f64> {
+    if text.is_empty() || text.len() > 15 || !text.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    let n = text.iter().fold(0u64, |n, &d| n * 10 + u64::from(d - b'0'));
+    Some(n as f64)
 }
 
 #[cfg(test)]
@@ -251,6 +266,23 @@ mod tests {
             output_order(keys.len(), |i| &keys[7 - i]).iter().map(|&i| 7 - i).collect();
         assert_eq!(back, [4, 1, 5, 3, 0, 2, 7, 6]);
         assert!(output_order(0, |i| &keys[i]).is_empty());
+    }
+
+    #[test]
+    fn small_integers_have_the_value_the_number_parser_gives() {
+        let texts = ["0", "7", "007", "10", "999999999999999", "123456789012345", "42"];
+        for t in texts {
+            let parsed = parse_number(t.as_bytes()).unwrap().to_f64();
+            assert_eq!(small_integer(t.as_bytes()), Some(parsed), "{t}");
+        }
+        for i in (0..2_000_000u64).step_by(7) {
+            let t = i.to_string();
+            assert_eq!(small_integer(t.as_bytes()), Some(i as f64), "{t}");
+        }
+        // Left to the parser.
+        for t in ["", "-1", "+1", "1.5", "1e3", "1234567890123456", " 1", "1a", "٣"] {
+            assert_eq!(small_integer(t.as_bytes()), None, "{t}");
+        }
     }
 
     /// Sort keys order as the decoded keys compare, for every pair of a
