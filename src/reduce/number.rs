@@ -127,10 +127,9 @@ impl ExactSum {
     /// [`Self::to_f64`]. Returns false, writing nothing, when that float
     /// is infinite.
     pub fn write(&self, out: &mut Vec<u8>) -> bool {
-        use std::io::Write;
         if self.is_integer() {
             if self.wide.is_none() && self.scale == 0 {
-                let _ = write!(out, "{}", self.decimal);
+                out.extend_from_slice(itoa::Buffer::new().format(self.decimal).as_bytes());
                 return true;
             }
             let (d, e) = self.total();
