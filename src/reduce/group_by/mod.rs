@@ -676,12 +676,7 @@ impl GroupBy {
                 *state += u64::from(yes);
             }
             let numbers = &mut batch.numbers[r * sums..(r + 1) * sums];
-            for (state, number) in table.sums[g * sums..(g + 1) * sums].iter_mut().zip(numbers) {
-                if let Some(v) = number.take() {
-                    state.0.add(&v);
-                    state.1 += 1;
-                }
-            }
+            add_numbers(&mut table.sums[g * sums..(g + 1) * sums], numbers);
         }
         batch.hashes.clear();
         batch.keys.clear();
@@ -692,6 +687,19 @@ impl GroupBy {
             self.publish(worker)?;
         }
         Ok(())
+    }
+}
+
+/// Adds each number a record has for a sum slot to that slot's state (the
+/// sum and how many values it has), leaving every slot of `numbers`
+/// `None`.
+#[inline(always)]
+fn add_numbers(states: &mut [(SmallSum, u64)], numbers: &mut [Option<Number>]) {
+    for ((sum, n), number) in states.iter_mut().zip(numbers) {
+        if let Some(v) = number.take() {
+            sum.add(&v);
+            *n += 1;
+        }
     }
 }
 
@@ -790,13 +798,7 @@ impl Reducer for GroupBy {
                 (Slot::Sum(_), _) | (Slot::Acc(_), None) => {}
             }
         }
-        for (i, number) in numbers.iter_mut().enumerate() {
-            if let Some(v) = number.take() {
-                let (sum, n) = &mut worker.table.sums[g * sums + i];
-                sum.add(&v);
-                *n += 1;
-            }
-        }
+        add_numbers(&mut worker.table.sums[g * sums..(g + 1) * sums], &mut numbers);
         partial.scratch = key;
         partial.numbers = numbers;
         if grew {

@@ -25,7 +25,7 @@ use crate::reduce::number::SmallSum;
 /// The hash the index is built on, from the low 32 bits of a key's hash
 /// (kept in its slot): multiplied by the golden-ratio constant of
 /// Fibonacci hashing (Knuth, TAOCP vol. 3, 6.4), so that the top bits,
-/// which the index's control bytes keep, depend on all 32.
+/// which pick a key's home slot, depend on all 32.
 #[inline]
 fn slot_hash(low: u32) -> u64 {
     u64::from(low).wrapping_mul(0x9E37_79B9_7F4A_7C15)
@@ -90,17 +90,17 @@ impl SlotIndex {
     }
 
     /// Puts group `g` of hash `low` in `at`, the empty slot
-    /// [`Self::find`] ended at; grows the index when it is three quarters
-    /// full.
+    /// [`Self::find`] ended at, growing the index first when it is as
+    /// full as [`Self::max_len`] allows (then the slot is found again).
     #[inline]
     fn insert(&mut self, at: usize, low: u32, g: u32) {
-        if self.slots.is_empty() || self.len + 1 > self.max_len() {
+        let at = if self.slots.is_empty() || self.len + 1 > self.max_len() {
             self.grow();
-            let at = self.find(low, |_| false).unwrap_err();
-            self.slots[at] = (u64::from(low) << 32) | (u64::from(g) + 1);
+            self.find(low, |_| false).unwrap_err()
         } else {
-            self.slots[at] = (u64::from(low) << 32) | (u64::from(g) + 1);
-        }
+            at
+        };
+        self.slots[at] = (u64::from(low) << 32) | (u64::from(g) + 1);
         self.len += 1;
     }
 
@@ -297,8 +297,9 @@ impl Table {
         )
     }
 
-    /// Frees the hash index, which only finding a group needs: before the groups are ordered, whose sort needs 20 bytes a
-    /// group of its own. [`Self::group`] must not be called after.
+    /// Frees the hash index, which only finding a group needs: before the
+    /// groups are ordered, whose sort needs 16 bytes a group of its own.
+    /// [`Self::group`] must not be called after.
     pub(super) fn free_index(&mut self) {
         self.index = SlotIndex::default();
     }
