@@ -15,7 +15,7 @@ use std::borrow::Cow;
 use std::cmp::Ordering;
 
 use crate::record::Field;
-use crate::sink::encode::{write_json_string, OwnedField};
+use crate::sink::encode::RowValue;
 use crate::syntax::number::parse_number;
 
 const TAG_MISSING: u8 = 0;
@@ -53,25 +53,14 @@ pub(crate) fn key_parts(mut key: &[u8]) -> impl Iterator<Item = (u8, &[u8])> + C
     })
 }
 
-/// A decoded key part as an output field, written back as it was read (a
-/// JSON string as a string, another JSON literal as it was), made in
-/// `buf` (cleared first: its room is reused).
-pub(crate) fn part_field_in(tag: u8, text: &[u8], mut buf: Vec<u8>) -> OwnedField {
-    buf.clear();
+/// A decoded key part as a value of an output row, written back as it
+/// was read (a JSON string as a string, another JSON literal as it was).
+pub(crate) fn part_value(tag: u8, text: &[u8]) -> RowValue<'_> {
     match tag {
-        TAG_TEXT => {
-            buf.extend_from_slice(text);
-            OwnedField::Text(buf)
-        }
-        TAG_JSON_STRING => {
-            write_json_string(&mut buf, text);
-            OwnedField::JsonString(buf)
-        }
-        TAG_JSON_OTHER => {
-            buf.extend_from_slice(text);
-            OwnedField::JsonOther(buf)
-        }
-        _ => OwnedField::Missing,
+        TAG_TEXT => RowValue::Field(Field::Text(text)),
+        TAG_JSON_STRING => RowValue::String(text),
+        TAG_JSON_OTHER => RowValue::Field(Field::JsonOther(text)),
+        _ => RowValue::Field(Field::Null),
     }
 }
 

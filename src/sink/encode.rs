@@ -281,31 +281,66 @@ impl Encoder {
     /// copied from a CSV field is a JSON string); an [`OutValue::Number`]
     /// is written bare.
     pub(crate) fn row(&self, names: &[String], values: &[OutValue], out: &mut Vec<u8>) {
-        match self.format {
-            Format::Csv | Format::Tsv => {
-                let texts = values.iter().map(|v| match v {
-                    OutValue::Field(f) => f.as_field().text().unwrap_or_default(),
-                    OutValue::Number(n) => std::borrow::Cow::Borrowed(n.as_slice()),
-                });
-                self.csv_row(texts, out);
-            }
-            Format::Ndjson | Format::Json => {
-                self.json_record_start(out);
-                for (i, (name, v)) in names.iter().zip(values).enumerate() {
-                    out.push(if i == 0 { b'{' } else { b',' });
-                    write_json_string(out, name.as_bytes());
-                    out.push(b':');
-                    match v {
-                        OutValue::Field(f) => self.json_value(f.as_field(), out),
-                        OutValue::Number(n) => out.extend_from_slice(n),
-                    }
-                }
-                if names.is_empty() {
-                    out.push(b'{');
-                }
-                self.json_record_end(out);
-            }
+        for (i, v) in values.iter().enumerate() {
+            let v = match v {
+                OutValue::Field(f) => RowValue::Field(f.as_field()),
+                OutValue::Number(n) => RowValue::Number(n),
+            };
+            self.row_value(names, i, v, out);
         }
+        self.row_end(names, out);
+    }
+
+    /// Appends value `i` (from 0) of a computed output row of `names`,
+    /// with what comes before it: the delimiter (CSV/TSV), or the record
+    /// start and `{"name":` / `,"name":` (NDJSON and JSON arrays). Values
+    /// are written as [`Encoder::row`] writes them; after the last,
+    /// [`Encoder::row_end`] closes the row. This writes a row without
+    /// building [`OutValue`]s.
+    pub(crate) fn row_value(&self, names: &[String], i: usize, v: RowValue<'_>, out: &mut Vec<u8>) {
+        if self.format.is_delimited() {
+            if i > 0 {
+                out.push(self.delimiter);
+            }
+            let text = match v {
+                RowValue::Field(f) => f.text().unwrap_or_default(),
+                RowValue::String(t) | RowValue::Number(t) => std::borrow::Cow::Borrowed(t),
+            };
+            if names.len() == 1 && text.is_empty() {
+                out.extend_from_slice(b"\"\"");
+            } else {
+                write_csv_field(out, &text, self.delimiter);
+            }
+            return;
+        }
+        if i == 0 {
+            self.json_record_start(out);
+        }
+        out.push(if i == 0 { b'{' } else { b',' });
+        if let Some(name) = names.get(i) {
+            write_json_string(out, name.as_bytes());
+        }
+        out.push(b':');
+        match v {
+            RowValue::Field(f) => self.json_value(f, out),
+            RowValue::String(t) => write_json_string(out, t),
+            RowValue::Number(n) => out.extend_from_slice(n),
+        }
+    }
+
+    /// Ends a computed output row of `names` begun with
+    /// [`Encoder::row_value`]: the newline (CSV/TSV, NDJSON), `}`, or the
+    /// whole `{}` of a row of no values (NDJSON and JSON arrays).
+    pub(crate) fn row_end(&self, names: &[String], out: &mut Vec<u8>) {
+        if self.format.is_delimited() {
+            out.push(b'\n');
+            return;
+        }
+        if names.is_empty() {
+            self.json_record_start(out);
+            out.push(b'{');
+        }
+        self.json_record_end(out);
     }
 
     /// What comes before a JSON object record: the separator in a JSON
@@ -380,6 +415,18 @@ impl OwnedField {
             OwnedField::JsonOther(t) => Field::JsonOther(t),
         }
     }
+}
+
+/// A value of a computed output row, borrowed (see [`Encoder::row_value`]).
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum RowValue<'a> {
+    /// A field, written as [`Encoder::record`] writes one.
+    Field(Field<'a>),
+    /// Text that is a JSON string in NDJSON and JSON array output (a key
+    /// read from a JSON string, unescaped).
+    String(&'a [u8]),
+    /// A computed number, already formatted: written bare.
+    Number(&'a [u8]),
 }
 
 /// A value in a computed output row.

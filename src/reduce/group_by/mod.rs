@@ -75,11 +75,11 @@ use parking_lot::Mutex;
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::record::{ColumnRef, Field, Record};
-use crate::reduce::group_key::{encode_key_part, key_parts, output_order, part_field_in};
+use crate::reduce::group_key::{encode_key_part, key_parts, output_order, part_value};
 use crate::reduce::number::SmallSum;
 use crate::reduce::sorted::spill::SpillRun;
 use crate::reduce::{Reducer, Sink, SpillOptions, SpillStats};
-use crate::sink::encode::{Encoder, OutValue, OwnedField};
+use crate::sink::encode::{Encoder, OutValue, RowValue};
 use crate::syntax::number::{format_f64, parse_number, Number};
 use acc::{Acc, Pos};
 use memory::StateLimit;
@@ -428,78 +428,99 @@ impl GroupBy {
         }
     }
 
-    /// One output value of the group whose states `parts` (table, group)
-    /// hold, merged (value-holding states of several parts are cloned to
-    /// be merged); a computed number is written in `buf` (cleared first).
-    fn value(
+    /// Appends the output value of aggregate `agg` (value `i` of the row)
+    /// of the group whose states `parts` (table, group) hold to `buf`
+    /// (value-holding states of several parts are cloned to be merged);
+    /// `scratch` holds a computed number.
+    fn write_value(
         &self,
+        i: usize,
         agg: &Agg,
-        tables: &[Table],
-        parts: &[(usize, usize)],
-        mut buf: Vec<u8>,
-    ) -> Result<OutValue> {
+        (tables, parts): (&[Table], &[(usize, usize)]),
+        scratch: &mut Vec<u8>,
+        buf: &mut Vec<u8>,
+    ) -> Result<()> {
         let Widths { counts, sums, accs } = self.widths;
-        buf.clear();
-        Ok(match agg.slot {
-            Slot::Count(i) => {
-                let n: u64 = parts.iter().map(|&(t, g)| tables[t].counts[g * counts + i]).sum();
-                buf.extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
-                OutValue::Number(buf)
+        let number = |text: &[u8], buf: &mut Vec<u8>| {
+            self.encoder.row_value(&self.names, i, RowValue::Number(text), buf);
+        };
+        match agg.slot {
+            Slot::Count(c) => {
+                let n: u64 = parts.iter().map(|&(t, g)| tables[t].counts[g * counts + c]).sum();
+                number(itoa::Buffer::new().format(n).as_bytes(), buf);
             }
-            Slot::Sum(i) => {
-                let (mut sum, mut n) = (SmallSum::default(), 0);
-                for &(t, g) in parts {
-                    let (s, m) = &tables[t].sums[g * sums + i];
-                    sum.merge(s.clone());
-                    n += m;
-                }
-                sum_value(agg, &sum, n, buf)?
-            }
-            Slot::Acc(i) => {
+            Slot::Sum(s) => {
                 let (t0, g0) = parts[0];
-                let first = &tables[t0].accs[g0 * accs + i];
-                if parts.len() == 1 {
-                    return Ok(first.value());
+                let (first, mut n) = &tables[t0].sums[g0 * sums + s];
+                let mut merged;
+                let mut sum = first;
+                if parts.len() > 1 {
+                    merged = first.clone();
+                    for &(t, g) in &parts[1..] {
+                        let (other, m) = &tables[t].sums[g * sums + s];
+                        merged.merge(other.clone());
+                        n += m;
+                    }
+                    sum = &merged;
                 }
-                let mut acc = first.clone();
-                for &(t, g) in &parts[1..] {
-                    acc.merge(agg.kind, tables[t].accs[g * accs + i].clone());
+                scratch.clear();
+                if sum_text(agg, sum, n, scratch)? {
+                    number(scratch, buf);
+                } else {
+                    self.encoder.row_value(&self.names, i, RowValue::Field(Field::Null), buf);
                 }
-                acc.value()
             }
-        })
+            Slot::Acc(a) => {
+                let (t0, g0) = parts[0];
+                let first = &tables[t0].accs[g0 * accs + a];
+                let value = if parts.len() == 1 {
+                    first.value()
+                } else {
+                    let mut acc = first.clone();
+                    for &(t, g) in &parts[1..] {
+                        acc.merge(agg.kind, tables[t].accs[g * accs + a].clone());
+                    }
+                    acc.value()
+                };
+                let value = match &value {
+                    OutValue::Field(f) => RowValue::Field(f.as_field()),
+                    OutValue::Number(n) => RowValue::Number(n),
+                };
+                self.encoder.row_value(&self.names, i, value, buf);
+            }
+        }
+        Ok(())
     }
 }
 
 impl GroupBy {
     /// Appends the row of the group whose states `parts` (table, group)
-    /// hold to `buf` (`values` is scratch).
+    /// hold to `buf` (`scratch` is room for a computed number).
     fn write_row(
         &self,
         tables: &[Table],
         parts: &[(usize, usize)],
-        values: &mut Vec<OutValue>,
+        scratch: &mut Vec<u8>,
         buf: &mut Vec<u8>,
     ) -> Result<()> {
-        // The values of the previous row give their buffers to this one's.
-        values.resize_with(self.names.len(), || OutValue::Field(OwnedField::Missing));
         let (t0, g0) = parts[0];
-        let (keys, aggs) = values.split_at_mut(self.keys.len());
-        for (slot, (tag, text)) in keys.iter_mut().zip(key_parts(tables[t0].key(g0))) {
-            *slot = OutValue::Field(part_field_in(tag, text, take_buffer(slot)));
+        let mut i = 0;
+        for (tag, text) in key_parts(tables[t0].key(g0)) {
+            self.encoder.row_value(&self.names, i, part_value(tag, text), buf);
+            i += 1;
         }
-        for (slot, agg) in aggs.iter_mut().zip(&self.aggs) {
-            let buf = take_buffer(slot);
-            *slot = self.value(agg, tables, parts, buf)?;
+        for agg in &self.aggs {
+            self.write_value(i, agg, (tables, parts), scratch, buf)?;
+            i += 1;
         }
-        self.encoder.row(&self.names, values, buf);
+        self.encoder.row_end(&self.names, buf);
         Ok(())
     }
 
     /// Appends the rows of the groups at `order[range]` to `buf` (the
     /// range starts and ends at key boundaries); returns the rows.
     fn write_rows(&self, ordered: &Ordered, range: Range<usize>, buf: &mut Vec<u8>) -> Result<u64> {
-        let (mut parts, mut values) = (Vec::new(), Vec::with_capacity(self.names.len()));
+        let (mut parts, mut scratch) = (Vec::new(), Vec::new());
         let tables = &ordered.tables;
         let (mut k, mut rows) = (range.start, 0);
         while k < range.end {
@@ -517,7 +538,7 @@ impl GroupBy {
                 parts.push((t, g));
                 k += 1;
             }
-            self.write_row(tables, &parts, &mut values, buf)?;
+            self.write_row(tables, &parts, &mut scratch, buf)?;
             rows += 1;
         }
         Ok(rows)
@@ -706,30 +727,20 @@ fn add_numbers(states: &mut [(SmallSum, u64)], numbers: &mut [Option<Number>]) {
 /// Groups per range of output rows made at once by one thread.
 const ROWS_RANGE: usize = 1 << 15;
 
-/// The buffer `slot` holds, if any, to be reused (`slot` is left missing).
-fn take_buffer(slot: &mut OutValue) -> Vec<u8> {
-    match std::mem::replace(slot, OutValue::Field(OwnedField::Missing)) {
-        OutValue::Number(v)
-        | OutValue::Field(
-            OwnedField::Text(v) | OwnedField::JsonString(v) | OwnedField::JsonOther(v),
-        ) => v,
-        OutValue::Field(OwnedField::Missing) => Vec::new(),
-    }
-}
-
-/// The output value of a `sum` or `mean` over `n` values summing to `sum`,
-/// written in `out` (empty).
+/// Writes the output value of a `sum` or `mean` over `n` values summing
+/// to `sum` in `out`; false (nothing written) when `n` is 0, so the value
+/// is missing.
 ///
 /// # Errors
 /// [`ErrorKind::OutOfRange`] when it does not fit its output.
-fn sum_value(agg: &Agg, sum: &SmallSum, n: u64, mut out: Vec<u8>) -> Result<OutValue> {
+fn sum_text(agg: &Agg, sum: &SmallSum, n: u64, out: &mut Vec<u8>) -> Result<bool> {
     if n == 0 {
-        return Ok(OutValue::Field(OwnedField::Missing));
+        return Ok(false);
     }
     let out_of_range = || ErrorKind::OutOfRange { aggregate: agg.label.clone() };
     let sum = sum.to_exact();
     if agg.kind == AggKind::Sum {
-        if !sum.write(&mut out) {
+        if !sum.write(out) {
             return Err(out_of_range().into());
         }
     } else {
@@ -737,9 +748,9 @@ fn sum_value(agg: &Agg, sum: &SmallSum, n: u64, mut out: Vec<u8>) -> Result<OutV
         if !mean.is_finite() {
             return Err(out_of_range().into());
         }
-        format_f64(mean, &mut out);
+        format_f64(mean, out);
     }
-    Ok(OutValue::Number(out))
+    Ok(true)
 }
 
 impl Reducer for GroupBy {
@@ -880,10 +891,9 @@ impl Reducer for GroupBy {
         let rows = match total.done.take() {
             Some(Done::Spilled(runs)) => {
                 let budget = self.spill.as_ref().map_or(0, |o| o.budget);
-                let (mut buf, mut values, mut rows) =
-                    (Vec::with_capacity(1 << 16), Vec::with_capacity(self.names.len()), 0);
+                let (mut buf, mut scratch, mut rows) = (Vec::with_capacity(1 << 16), Vec::new(), 0);
                 self.merge_runs(runs, budget, |_, table| {
-                    self.write_row(std::slice::from_ref(table), &[(0, 0)], &mut values, &mut buf)?;
+                    self.write_row(std::slice::from_ref(table), &[(0, 0)], &mut scratch, &mut buf)?;
                     rows += 1;
                     if buf.len() >= 1 << 16 {
                         sink.write(&buf, 0)?;
