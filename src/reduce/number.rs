@@ -193,28 +193,64 @@ fn write_short_decimal(mantissa: i128, scale: u32, out: &mut Vec<u8>) -> bool {
     true
 }
 
-/// An [`ExactSum`] in 24 bytes, for a group-by with millions of groups:
-/// an `i64` at one scale while the values fit (amounts with a few
-/// decimals always do), the rest in a boxed [`ExactSum`] beside it.
-/// [`SmallSum::to_exact`] gives the same sum an [`ExactSum`] of the same
-/// values holds (same value, same scale, same integer flag), so the
-/// output is the same bytes.
+/// An [`ExactSum`] and how many values it has, in 24 bytes, for a
+/// group-by with millions of groups: an `i64` at one scale while the
+/// values fit (amounts with a few decimals always do), the rest in a boxed
+/// [`ExactSum`] beside it, and the scale, the integer flag and the count
+/// packed in one word. [`SmallSum::to_exact`] gives the same sum an
+/// [`ExactSum`] of the same values holds (same value, same scale, same
+/// integer flag), so the output is the same bytes. The count saturates at
+/// 2^56 − 1 values (over two years of a billion values a second).
 #[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub(crate) struct SmallSum {
     value: i64,
-    /// Decimals of `value` (0..=18): the most any value had.
-    scale: u8,
-    /// Some value was not written as an integer.
-    fractional: bool,
+    /// Bits 0–4: the decimals of `value` (0..=18), the most any value
+    /// had; bit 5: some value was not written as an integer; bits 8–63:
+    /// how many values were added.
+    meta: u64,
     /// What did not fit `value`.
     rest: Option<Box<ExactSum>>,
 }
 
+/// [`SmallSum::meta`]'s scale bits.
+const SCALE_MASK: u64 = 0x1f;
+/// [`SmallSum::meta`]'s flag: some value was not an integer.
+const FRACTIONAL: u64 = 1 << 5;
+/// Where [`SmallSum::meta`]'s count starts.
+const COUNT_SHIFT: u32 = 8;
+/// The most values a [`SmallSum`] counts.
+const MAX_COUNT: u64 = u64::MAX >> COUNT_SHIFT;
+
 impl SmallSum {
+    /// Values added (saturating at 2^56 − 1).
+    #[inline]
+    pub(crate) fn count(&self) -> u64 {
+        self.meta >> COUNT_SHIFT
+    }
+
+    #[inline]
+    fn scale(&self) -> u8 {
+        (self.meta & SCALE_MASK) as u8
+    }
+
+    #[inline]
+    fn fractional(&self) -> bool {
+        self.meta & FRACTIONAL != 0
+    }
+
+    /// Sets the count to `n` (at most [`MAX_COUNT`]).
+    #[inline]
+    fn set_count(&mut self, n: u64) {
+        self.meta = (self.meta & ((1 << COUNT_SHIFT) - 1)) | (n.min(MAX_COUNT) << COUNT_SHIFT);
+    }
+
     /// Adds one number.
     #[inline(always)]
     pub(crate) fn add(&mut self, n: &Number) {
-        self.fractional |= !n.is_integer();
+        self.set_count(self.count() + 1);
+        if !n.is_integer() {
+            self.meta |= FRACTIONAL;
+        }
         if let Number::Decimal { mantissa, scale } = n {
             if let Ok(m) = i64::try_from(*mantissa) {
                 if self.add_small(m, *scale as u8) {
@@ -230,32 +266,30 @@ impl SmallSum {
     #[inline]
     fn add_small(&mut self, m: i64, scale: u8) -> bool {
         let pow = |by: u8| 10i64.checked_pow(u32::from(by));
-        let sum = if scale == self.scale {
+        let mine = self.scale();
+        let sum = if scale == mine {
             self.value.checked_add(m)
-        } else if scale > self.scale {
-            pow(scale - self.scale)
-                .and_then(|p| self.value.checked_mul(p))
-                .and_then(|v| v.checked_add(m))
+        } else if scale > mine {
+            pow(scale - mine).and_then(|p| self.value.checked_mul(p)).and_then(|v| v.checked_add(m))
         } else {
-            pow(self.scale - scale)
-                .and_then(|p| m.checked_mul(p))
-                .and_then(|m| self.value.checked_add(m))
+            pow(mine - scale).and_then(|p| m.checked_mul(p)).and_then(|m| self.value.checked_add(m))
         };
         match sum {
             Some(v) => {
                 self.value = v;
-                self.scale = self.scale.max(scale);
+                self.meta = (self.meta & !SCALE_MASK) | u64::from(mine.max(scale));
                 true
             }
             None => false,
         }
     }
 
-    /// Adds everything `other` holds.
+    /// Adds everything `other` holds, its count included.
     pub(crate) fn merge(&mut self, other: SmallSum) {
-        self.fractional |= other.fractional;
-        if !self.add_small(other.value, other.scale) {
-            let part = ExactSum::from_decimal(other.value.into(), other.scale.into(), true);
+        self.set_count(self.count().saturating_add(other.count()));
+        self.meta |= other.meta & FRACTIONAL;
+        if !self.add_small(other.value, other.scale()) {
+            let part = ExactSum::from_decimal(other.value.into(), other.scale().into(), true);
             self.rest.get_or_insert_with(Box::default).merge(part);
         }
         if let Some(rest) = other.rest {
@@ -266,7 +300,7 @@ impl SmallSum {
     /// The sum as an [`ExactSum`].
     pub(crate) fn to_exact(&self) -> ExactSum {
         let mut sum =
-            ExactSum::from_decimal(self.value.into(), self.scale.into(), !self.fractional);
+            ExactSum::from_decimal(self.value.into(), self.scale().into(), !self.fractional());
         if let Some(rest) = &self.rest {
             sum.merge((**rest).clone());
         }
@@ -379,6 +413,7 @@ mod tests {
                 vals[..cut].iter().for_each(|v| a.add(&dec(v)));
                 vals[cut..].iter().for_each(|v| b.add(&dec(v)));
                 a.merge(b);
+                assert_eq!(a.count(), vals.len() as u64, "{vals:?} cut at {cut}");
                 let got = a.to_exact();
                 assert_eq!(written(&got), written(&exact), "{vals:?} cut at {cut}");
                 assert_eq!(got.to_f64().to_bits(), exact.to_f64().to_bits(), "{vals:?}");

@@ -28,8 +28,8 @@
 //! count, chunking or scheduling.
 //!
 //! **Lean state.** A group's key is stored once, in its table's key
-//! arena; a count is 8 bytes, a sum 32 (an `i64` at one scale while the
-//! values fit, [`SmallSum`]); a record allocates nothing unless it adds a
+//! arena; a count is 8 bytes, a sum 24 with its count of values (an
+//! `i64` at one scale while the values fit, [`SmallSum`]); a record allocates nothing unless it adds a
 //! group whose key or values outgrow the vectors' room.
 //!
 //! Output: group columns first, then the aggregates in the order given.
@@ -451,20 +451,18 @@ impl GroupBy {
             }
             Slot::Sum(s) => {
                 let (t0, g0) = parts[0];
-                let (first, mut n) = &tables[t0].sums[g0 * sums + s];
+                let first = &tables[t0].sums[g0 * sums + s];
                 let mut merged;
                 let mut sum = first;
                 if parts.len() > 1 {
                     merged = first.clone();
                     for &(t, g) in &parts[1..] {
-                        let (other, m) = &tables[t].sums[g * sums + s];
-                        merged.merge(other.clone());
-                        n += m;
+                        merged.merge(tables[t].sums[g * sums + s].clone());
                     }
                     sum = &merged;
                 }
                 scratch.clear();
-                if sum_text(agg, sum, n, scratch)? {
+                if sum_text(agg, sum, scratch)? {
                     number(scratch, buf);
                 } else {
                     self.encoder.row_value(&self.names, i, RowValue::Field(Field::Null), buf);
@@ -711,15 +709,13 @@ impl GroupBy {
     }
 }
 
-/// Adds each number a record has for a sum slot to that slot's state (the
-/// sum and how many values it has), leaving every slot of `numbers`
-/// `None`.
+/// Adds each number a record has for a sum slot to that slot's state,
+/// leaving every slot of `numbers` `None`.
 #[inline(always)]
-fn add_numbers(states: &mut [(SmallSum, u64)], numbers: &mut [Option<Number>]) {
-    for ((sum, n), number) in states.iter_mut().zip(numbers) {
+fn add_numbers(states: &mut [SmallSum], numbers: &mut [Option<Number>]) {
+    for (sum, number) in states.iter_mut().zip(numbers) {
         if let Some(v) = number.take() {
             sum.add(&v);
-            *n += 1;
         }
     }
 }
@@ -727,13 +723,14 @@ fn add_numbers(states: &mut [(SmallSum, u64)], numbers: &mut [Option<Number>]) {
 /// Groups per range of output rows made at once by one thread.
 const ROWS_RANGE: usize = 1 << 15;
 
-/// Writes the output value of a `sum` or `mean` over `n` values summing
-/// to `sum` in `out`; false (nothing written) when `n` is 0, so the value
-/// is missing.
+/// Writes the output value of a `sum` or `mean` of the values `sum` holds
+/// in `out`; false (nothing written) when it holds none, so the value is
+/// missing.
 ///
 /// # Errors
 /// [`ErrorKind::OutOfRange`] when it does not fit its output.
-fn sum_text(agg: &Agg, sum: &SmallSum, n: u64, out: &mut Vec<u8>) -> Result<bool> {
+fn sum_text(agg: &Agg, sum: &SmallSum, out: &mut Vec<u8>) -> Result<bool> {
+    let n = sum.count();
     if n == 0 {
         return Ok(false);
     }

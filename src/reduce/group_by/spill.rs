@@ -127,7 +127,7 @@ impl GroupBy {
     /// Returns false, merging nothing, when they are not states of this
     /// reducer.
     fn merge_states(&self, into: &mut Table, bytes: &[u8]) -> bool {
-        type States = (Vec<u64>, Vec<(SmallSum, u64)>, Vec<Acc>);
+        type States = (Vec<u64>, Vec<SmallSum>, Vec<Acc>);
         let Ok((counts, sums, accs)) = postcard::from_bytes::<States>(bytes) else {
             return false;
         };
@@ -138,9 +138,8 @@ impl GroupBy {
         for (mine, c) in into.counts.iter_mut().zip(counts) {
             *mine += c;
         }
-        for ((sum, n), (s, m)) in into.sums.iter_mut().zip(sums) {
+        for (sum, s) in into.sums.iter_mut().zip(sums) {
             sum.merge(s);
-            *n += m;
         }
         for ((mine, acc), &kind) in into.accs.iter_mut().zip(accs).zip(&self.acc_kinds) {
             mine.merge(kind, acc);

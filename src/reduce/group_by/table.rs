@@ -195,7 +195,7 @@ pub(super) struct Table {
     /// `Widths::counts` per group.
     pub(super) counts: Vec<u64>,
     /// `Widths::sums` per group: the sum and how many values it has.
-    pub(super) sums: Vec<(SmallSum, u64)>,
+    pub(super) sums: Vec<SmallSum>,
     /// `Widths::accs` per group.
     pub(super) accs: Vec<Acc>,
 }
@@ -289,7 +289,7 @@ impl Table {
 
     /// The states of group `g`: its counts, sums and value-holding
     /// accumulators.
-    pub(super) fn states(&self, g: usize, w: Widths) -> (&[u64], &[(SmallSum, u64)], &[Acc]) {
+    pub(super) fn states(&self, g: usize, w: Widths) -> (&[u64], &[SmallSum], &[Acc]) {
         (
             &self.counts[g * w.counts..(g + 1) * w.counts],
             &self.sums[g * w.sums..(g + 1) * w.sums],
@@ -323,7 +323,7 @@ impl Table {
         let columns = self.keys.capacity()
             + self.key_ends.capacity() * size_of::<usize>()
             + self.counts.capacity() * size_of::<u64>()
-            + self.sums.capacity() * size_of::<(SmallSum, u64)>()
+            + self.sums.capacity() * size_of::<SmallSum>()
             + self.accs.capacity() * size_of::<Acc>();
         (slots + columns) as u64
     }
