@@ -282,11 +282,7 @@ impl Encoder {
     /// is written bare.
     pub(crate) fn row(&self, names: &[String], values: &[OutValue], out: &mut Vec<u8>) {
         for (i, v) in values.iter().enumerate() {
-            let v = match v {
-                OutValue::Field(f) => RowValue::Field(f.as_field()),
-                OutValue::Number(n) => RowValue::Number(n),
-            };
-            self.row_value(names, i, v, out);
+            self.row_value(names, i, v.as_row_value(), out);
         }
         self.row_end(names, out);
     }
@@ -436,6 +432,16 @@ pub enum OutValue {
     Field(OwnedField),
     /// A computed number, already formatted.
     Number(Vec<u8>),
+}
+
+impl OutValue {
+    /// The value, borrowed, as [`Encoder::row_value`] takes it.
+    pub(crate) fn as_row_value(&self) -> RowValue<'_> {
+        match self {
+            OutValue::Field(f) => RowValue::Field(f.as_field()),
+            OutValue::Number(n) => RowValue::Number(n),
+        }
+    }
 }
 
 #[cfg(test)]

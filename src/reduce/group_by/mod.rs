@@ -29,8 +29,9 @@
 //!
 //! **Lean state.** A group's key is stored once, in its table's key
 //! arena; a count is 8 bytes, a sum 24 with its count of values (an
-//! `i64` at one scale while the values fit, [`SmallSum`]); a record allocates nothing unless it adds a
-//! group whose key or values outgrow the vectors' room.
+//! `i64` at one scale while the values fit, [`SmallSum`]); a record
+//! allocates nothing unless it adds a group whose key or values outgrow
+//! the vectors' room.
 //!
 //! Output: group columns first, then the aggregates in the order given.
 //! Groups are sorted by key, column by column: numbers first, in numeric
@@ -65,6 +66,7 @@ mod spec;
 mod spill;
 mod table;
 
+use std::borrow::Cow;
 use std::hash::BuildHasher;
 use std::ops::Range;
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
@@ -79,7 +81,7 @@ use crate::reduce::group_key::{encode_key_part, key_parts, output_order, part_va
 use crate::reduce::number::SmallSum;
 use crate::reduce::sorted::spill::SpillRun;
 use crate::reduce::{Reducer, Sink, SpillOptions, SpillStats};
-use crate::sink::encode::{Encoder, OutValue, RowValue};
+use crate::sink::encode::{Encoder, RowValue};
 use crate::syntax::number::{format_f64, parse_number, Number};
 use acc::{Acc, Pos};
 use memory::StateLimit;
@@ -451,18 +453,12 @@ impl GroupBy {
             }
             Slot::Sum(s) => {
                 let (t0, g0) = parts[0];
-                let first = &tables[t0].sums[g0 * sums + s];
-                let mut merged;
-                let mut sum = first;
-                if parts.len() > 1 {
-                    merged = first.clone();
-                    for &(t, g) in &parts[1..] {
-                        merged.merge(tables[t].sums[g * sums + s].clone());
-                    }
-                    sum = &merged;
+                let mut sum = Cow::Borrowed(&tables[t0].sums[g0 * sums + s]);
+                for &(t, g) in &parts[1..] {
+                    sum.to_mut().merge(tables[t].sums[g * sums + s].clone());
                 }
                 scratch.clear();
-                if sum_text(agg, sum, scratch)? {
+                if sum_text(agg, &sum, scratch)? {
                     number(scratch, buf);
                 } else {
                     self.encoder.row_value(&self.names, i, RowValue::Field(Field::Null), buf);
@@ -480,11 +476,7 @@ impl GroupBy {
                     }
                     acc.value()
                 };
-                let value = match &value {
-                    OutValue::Field(f) => RowValue::Field(f.as_field()),
-                    OutValue::Number(n) => RowValue::Number(n),
-                };
-                self.encoder.row_value(&self.names, i, value, buf);
+                self.encoder.row_value(&self.names, i, value.as_row_value(), buf);
             }
         }
         Ok(())
