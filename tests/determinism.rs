@@ -1149,7 +1149,8 @@ proptest! {
     }
 
     /// F: `--top K` by one or two sort keys, overall or per group, equals a
-    /// stable sort of each group's rows cut to K, groups in group-by order.
+    /// stable sort of each group's rows cut to K, groups in group-by order,
+    /// in memory and spilled.
     #[test]
     fn top_k_matches_stable_sort_cut_per_group(
         rows in vec(row(), 0..=150),
@@ -1159,6 +1160,7 @@ proptest! {
         crlf in any::<bool>(),
         s1 in settings(),
         s2 in settings(),
+        s3 in spilling_settings(),
     ) {
         let dir = tempfile::tempdir().expect("temp dir");
         let path = write_rows(dir.path(), "t.csv", &rows, crlf);
@@ -1185,7 +1187,7 @@ proptest! {
             keys,
             group_by: group_by.iter().map(|c| c.to_string()).collect(),
         };
-        let out = run_all(&[path], Format::Csv, &spec, &[s1, s2])?;
+        let out = run_all(&[path], Format::Csv, &spec, &[s1, s2, s3])?;
         prop_assert_eq!(out, expected);
     }
 

@@ -155,12 +155,14 @@ fn reducer_plan(reduce: &ReduceSpec, threads: usize) -> String {
              several workers merged exactly; past the state's share a worker's table spills as a \
              run sorted by key to --temp-dir, and the runs are merged by key"
         ),
-        ReduceSpec::TopK { group_by, .. } if group_by.is_empty() => {
-            "top-k: the first K records of each chunk, merged in input order; K records held".into()
-        }
-        ReduceSpec::TopK { .. } => "top-k per group: K records per group held in memory; past the \
-                                    state's share the run stops with an error (no spilling yet)"
-            .into(),
+        ReduceSpec::TopK { group_by, .. } => format!(
+            "top-k{}: each of {threads} worker(s) keeps fewer than 2K records per group of the \
+             chunks it folds, dropping a record that cannot enter before it is encoded; at the \
+             end the groups are cut to K and ordered by key on every thread; past the state's \
+             share a worker's table spills as a run sorted by group and order to --temp-dir, and \
+             the runs are merged, the first K of each group kept",
+            if group_by.is_empty() { "" } else { " per group" }
+        ),
         ReduceSpec::Custom(_) => "custom (jq): one accumulator per chunk, merged in input order; \
                                   past the state's share the run stops with an error"
             .into(),

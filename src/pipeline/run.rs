@@ -129,7 +129,13 @@ impl Pipeline {
                 Ok(stats)
             }
             ReduceSpec::TopK { k, keys, group_by } => {
-                self.run_wrapped(plan, out, out_name, union, |layout, enc| {
+                let spilled = Arc::new(SpillStats::default());
+                let spill = SpillOptions {
+                    budget: plan.state_budget,
+                    dir: self.resolved_temp_dir(),
+                    fan_in: DEFAULT_FAN_IN,
+                };
+                let mut stats = self.run_wrapped(plan, out, out_name, union, |layout, enc| {
                     let keys = keys
                         .iter()
                         .map(|s| Ok((layout.resolve(Setting::SortBy, &s.column)?, s.clone())))
@@ -139,8 +145,12 @@ impl Pipeline {
                         .map(|c| layout.resolve(Setting::GroupBy, c))
                         .collect::<Result<Vec<_>>>()?;
                     Ok(TopK::new(*k, keys, group_by, enc, self.null_bytes())
-                        .with_memory_limit(plan.state_budget, plan.memory_limit))
-                })
+                        .with_memory_limit(plan.state_budget, plan.memory_limit)
+                        .with_spill(spill, spilled.clone()))
+                })?;
+                stats.spilled_runs = spilled.runs.load(Relaxed);
+                stats.spilled_bytes = spilled.bytes.load(Relaxed);
+                Ok(stats)
             }
         }
     }

@@ -24,6 +24,7 @@ pub(crate) mod key_union;
 pub(crate) mod number;
 pub(crate) mod sort_key;
 pub(crate) mod sorted;
+pub(crate) mod state_limit;
 pub(crate) mod top_k;
 
 use std::io::Write;

@@ -43,7 +43,7 @@
 //! field or `null`).
 //!
 //! **Memory.** With [`GroupBy::with_memory_limit`], the tables' bytes are
-//! counted as they grow (see `memory.rs`). Past the budget, with
+//! counted as they grow (see `state_limit`). Past the budget, with
 //! [`GroupBy::with_spill`], a big table is written to `--temp-dir` as a
 //! run sorted by key and the worker starts an empty one; at the end the
 //! runs are merged by key into the same rows (`spill.rs`). Without
@@ -57,11 +57,10 @@
 //!
 //! This module holds the reducer; the `--agg` specs are in `spec.rs`, the
 //! tables in `table.rs`, the value-holding accumulators in `acc.rs`, the
-//! memory bound in `memory.rs`, spilling in `spill.rs`, and the group keys
+//! memory bound in `state_limit`, spilling in `spill.rs`, and the group keys
 //! in `group_key`.
 
 mod acc;
-mod memory;
 mod spec;
 mod spill;
 mod table;
@@ -80,11 +79,11 @@ use crate::record::{ColumnRef, Field, Record};
 use crate::reduce::group_key::{encode_key_part, key_parts, output_order, part_value};
 use crate::reduce::number::SmallSum;
 use crate::reduce::sorted::spill::SpillRun;
+use crate::reduce::state_limit::StateLimit;
 use crate::reduce::{Reducer, Sink, SpillOptions, SpillStats};
 use crate::sink::encode::{Encoder, RowValue};
 use crate::syntax::number::{format_f64, parse_number, Number};
 use acc::{Acc, Pos};
-use memory::StateLimit;
 pub use spec::{AggKind, AggSpec};
 use table::{Table, Widths};
 
@@ -341,7 +340,12 @@ impl GroupBy {
     /// is the `--memory-limit` the budget comes from (bytes), named in the
     /// error.
     pub fn with_memory_limit(mut self, budget: u64, limit: u64) -> Self {
-        self.limit = Some(StateLimit::new(budget, limit));
+        self.limit = Some(StateLimit::new(
+            budget,
+            limit,
+            "the group-by state",
+            ", or group by fewer or coarser columns",
+        ));
         self
     }
 

@@ -1,11 +1,13 @@
-//! The group-by state's memory, for `--memory-limit`: each worker's table
-//! counts its bytes (the table's allocations as capacities, plus what the
-//! value-holding accumulators hold on the heap) and publishes them, in
-//! steps of [`StateLimit::step`] bytes, to one shared total that the limit
-//! is checked against. Past the budget, a big enough table spills
-//! (`spill.rs`) and takes back what it published; without a place to
-//! spill, passing the budget is an error naming `--memory-limit` (failing
-//! early with a clear message beats being killed by the kernel).
+//! The memory of a reducer's per-worker state, for `--memory-limit`
+//! (the group-by's tables and the top-k's kept records): each worker
+//! counts its bytes (the group-by: its table's allocations as capacities,
+//! plus what the value-holding accumulators hold on the heap; the top-k:
+//! its kept records as held) and publishes them, in steps of
+//! [`StateLimit::step`] bytes, to one shared total that the limit is
+//! checked against. Past the budget, a big enough worker spills its state
+//! and takes back what it published; without a place to spill, passing
+//! the budget is an error naming `--memory-limit` (failing early with a
+//! clear message beats being killed by the kernel).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -16,14 +18,20 @@ use crate::error::{msg, ErrorKind, Result, Setting};
 /// at most: a small budget gets a 64th of itself.
 const PUBLISH_BYTES: u64 = 64 << 10;
 
-/// A bound on the group-by state; see
-/// [`GroupBy::with_memory_limit`](super::GroupBy::with_memory_limit).
+/// A bound on a reducer's per-worker state; see
+/// [`GroupBy::with_memory_limit`](super::GroupBy::with_memory_limit) and
+/// [`TopK::with_memory_limit`](super::TopK::with_memory_limit).
 #[derive(Debug)]
-pub(super) struct StateLimit {
+pub(crate) struct StateLimit {
     /// Bytes the state may hold.
-    pub(super) budget: u64,
+    pub(crate) budget: u64,
     /// The `--memory-limit` the budget comes from, for the message.
-    pub(super) limit: u64,
+    pub(crate) limit: u64,
+    /// What the state is, for the message ("the group-by state").
+    what: &'static str,
+    /// What else than raising the limit helps, for the message (", or
+    /// group by fewer or coarser columns").
+    advice: &'static str,
     /// Bytes the workers have published.
     published: AtomicU64,
     /// Groups the workers have published (counted per table: a group two
@@ -32,20 +40,30 @@ pub(super) struct StateLimit {
 }
 
 impl StateLimit {
-    pub(super) fn new(budget: u64, limit: u64) -> Self {
-        StateLimit { budget, limit, published: AtomicU64::new(0), groups: AtomicU64::new(0) }
+    /// A bound of `budget` bytes out of a `--memory-limit` of `limit`
+    /// bytes, on the state `what` is (its error then advises `advice`
+    /// beside raising the limit).
+    pub(crate) fn new(budget: u64, limit: u64, what: &'static str, advice: &'static str) -> Self {
+        StateLimit {
+            budget,
+            limit,
+            what,
+            advice,
+            published: AtomicU64::new(0),
+            groups: AtomicU64::new(0),
+        }
     }
 
     /// Bytes a worker's estimate may grow by before it publishes them:
     /// a 64th of the budget, 1 byte to 64 KiB.
-    pub(super) fn step(&self) -> u64 {
+    pub(crate) fn step(&self) -> u64 {
         (self.budget / 64).clamp(1, PUBLISH_BYTES)
     }
 
     /// Publishes a worker's growth (`bytes`, `groups` since its last
     /// publication) and fails with [`ErrorKind::MemoryLimit`] once the
     /// total passes the budget.
-    pub(super) fn publish(&self, bytes: u64, groups: u64) -> Result<()> {
+    pub(crate) fn publish(&self, bytes: u64, groups: u64) -> Result<()> {
         let total = self.published.fetch_add(bytes, Ordering::Relaxed) + bytes;
         let n = self.groups.fetch_add(groups, Ordering::Relaxed) + groups;
         if total <= self.budget {
@@ -55,27 +73,27 @@ impl StateLimit {
             limit: self.limit,
             message: msg![
                 format!(
-                    "the group-by state passed the limit after {n} groups (about {} bytes a \
-                     group; {} of the limit is left for groups beside the in-flight window); \
-                     raise ",
+                    "{} passed the limit after {n} groups (about {} bytes a group; {} of the \
+                     limit is left for groups beside the in-flight window); raise ",
+                    self.what,
                     total / n.max(1),
                     crate::units::human_bytes(self.budget)
                 ),
                 Setting::MemoryLimit,
-                ", or group by fewer or coarser columns",
+                self.advice,
             ],
         }
         .into())
     }
 
     /// Takes back what a worker published before it spilled its table.
-    pub(super) fn release(&self, bytes: u64, groups: u64) {
+    pub(crate) fn release(&self, bytes: u64, groups: u64) {
         self.published.fetch_sub(bytes, Ordering::Relaxed);
         self.groups.fetch_sub(groups, Ordering::Relaxed);
     }
 
     /// Forgets what was published, for a new run.
-    pub(super) fn reset(&self) {
+    pub(crate) fn reset(&self) {
         self.published.store(0, Ordering::Relaxed);
         self.groups.store(0, Ordering::Relaxed);
     }
@@ -83,7 +101,7 @@ impl StateLimit {
 
 impl Clone for StateLimit {
     fn clone(&self) -> Self {
-        StateLimit::new(self.budget, self.limit)
+        StateLimit::new(self.budget, self.limit, self.what, self.advice)
     }
 }
 
@@ -93,11 +111,15 @@ mod tests {
 
     #[test]
     fn the_limit_fails_once_the_published_total_passes_the_budget() {
-        let l = StateLimit::new(1000, 4096);
+        let l = StateLimit::new(1000, 4096, "the state", "");
         assert!(l.publish(600, 10).is_ok());
         assert!(l.publish(400, 5).is_ok());
         let e = l.publish(1, 1).unwrap_err();
-        assert!(e.to_string().contains("after 16 groups (about 62 bytes a group"), "{e}");
+        assert!(
+            e.to_string()
+                .contains("the state passed the limit after 16 groups (about 62 bytes a group"),
+            "{e}"
+        );
         l.reset();
         assert!(l.publish(1000, 1).is_ok());
         // A spilled table gives back what it published.
