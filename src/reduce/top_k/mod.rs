@@ -171,6 +171,11 @@ struct Group {
     /// unsorted), so a record that does not come before `entries[k - 1]`
     /// cannot be in the top K.
     full: bool,
+    /// After the table spilled: the sort keys and position of the K-th
+    /// best record the group had then (its record part empty). A spilled
+    /// run holds K records better than it, so a record that does not come
+    /// before it cannot be in the top K either.
+    bar: Option<Box<Entry>>,
 }
 
 /// A worker's table: its kept records per encoded group key, their bytes
@@ -308,6 +313,16 @@ impl TopK {
         }
         worker.published = (bytes, groups);
         let over = limit.publish(bytes - old_bytes, groups.saturating_sub(old_groups));
+        if over.is_err() {
+            // First cut every group to K: when that frees a quarter of the
+            // table, it fits again without spilling.
+            worker.bytes -= self.cut_all(worker);
+            if worker.bytes <= bytes / 4 * 3 {
+                limit.release(bytes - worker.bytes, 0);
+                worker.published.0 = worker.bytes;
+                return Ok(());
+            }
+        }
         match (over, &self.spill) {
             (Ok(()), _) => Ok(()),
             (Err(e), None) => Err(e),
@@ -318,13 +333,58 @@ impl TopK {
                 if bytes.saturating_mul(2 * workers) < limit.budget {
                     return Ok(());
                 }
-                let run = self.write_run(std::mem::take(&mut worker.groups), &opts.dir)?;
+                let mut groups: Vec<(Vec<u8>, Group)> =
+                    std::mem::take(&mut worker.groups).into_iter().collect();
+                let run = self.write_run(&mut groups, &opts.dir)?;
                 self.runs.lock().push(run);
                 limit.release(worker.published.0, worker.published.1);
-                *worker = Worker::default();
+                *worker = self.bars(groups, worker.bytes);
                 Ok(())
             }
         }
+    }
+
+    /// Cuts every group of `worker`'s table to its best K and gives back
+    /// the room of the entries cut; returns the bytes freed.
+    fn cut_all(&self, worker: &mut Worker) -> u64 {
+        let mut freed = 0;
+        for group in worker.groups.values_mut() {
+            freed += self.compact(group);
+            let capacity = group.entries.capacity();
+            group.entries.shrink_to(self.k);
+            freed += ((capacity - group.entries.capacity()) * std::mem::size_of::<Entry>()) as u64;
+        }
+        freed
+    }
+
+    /// The table a worker starts with after it spilled `groups` (cut to K),
+    /// which held `spilled` bytes: every full group with its bar (see
+    /// [`Group::bar`]), so that records that cannot enter are still
+    /// dropped before they are encoded. When the bars would take more than
+    /// half of what was spilled (groups of about one record, which seldom
+    /// meet again), an empty table.
+    fn bars(&self, groups: Vec<(Vec<u8>, Group)>, spilled: u64) -> Worker {
+        let mut table = HashMap::new();
+        let mut bytes = 0;
+        for (key, mut group) in groups {
+            if !group.full {
+                continue;
+            }
+            let Some(worst) = group.entries.get_mut(self.k - 1) else { continue };
+            let text = worst.bytes[..worst.record_start].into();
+            let bar = Entry {
+                pos: worst.pos,
+                keys: std::mem::take(&mut worst.keys),
+                bytes: text,
+                record_start: worst.record_start,
+            };
+            bytes += group_size(&key, 0) + bar.size() + heap_bytes(std::mem::size_of::<Entry>());
+            if bytes.saturating_mul(2) > spilled {
+                return Worker::default();
+            }
+            table.insert(key, Group { entries: Vec::new(), full: false, bar: Some(Box::new(bar)) });
+        }
+        Worker { groups: table, bytes, published: (0, 0) }
     }
 
     /// Writes the groups of `order` (indices into `groups`, one key's
@@ -397,10 +457,10 @@ impl Reducer for TopK {
                 group
             }
         };
-        if group.full {
+        let worst = if group.full { group.entries.get(self.k - 1) } else { group.bar.as_deref() };
+        if let Some(worst) = worst {
             // A worker may fold a later chunk before an earlier one, so a
             // tie goes by position too.
-            let worst = &group.entries[self.k - 1];
             let order = self.keys.cmp(scratch_keys, scratch_arena, &worst.keys, &worst.bytes);
             if order.then(pos.cmp(&worst.pos)) != Ordering::Less {
                 // Not kept: only check it.
@@ -462,8 +522,9 @@ impl Reducer for TopK {
             // Once a table has spilled, every table does, and the runs
             // are merged into the output.
             for worker in workers {
-                if !worker.groups.is_empty() {
-                    runs.push(self.write_run(worker.groups, &opts.dir)?);
+                let mut groups: Vec<(Vec<u8>, Group)> = worker.groups.into_iter().collect();
+                if groups.iter().any(|(_, g)| !g.entries.is_empty()) {
+                    runs.push(self.write_run(&mut groups, &opts.dir)?);
                 }
             }
             self.merge_passes(&mut runs, opts)?;
@@ -701,6 +762,62 @@ mod tests {
                 }
                 assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
             }
+        }
+    }
+
+    #[test]
+    fn a_table_that_spilled_keeps_bars_and_the_same_output() {
+        // Records of ~200 bytes in 4 groups: after a spill the full groups
+        // keep bars, and a record that does not beat its group's bar is
+        // dropped. A wrong bar would drop a record of the top K.
+        let names = vec!["g".to_string(), "v".to_string(), "pad".to_string()];
+        let layout = Layout::new(&Projection::default(), &names, false, false).unwrap();
+        let encoder = Encoder::new(Format::Csv, b',', layout, Vec::new());
+        let col = |name: &str, i| ColumnRef { name: name.into(), source: Source::Index(i) };
+        let spec = SortKeySpec { column: "v".into(), numeric: true, descending: true };
+        let make = || {
+            TopK::new(
+                2,
+                vec![(col("v", 1), spec.clone())],
+                vec![col("g", 0)],
+                encoder.clone(),
+                vec![],
+            )
+        };
+        let pad = "p".repeat(200);
+        // Values rise and fall, so that later records beat the bars too.
+        let rows: Vec<String> = (0..160)
+            .map(|i| format!("{},{},{pad}", ["w", "x", "y", "z"][i % 4], (i * 37) % 101))
+            .collect();
+        let dir = tempfile::tempdir().unwrap();
+        let run_rows = |r: &TopK| {
+            let mut total = r.empty();
+            for (c, chunk) in rows.chunks(5).enumerate() {
+                let mut p = r.empty();
+                for (line, text) in chunk.iter().enumerate() {
+                    let cut: Vec<usize> = text.match_indices(',').map(|(i, _)| i).collect();
+                    let spans = [(0, cut[0]), (cut[0] + 1, cut[1]), (cut[1] + 1, text.len())];
+                    let mut rec = csv_record(text.as_bytes(), &spans, line as u64 + 2);
+                    rec.chunk = c as u64;
+                    r.fold(&mut p, &rec).unwrap();
+                }
+                r.seal(&mut p).unwrap();
+                r.merge(&mut total, p).unwrap();
+            }
+            let mut out = Vec::new();
+            let mut sink = Sink::new(&mut out, "mem");
+            r.start(&mut sink).unwrap();
+            r.finish(total, &mut sink).unwrap();
+            String::from_utf8(out).unwrap()
+        };
+        let want = run_rows(&make());
+        assert_eq!(want.lines().count(), 1 + 4 * 2);
+        for budget in [2600, 3000, 3400] {
+            let stats = Arc::new(SpillStats::default());
+            let opts = SpillOptions { budget, dir: dir.path().to_path_buf(), fan_in: 4 };
+            let r = make().with_memory_limit(budget, budget).with_spill(opts, stats.clone());
+            assert_eq!(run_rows(&r), want, "budget {budget}");
+            assert!(stats.runs.load(Relaxed) >= 2, "budget {budget} spilled");
         }
     }
 

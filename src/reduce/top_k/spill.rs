@@ -36,8 +36,6 @@
 use std::cmp::Ordering;
 use std::path::Path;
 
-use hashbrown::HashMap;
-
 use super::{Group, Pos, TopK};
 use crate::error::Result;
 use crate::reduce::group_key::{append_sort_key, output_order};
@@ -85,18 +83,18 @@ fn parts(reader: &SpillReader) -> Option<Parts<'_>> {
 
 impl TopK {
     /// Writes a table's groups as one run in `dir`: each group cut to its
-    /// best K, the groups in output order (see the module docs).
+    /// best K (left so in `groups`), the groups in output order (see the
+    /// module docs).
     ///
     /// # Errors
     /// [`ErrorKind::Io`](crate::ErrorKind::Io) naming `--temp-dir` when the
     /// spill file cannot be made or written.
     pub(super) fn write_run(
         &self,
-        groups: HashMap<Vec<u8>, Group>,
+        groups: &mut [(Vec<u8>, Group)],
         dir: &Path,
     ) -> Result<SpillRun> {
-        let mut groups: Vec<(Vec<u8>, Group)> = groups.into_iter().collect();
-        for (_, group) in &mut groups {
+        for (_, group) in groups.iter_mut() {
             self.compact(group);
         }
         let order = output_order(groups.len(), |i| groups[i].0.as_slice());
