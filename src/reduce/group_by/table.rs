@@ -183,6 +183,36 @@ fn prefetch_ends<T>(values: &[T]) {
     }
 }
 
+/// Bits of a key's end kept per group in [`Table::key_ends`]: 32 (4 bytes
+/// a group instead of 8); a test build keeps 5, so that the tests cross
+/// many wraps of the arena.
+#[cfg(not(test))]
+const END_BITS: u32 = 32;
+#[cfg(test)]
+const END_BITS: u32 = 5;
+
+/// Where group `g`'s key ends in the arena: the low [`END_BITS`] bits kept
+/// in `ends`, and above them the number of `wraps` (the first group of
+/// each wrap of the arena past a multiple of 2^`END_BITS` bytes) at or
+/// before `g`.
+#[inline]
+fn key_end(ends: &[u32], wraps: &[usize], g: usize) -> usize {
+    let low = ends[g] as usize;
+    if wraps.is_empty() {
+        low
+    } else {
+        let high = wraps.partition_point(|&w| w <= g) as u64;
+        ((high << END_BITS) | low as u64) as usize
+    }
+}
+
+/// The bytes of group `g`'s key in the arena (see [`key_end`]).
+#[inline]
+fn key_range(ends: &[u32], wraps: &[usize], g: usize) -> std::ops::Range<usize> {
+    let start = if g == 0 { 0 } else { key_end(ends, wraps, g - 1) };
+    start..key_end(ends, wraps, g)
+}
+
 /// The groups one worker has folded (see the module docs).
 #[derive(Debug, Default)]
 pub(super) struct Table {
@@ -190,8 +220,12 @@ pub(super) struct Table {
     index: SlotIndex,
     /// Every group's encoded key, one after another.
     keys: Vec<u8>,
-    /// Where each group's key ends in `keys`.
-    key_ends: Vec<usize>,
+    /// Where each group's key ends in `keys`: the low [`END_BITS`] bits
+    /// (see [`key_end`]).
+    key_ends: Vec<u32>,
+    /// The first group whose key ends past each multiple of 2^`END_BITS`
+    /// bytes of `keys` (empty below 4 GiB of keys).
+    key_wraps: Vec<usize>,
     /// `Widths::counts` per group.
     pub(super) counts: Vec<u64>,
     /// `Widths::sums` per group: the sum and how many values it has.
@@ -208,8 +242,7 @@ impl Table {
 
     /// The encoded key of group `g`.
     pub(super) fn key(&self, g: usize) -> &[u8] {
-        let start = if g == 0 { 0 } else { self.key_ends[g - 1] };
-        &self.keys[start..self.key_ends[g]]
+        &self.keys[key_range(&self.key_ends, &self.key_wraps, g)]
     }
 
     /// The group of `key` (whose hash is `hash`), added with `new_state`
@@ -225,12 +258,9 @@ impl Table {
         widths: Widths,
         new_accs: impl FnOnce(&mut Vec<Acc>),
     ) -> (usize, bool) {
-        let Table { index, keys, key_ends, .. } = self;
+        let Table { index, keys, key_ends, key_wraps, .. } = self;
         let low = hash as u32;
-        let found = index.find(low, |g| {
-            let start = if g == 0 { 0 } else { key_ends[g - 1] };
-            &keys[start..key_ends[g]] == key
-        });
+        let found = index.find(low, |g| &keys[key_range(key_ends, key_wraps, g)] == key);
         let at = match found {
             Ok(g) => return (g as usize, false),
             Err(at) => at,
@@ -243,7 +273,11 @@ impl Table {
             .expect("a worker's table holds fewer than u32::MAX groups");
         self.index.insert(at, low, id);
         self.keys.extend_from_slice(key);
-        self.key_ends.push(self.keys.len());
+        let end = self.keys.len() as u64;
+        while (end >> END_BITS) as usize > self.key_wraps.len() {
+            self.key_wraps.push(g);
+        }
+        self.key_ends.push((end & ((1 << END_BITS) - 1)) as u32);
         self.counts.resize(self.counts.len() + widths.counts, 0);
         self.sums.resize_with(self.sums.len() + widths.sums, Default::default);
         new_accs(&mut self.accs);
@@ -283,8 +317,7 @@ impl Table {
     /// `g` must be a group).
     #[inline]
     pub(super) fn prefetch_key(&self, g: usize) {
-        let start = if g == 0 { 0 } else { self.key_ends[g - 1] };
-        prefetch_ends(&self.keys[start..self.key_ends[g]]);
+        prefetch_ends(&self.keys[key_range(&self.key_ends, &self.key_wraps, g)]);
     }
 
     /// The states of group `g`: its counts, sums and value-holding
@@ -309,6 +342,7 @@ impl Table {
         self.index.clear();
         self.keys.clear();
         self.key_ends.clear();
+        self.key_wraps.clear();
         self.counts.clear();
         self.sums.clear();
         self.accs.clear();
@@ -321,7 +355,8 @@ impl Table {
         use std::mem::size_of;
         let slots = self.index.slots.capacity() * size_of::<u64>();
         let columns = self.keys.capacity()
-            + self.key_ends.capacity() * size_of::<usize>()
+            + self.key_ends.capacity() * size_of::<u32>()
+            + self.key_wraps.capacity() * size_of::<usize>()
             + self.counts.capacity() * size_of::<u64>()
             + self.sums.capacity() * size_of::<SmallSum>()
             + self.accs.capacity() * size_of::<Acc>();
@@ -349,6 +384,19 @@ mod tests {
         assert_eq!(t.group(31 * 77, &77u64.to_le_bytes(), widths, |_| {}), (3 + 77, false));
         assert_eq!((t.len(), t.counts.len(), t.sums.len()), (10_003, 20_006, 10_003));
         assert_eq!((t.key(0), t.key(1), t.key(3)), (&b"a"[..], &b"b"[..], &0u64.to_le_bytes()[..]));
-        assert!(t.allocated_bytes() > 10_003 * 40);
+        assert!(t.allocated_bytes() > 10_003 * 36);
+        // Keys of every length across the arena's wraps (every 32 bytes in
+        // a test build) come back whole.
+        let mut t = Table::default();
+        let keys: Vec<Vec<u8>> =
+            (0..500u32).map(|i| vec![i as u8; (i % 70) as usize + 1]).collect();
+        for (i, k) in keys.iter().enumerate() {
+            assert_eq!(t.group(i as u64, k, widths, |_| {}), (i, true));
+        }
+        assert!(t.key_wraps.len() > 500, "{} wraps", t.key_wraps.len());
+        for (i, k) in keys.iter().enumerate() {
+            assert_eq!(t.key(i), k.as_slice());
+            assert_eq!(t.group(i as u64, k, widths, |_| {}), (i, false));
+        }
     }
 }
