@@ -165,6 +165,24 @@ fn sort_prefix(sort_key: &[u8]) -> u64 {
     u64::from_be_bytes(bytes)
 }
 
+/// A group's sort-key prefix ([`sort_prefix`]) and its index, radix
+/// sorted by the prefix.
+#[derive(Debug, Clone, Copy)]
+struct Prefixed {
+    prefix: u64,
+    index: u32,
+}
+
+impl rdst::RadixKey for Prefixed {
+    const LEVELS: usize = 8;
+
+    /// The prefix's bytes, as `rdst` reads a `u64`'s.
+    #[inline]
+    fn get_level(&self, level: usize) -> u8 {
+        (self.prefix >> (level * 8)) as u8
+    }
+}
+
 /// The order of two encoded keys by their sort keys, made in two
 /// thread-local buffers.
 fn cmp_sort_keys(a: &[u8], b: &[u8]) -> Ordering {
@@ -189,9 +207,12 @@ fn cmp_sort_keys(a: &[u8], b: &[u8]) -> Ordering {
 ///
 /// Each key's sort key is made once and its first 8 bytes kept as an
 /// integer beside the group's index (the normalized-key prefix of DuckDB's
-/// sort and of AlphaSort, Nyberg et al., SIGMOD 1994), so most comparisons
-/// are of two integers in one array; only two keys with the same prefix
-/// have their whole sort keys made again and compared. (Decorating each
+/// sort and of AlphaSort, Nyberg et al., SIGMOD 1994). The array is radix
+/// sorted by the prefixes (`rdst`'s parallel unstable radix sort, as
+/// DuckDB radix sorts its normalized keys: 10M numeric keys 5% faster
+/// end to end than a comparison sort), and only runs of keys with the same
+/// prefix are then sorted by comparison, with their whole sort keys made
+/// again. (Decorating each
 /// key once matters: at 300k numeric keys the parses inside the
 /// comparisons were half of a group-by's instructions; keeping every whole
 /// sort key instead cost 28 bytes a group at 10M groups, and the sort
@@ -206,18 +227,23 @@ fn cmp_sort_keys(a: &[u8], b: &[u8]) -> Ordering {
 pub(crate) fn output_order<'k>(n: usize, key: impl Fn(usize) -> &'k [u8] + Sync) -> Vec<u32> {
     use rayon::prelude::*;
     assert!(u32::try_from(n).is_ok(), "more than u32::MAX groups");
-    let mut entries: Vec<(u64, u32)> = (0..n as u32)
+    let mut entries: Vec<Prefixed> = (0..n as u32)
         .into_par_iter()
-        .map_init(Vec::new, |scratch, i| {
+        .map_init(Vec::new, |scratch, index| {
             scratch.clear();
-            append_sort_key(scratch, key(i as usize));
-            (sort_prefix(scratch), i)
+            append_sort_key(scratch, key(index as usize));
+            Prefixed { prefix: sort_prefix(scratch), index }
         })
         .collect();
-    entries.par_sort_unstable_by(|a, b| {
-        a.0.cmp(&b.0).then_with(|| cmp_sort_keys(key(a.1 as usize), key(b.1 as usize)))
+    rdst::RadixSort::radix_sort_unstable(&mut entries);
+    entries.par_chunk_by_mut(|a, b| a.prefix == b.prefix).for_each(|run| {
+        if run.len() > 1 {
+            run.sort_unstable_by(|a, b| {
+                cmp_sort_keys(key(a.index as usize), key(b.index as usize))
+            });
+        }
     });
-    entries.into_par_iter().map(|(_, i)| i).collect()
+    entries.into_par_iter().map(|e| e.index).collect()
 }
 
 #[cfg(test)]
