@@ -155,14 +155,17 @@ fn reducer_plan(reduce: &ReduceSpec, threads: usize) -> String {
              several workers merged exactly; past the state's share a worker's table spills as a \
              run sorted by key to --temp-dir, and the runs are merged by key"
         ),
-        ReduceSpec::TopK { group_by, .. } => format!(
-            "top-k{}: each of {threads} worker(s) keeps fewer than 2K records per group of the \
-             chunks it folds, dropping a record that cannot enter before it is encoded; at the \
-             end the groups are cut to K and ordered by key on every thread; past the state's \
-             share a worker's table spills as a run sorted by group and order to --temp-dir, and \
-             the runs are merged, the first K of each group kept",
-            if group_by.is_empty() { "" } else { " per group" }
-        ),
+        ReduceSpec::TopK { group_by, .. } => {
+            let (what, each) =
+                if group_by.is_empty() { ("top-k", "") } else { ("top-k per group", " per group") };
+            format!(
+                "{what}: each of {threads} worker(s) keeps fewer than 2K records{each} of the \
+                 chunks it folds, dropping a record that cannot enter before it is encoded; at \
+                 the end the records are cut to K{each} and ordered on every thread; past the \
+                 state's share a worker's records spill as a run sorted by group and order to \
+                 --temp-dir, and the runs are merged, the first K{each} kept"
+            )
+        }
         ReduceSpec::Custom(_) => "custom (jq): one accumulator per chunk, merged in input order; \
                                   past the state's share the run stops with an error"
             .into(),

@@ -193,39 +193,45 @@ fn write_short_decimal(mantissa: i128, scale: u32, out: &mut Vec<u8>) -> bool {
     true
 }
 
-/// An [`ExactSum`] and how many values it has, in 24 bytes, for a
-/// group-by with millions of groups: an `i64` at one scale while the
-/// values fit (amounts with a few decimals always do), the rest in a boxed
-/// [`ExactSum`] beside it, and the scale, the integer flag and the count
-/// packed in one word. [`SmallSum::to_exact`] gives the same sum an
-/// [`ExactSum`] of the same values holds (same value, same scale, same
-/// integer flag), so the output is the same bytes. The count saturates at
-/// 2^56 − 1 values (over two years of a billion values a second).
-#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
-pub(crate) struct SmallSum {
+/// The part of a sum that a group-by table holds per group, in 16 bytes:
+/// an `i64` at one scale while the values fit (amounts with a few
+/// decimals always do), and the scale, the integer flag, whether the sum
+/// has a rest and the count of values packed in one word. What does not
+/// fit the `i64` goes to the sum's rest, an [`ExactSum`] its owner keeps
+/// elsewhere ([`SmallSum`] beside it; a group-by table in a map by state,
+/// since almost no sum has one). The count saturates at 2^56 − 1 values
+/// (over two years of a billion values a second).
+#[derive(Debug, Clone, Copy, Default, serde::Serialize, serde::Deserialize)]
+pub(crate) struct PackedSum {
     value: i64,
     /// Bits 0–4: the decimals of `value` (0..=18), the most any value
-    /// had; bit 5: some value was not written as an integer; bits 8–63:
-    /// how many values were added.
+    /// had; bit 5: some value was not written as an integer; bit 6: the
+    /// sum has a rest; bits 8–63: how many values were added.
     meta: u64,
-    /// What did not fit `value`.
-    rest: Option<Box<ExactSum>>,
 }
 
-/// [`SmallSum::meta`]'s scale bits.
+/// [`PackedSum::meta`]'s scale bits.
 const SCALE_MASK: u64 = 0x1f;
-/// [`SmallSum::meta`]'s flag: some value was not an integer.
+/// [`PackedSum::meta`]'s flag: some value was not an integer.
 const FRACTIONAL: u64 = 1 << 5;
-/// Where [`SmallSum::meta`]'s count starts.
+/// [`PackedSum::meta`]'s flag: the sum has a rest.
+const HAS_REST: u64 = 1 << 6;
+/// Where [`PackedSum::meta`]'s count starts.
 const COUNT_SHIFT: u32 = 8;
-/// The most values a [`SmallSum`] counts.
+/// The most values a [`PackedSum`] counts.
 const MAX_COUNT: u64 = u64::MAX >> COUNT_SHIFT;
 
-impl SmallSum {
+impl PackedSum {
     /// Values added (saturating at 2^56 − 1).
     #[inline]
     pub(crate) fn count(&self) -> u64 {
         self.meta >> COUNT_SHIFT
+    }
+
+    /// Whether some value went to the sum's rest.
+    #[inline]
+    pub(crate) fn has_rest(&self) -> bool {
+        self.meta & HAS_REST != 0
     }
 
     #[inline]
@@ -244,9 +250,11 @@ impl SmallSum {
         self.meta = (self.meta & ((1 << COUNT_SHIFT) - 1)) | (n.min(MAX_COUNT) << COUNT_SHIFT);
     }
 
-    /// Adds one number.
+    /// Adds one number: counts it, and adds it to `value` when it fits;
+    /// false when it does not (then the sum is marked as having a rest,
+    /// and the caller adds `n` to it).
     #[inline(always)]
-    pub(crate) fn add(&mut self, n: &Number) {
+    pub(crate) fn add(&mut self, n: &Number) -> bool {
         self.set_count(self.count() + 1);
         if !n.is_integer() {
             self.meta |= FRACTIONAL;
@@ -254,11 +262,12 @@ impl SmallSum {
         if let Number::Decimal { mantissa, scale } = n {
             if let Ok(m) = i64::try_from(*mantissa) {
                 if self.add_small(m, *scale as u8) {
-                    return;
+                    return true;
                 }
             }
         }
-        self.rest.get_or_insert_with(Box::default).add(n);
+        self.meta |= HAS_REST;
+        false
     }
 
     /// Adds `m × 10^-scale` to `value` when the result fits; false (and
@@ -283,24 +292,68 @@ impl SmallSum {
             None => false,
         }
     }
+}
+
+/// An [`ExactSum`] and how many values it has: a [`PackedSum`] and its
+/// rest (boxed, and `None` while every value fit the `i64`), in 24 bytes.
+/// [`SmallSum::to_exact`] gives the same sum an [`ExactSum`] of the same
+/// values holds (same value, same scale, same integer flag), so the
+/// output is the same bytes.
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
+pub(crate) struct SmallSum {
+    packed: PackedSum,
+    /// What did not fit `packed`'s `i64`.
+    rest: Option<Box<ExactSum>>,
+}
+
+impl SmallSum {
+    /// The sum whose packed part is `packed` and whose rest is `rest`.
+    #[inline]
+    pub(crate) fn from_parts(packed: PackedSum, rest: Option<Box<ExactSum>>) -> Self {
+        SmallSum { packed, rest }
+    }
+
+    /// The packed part and the rest.
+    #[inline]
+    pub(crate) fn into_parts(self) -> (PackedSum, Option<Box<ExactSum>>) {
+        (self.packed, self.rest)
+    }
+
+    /// Values added (saturating at 2^56 − 1).
+    #[inline]
+    pub(crate) fn count(&self) -> u64 {
+        self.packed.count()
+    }
+
+    /// Adds one number.
+    #[cfg(test)]
+    pub(crate) fn add(&mut self, n: &Number) {
+        if !self.packed.add(n) {
+            self.rest.get_or_insert_with(Box::default).add(n);
+        }
+    }
 
     /// Adds everything `other` holds, its count included.
     pub(crate) fn merge(&mut self, other: SmallSum) {
-        self.set_count(self.count().saturating_add(other.count()));
-        self.meta |= other.meta & FRACTIONAL;
-        if !self.add_small(other.value, other.scale()) {
-            let part = ExactSum::from_decimal(other.value.into(), other.scale().into(), true);
+        let (mine, theirs) = (&mut self.packed, other.packed);
+        mine.set_count(mine.count().saturating_add(theirs.count()));
+        mine.meta |= theirs.meta & FRACTIONAL;
+        if !mine.add_small(theirs.value, theirs.scale()) {
+            let part = ExactSum::from_decimal(theirs.value.into(), theirs.scale().into(), true);
             self.rest.get_or_insert_with(Box::default).merge(part);
         }
         if let Some(rest) = other.rest {
             self.rest.get_or_insert_with(Box::default).merge(*rest);
         }
+        if self.rest.is_some() {
+            self.packed.meta |= HAS_REST;
+        }
     }
 
     /// The sum as an [`ExactSum`].
     pub(crate) fn to_exact(&self) -> ExactSum {
-        let mut sum =
-            ExactSum::from_decimal(self.value.into(), self.scale().into(), !self.fractional());
+        let p = &self.packed;
+        let mut sum = ExactSum::from_decimal(p.value.into(), p.scale().into(), !p.fractional());
         if let Some(rest) = &self.rest {
             sum.merge((**rest).clone());
         }

@@ -28,8 +28,9 @@
 //! count, chunking or scheduling.
 //!
 //! **Lean state.** A group's key is stored once, in its table's key
-//! arena; a count is 8 bytes, a sum 24 with its count of values (an
-//! `i64` at one scale while the values fit, [`SmallSum`]); a record
+//! arena; a count is 8 bytes, a sum 16 with its count of values (an
+//! `i64` at one scale while the values fit, `number::PackedSum`; what does not
+//! fit goes to a rest the table keeps beside); a record
 //! allocates nothing unless it adds a group whose key or values outgrow
 //! the vectors' room.
 //!
@@ -65,7 +66,6 @@ mod spec;
 mod spill;
 mod table;
 
-use std::borrow::Cow;
 use std::hash::BuildHasher;
 use std::ops::Range;
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
@@ -457,9 +457,9 @@ impl GroupBy {
             }
             Slot::Sum(s) => {
                 let (t0, g0) = parts[0];
-                let mut sum = Cow::Borrowed(&tables[t0].sums[g0 * sums + s]);
+                let mut sum = tables[t0].sum(g0 * sums + s);
                 for &(t, g) in &parts[1..] {
-                    sum.to_mut().merge(tables[t].sums[g * sums + s].clone());
+                    sum.merge(tables[t].sum(g * sums + s));
                 }
                 scratch.clear();
                 if sum_text(agg, &sum, scratch)? {
@@ -691,7 +691,7 @@ impl GroupBy {
                 *state += u64::from(yes);
             }
             let numbers = &mut batch.numbers[r * sums..(r + 1) * sums];
-            add_numbers(&mut table.sums[g * sums..(g + 1) * sums], numbers);
+            add_numbers(table, g * sums, numbers);
         }
         batch.hashes.clear();
         batch.keys.clear();
@@ -705,13 +705,14 @@ impl GroupBy {
     }
 }
 
-/// Adds each number a record has for a sum slot to that slot's state,
-/// leaving every slot of `numbers` `None`.
+/// Adds each number a record has for a sum slot to that slot's state in
+/// `table` (the group's first sum state is `first`), leaving every slot of
+/// `numbers` `None`.
 #[inline(always)]
-fn add_numbers(states: &mut [SmallSum], numbers: &mut [Option<Number>]) {
-    for (sum, number) in states.iter_mut().zip(numbers) {
+fn add_numbers(table: &mut Table, first: usize, numbers: &mut [Option<Number>]) {
+    for (s, number) in numbers.iter_mut().enumerate() {
         if let Some(v) = number.take() {
-            sum.add(&v);
+            table.add_to_sum(first + s, &v);
         }
     }
 }
@@ -802,7 +803,7 @@ impl Reducer for GroupBy {
                 (Slot::Sum(_), _) | (Slot::Acc(_), None) => {}
             }
         }
-        add_numbers(&mut worker.table.sums[g * sums..(g + 1) * sums], &mut numbers);
+        add_numbers(&mut worker.table, g * sums, &mut numbers);
         partial.scratch = key;
         partial.numbers = numbers;
         if grew {

@@ -138,8 +138,8 @@ impl GroupBy {
         for (mine, c) in into.counts.iter_mut().zip(counts) {
             *mine += c;
         }
-        for (sum, s) in into.sums.iter_mut().zip(sums) {
-            sum.merge(s);
+        for (i, s) in sums.into_iter().enumerate() {
+            into.merge_sum(i, s);
         }
         for ((mine, acc), &kind) in into.accs.iter_mut().zip(accs).zip(&self.acc_kinds) {
             mine.merge(kind, acc);

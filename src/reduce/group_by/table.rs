@@ -3,8 +3,9 @@
 //! Leis et al., "Morsel-Driven Parallelism", SIGMOD 2014), stored by
 //! column so that a group costs a few dozen bytes and no allocation of
 //! its own: the keys one after another in one arena, each aggregate's
-//! state in one vector (counts as `u64`, sums as [`SmallSum`], the
-//! value-holding aggregates as [`Acc`]).
+//! state in one vector (counts as `u64`, sums as 16-byte [`PackedSum`]s,
+//! the value-holding aggregates as [`Acc`]); the rare rest of a sum that
+//! outgrew its `i64` in a map beside them.
 //!
 //! The table maps a group's key to its index (a `u32`), hashed once per
 //! record, through an open-addressing index with linear probing
@@ -19,8 +20,10 @@
 //! aggregates). Nothing is ordered here: the reducer orders the groups of
 //! every table at the end.
 
+use hashbrown::HashMap;
+
 use super::acc::Acc;
-use crate::reduce::number::SmallSum;
+use crate::reduce::number::{ExactSum, Number, PackedSum, SmallSum};
 
 /// The hash the index is built on, from the low 32 bits of a key's hash
 /// (kept in its slot): multiplied by the golden-ratio constant of
@@ -229,7 +232,9 @@ pub(super) struct Table {
     /// `Widths::counts` per group.
     pub(super) counts: Vec<u64>,
     /// `Widths::sums` per group: the sum and how many values it has.
-    pub(super) sums: Vec<SmallSum>,
+    sums: Vec<PackedSum>,
+    /// The rests of the sums that have one, by index in `sums`.
+    sum_rests: HashMap<usize, Box<ExactSum>>,
     /// `Widths::accs` per group.
     pub(super) accs: Vec<Acc>,
 }
@@ -322,12 +327,45 @@ impl Table {
 
     /// The states of group `g`: its counts, sums and value-holding
     /// accumulators.
-    pub(super) fn states(&self, g: usize, w: Widths) -> (&[u64], &[SmallSum], &[Acc]) {
+    pub(super) fn states(&self, g: usize, w: Widths) -> (&[u64], Vec<SmallSum>, &[Acc]) {
         (
             &self.counts[g * w.counts..(g + 1) * w.counts],
-            &self.sums[g * w.sums..(g + 1) * w.sums],
+            (g * w.sums..(g + 1) * w.sums).map(|i| self.sum(i)).collect(),
             &self.accs[g * w.accs..(g + 1) * w.accs],
         )
+    }
+
+    /// Sum state `i` (group `g`'s sum `s` is `g * Widths::sums + s`),
+    /// its rest cloned.
+    #[inline]
+    pub(super) fn sum(&self, i: usize) -> SmallSum {
+        let packed = self.sums[i];
+        let rest = if packed.has_rest() { self.sum_rests.get(&i).cloned() } else { None };
+        SmallSum::from_parts(packed, rest)
+    }
+
+    /// Adds `n` to sum state `i`.
+    #[inline(always)]
+    pub(super) fn add_to_sum(&mut self, i: usize, n: &Number) {
+        if !self.sums[i].add(n) {
+            self.add_to_rest(i, n);
+        }
+    }
+
+    #[cold]
+    fn add_to_rest(&mut self, i: usize, n: &Number) {
+        self.sum_rests.entry(i).or_default().add(n);
+    }
+
+    /// Merges `other` into sum state `i`.
+    pub(super) fn merge_sum(&mut self, i: usize, other: SmallSum) {
+        let mut sum = SmallSum::from_parts(self.sums[i], self.sum_rests.remove(&i));
+        sum.merge(other);
+        let (packed, rest) = sum.into_parts();
+        self.sums[i] = packed;
+        if let Some(rest) = rest {
+            self.sum_rests.insert(i, rest);
+        }
     }
 
     /// Frees the hash index, which only finding a group needs: before the
@@ -345,6 +383,7 @@ impl Table {
         self.key_wraps.clear();
         self.counts.clear();
         self.sums.clear();
+        self.sum_rests.clear();
         self.accs.clear();
     }
 
@@ -358,7 +397,9 @@ impl Table {
             + self.key_ends.capacity() * size_of::<u32>()
             + self.key_wraps.capacity() * size_of::<usize>()
             + self.counts.capacity() * size_of::<u64>()
-            + self.sums.capacity() * size_of::<SmallSum>()
+            + self.sums.capacity() * size_of::<PackedSum>()
+            + self.sum_rests.capacity() * (size_of::<(usize, Box<ExactSum>)>() + 1)
+            + self.sum_rests.len() * size_of::<ExactSum>()
             + self.accs.capacity() * size_of::<Acc>();
         (slots + columns) as u64
     }
@@ -398,5 +439,48 @@ mod tests {
             assert_eq!(t.key(i), k.as_slice());
             assert_eq!(t.group(i as u64, k, widths, |_| {}), (i, false));
         }
+    }
+
+    #[test]
+    fn sums_past_the_i64_keep_their_rest_beside_the_table() {
+        use crate::syntax::number::parse_number;
+        let widths = Widths { counts: 0, sums: 2, accs: 0 };
+        let num = |s: &str| parse_number(s.as_bytes()).unwrap();
+        let text = |s: ExactSum| {
+            let mut out = Vec::new();
+            assert!(s.write(&mut out));
+            String::from_utf8(out).unwrap()
+        };
+        let exact = |values: &[&str]| {
+            let mut sum = ExactSum::default();
+            values.iter().for_each(|v| sum.add(&num(v)));
+            text(sum)
+        };
+        // Integers: their sums are written exactly, however large.
+        let big = ["9223372036854775807", "5", "-3", "9223372036854775807"];
+        let mut t = Table::default();
+        t.group(1, b"a", widths, |_| {});
+        t.group(2, b"b", widths, |_| {});
+        // State 1 (a's second sum) outgrows the i64; state 2 (b's first)
+        // does not.
+        big.iter().for_each(|v| t.add_to_sum(1, &num(v)));
+        t.add_to_sum(2, &num("2"));
+        assert_eq!(t.sum_rests.len(), 1);
+        assert_eq!(text(t.sum(1).to_exact()), exact(&big));
+        assert_eq!((t.sum(1).count(), t.sum(2).count(), t.sum(0).count()), (4, 1, 0));
+        // A merge keeps the rest, and gives one to a sum that had none.
+        let other = t.sum(1);
+        t.merge_sum(1, other.clone());
+        t.merge_sum(2, other);
+        let twice: Vec<&str> = big.iter().chain(&big).copied().collect();
+        assert_eq!(text(t.sum(1).to_exact()), exact(&twice));
+        let with_b: Vec<&str> = big.iter().chain(&["2"]).copied().collect();
+        assert_eq!(text(t.sum(2).to_exact()), exact(&with_b));
+        assert_eq!((t.sum(1).count(), t.sum(2).count(), t.sum_rests.len()), (8, 5, 2));
+        // Cleared, the table forgets them.
+        t.clear();
+        t.group(1, b"a", widths, |_| {});
+        assert_eq!((t.sum(1).count(), t.sum_rests.len()), (0, 0));
+        assert_eq!(std::mem::size_of::<PackedSum>(), 16);
     }
 }
