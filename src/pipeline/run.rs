@@ -71,13 +71,8 @@ impl Pipeline {
                 self.run_wrapped(plan, out, out_name, union.clone(), |_, enc| Ok(Concat::new(enc)))
             }
             ReduceSpec::Sort(keys_spec) => {
-                let spilled = Arc::new(SpillStats::default());
-                let spill = SpillOptions {
-                    budget: plan.state_budget,
-                    dir: self.resolved_temp_dir(),
-                    fan_in: DEFAULT_FAN_IN,
-                };
-                let mut stats =
+                let (spill, spilled) = self.spill_options(plan);
+                let stats =
                     self.run_wrapped(plan, out, out_name, union.clone(), |layout, enc| {
                         let resolved = keys_spec
                             .iter()
@@ -87,9 +82,7 @@ impl Pipeline {
                             .with_merge_threads(self.threads)
                             .with_spill(spill, spilled.clone()))
                     })?;
-                stats.spilled_runs = spilled.runs.load(Relaxed);
-                stats.spilled_bytes = spilled.bytes.load(Relaxed);
-                Ok(stats)
+                Ok(with_spills(stats, &spilled))
             }
             ReduceSpec::Custom(spec) => self.run_planned(plan, out, out_name, |layout, enc| {
                 let opts =
@@ -98,13 +91,8 @@ impl Pipeline {
                     .with_memory_limit(plan.state_budget, plan.memory_limit))
             }),
             ReduceSpec::GroupBy { keys: group_keys, aggs } => {
-                let spilled = Arc::new(SpillStats::default());
-                let spill = SpillOptions {
-                    budget: plan.state_budget,
-                    dir: self.resolved_temp_dir(),
-                    fan_in: DEFAULT_FAN_IN,
-                };
-                let mut stats = self.run_planned(plan, out, out_name, |layout, enc| {
+                let (spill, spilled) = self.spill_options(plan);
+                let stats = self.run_planned(plan, out, out_name, |layout, enc| {
                     let keys = group_keys
                         .iter()
                         .map(|k| layout.resolve(Setting::GroupBy, k))
@@ -124,18 +112,11 @@ impl Pipeline {
                         .with_memory_limit(plan.state_budget, plan.memory_limit)
                         .with_spill(spill, spilled.clone()))
                 })?;
-                stats.spilled_runs = spilled.runs.load(Relaxed);
-                stats.spilled_bytes = spilled.bytes.load(Relaxed);
-                Ok(stats)
+                Ok(with_spills(stats, &spilled))
             }
             ReduceSpec::TopK { k, keys, group_by } => {
-                let spilled = Arc::new(SpillStats::default());
-                let spill = SpillOptions {
-                    budget: plan.state_budget,
-                    dir: self.resolved_temp_dir(),
-                    fan_in: DEFAULT_FAN_IN,
-                };
-                let mut stats = self.run_wrapped(plan, out, out_name, union, |layout, enc| {
+                let (spill, spilled) = self.spill_options(plan);
+                let stats = self.run_wrapped(plan, out, out_name, union, |layout, enc| {
                     let keys = keys
                         .iter()
                         .map(|s| Ok((layout.resolve(Setting::SortBy, &s.column)?, s.clone())))
@@ -148,11 +129,22 @@ impl Pipeline {
                         .with_memory_limit(plan.state_budget, plan.memory_limit)
                         .with_spill(spill, spilled.clone()))
                 })?;
-                stats.spilled_runs = spilled.runs.load(Relaxed);
-                stats.spilled_bytes = spilled.bytes.load(Relaxed);
-                Ok(stats)
+                Ok(with_spills(stats, &spilled))
             }
         }
+    }
+
+    /// Where a reducer that spills past the state's budget writes its runs
+    /// (`plan.state_budget` bytes for the final merge's read buffers,
+    /// `--temp-dir`, [`DEFAULT_FAN_IN`]), and the counters it reports them
+    /// in.
+    fn spill_options(&self, plan: &Plan) -> (SpillOptions, Arc<SpillStats>) {
+        let opts = SpillOptions {
+            budget: plan.state_budget,
+            dir: self.resolved_temp_dir(),
+            fan_in: DEFAULT_FAN_IN,
+        };
+        (opts, Arc::new(SpillStats::default()))
     }
 
     /// [`Pipeline::run_with`], with the reducer wrapped in a [`KeyUnion`]
@@ -172,4 +164,11 @@ impl Pipeline {
             }
         }
     }
+}
+
+/// `stats` with the runs and bytes `spilled` counted (for `--stats`).
+fn with_spills(mut stats: RunStats, spilled: &SpillStats) -> RunStats {
+    stats.spilled_runs = spilled.runs.load(Relaxed);
+    stats.spilled_bytes = spilled.bytes.load(Relaxed);
+    stats
 }

@@ -26,15 +26,19 @@
 //! records sorted together, cut to K).
 //!
 //! **Memory.** With [`TopK::with_memory_limit`], each table's kept records
-//! and groups are counted as held (the encoded record, its sort keys and
-//! the bookkeeping of each entry and group) and published to a shared
-//! total (`state_limit`). Past the budget, with [`TopK::with_spill`], a big
+//! and groups are counted as allocated (the encoded record and its sort
+//! keys with the allocator's overhead, each group's key, slot and room for
+//! entries) and published to a shared total (`state_limit`). Past the
+//! budget, a table first cuts every group to its best K; when that frees
+//! less than a quarter of it and [`TopK::with_spill`] gave a place, a big
 //! table is written to `--temp-dir` as one run, its groups in output order
-//! and each group's best K in sort order, and the worker starts an empty
-//! table; at the end the runs are merged into the output, the first K
-//! records of each group kept (`spill.rs`). The output is the same bytes
-//! whether and wherever the run spills. Without spilling, passing the
-//! budget is an error naming `--memory-limit`.
+//! and each group's best K in sort order, and the worker starts again with
+//! only each full group's K-th best sort key (its bar: a record that does
+//! not beat it cannot enter, since the run holds K better ones); at the
+//! end the runs are merged into the output, the first K records of each
+//! group kept (`spill.rs`). The output is the same bytes whether and
+//! wherever the run spills. Without spilling, passing the budget is an
+//! error naming `--memory-limit`.
 //!
 //! Output: whole records (every output column after `--select`, `--drop`,
 //! `--rename`), encoded as the sorted reducer encodes them, after the CSV
@@ -157,8 +161,9 @@ fn group_size(key: &[u8], capacity: usize) -> u64 {
         + heap_bytes(capacity * std::mem::size_of::<Entry>())
 }
 
-/// Entries a group makes room for at once, up to `2k - 1` of them: a
-/// small K gets exactly what it can hold, a large one grows as needed.
+/// Entries a group makes room for when it is made: 2K, which it reaches
+/// before it is cut back to K, so a small K never grows its vector; at
+/// most 64 (a larger K grows as needed).
 fn group_capacity(k: usize) -> usize {
     k.saturating_mul(2).min(64)
 }
@@ -583,28 +588,37 @@ mod tests {
         }
     }
 
+    /// Folds the CSV rows (`g,v`) of the chunk of `seq` `seq` into `p`.
+    fn fold_chunk(r: &TopK, p: &mut TopPartial, chunk: &[(&str, &str)], seq: usize) {
+        for (line, (g, v)) in chunk.iter().enumerate() {
+            let text = format!("{g},{v}");
+            let spans = [(0, g.len()), (g.len() + 1, text.len())];
+            let mut rec = csv_record(text.as_bytes(), &spans, line as u64 + 2);
+            rec.chunk = seq as u64;
+            r.fold(p, &rec).unwrap();
+        }
+    }
+
+    /// The output of `r` for `total`, the header first.
+    fn output(r: &TopK, total: TopPartial) -> String {
+        let mut out = Vec::new();
+        let mut sink = Sink::new(&mut out, "mem");
+        r.start(&mut sink).unwrap();
+        r.finish(total, &mut sink).unwrap();
+        String::from_utf8(out).unwrap()
+    }
+
     /// Runs `r` over `chunks` of CSV rows (`g,v`), chunk `i` with `seq`
     /// `i`, sealing each chunk and merging in order; returns the output.
     fn run(r: &TopK, chunks: &[&[(&str, &str)]]) -> String {
         let mut total = r.empty();
         for (c, chunk) in chunks.iter().enumerate() {
             let mut p = r.empty();
-            for (line, (g, v)) in chunk.iter().enumerate() {
-                let text = format!("{g},{v}");
-                let bytes = text.as_bytes();
-                let spans = [(0, g.len()), (g.len() + 1, bytes.len())];
-                let mut rec = csv_record(bytes, &spans, line as u64 + 2);
-                rec.chunk = c as u64;
-                r.fold(&mut p, &rec).unwrap();
-            }
+            fold_chunk(r, &mut p, chunk, c);
             r.seal(&mut p).unwrap();
             r.merge(&mut total, p).unwrap();
         }
-        let mut out = Vec::new();
-        let mut sink = Sink::new(&mut out, "mem");
-        r.start(&mut sink).unwrap();
-        r.finish(total, &mut sink).unwrap();
-        String::from_utf8(out).unwrap()
+        output(r, total)
     }
 
     #[test]
@@ -685,27 +699,12 @@ mod tests {
             let mut total = r.empty();
             let (mut a, mut b) = (r.empty(), r.empty());
             for (c, chunk) in rows.chunks(3).enumerate() {
-                let p = if c % 2 == 0 { &mut a } else { &mut b };
-                for (line, (g, v)) in chunk.iter().enumerate() {
-                    let text = format!("{g},{v}");
-                    let spans = [(0, g.len()), (g.len() + 1, text.len())];
-                    let mut rec = csv_record(text.as_bytes(), &spans, line as u64 + 2);
-                    rec.chunk = c as u64;
-                    r.fold(p, &rec).unwrap();
-                }
+                fold_chunk(&r, if c % 2 == 0 { &mut a } else { &mut b }, chunk, c);
             }
             assert_eq!(r.workers.load(Relaxed), 2);
             r.merge(&mut total, a).unwrap();
             r.merge(&mut total, b).unwrap();
-            let mut out = Vec::new();
-            let mut sink = Sink::new(&mut out, "mem");
-            r.start(&mut sink).unwrap();
-            r.finish(total, &mut sink).unwrap();
-            assert_eq!(
-                String::from_utf8(out).unwrap(),
-                want,
-                "k {k} desc {desc} grouped {grouped}"
-            );
+            assert_eq!(output(&r, total), want, "k {k} desc {desc} grouped {grouped}");
         }
     }
 
@@ -720,23 +719,9 @@ mod tests {
             let mut p = r.empty();
             let chunks: Vec<&[(&str, &str)]> = rows.chunks(4).collect();
             for (c, chunk) in chunks.iter().enumerate().rev() {
-                for (line, (g, v)) in chunk.iter().enumerate() {
-                    let text = format!("{g},{v}");
-                    let spans = [(0, g.len()), (g.len() + 1, text.len())];
-                    let mut rec = csv_record(text.as_bytes(), &spans, line as u64 + 2);
-                    rec.chunk = c as u64;
-                    r.fold(&mut p, &rec).unwrap();
-                }
+                fold_chunk(&r, &mut p, chunk, c);
             }
-            let mut out = Vec::new();
-            let mut sink = Sink::new(&mut out, "mem");
-            r.start(&mut sink).unwrap();
-            r.finish(p, &mut sink).unwrap();
-            assert_eq!(
-                String::from_utf8(out).unwrap(),
-                want,
-                "k {k} desc {desc} grouped {grouped}"
-            );
+            assert_eq!(output(&r, p), want, "k {k} desc {desc} grouped {grouped}");
         }
     }
 
@@ -804,11 +789,7 @@ mod tests {
                 r.seal(&mut p).unwrap();
                 r.merge(&mut total, p).unwrap();
             }
-            let mut out = Vec::new();
-            let mut sink = Sink::new(&mut out, "mem");
-            r.start(&mut sink).unwrap();
-            r.finish(total, &mut sink).unwrap();
-            String::from_utf8(out).unwrap()
+            output(r, total)
         };
         let want = run_rows(&make());
         assert_eq!(want.lines().count(), 1 + 4 * 2);
