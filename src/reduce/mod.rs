@@ -163,6 +163,52 @@ pub trait Reducer: Send + Sync + 'static {
     fn finish(&self, total: Self::Partial, sink: &mut Sink<'_>) -> Result<()>;
 }
 
+/// Encoded output records gathered in one buffer and written to a
+/// [`Sink`] a block of at least `block` bytes at a time, with their count:
+/// a few large writes instead of one per record.
+#[derive(Debug)]
+pub(crate) struct RecordBlocks {
+    buf: Vec<u8>,
+    records: u64,
+    block: usize,
+}
+
+impl RecordBlocks {
+    /// Blocks of at least `block` bytes (the last one may be shorter).
+    pub(crate) fn new(block: usize) -> Self {
+        RecordBlocks { buf: Vec::with_capacity(block + (1 << 16)), records: 0, block }
+    }
+
+    /// Adds one encoded record, writing the block once it is full.
+    ///
+    /// # Errors
+    /// Those of [`Sink::write`].
+    #[inline]
+    pub(crate) fn push(&mut self, record: &[u8], sink: &mut Sink<'_>) -> Result<()> {
+        self.buf.extend_from_slice(record);
+        self.records += 1;
+        if self.buf.len() >= self.block {
+            self.flush(sink)?;
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self, sink: &mut Sink<'_>) -> Result<()> {
+        sink.write(&self.buf, self.records)?;
+        self.buf.clear();
+        self.records = 0;
+        Ok(())
+    }
+
+    /// Writes the records left.
+    ///
+    /// # Errors
+    /// Those of [`Sink::write`].
+    pub(crate) fn finish(mut self, sink: &mut Sink<'_>) -> Result<()> {
+        self.flush(sink)
+    }
+}
+
 /// The writer reducers write to: counts records, names the output in
 /// errors, and frames a JSON array output.
 pub struct Sink<'a> {

@@ -56,7 +56,7 @@ impl StateLimit {
 
     /// Bytes a worker's estimate may grow by before it publishes them:
     /// a 64th of the budget, 1 byte to 64 KiB.
-    pub(crate) fn step(&self) -> u64 {
+    fn step(&self) -> u64 {
         (self.budget / 64).clamp(1, PUBLISH_BYTES)
     }
 
@@ -84,6 +84,36 @@ impl StateLimit {
             ],
         }
         .into())
+    }
+
+    /// Publishes the change of a worker's state, now `bytes` bytes in
+    /// `groups` groups, since what it last published (`published`, which
+    /// this updates): growth of [`Self::step`] or more is published (with
+    /// the error of [`Self::publish`] past the budget), shrinking by a
+    /// step or more is given back; smaller changes wait.
+    ///
+    /// # Errors
+    /// [`ErrorKind::MemoryLimit`] once the total passes the budget.
+    pub(crate) fn track(&self, published: &mut (u64, u64), bytes: u64, groups: u64) -> Result<()> {
+        let (old_bytes, old_groups) = *published;
+        if bytes.saturating_add(self.step()) <= old_bytes {
+            self.release(old_bytes - bytes, 0);
+            published.0 = bytes;
+            return Ok(());
+        }
+        if bytes < old_bytes + self.step() {
+            return Ok(());
+        }
+        *published = (bytes, groups);
+        self.publish(bytes - old_bytes, groups.saturating_sub(old_groups))
+    }
+
+    /// Whether a worker whose state holds `bytes`, one of `workers`, is to
+    /// spill once the total has passed the budget: a small one that crosses
+    /// the line leaves the spilling to the big ones (at least half a
+    /// worker's share), which cross it at their next growth.
+    pub(crate) fn should_spill(&self, bytes: u64, workers: usize) -> bool {
+        bytes.saturating_mul(2 * workers.max(1) as u64) >= self.budget
     }
 
     /// Takes back what a worker published before it spilled its table.
@@ -124,6 +154,21 @@ mod tests {
         assert!(l.publish(1000, 1).is_ok());
         // A spilled table gives back what it published.
         l.release(1000, 1);
+        // A worker's changes wait until they are a step (1000 / 64 = 15
+        // bytes) away from what it published.
+        l.reset();
+        let mut published = (0, 0);
+        assert!(l.track(&mut published, 10, 1).is_ok());
+        assert_eq!(published, (0, 0));
+        assert!(l.track(&mut published, 900, 3).is_ok());
+        assert_eq!(published, (900, 3));
+        assert!(l.track(&mut published, 890, 3).is_ok());
+        assert_eq!(published, (900, 3));
+        assert!(l.track(&mut published, 100, 3).is_ok());
+        assert_eq!(published, (100, 3));
+        assert!(l.track(&mut published, 1200, 4).is_err());
+        assert!(l.should_spill(250, 2) && !l.should_spill(249, 2));
+        l.reset();
         assert!(l.publish(900, 1).is_ok());
     }
 }

@@ -138,17 +138,23 @@ impl Encoder {
     fn csv_row<T: AsRef<[u8]>>(&self, fields: impl ExactSizeIterator<Item = T>, out: &mut Vec<u8>) {
         let one = fields.len() == 1;
         for (i, f) in fields.enumerate() {
-            let f = f.as_ref();
-            if i > 0 {
-                out.push(self.delimiter);
-            }
-            if one && f.is_empty() {
-                out.extend_from_slice(b"\"\"");
-            } else {
-                write_csv_field(out, f, self.delimiter);
-            }
+            self.csv_value(i, one, f.as_ref(), out);
         }
         out.push(b'\n');
+    }
+
+    /// Appends field `i` (from 0) of a CSV/TSV row, after the delimiter
+    /// when it is not the first; a row of `one` field that is empty is
+    /// written `""`, so that it is not a blank line.
+    fn csv_value(&self, i: usize, one: bool, f: &[u8], out: &mut Vec<u8>) {
+        if i > 0 {
+            out.push(self.delimiter);
+        }
+        if one && f.is_empty() {
+            out.extend_from_slice(b"\"\"");
+        } else {
+            write_csv_field(out, f, self.delimiter);
+        }
     }
 
     /// Appends `rec` as one output record: a CSV/TSV row, an NDJSON line, or
@@ -295,18 +301,11 @@ impl Encoder {
     /// building [`OutValue`]s.
     pub(crate) fn row_value(&self, names: &[String], i: usize, v: RowValue<'_>, out: &mut Vec<u8>) {
         if self.format.is_delimited() {
-            if i > 0 {
-                out.push(self.delimiter);
-            }
             let text = match v {
                 RowValue::Field(f) => f.text().unwrap_or_default(),
                 RowValue::String(t) | RowValue::Number(t) => std::borrow::Cow::Borrowed(t),
             };
-            if names.len() == 1 && text.is_empty() {
-                out.extend_from_slice(b"\"\"");
-            } else {
-                write_csv_field(out, &text, self.delimiter);
-            }
+            self.csv_value(i, names.len() == 1, &text, out);
             return;
         }
         if i == 0 {

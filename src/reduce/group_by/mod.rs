@@ -407,26 +407,17 @@ impl GroupBy {
         Ok(())
     }
 
-    /// Publishes `worker`'s growth to the memory limit once it is
-    /// [`StateLimit::step`] past what it last published; past the budget,
-    /// spills its table when it is big enough (see [`Self::with_spill`]).
+    /// Publishes `worker`'s growth to the memory limit
+    /// ([`StateLimit::track`]); past the budget, spills its table when it
+    /// is big enough ([`StateLimit::should_spill`], [`Self::with_spill`]).
     fn publish(&self, worker: &mut Worker) -> Result<()> {
         let Some(limit) = &self.limit else { return Ok(()) };
         let (bytes, groups) = (worker.bytes(), worker.table.len() as u64);
-        let (old_bytes, old_groups) = worker.published;
-        if bytes < old_bytes + limit.step() {
-            return Ok(());
-        }
-        worker.published = (bytes, groups);
-        let over = limit.publish(bytes - old_bytes, groups - old_groups);
-        match (over, &self.spill) {
+        match (limit.track(&mut worker.published, bytes, groups), &self.spill) {
             (Ok(()), _) => Ok(()),
             (Err(e), None) => Err(e),
             (Err(_), Some(opts)) => {
-                // A small table that crosses the line leaves the spilling
-                // to the big ones, which cross it at their next growth.
-                let workers = self.workers.load(Relaxed).max(1) as u64;
-                if bytes.saturating_mul(2 * workers) < limit.budget {
+                if !limit.should_spill(bytes, self.workers.load(Relaxed)) {
                     return Ok(());
                 }
                 self.spill_worker(worker, opts)

@@ -38,7 +38,9 @@ use crate::error::{ErrorKind, Result};
 use crate::reduce::group_key::{append_sort_key, output_order};
 use crate::reduce::number::SmallSum;
 use crate::reduce::sorted::merge::sift_down;
-use crate::reduce::sorted::spill::{read_buffer, SpillReader, SpillRun, SpillWriter};
+use crate::reduce::sorted::spill::{
+    merge_in_passes, read_buffer, SpillReader, SpillRun, SpillWriter,
+};
 use crate::reduce::SpillOptions;
 
 /// The parts of a frame (see the module docs).
@@ -197,23 +199,16 @@ impl GroupBy {
         Ok(())
     }
 
-    /// Merges runs until at most `opts.fan_in` are left: the last
-    /// `fan_in` into one, again and again.
+    /// Merges runs until at most `opts.fan_in` are left (see
+    /// [`merge_in_passes`]), the states of one key merged into one frame.
     pub(super) fn merge_passes(&self, runs: &mut Vec<SpillRun>, opts: &SpillOptions) -> Result<()> {
-        let fan_in = opts.fan_in.max(2);
-        while runs.len() > fan_in {
-            let group: Vec<SpillRun> = runs.drain(runs.len() - fan_in..).collect();
-            let mut out = SpillWriter::create(&opts.dir)?;
-            let mut frame = Vec::new();
+        let mut frame = Vec::new();
+        merge_in_passes(runs, opts, &self.spill_stats, |group, out| {
             self.merge_runs(group, opts.budget, |sort_key, table| {
                 self.encode_frame(&mut frame, sort_key, table, 0)?;
                 out.write_frame(&frame)
-            })?;
-            let run = out.finish()?;
-            self.spill_stats.count(&run);
-            runs.push(run);
-        }
-        Ok(())
+            })
+        })
     }
 }
 

@@ -9,7 +9,7 @@ use super::merge::Cursor;
 use super::spill::{read_buffer, SpillOptions, SpillRun, SpillWriter};
 use super::{Run, Sorted, SortedPartial};
 use crate::error::{ErrorKind, Result};
-use crate::reduce::Sink;
+use crate::reduce::{RecordBlocks, Sink};
 
 impl Sorted {
     /// Merges the runs held in memory into one sorted run on disk, frees
@@ -98,19 +98,9 @@ impl Sorted {
         }
         let nkeys = self.keys.len();
         cursors.extend(total.runs.iter().map(|run| Cursor::Mem { run, pos: 0, nkeys }));
-        let mut buf = Vec::with_capacity((1 << 20) + (1 << 16));
-        let mut pending = 0;
-        self.merge_cursors(&mut cursors, |c| {
-            buf.extend_from_slice(c.record());
-            pending += 1;
-            if buf.len() >= 1 << 20 {
-                sink.write(&buf, pending)?;
-                buf.clear();
-                pending = 0;
-            }
-            Ok(())
-        })?;
-        sink.write(&buf, pending)
+        let mut blocks = RecordBlocks::new(1 << 20);
+        self.merge_cursors(&mut cursors, |c| blocks.push(c.record(), sink))?;
+        blocks.finish(sink)
     }
 }
 

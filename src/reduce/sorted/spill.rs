@@ -334,6 +334,33 @@ impl SpillStats {
     }
 }
 
+/// Merges `runs` until at most `opts.fan_in` (at least 2) are left: the
+/// last `fan_in` into one new run in `opts.dir`, again and again. `merge`
+/// merges the runs it is given into the writer (the group-by's and the
+/// top-k's merge passes; the sorted reducer merges by level instead, see
+/// `external`); every run made is counted in `stats`.
+///
+/// # Errors
+/// [`ErrorKind::Io`](crate::ErrorKind::Io) naming `--temp-dir` when a run
+/// cannot be made or written; what `merge` returns.
+pub(crate) fn merge_in_passes(
+    runs: &mut Vec<SpillRun>,
+    opts: &SpillOptions,
+    stats: &SpillStats,
+    mut merge: impl FnMut(Vec<SpillRun>, &mut SpillWriter) -> Result<()>,
+) -> Result<()> {
+    let fan_in = opts.fan_in.max(2);
+    while runs.len() > fan_in {
+        let group: Vec<SpillRun> = runs.drain(runs.len() - fan_in..).collect();
+        let mut out = SpillWriter::create(&opts.dir)?;
+        merge(group, &mut out)?;
+        let run = out.finish()?;
+        stats.count(&run);
+        runs.push(run);
+    }
+    Ok(())
+}
+
 /// The read buffer of each of `files` spill files merged at once, sharing
 /// `budget` bytes: 16 KiB to 1 MiB.
 pub(crate) fn read_buffer(budget: u64, files: usize) -> usize {

@@ -65,7 +65,7 @@ use crate::reduce::group_key::{encode_key_part, output_order};
 use crate::reduce::sort_key::{KeyVal, SortKeySpec, SortKeys};
 use crate::reduce::sorted::spill::SpillRun;
 use crate::reduce::state_limit::StateLimit;
-use crate::reduce::{Reducer, Sink, SpillOptions, SpillStats};
+use crate::reduce::{RecordBlocks, Reducer, Sink, SpillOptions, SpillStats};
 use crate::sink::encode::Encoder;
 
 /// Keeps the first `k` records in sort order, per group; see the module
@@ -299,25 +299,14 @@ impl TopK {
         })
     }
 
-    /// Publishes `worker`'s change to the memory limit once it is
-    /// [`StateLimit::step`] away from what it last published; past the
-    /// budget, spills its table when it is big enough (see
-    /// [`Self::with_spill`]).
+    /// Publishes `worker`'s change to the memory limit
+    /// ([`StateLimit::track`]); past the budget, cuts its groups to K and,
+    /// when that is not enough, spills its table when it is big enough
+    /// ([`StateLimit::should_spill`], [`Self::with_spill`]).
     fn publish(&self, worker: &mut Worker) -> Result<()> {
         let Some(limit) = &self.limit else { return Ok(()) };
         let (bytes, groups) = (worker.bytes, worker.groups.len() as u64);
-        let (old_bytes, old_groups) = worker.published;
-        if bytes.saturating_add(limit.step()) <= old_bytes {
-            // Cut groups gave bytes back.
-            limit.release(old_bytes - bytes, 0);
-            worker.published.0 = bytes;
-            return Ok(());
-        }
-        if bytes < old_bytes + limit.step() {
-            return Ok(());
-        }
-        worker.published = (bytes, groups);
-        let over = limit.publish(bytes - old_bytes, groups.saturating_sub(old_groups));
+        let over = limit.track(&mut worker.published, bytes, groups);
         if over.is_err() {
             // First cut every group to K: when that frees a quarter of the
             // table, it fits again without spilling.
@@ -332,10 +321,7 @@ impl TopK {
             (Ok(()), _) => Ok(()),
             (Err(e), None) => Err(e),
             (Err(_), Some(opts)) => {
-                // A small table that crosses the line leaves the spilling
-                // to the big ones, which cross it at their next growth.
-                let workers = self.workers.load(Relaxed).max(1) as u64;
-                if bytes.saturating_mul(2 * workers) < limit.budget {
+                if !limit.should_spill(bytes, self.workers.load(Relaxed)) {
                     return Ok(());
                 }
                 let mut groups: Vec<(Vec<u8>, Group)> =
@@ -401,8 +387,7 @@ impl TopK {
         order: &[u32],
         sink: &mut Sink<'_>,
     ) -> Result<()> {
-        let mut buf = Vec::with_capacity(1 << 16);
-        let mut pending = 0;
+        let mut blocks = RecordBlocks::new(1 << 16);
         let mut merged: Vec<&Entry> = Vec::new();
         let mut at = 0;
         while at < order.len() {
@@ -418,17 +403,11 @@ impl TopK {
                 merged.truncate(self.k);
             }
             for e in &merged {
-                buf.extend_from_slice(e.record());
-                pending += 1;
-                if buf.len() >= 1 << 16 {
-                    sink.write(&buf, pending)?;
-                    buf.clear();
-                    pending = 0;
-                }
+                blocks.push(e.record(), sink)?;
             }
             at = end;
         }
-        sink.write(&buf, pending)
+        blocks.finish(sink)
     }
 }
 

@@ -41,8 +41,10 @@ use crate::error::Result;
 use crate::reduce::group_key::{append_sort_key, output_order};
 use crate::reduce::sort_key::KeyVal;
 use crate::reduce::sorted::merge::sift_down;
-use crate::reduce::sorted::spill::{read_buffer, SpillReader, SpillRun, SpillWriter};
-use crate::reduce::{Sink, SpillOptions};
+use crate::reduce::sorted::spill::{
+    merge_in_passes, read_buffer, SpillReader, SpillRun, SpillWriter,
+};
+use crate::reduce::{RecordBlocks, Sink, SpillOptions};
 
 /// Key values of a frame before the `--sort-by` values: the group's sort
 /// key and encoded key.
@@ -203,37 +205,22 @@ impl TopK {
         Ok(())
     }
 
-    /// Merges runs until at most `opts.fan_in` are left: the last
-    /// `fan_in` into one, again and again.
+    /// Merges runs until at most `opts.fan_in` are left (see
+    /// [`merge_in_passes`]); a pass keeps the first K of each group too.
     pub(super) fn merge_passes(&self, runs: &mut Vec<SpillRun>, opts: &SpillOptions) -> Result<()> {
-        let fan_in = opts.fan_in.max(2);
-        while runs.len() > fan_in {
-            let group: Vec<SpillRun> = runs.drain(runs.len() - fan_in..).collect();
-            let mut out = SpillWriter::create(&opts.dir)?;
-            self.merge_runs(group, opts.budget, |r| out.write_frame(r.frame()))?;
-            let run = out.finish()?;
-            self.spill_stats.count(&run);
-            runs.push(run);
-        }
-        Ok(())
+        merge_in_passes(runs, opts, &self.spill_stats, |group, out| {
+            self.merge_runs(group, opts.budget, |r| out.write_frame(r.frame()))
+        })
     }
 
     /// Merges the runs into `sink`: the first K records of each group, in
     /// output order.
     pub(super) fn write_runs(&self, runs: Vec<SpillRun>, sink: &mut Sink<'_>) -> Result<()> {
         let budget = self.spill.as_ref().map_or(0, |o| o.budget);
-        let (mut buf, mut pending) = (Vec::with_capacity(1 << 16), 0);
+        let mut blocks = RecordBlocks::new(1 << 16);
         self.merge_runs(runs, budget, |r| {
-            let p = parts(r).ok_or_else(|| r.corrupt())?;
-            buf.extend_from_slice(p.record);
-            pending += 1;
-            if buf.len() >= 1 << 16 {
-                sink.write(&buf, pending)?;
-                buf.clear();
-                pending = 0;
-            }
-            Ok(())
+            blocks.push(parts(r).ok_or_else(|| r.corrupt())?.record, sink)
         })?;
-        sink.write(&buf, pending)
+        blocks.finish(sink)
     }
 }
