@@ -124,45 +124,110 @@ fn cmp_key_order(a: &KeyOrder<'_>, b: &KeyOrder<'_>) -> Ordering {
 /// and as a JSON string still get two keys, in one fixed order. Injective,
 /// so equal sort keys mean equal group keys.
 pub(crate) fn append_sort_key(out: &mut Vec<u8>, raw: &[u8]) {
+    write_sort_key(out, raw);
+}
+
+/// Where [`write_sort_key`] puts a sort key's bytes: a whole key
+/// (`Vec<u8>`), or only its first 8 bytes ([`Prefix`]).
+trait SortKeyOut {
+    /// Appends `bytes` (as much of them as is still wanted).
+    fn put(&mut self, bytes: &[u8]);
+
+    /// Whether no more bytes are wanted.
+    fn full(&self) -> bool;
+}
+
+impl SortKeyOut for Vec<u8> {
+    #[inline]
+    fn put(&mut self, bytes: &[u8]) {
+        self.extend_from_slice(bytes);
+    }
+
+    #[inline]
+    fn full(&self) -> bool {
+        false
+    }
+}
+
+/// The first 8 bytes of a sort key (zeros past its end).
+#[derive(Default)]
+struct Prefix {
+    bytes: [u8; 8],
+    len: usize,
+}
+
+impl SortKeyOut for Prefix {
+    #[inline]
+    fn put(&mut self, bytes: &[u8]) {
+        let n = bytes.len().min(8 - self.len);
+        self.bytes[self.len..self.len + n].copy_from_slice(&bytes[..n]);
+        self.len += n;
+    }
+
+    #[inline]
+    fn full(&self) -> bool {
+        self.len == 8
+    }
+}
+
+/// Writes the sort key of `raw` (see [`append_sort_key`]) to `out`,
+/// stopping as soon as `out` is [full](SortKeyOut::full).
+#[inline]
+fn write_sort_key(out: &mut impl SortKeyOut, raw: &[u8]) {
     let parts = key_parts(raw);
     for (tag, text) in parts.clone() {
+        if out.full() {
+            return;
+        }
         match key_order(tag, text) {
             KeyOrder::Num(v, text) => {
-                out.push(1);
                 let bits = v.to_bits();
                 let ordered = if bits >> 63 == 1 { !bits } else { bits | 1 << 63 };
-                out.extend_from_slice(&ordered.to_be_bytes());
+                out.put(&[1]);
+                out.put(&ordered.to_be_bytes());
                 push_text(out, text);
             }
             KeyOrder::Text(text) => {
-                out.push(2);
+                out.put(&[2]);
                 push_text(out, text);
             }
-            KeyOrder::Missing => out.push(3),
+            KeyOrder::Missing => out.put(&[3]),
         }
     }
-    out.extend(parts.map(|(tag, _)| tag));
-}
-
-/// `text` with each `00` byte written `00 FF`, then `00 00`.
-fn push_text(out: &mut Vec<u8>, text: &[u8]) {
-    for part in text.split(|&b| b == 0).enumerate() {
-        if part.0 > 0 {
-            out.extend_from_slice(&[0, 0xFF]);
-        }
-        out.extend_from_slice(part.1);
+    for (tag, _) in parts {
+        out.put(&[tag]);
     }
-    out.extend_from_slice(&[0, 0]);
 }
 
-/// The first 8 bytes of a sort key as a big-endian integer (zeros past
-/// its end): integer order is the keys' byte order wherever two prefixes
-/// differ.
-fn sort_prefix(sort_key: &[u8]) -> u64 {
-    let mut bytes = [0u8; 8];
-    let n = sort_key.len().min(8);
-    bytes[..n].copy_from_slice(&sort_key[..n]);
-    u64::from_be_bytes(bytes)
+/// `text` with each `00` byte written `00 FF`, then `00 00` (stopping
+/// once `out` is full).
+#[inline]
+fn push_text(out: &mut impl SortKeyOut, mut text: &[u8]) {
+    while !out.full() {
+        match memchr::memchr(0, text) {
+            Some(i) => {
+                out.put(&text[..i]);
+                out.put(&[0, 0xFF]);
+                text = &text[i + 1..];
+            }
+            None => {
+                out.put(text);
+                out.put(&[0, 0]);
+                return;
+            }
+        }
+    }
+}
+
+/// The first 8 bytes of the sort key of the encoded group key `raw` (see
+/// [`append_sort_key`]) as a big-endian integer (zeros past its end),
+/// made without the rest of the key: integer order is the keys' byte
+/// order wherever two prefixes differ.
+#[inline]
+fn sort_prefix(raw: &[u8]) -> u64 {
+    let mut prefix = Prefix::default();
+    write_sort_key(&mut prefix, raw);
+    u64::from_be_bytes(prefix.bytes)
 }
 
 /// A group's sort-key prefix ([`sort_prefix`]) and its index, radix
@@ -207,17 +272,27 @@ fn cmp_sort_keys(a: &[u8], b: &[u8]) -> Ordering {
 ///
 /// Each key's sort key is made once and its first 8 bytes kept as an
 /// integer beside the group's index (the normalized-key prefix of DuckDB's
-/// sort and of AlphaSort, Nyberg et al., SIGMOD 1994). The array is radix
-/// sorted by the prefixes (`rdst`'s parallel unstable radix sort, as
-/// DuckDB radix sorts its normalized keys: 10M numeric keys 5% faster
-/// end to end than a comparison sort), and only runs of keys with the same
-/// prefix are then sorted by comparison, with their whole sort keys made
-/// again. (Decorating each
-/// key once matters: at 300k numeric keys the parses inside the
-/// comparisons were half of a group-by's instructions; keeping every whole
-/// sort key instead cost 28 bytes a group at 10M groups, and the sort
-/// chased pointers.) Made and sorted with rayon, on its current pool, so a
-/// caller inside the run's worker pool
+/// sort and of AlphaSort, Nyberg et al., SIGMOD 1994). Then one of two
+/// ways, chosen by a scan of the prefixes in group order:
+///
+/// - **Merge.** When the groups form at most [`MERGED_RUNS`] runs of
+///   strictly rising prefixes (a worker's groups arrive in input order, so
+///   an input sorted by its key, such as ids or timestamps, gives one run
+///   per worker table), the runs are merged, the output cut into ranges
+///   at pivots taken from the longest run and each range merged on its own
+///   thread (the partitioned merge of parallel sample sorts). Equal
+///   prefixes in two runs are ordered by their whole sort keys.
+/// - **Radix sort.** Otherwise the array is radix sorted by the prefixes
+///   (`rdst`'s parallel unstable radix sort, as DuckDB radix sorts its
+///   normalized keys: 10M numeric keys 5% faster end to end than a
+///   comparison sort), and only runs of keys with the same prefix are then
+///   sorted by comparison, with their whole sort keys made again.
+///
+/// (Decorating each key once matters: at 300k numeric keys the parses
+/// inside the comparisons were half of a group-by's instructions; keeping
+/// every whole sort key instead cost 28 bytes a group at 10M groups, and
+/// the sort chased pointers.) Made and sorted with rayon, on its current
+/// pool, so a caller inside the run's worker pool
 /// ([`Reducer::finalize`](crate::Reducer::finalize)) sorts on the run's
 /// threads.
 ///
@@ -229,21 +304,104 @@ pub(crate) fn output_order<'k>(n: usize, key: impl Fn(usize) -> &'k [u8] + Sync)
     assert!(u32::try_from(n).is_ok(), "more than u32::MAX groups");
     let mut entries: Vec<Prefixed> = (0..n as u32)
         .into_par_iter()
-        .map_init(Vec::new, |scratch, index| {
-            scratch.clear();
-            append_sort_key(scratch, key(index as usize));
-            Prefixed { prefix: sort_prefix(scratch), index }
-        })
+        .map(|index| Prefixed { prefix: sort_prefix(key(index as usize)), index })
         .collect();
+    let cmp = |a: &Prefixed, b: &Prefixed| {
+        a.prefix
+            .cmp(&b.prefix)
+            .then_with(|| cmp_sort_keys(key(a.index as usize), key(b.index as usize)))
+    };
+    if let Some(starts) = rising_runs(&entries, MERGED_RUNS) {
+        return merge_rising_runs(&entries, &starts, cmp);
+    }
     rdst::RadixSort::radix_sort_unstable(&mut entries);
     entries.par_chunk_by_mut(|a, b| a.prefix == b.prefix).for_each(|run| {
         if run.len() > 1 {
-            run.sort_unstable_by(|a, b| {
-                cmp_sort_keys(key(a.index as usize), key(b.index as usize))
-            });
+            run.sort_unstable_by(cmp);
         }
     });
     entries.into_par_iter().map(|e| e.index).collect()
+}
+
+/// Runs of rising prefixes up to which [`output_order`] merges instead of
+/// sorting (a few per worker table).
+const MERGED_RUNS: usize = 64;
+
+/// Where each run of strictly rising prefixes of `entries` starts (the
+/// first at 0), when there are at most `max` runs; `None` past that (or
+/// when `entries` is empty).
+fn rising_runs(entries: &[Prefixed], max: usize) -> Option<Vec<usize>> {
+    use rayon::prelude::*;
+    let falls = |i: &usize| entries[i - 1].prefix >= entries[*i].prefix;
+    let breaks = (1..entries.len()).into_par_iter().with_min_len(1 << 14).filter(falls).count();
+    if entries.is_empty() || breaks + 1 > max {
+        return None;
+    }
+    Some(std::iter::once(0).chain((1..entries.len()).filter(falls)).collect())
+}
+
+/// The indices of `entries`, whose runs from `starts` on (see
+/// [`rising_runs`]) each rise by `cmp`, merged in `cmp` order. The output
+/// is cut into ranges at pivots taken evenly from the longest run (every
+/// run split where the pivot would go in it, so equal entries of several
+/// runs fall in one range), and the ranges are merged on rayon's threads.
+fn merge_rising_runs(
+    entries: &[Prefixed],
+    starts: &[usize],
+    cmp: impl Fn(&Prefixed, &Prefixed) -> Ordering + Sync,
+) -> Vec<u32> {
+    use rayon::prelude::*;
+    let runs: Vec<&[Prefixed]> = starts
+        .iter()
+        .zip(starts[1..].iter().chain([&entries.len()]))
+        .map(|(&s, &e)| &entries[s..e])
+        .collect();
+    // Ranges: a few per thread, none below 64k entries.
+    let ranges = (rayon::current_num_threads() * 4).min(entries.len() >> 16).max(1);
+    let longest = runs.iter().copied().max_by_key(|r| r.len()).unwrap_or_default();
+    let pivots: Vec<&Prefixed> =
+        (1..ranges).map(|j| &longest[longest.len() * j / ranges]).collect();
+    // Per run: where each range starts in it, and its end.
+    let cuts: Vec<Vec<usize>> = runs
+        .iter()
+        .map(|run| {
+            let inner = pivots.iter().map(|p| run.partition_point(|e| cmp(e, p).is_lt()));
+            std::iter::once(0).chain(inner).chain([run.len()]).collect()
+        })
+        .collect();
+    let mut order = vec![0u32; entries.len()];
+    let mut outs = Vec::with_capacity(ranges);
+    let mut rest = order.as_mut_slice();
+    for j in 0..ranges {
+        let len = cuts.iter().map(|c| c[j + 1] - c[j]).sum();
+        let (out, tail) = rest.split_at_mut(len);
+        outs.push((j, out));
+        rest = tail;
+    }
+    outs.into_par_iter().for_each(|(j, out)| {
+        let mut heads: Vec<&[Prefixed]> = runs
+            .iter()
+            .zip(&cuts)
+            .map(|(run, c)| &run[c[j]..c[j + 1]])
+            .filter(|part| !part.is_empty())
+            .collect();
+        for slot in out.iter_mut() {
+            // The run whose head comes first (`heads` is never empty
+            // here: the range holds as many entries as `out`).
+            let mut best = 0;
+            for h in 1..heads.len() {
+                if cmp(&heads[h][0], &heads[best][0]).is_lt() {
+                    best = h;
+                }
+            }
+            *slot = heads[best][0].index;
+            heads[best] = &heads[best][1..];
+            if heads[best].is_empty() {
+                heads.swap_remove(best);
+            }
+        }
+    });
+    order
 }
 
 #[cfg(test)]
@@ -281,6 +439,51 @@ mod tests {
             output_order(keys.len(), |i| &keys[7 - i]).iter().map(|&i| 7 - i).collect();
         assert_eq!(back, [4, 1, 5, 3, 0, 2, 7, 6]);
         assert!(output_order(0, |i| &keys[i]).is_empty());
+    }
+
+    /// Keys in a few rising runs (merged) and the same keys shuffled
+    /// (radix sorted) come out in sort-key order, with equal keys and
+    /// equal prefixes in several runs, across several merge ranges.
+    #[test]
+    fn merged_runs_and_radix_sort_give_the_sort_key_order() {
+        // Run r holds numbers rising by 3 from r (so runs overlap and
+        // share keys: 3 in runs 0 and 3), texts with a long shared
+        // beginning (equal prefixes across runs), and the missing key.
+        let mut keys = Vec::new();
+        for r in 0..4u64 {
+            keys.extend((0..40_000u64).map(|i| key(&[(TAG_TEXT, &(r + 3 * i).to_string())])));
+            keys.extend((0..1_000u64).map(|i| key(&[(TAG_TEXT, &format!("{i:06}.x{r}"))])));
+            keys.push(key(&[(TAG_MISSING, "")]));
+        }
+        let sorted_keys = |order: &[u32], keys: &[Vec<u8>]| -> Vec<Vec<u8>> {
+            order
+                .iter()
+                .map(|&i| {
+                    let mut k = Vec::new();
+                    append_sort_key(&mut k, &keys[i as usize]);
+                    k
+                })
+                .collect()
+        };
+        let mut want: Vec<Vec<u8>> =
+            sorted_keys(&(0..keys.len() as u32).collect::<Vec<_>>(), &keys);
+        want.sort();
+        let runs = rising_runs(&sorted_prefixes(&keys), MERGED_RUNS).unwrap();
+        assert_eq!(runs.len(), 4);
+        let merged = output_order(keys.len(), |i| &keys[i]);
+        assert_eq!(sorted_keys(&merged, &keys), want);
+        // Shuffled (a fixed permutation), the keys are radix sorted.
+        let n = keys.len();
+        let shuffled: Vec<Vec<u8>> = (0..n).map(|i| keys[i * 7919 % n].clone()).collect();
+        assert!(rising_runs(&sorted_prefixes(&shuffled), MERGED_RUNS).is_none());
+        let radix = output_order(n, |i| &shuffled[i]);
+        assert_eq!(sorted_keys(&radix, &shuffled), want);
+    }
+
+    fn sorted_prefixes(keys: &[Vec<u8>]) -> Vec<Prefixed> {
+        (0..keys.len() as u32)
+            .map(|index| Prefixed { prefix: sort_prefix(&keys[index as usize]), index })
+            .collect()
     }
 
     #[test]
@@ -323,6 +526,25 @@ mod tests {
                         .then(ta.cmp(tb));
                 assert_eq!(sa.cmp(&sb), want, "{ta}:{a:?} vs {tb}:{b:?}");
             }
+        }
+    }
+
+    #[test]
+    fn a_prefix_is_the_first_8_bytes_of_the_whole_sort_key() {
+        let texts = ["", "a", "a\0", "\0\0\0\0\0\0\0\0", "a\0b", "abcdefghij", "-0", "1e3", "12"];
+        let mut keys = vec![key(&[(TAG_MISSING, "")]), key(&[(TAG_MISSING, ""), (TAG_TEXT, "b")])];
+        for t in texts {
+            for tag in [TAG_TEXT, TAG_JSON_STRING, TAG_JSON_OTHER] {
+                keys.push(key(&[(tag, t)]));
+                keys.push(key(&[(tag, t), (TAG_TEXT, "7")]));
+            }
+        }
+        for k in &keys {
+            let mut whole = Vec::new();
+            append_sort_key(&mut whole, k);
+            whole.resize(whole.len().max(8), 0);
+            let want = u64::from_be_bytes(whole[..8].try_into().unwrap());
+            assert_eq!(sort_prefix(k), want, "{k:?}");
         }
     }
 
