@@ -195,6 +195,33 @@ fn flights_global_aggregates_match_reference_values() {
     assert_eq!(out, "distinct_carrier,count\n15,20000\n");
 }
 
+#[test]
+fn flights_variances_are_the_correctly_rounded_exact_values() {
+    // Expected: Python's `fractions` on fixtures/flights.csv (n, Σx, Σx²
+    // as exact fractions; `float()` of the exact variance, and `math.sqrt`
+    // of that float), the same bits in CSV and NDJSON, any threads.
+    let expected = "origin,var_samp_arr_delay,var_pop_arr_delay,stddev_arr_delay,sd\n\
+        EWR,1666.8381655246737,1666.607557034701,40.82692941582398,40.8241050977814\n\
+        JFK,1433.58544927245,1433.3733176581748,37.862718461204686,37.85991703184484\n\
+        LGA,896.3878988501289,896.2328412651349,29.9397377886001,29.93714818190161\n";
+    let aggs = "var_samp:arr_delay,var_pop:arr_delay,stddev:arr_delay,stddev_pop:arr_delay=sd";
+    for input in ["fixtures/flights.csv", "fixtures/flights.ndjson"] {
+        for threads in ["1", "3"] {
+            let args = [input, "--group-by", "origin", "--agg", aggs, "--null", "NA"];
+            let args = with(&args, &["--output-format", "csv", "--threads", threads]);
+            assert_eq!(run_str(&args), expected, "{input} {threads}");
+        }
+    }
+    // Over all records; `variance` is `var_samp`; one value has no sample
+    // variance (empty) but a population variance of 0.
+    let out = run_str(&["fixtures/flights.csv", "--agg", "variance:dep_delay", "--null", "NA"]);
+    assert_eq!(out, "variance_dep_delay\n1123.9757162315568\n");
+    let dir = tempfile::tempdir().unwrap();
+    let one = write_file(dir.path(), "one.csv", b"x\n5\n");
+    let out = run_str(&[&one, "--agg", "var_samp:x,var_pop:x"]);
+    assert_eq!(out, "var_samp_x,var_pop_x\n,0\n");
+}
+
 // ---------------------------------------------------------------------------
 // Concat and format crossing
 // ---------------------------------------------------------------------------

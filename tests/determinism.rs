@@ -35,6 +35,9 @@ use std::path::{Path, PathBuf};
 
 use fanfold::__bench::Splitter;
 use fanfold::{ChunkLimit, Format, Input, Pipeline, ReduceSpec, SortKeySpec, DEFAULT_CHUNK_BYTES};
+use num_bigint::BigInt;
+use num_rational::Ratio;
+use num_traits::ToPrimitive;
 use proptest::collection::vec;
 use proptest::prelude::*;
 use proptest::sample::{select, subsequence, Index};
@@ -636,6 +639,10 @@ const AGGS: &[&str] = &[
     "first:s=f",
     "last:s",
     "last:j",
+    "var_samp:n",
+    "var_pop:n",
+    "stddev:n",
+    "stddev_pop:n=sd",
 ];
 
 fn agg_name(spec: &str) -> String {
@@ -745,6 +752,22 @@ fn agg_value(spec: &str, rows: &[&Row]) -> Cell {
             }
             // A sum of integers is written as the exact integer.
             (cents / 100).to_string()
+        }
+        "var_samp" | "var_pop" | "stddev" | "stddev_pop" => {
+            // The exact rational (n·Σc² − (Σc)²) / (n·d·100²) over the
+            // values in cents, rounded once.
+            let cents: Vec<BigInt> =
+                rows.iter().filter_map(|r| r.n.as_ref()).map(|n| BigInt::from(n.cents)).collect();
+            let n = cents.len() as i64;
+            let d = if kind.ends_with("_pop") { n } else { n - 1 };
+            if n == 0 || d == 0 {
+                return Cell::Text(String::new());
+            }
+            let (s, q): (BigInt, BigInt) = (cents.iter().sum(), cents.iter().map(|c| c * c).sum());
+            let (n, d) = (BigInt::from(n), BigInt::from(d));
+            let exact = Ratio::new(&n * q - &s * &s, n * d * 10_000);
+            let var = exact.to_f64().expect("a finite variance");
+            return Cell::Float(if kind.starts_with("stddev") { var.sqrt() } else { var });
         }
         other => panic!("unknown aggregate {other}"),
     };

@@ -236,10 +236,14 @@ const AGGS: &[&str] = &[
     "mode:k",
     "first:t",
     "last:k",
+    "var_samp:k",
+    "stddev_pop:k",
 ];
 
-/// The aggregates a group-by adds in batches of records (counts and sums).
-const BATCHED_AGGS: &[&str] = &["count", "count:k", "sum:k", "mean:k"];
+/// The aggregates a group-by adds in batches of records (counts, sums and
+/// the sums of squares of the variances).
+const BATCHED_AGGS: &[&str] =
+    &["count", "count:k", "sum:k", "mean:k", "var_pop:k", "stddev_samp:k"];
 
 fn aggs(list: &[&str]) -> Vec<AggSpec> {
     list.iter().map(|a| a.parse().expect("a valid aggregate")).collect()

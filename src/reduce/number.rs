@@ -13,6 +13,8 @@
 //! is printed as an exact integer.
 
 use num_bigint::BigInt;
+use num_rational::Ratio;
+use num_traits::ToPrimitive;
 
 use crate::syntax::number::{decimal_to_f64, pow10};
 pub use crate::syntax::number::{format_f64, Number};
@@ -193,6 +195,63 @@ fn write_short_decimal(mantissa: i128, scale: u32, out: &mut Vec<u8>) -> bool {
     true
 }
 
+/// The variance of `n` values whose exact sum is `sum` and the exact sum
+/// of whose squares is `squares`: the sample variance (divided by
+/// `n − 1`) when `sample`, else the population variance (divided by
+/// `n`). Computed exactly, as the rational `(n·Σx² − (Σx)²) / (n·d)`
+/// (`d` the divisor), and rounded once to the nearest `f64`, ties to even
+/// (`num-rational`'s `to_f64`, which divides big integers with a sticky
+/// remainder), so the result is the correctly rounded value of the exact
+/// variance, whatever order the values came in. `None` when there is no
+/// divisor (`n` is 0, or 1 for the sample variance); infinite past the
+/// `f64` range.
+pub(crate) fn exact_variance(
+    sum: &ExactSum,
+    squares: &ExactSum,
+    n: u64,
+    sample: bool,
+) -> Option<f64> {
+    let divisor = if sample { n.checked_sub(1)? } else { n };
+    if n == 0 || divisor == 0 {
+        return None;
+    }
+    // Fast path: both sums at one 128-bit scale, and the numerator fits.
+    if let (None, None) = (&sum.wide, &squares.wide) {
+        let fast = (|| {
+            // Σx = s × 10^-a, Σx² = q × 10^-b: bring (Σx)² (scale 2a) and
+            // n·Σx² (scale b) to one scale c.
+            let (s, a, q, b) = (sum.decimal, sum.scale, squares.decimal, squares.scale);
+            let c = (2 * a).max(b);
+            let nq = q.checked_mul(i128::from(n))?.checked_mul(pow10_checked(c - b)?)?;
+            let ss = s.checked_mul(s)?.checked_mul(pow10_checked(c - 2 * a)?)?;
+            let denom =
+                i128::from(n).checked_mul(i128::from(divisor))?.checked_mul(pow10_checked(c)?)?;
+            Ratio::new_raw(nq.checked_sub(ss)?, denom).to_f64()
+        })();
+        if fast.is_some() {
+            return fast;
+        }
+    }
+    let ((s, e), (q, f)) = (sum.total(), squares.total());
+    // Σx = s × 10^e, Σx² = q × 10^f; numerator at 10^m, m the smaller.
+    let m = (2 * e).min(f);
+    let ten = |k: i64| BigInt::from(10u8).pow(k as u32);
+    let n_big = BigInt::from(n);
+    let numer = &n_big * q * ten(f - m) - &s * &s * ten(2 * e - m);
+    let denom = n_big * BigInt::from(divisor);
+    let ratio = if m >= 0 {
+        Ratio::new_raw(numer * ten(m), denom)
+    } else {
+        Ratio::new_raw(numer, denom * ten(-m))
+    };
+    ratio.to_f64()
+}
+
+/// `10^k`, when it fits an `i128`.
+fn pow10_checked(k: u32) -> Option<i128> {
+    10i128.checked_pow(k)
+}
+
 /// The part of a sum that a group-by table holds per group, in 16 bytes:
 /// an `i64` at one scale while the values fit (amounts with a few
 /// decimals always do), and the scale, the integer flag, whether the sum
@@ -364,6 +423,88 @@ impl SmallSum {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The variance of `values` as the exact rational Σ(x − x̄)² / d,
+    /// computed from the values themselves (two passes over exact
+    /// fractions, not from sums as `exact_variance` does) and rounded once.
+    fn two_pass_variance(values: &[&str], sample: bool) -> f64 {
+        let exact: Vec<Ratio<BigInt>> = values
+            .iter()
+            .map(|v| {
+                let (digits, exp) = parse_number(v.as_bytes()).unwrap().to_wide();
+                let ten = BigInt::from(10u8).pow(exp.unsigned_abs() as u32);
+                if exp >= 0 {
+                    Ratio::from_integer(digits * ten)
+                } else {
+                    Ratio::new(digits, ten)
+                }
+            })
+            .collect();
+        let n = BigInt::from(values.len());
+        let mean = exact.iter().fold(Ratio::from_integer(BigInt::from(0)), |a, x| a + x)
+            / Ratio::from_integer(n.clone());
+        let squares = exact
+            .iter()
+            .fold(Ratio::from_integer(BigInt::from(0)), |a, x| a + (x - &mean) * (x - &mean));
+        let d = if sample { n - 1 } else { n };
+        (squares / Ratio::from_integer(d)).to_f64().unwrap()
+    }
+
+    fn sums(values: &[&str]) -> (ExactSum, ExactSum) {
+        let (mut sum, mut squares) = (ExactSum::default(), ExactSum::default());
+        for v in values {
+            let n = parse_number(v.as_bytes()).unwrap();
+            sum.add(&n);
+            squares.add(&n.square());
+        }
+        (sum, squares)
+    }
+
+    #[test]
+    fn variances_are_the_exact_variance_rounded_once() {
+        let sets: [&[&str]; 7] = [
+            &["1", "2", "3", "4"],
+            &["0.1", "0.2", "0.3"],
+            &["1e8", "1.00000001e8", "0.99999999e8"],
+            // Large and tiny magnitudes: squares past 128 bits and past 18
+            // decimals (the wide path).
+            &["123456789012345678901234567890.5", "-3", "7e-30", "1.000000000000000001"],
+            &["1e300", "-1e300", "2.5"],
+            &["-42.25", "-42.25", "-42.25"],
+            &["9223372036854775807", "-9223372036854775808", "12345.678"],
+        ];
+        for values in sets {
+            let (sum, squares) = sums(values);
+            let n = values.len() as u64;
+            for sample in [true, false] {
+                let got = exact_variance(&sum, &squares, n, sample).unwrap();
+                assert_eq!(
+                    got.to_bits(),
+                    two_pass_variance(values, sample).to_bits(),
+                    "{values:?}"
+                );
+            }
+            // The same sums in another order: the same bits.
+            let reversed: Vec<&str> = values.iter().rev().copied().collect();
+            let (rsum, rsquares) = sums(&reversed);
+            assert_eq!(
+                exact_variance(&rsum, &rsquares, n, true),
+                exact_variance(&sum, &squares, n, true)
+            );
+        }
+        assert_eq!(
+            exact_variance(&sums(&["1", "2", "3", "4"]).0, &sums(&["1", "2", "3", "4"]).1, 4, true),
+            Some(5.0 / 3.0)
+        );
+        // 0.1, 0.2, 0.3: exactly 0.01 (a naive float sum of squares misses it).
+        let (s, q) = sums(&["0.1", "0.2", "0.3"]);
+        assert_eq!(exact_variance(&s, &q, 3, true), Some(0.01));
+        // No divisor: no value, or one value for the sample variance.
+        let (s, q) = sums(&["5"]);
+        assert_eq!(exact_variance(&s, &q, 1, true), None);
+        assert_eq!(exact_variance(&s, &q, 1, false), Some(0.0));
+        assert_eq!(exact_variance(&ExactSum::default(), &ExactSum::default(), 0, false), None);
+    }
 
     #[test]
     fn short_decimals_are_written_as_their_nearest_float_is() {

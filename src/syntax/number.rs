@@ -48,6 +48,21 @@ impl Number {
         }
     }
 
+    /// The exact square of the value (for the sums of squares of the
+    /// variance aggregates): a [`Number::Decimal`] while its digits fit
+    /// 38 and its decimals [`MAX_SCALE`], else a [`Number::Wide`] (whose
+    /// exponent may then reach twice the parser's range).
+    pub(crate) fn square(&self) -> Number {
+        if let Number::Decimal { mantissa, scale } = self {
+            let squared = mantissa.checked_mul(*mantissa).filter(|m| *m < pow10(38));
+            if let (Some(m), true) = (squared, *scale * 2 <= MAX_SCALE) {
+                return Number::Decimal { mantissa: m, scale: scale * 2 };
+            }
+        }
+        let (digits, exp) = self.to_wide();
+        Number::Wide { digits: &digits * &digits, exp: exp * 2 }
+    }
+
     /// The value as `digits × 10^exp`.
     pub(crate) fn to_wide(&self) -> (BigInt, i64) {
         match self {

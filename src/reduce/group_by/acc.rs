@@ -41,16 +41,21 @@ impl Acc {
     /// The empty accumulator of an aggregate of `kind`.
     ///
     /// # Panics
-    /// For `count`, `sum` and `mean`, which are not held here.
+    /// For `count`, `sum`, `mean` and the variances, which are not held
+    /// here.
     pub(super) fn new(kind: AggKind) -> Acc {
         match kind {
             AggKind::Min | AggKind::Max => Acc::Extreme(Extreme::default()),
             AggKind::Distinct => Acc::Distinct(HashSet::new()),
             AggKind::Mode => Acc::Mode(Mode::default()),
             AggKind::First | AggKind::Last => Acc::Value(None),
-            AggKind::Count | AggKind::Sum | AggKind::Mean => {
-                unreachable!("counts and sums are table columns")
-            }
+            AggKind::Count
+            | AggKind::Sum
+            | AggKind::Mean
+            | AggKind::VarSamp
+            | AggKind::VarPop
+            | AggKind::StddevSamp
+            | AggKind::StddevPop => unreachable!("counts and sums are table columns"),
         }
     }
 

@@ -30,7 +30,11 @@
 //! **Lean state.** A group's key is stored once, in its table's key
 //! arena; a count is 8 bytes, a sum 16 with its count of values (an
 //! `i64` at one scale while the values fit, `number::PackedSum`; what does not
-//! fit goes to a rest the table keeps beside); a record
+//! fit goes to a rest the table keeps beside); a variance or standard
+//! deviation is its column's sum and one more sum state, of the values'
+//! exact squares, from which `number::exact_variance` computes the exact
+//! variance and rounds it once (Σx and Σx² kept exactly, as no streaming
+//! update such as Welford's can: Knuth, TAOCP vol. 2, 4.2.2); a record
 //! allocates nothing unless it adds a group whose key or values outgrow
 //! the vectors' room.
 //!
@@ -77,7 +81,7 @@ use parking_lot::Mutex;
 use crate::error::{Error, ErrorKind, Result};
 use crate::record::{ColumnRef, Field, Record};
 use crate::reduce::group_key::{encode_key_part, key_parts, output_order, part_value};
-use crate::reduce::number::SmallSum;
+use crate::reduce::number::{exact_variance, SmallSum};
 use crate::reduce::sorted::spill::SpillRun;
 use crate::reduce::state_limit::StateLimit;
 use crate::reduce::{Reducer, Sink, SpillOptions, SpillStats};
@@ -94,6 +98,12 @@ enum Slot {
     Count(usize),
     /// A `sum` or `mean`: aggregates of one column share a slot.
     Sum(usize),
+    /// A variance or standard deviation: the column's sum slot (its count
+    /// and sum), and the sum state of its values' squares.
+    Moments {
+        sum: usize,
+        squares: usize,
+    },
     Acc(usize),
 }
 
@@ -115,6 +125,9 @@ pub struct GroupBy {
     widths: Widths,
     /// Per sum slot: its column, and the aggregate named in its errors.
     sums: Vec<(ColumnRef, usize)>,
+    /// Per sum state past the sum slots: the sum slot whose values'
+    /// squares it adds (for variances).
+    squares: Vec<usize>,
     /// Per value-holding slot: its aggregate's kind.
     acc_kinds: Vec<AggKind>,
     encoder: Encoder,
@@ -146,6 +159,7 @@ impl Clone for GroupBy {
             aggs: self.aggs.clone(),
             widths: self.widths,
             sums: self.sums.clone(),
+            squares: self.squares.clone(),
             acc_kinds: self.acc_kinds.clone(),
             encoder: self.encoder.clone(),
             null_markers: self.null_markers.clone(),
@@ -274,6 +288,7 @@ impl GroupBy {
         names.extend(aggs.iter().map(|(s, _)| s.name.clone()));
         let mut widths = Widths::default();
         let (mut sums, mut acc_kinds) = (Vec::<(ColumnRef, usize)>::new(), Vec::new());
+        let mut squares = Vec::<usize>::new();
         let mut built = Vec::with_capacity(aggs.len());
         for (i, (spec, column)) in aggs.into_iter().enumerate() {
             let label = match &spec.column {
@@ -285,14 +300,19 @@ impl GroupBy {
                     widths.counts += 1;
                     Slot::Count(widths.counts - 1)
                 }
-                (AggKind::Sum | AggKind::Mean, Some(col)) => {
-                    match sums.iter().position(|(c, _)| c == col) {
-                        Some(s) => Slot::Sum(s),
+                (AggKind::Sum | AggKind::Mean, Some(col)) => Slot::Sum(sum_slot(&mut sums, col, i)),
+                (kind, Some(col)) if kind.is_moment() => {
+                    let sum = sum_slot(&mut sums, col, i);
+                    let squares = match squares.iter().position(|&s| s == sum) {
+                        Some(j) => j,
                         None => {
-                            sums.push((col.clone(), i));
-                            Slot::Sum(sums.len() - 1)
+                            squares.push(sum);
+                            squares.len() - 1
                         }
-                    }
+                    };
+                    // Square states follow the sum slots (numbered once
+                    // every sum slot is known, below).
+                    Slot::Moments { sum, squares }
                 }
                 (kind, _) => {
                     acc_kinds.push(kind);
@@ -301,13 +321,19 @@ impl GroupBy {
             };
             built.push(Agg { kind: spec.kind, column, label, slot });
         }
-        widths.sums = sums.len();
+        for agg in &mut built {
+            if let Slot::Moments { squares, .. } = &mut agg.slot {
+                *squares += sums.len();
+            }
+        }
+        widths.sums = sums.len() + squares.len();
         widths.accs = acc_kinds.len();
         GroupBy {
             keys,
             aggs: built,
             widths,
             sums,
+            squares,
             acc_kinds,
             encoder,
             null_markers,
@@ -379,7 +405,8 @@ impl GroupBy {
     }
 
     /// Parses the record's value of every summed column into `numbers`
-    /// (`None` for a missing value).
+    /// (`None` for a missing value), and after them the squares of the
+    /// columns whose variance is asked for.
     ///
     /// # Errors
     /// [`ErrorKind::NotNumeric`] for a value that is not a number; then
@@ -403,6 +430,10 @@ impl GroupBy {
                     return Err(self.not_numeric(&self.aggs[*agg], record, &text));
                 }
             }
+        }
+        let (plain, squared) = numbers.split_at_mut(self.sums.len());
+        for (&s, square) in self.squares.iter().zip(squared) {
+            *square = plain[s].as_ref().map(Number::square);
         }
         Ok(())
     }
@@ -447,13 +478,21 @@ impl GroupBy {
                 number(itoa::Buffer::new().format(n).as_bytes(), buf);
             }
             Slot::Sum(s) => {
-                let (t0, g0) = parts[0];
-                let mut sum = tables[t0].sum(g0 * sums + s);
-                for &(t, g) in &parts[1..] {
-                    sum.merge(tables[t].sum(g * sums + s));
-                }
+                let sum = merged_sum(tables, parts, sums, s);
                 scratch.clear();
                 if sum_text(agg, &sum, scratch)? {
+                    number(scratch, buf);
+                } else {
+                    self.encoder.row_value(&self.names, i, RowValue::Field(Field::Null), buf);
+                }
+            }
+            Slot::Moments { sum, squares } => {
+                let (sum, squares) = (
+                    merged_sum(tables, parts, sums, sum),
+                    merged_sum(tables, parts, sums, squares),
+                );
+                scratch.clear();
+                if moment_text(agg, &sum, &squares, scratch)? {
                     number(scratch, buf);
                 } else {
                     self.encoder.row_value(&self.names, i, RowValue::Field(Field::Null), buf);
@@ -618,7 +657,7 @@ impl GroupBy {
         for k in &self.keys {
             encode_key_part(&mut batch.keys, record.get(k), &self.null_markers);
         }
-        batch.numbers.resize_with(numbers_start + self.sums.len(), || None);
+        batch.numbers.resize_with(numbers_start + self.widths.sums, || None);
         if let Err(e) = self.parse_sums(record, &mut batch.numbers[numbers_start..]) {
             batch.keys.truncate(key_start);
             batch.numbers.truncate(numbers_start);
@@ -708,6 +747,54 @@ fn add_numbers(table: &mut Table, first: usize, numbers: &mut [Option<Number>]) 
     }
 }
 
+/// The sum slot of `col` in `sums`, added (for aggregate `agg`) when the
+/// column has none yet: the aggregates of one column share it.
+fn sum_slot(sums: &mut Vec<(ColumnRef, usize)>, col: &ColumnRef, agg: usize) -> usize {
+    match sums.iter().position(|(c, _)| c == col) {
+        Some(s) => s,
+        None => {
+            sums.push((col.clone(), agg));
+            sums.len() - 1
+        }
+    }
+}
+
+/// Sum state `s` of the group whose states `parts` (table, group) hold,
+/// merged over the parts (`width` sum states a group).
+fn merged_sum(tables: &[Table], parts: &[(usize, usize)], width: usize, s: usize) -> SmallSum {
+    let (t0, g0) = parts[0];
+    let mut sum = tables[t0].sum(g0 * width + s);
+    for &(t, g) in &parts[1..] {
+        sum.merge(tables[t].sum(g * width + s));
+    }
+    sum
+}
+
+/// Writes the output value of a variance or standard deviation of the
+/// values whose sum is `sum` and whose squares' sum is `squares` in
+/// `out` ([`exact_variance`], and for a deviation its `f64` square root,
+/// itself correctly rounded by IEEE 754); false (nothing written) when it
+/// has no value (no values, or one for a sample statistic).
+///
+/// # Errors
+/// [`ErrorKind::OutOfRange`] when it does not fit an `f64`.
+fn moment_text(agg: &Agg, sum: &SmallSum, squares: &SmallSum, out: &mut Vec<u8>) -> Result<bool> {
+    let sample = matches!(agg.kind, AggKind::VarSamp | AggKind::StddevSamp);
+    let Some(variance) = exact_variance(&sum.to_exact(), &squares.to_exact(), sum.count(), sample)
+    else {
+        return Ok(false);
+    };
+    let value = match agg.kind {
+        AggKind::StddevSamp | AggKind::StddevPop => variance.sqrt(),
+        _ => variance,
+    };
+    if !value.is_finite() {
+        return Err(ErrorKind::OutOfRange { aggregate: agg.label.clone() }.into());
+    }
+    format_f64(value, out);
+    Ok(true)
+}
+
 /// Groups per range of output rows made at once by one thread.
 const ROWS_RANGE: usize = 1 << 15;
 
@@ -761,7 +848,7 @@ impl Reducer for GroupBy {
         // Every slot is `None` between records (the update below takes
         // them), so the slots are reused without clearing.
         let mut numbers = std::mem::take(&mut partial.numbers);
-        numbers.resize_with(self.sums.len(), || None);
+        numbers.resize_with(self.widths.sums, || None);
         if let Err(e) = self.parse_sums(record, &mut numbers) {
             partial.scratch = key;
             partial.numbers = numbers;
@@ -791,7 +878,7 @@ impl Reducer for GroupBy {
                     worker.heap += added;
                     grew |= added > 0;
                 }
-                (Slot::Sum(_), _) | (Slot::Acc(_), None) => {}
+                (Slot::Sum(_) | Slot::Moments { .. }, _) | (Slot::Acc(_), None) => {}
             }
         }
         add_numbers(&mut worker.table, g * sums, &mut numbers);

@@ -29,6 +29,18 @@ pub enum AggKind {
     First,
     /// Last value in input order (`last:col`), written as read.
     Last,
+    /// Sample variance (`var_samp:col`, alias `variance`): Σ(x − mean)² /
+    /// (n − 1), from exact sums, rounded once; missing below 2 values.
+    VarSamp,
+    /// Population variance (`var_pop:col`): Σ(x − mean)² / n, from exact
+    /// sums, rounded once.
+    VarPop,
+    /// Sample standard deviation (`stddev_samp:col`, alias `stddev`): the
+    /// square root of the correctly rounded sample variance.
+    StddevSamp,
+    /// Population standard deviation (`stddev_pop:col`): the square root
+    /// of the correctly rounded population variance.
+    StddevPop,
 }
 
 impl AggKind {
@@ -44,7 +56,20 @@ impl AggKind {
             AggKind::Mode => "mode",
             AggKind::First => "first",
             AggKind::Last => "last",
+            AggKind::VarSamp => "var_samp",
+            AggKind::VarPop => "var_pop",
+            AggKind::StddevSamp => "stddev_samp",
+            AggKind::StddevPop => "stddev_pop",
         }
+    }
+
+    /// A variance or standard deviation: computed from a column's count,
+    /// sum and sum of squares.
+    pub(crate) fn is_moment(self) -> bool {
+        matches!(
+            self,
+            AggKind::VarSamp | AggKind::VarPop | AggKind::StddevSamp | AggKind::StddevPop
+        )
     }
 }
 
@@ -62,9 +87,11 @@ pub struct AggSpec {
 impl FromStr for AggSpec {
     type Err = Error;
 
-    /// Parses `count`, `count:col`, `sum:col`, `mean:col`, `min:col`,
-    /// `max:col`, `distinct:col`, `mode:col`, `first:col`, `last:col`, each
-    /// with an optional `=name`.
+    /// Parses `count`, `count:col`, `sum:col`, `mean:col` (alias `avg`),
+    /// `min:col`, `max:col`, `count_distinct:col` (alias `distinct`),
+    /// `mode:col`, `first:col`, `last:col`, `var_samp:col` (alias
+    /// `variance`), `var_pop:col`, `stddev_samp:col` (alias `stddev`) and
+    /// `stddev_pop:col`, each with an optional `=name`.
     fn from_str(s: &str) -> Result<Self> {
         let (body, name) = match s.split_once('=') {
             Some((b, n)) if !n.is_empty() => (b, Some(n.to_string())),
@@ -86,17 +113,21 @@ impl FromStr for AggSpec {
             "mean" | "avg" => AggKind::Mean,
             "min" => AggKind::Min,
             "max" => AggKind::Max,
-            "distinct" => AggKind::Distinct,
+            "count_distinct" | "distinct" => AggKind::Distinct,
             "mode" => AggKind::Mode,
             "first" => AggKind::First,
             "last" => AggKind::Last,
+            "var_samp" | "variance" => AggKind::VarSamp,
+            "var_pop" => AggKind::VarPop,
+            "stddev_samp" | "stddev" => AggKind::StddevSamp,
+            "stddev_pop" => AggKind::StddevPop,
             other => {
                 return Err(Error::setting(
                     Setting::Agg,
                     format!(
                         "`{s}`: unknown aggregate `{other}`; use count, count:col, sum:col, \
-                         mean:col, min:col, max:col, distinct:col, mode:col, first:col or \
-                         last:col"
+                         mean:col, min:col, max:col, count_distinct:col, mode:col, first:col, \
+                         last:col, var_samp:col, var_pop:col, stddev_samp:col or stddev_pop:col"
                     ),
                 ))
             }
@@ -152,6 +183,27 @@ mod tests {
             assert!(e.contains("needs a column"), "{e}");
         }
         let e = "median:x".parse::<AggSpec>().unwrap_err().to_string();
-        assert!(e.contains("mode:col, first:col or last:col"), "{e}");
+        assert!(e.contains("mode:col, first:col"), "{e}");
+    }
+
+    #[test]
+    fn parses_variances_and_their_aliases() {
+        for (spec, kind, name) in [
+            ("var_samp:d", AggKind::VarSamp, "var_samp_d"),
+            ("variance:d", AggKind::VarSamp, "variance_d"),
+            ("var_pop:d", AggKind::VarPop, "var_pop_d"),
+            ("stddev_samp:d", AggKind::StddevSamp, "stddev_samp_d"),
+            ("stddev:d=sd", AggKind::StddevSamp, "sd"),
+            ("stddev_pop:d", AggKind::StddevPop, "stddev_pop_d"),
+            ("count_distinct:d", AggKind::Distinct, "count_distinct_d"),
+        ] {
+            let a: AggSpec = spec.parse().unwrap();
+            assert_eq!((a.kind, a.column.as_deref(), a.name.as_str()), (kind, Some("d"), name));
+            assert_eq!(a.kind.is_moment(), name != "count_distinct_d", "{spec}");
+        }
+        let e = "stddev".parse::<AggSpec>().unwrap_err().to_string();
+        assert!(e.contains("needs a column"), "{e}");
+        let e = "std:x".parse::<AggSpec>().unwrap_err().to_string();
+        assert!(e.contains("stddev_samp:col or stddev_pop:col"), "{e}");
     }
 }

@@ -1,0 +1,46 @@
+#!/usr/bin/env python3
+"""Variances and standard deviations of fanfold beside exact fractions and DuckDB.
+
+On the full nycflights13 table (../shared/data/flights.csv, 336,776 rows), for
+every group of origin, carrier and dest and the columns arr_delay, dep_delay,
+air_time and distance: fanfold's var_samp, var_pop, stddev_samp and stddev_pop
+must be bit-equal to the correctly rounded exact values (Python's `fractions`:
+n, sum and sum of squares as exact fractions, float() of the exact variance,
+math.sqrt of that float), and within a relative 1e-12 of DuckDB's (whose
+streaming updates round along the way). Run from the repository root after
+`cargo build --release`; needs `pip install duckdb`. Exits non-zero on a
+mismatch.
+"""
+import csv, sys, math, subprocess, io
+from fractions import Fraction
+from collections import defaultdict
+import duckdb
+path='../shared/data/flights.csv'
+ff='./target/release/fanfold'
+rows=list(csv.DictReader(open(path,newline='')))
+worst=0; checked=0
+for key in ['origin','carrier','dest']:
+  for col in ['arr_delay','dep_delay','air_time','distance']:
+    g=defaultdict(list)
+    for r in rows:
+        v=r[col]
+        if v in ('','NA'): continue
+        g[r[key]].append(Fraction(v))
+    out=subprocess.run([ff,path,'--group-by',key,'--agg',f'var_samp:{col},var_pop:{col},stddev_samp:{col},stddev_pop:{col}','--null','NA'],capture_output=True,text=True,check=True).stdout
+    got={l.split(',')[0]:l.split(',')[1:] for l in out.strip().split('\n')[1:]}
+    db=duckdb.sql(f"select {key}, var_samp({col}), var_pop({col}), stddev_samp({col}), stddev_pop({col}) from read_csv('{path}', nullstr='NA') group by {key}").fetchall()
+    db={r[0]:r[1:] for r in db}
+    for k,xs in g.items():
+        n=len(xs); s=sum(xs); q=sum(x*x for x in xs)
+        vs=float((n*q-s*s)/(n*(n-1))) if n>1 else None
+        vp=float((n*q-s*s)/(n*n))
+        exp=[vs,vp,math.sqrt(vs) if vs is not None else None, math.sqrt(vp)]
+        mine=[float(x) if x!='' else None for x in got[k]]
+        assert mine==exp, (key,col,k,mine,exp)
+        for a,b in zip(mine,db[k]):
+            if a is None or b is None:
+                assert a is None and b is None, (key,col,k,a,b); continue
+            if a==0: assert abs(b)<1e-9, (a,b); continue
+            worst=max(worst,abs(a-b)/abs(a))
+        checked+=1
+print('groups checked', checked, 'all bit-equal to fractions; worst relative diff vs DuckDB', worst)
