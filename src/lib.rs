@@ -86,7 +86,7 @@ pub use transform::{
     ExecFormat, ExecMode, ExecSpec, JqProgram, JsonRecord, MapError, MapRecord, Projection, Step,
 };
 // Reducers and sinks.
-pub use reduce::{AggKind, AggSpec, CustomSpec, Reducer, Sink, SortKeySpec};
+pub use reduce::{AggKind, AggSpec, CustomSpec, Fraction, Reducer, Sink, SortKeySpec};
 pub use sink::encode::Encoder;
 pub use sink::rejects::{MaxErrors, OnError};
 pub use sink::Output;

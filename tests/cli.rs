@@ -222,6 +222,28 @@ fn flights_variances_are_the_correctly_rounded_exact_values() {
     assert_eq!(out, "var_samp_x,var_pop_x\n,0\n");
 }
 
+#[test]
+fn flights_quantiles_equal_duckdbs() {
+    // Expected: DuckDB 2.0's median, quantile_cont and quantile_disc on
+    // fixtures/flights.csv (read_csv with nullstr 'NA'), group by origin.
+    let expected = "origin,median_arr_delay,q95,quantile_disc_arr_delay_0.95,lo,hi\n\
+        EWR,-1,82,82,-61,1109\n\
+        JFK,-7,53.149999999999636,54,-70,1272\n\
+        LGA,-4,50,50,-54,486\n";
+    let aggs = "median:arr_delay,quantile:arr_delay:0.95=q95,quantile_disc:arr_delay:0.95,\
+                quantile_disc:arr_delay:0=lo,quantile_cont:arr_delay:1=hi";
+    for input in ["fixtures/flights.csv", "fixtures/flights.ndjson"] {
+        for threads in ["1", "3"] {
+            let args = [input, "--group-by", "origin", "--agg", aggs, "--null", "NA"];
+            let args = with(&args, &["--output-format", "csv", "--threads", threads]);
+            assert_eq!(run_str(&args), expected, "{input} {threads}");
+        }
+    }
+    // A value that is not a number names its place, as a sum does.
+    let err = run_err(&["fixtures/flights.csv", "--agg", "median:carrier"], 1);
+    assert!(err.contains("flights.csv:2") && err.contains("`UA` is not a number"), "{err}");
+}
+
 // ---------------------------------------------------------------------------
 // Concat and format crossing
 // ---------------------------------------------------------------------------
@@ -1554,7 +1576,8 @@ fn stats_line_on_stderr() {
 #[test]
 fn bad_flag_values_name_the_flag() {
     let cases: &[(&[&str], &[&str])] = &[
-        (&["--agg", "median:x"], &["--agg", "median"]),
+        (&["--agg", "percentile:x"], &["--agg", "percentile", "quantile_cont:col:p"]),
+        (&["--agg", "quantile:x:2"], &["--agg", "fraction from 0 to 1"]),
         (&["--agg", "sum"], &["--agg", "needs a column"]),
         (&["--sort-by", "a:zz"], &["--sort-by", "zz"]),
         (&["--chunk-bytes", "4XB"], &["--chunk-bytes", "4XB"]),

@@ -643,6 +643,9 @@ const AGGS: &[&str] = &[
     "var_pop:n",
     "stddev:n",
     "stddev_pop:n=sd",
+    "median:n",
+    "quantile:n:0.95",
+    "quantile_disc:n:0.3",
 ];
 
 fn agg_name(spec: &str) -> String {
@@ -710,6 +713,11 @@ fn significant_digits(text: &str) -> usize {
 fn agg_value(spec: &str, rows: &[&Row]) -> Cell {
     let body = spec.split('=').next().expect("split has a first part");
     let (kind, column) = body.split_once(':').unwrap_or((body, ""));
+    // A quantile's column is followed by its fraction.
+    let column = match kind {
+        "quantile" | "quantile_disc" => column.split(':').next().unwrap_or_default(),
+        _ => column,
+    };
     if column.is_empty() {
         return Cell::Text(rows.len().to_string());
     }
@@ -768,6 +776,29 @@ fn agg_value(spec: &str, rows: &[&Row]) -> Cell {
             let exact = Ratio::new(&n * q - &s * &s, n * d * 10_000);
             let var = exact.to_f64().expect("a finite variance");
             return Cell::Float(if kind.starts_with("stddev") { var.sqrt() } else { var });
+        }
+        "median" | "quantile" | "quantile_disc" => {
+            // From a sort of the values as floats: ranks ⌊h⌋ and ⌈h⌉ of
+            // h = (n − 1)·p interpolated (DuckDB's formula), or rank ⌈n·p⌉.
+            let mut v: Vec<f64> =
+                rows.iter().filter_map(|r| r.n.as_ref()).map(Num::to_f64).collect();
+            if v.is_empty() {
+                return Cell::Text(String::new());
+            }
+            v.sort_by(f64::total_cmp);
+            let (p, percent) = match spec.rsplit_once(':').map(|(_, p)| p) {
+                Some("0.95") => (0.95, 95),
+                Some("0.3") => (0.3, 30),
+                _ => (0.5, 50),
+            };
+            if kind == "quantile_disc" {
+                // ⌈n·p⌉, in integers.
+                let rank = (v.len() as u64 * percent).div_ceil(100).max(1) - 1;
+                return Cell::Float(v[rank as usize]);
+            }
+            let h = (v.len() - 1) as f64 * p;
+            let (lo, hi, d) = (v[h.floor() as usize], v[h.ceil() as usize], h - h.floor());
+            return Cell::Float(if d > 0.0 { lo.mul_add(1.0 - d, hi * d) } else { lo });
         }
         other => panic!("unknown aggregate {other}"),
     };

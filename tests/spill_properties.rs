@@ -238,6 +238,9 @@ const AGGS: &[&str] = &[
     "last:k",
     "var_samp:k",
     "stddev_pop:k",
+    "median:k",
+    "quantile_disc:k:0.9",
+    "quantile:k:0.25",
 ];
 
 /// The aggregates a group-by adds in batches of records (counts, sums and

@@ -247,11 +247,13 @@ pub struct Args {
     /// An aggregate per group: count, count:col, sum:col, mean:col, min:col,
     /// max:col, count_distinct:col, mode:col (most frequent; ties to the
     /// first seen), first:col, last:col, var_samp:col (alias variance),
-    /// var_pop:col, stddev_samp:col (alias stddev), stddev_pop:col, each
-    /// with an optional =name. Repeatable. Sums, means and variances are
-    /// exact and rounded once (a standard deviation is the square root of
-    /// the rounded variance). Without --group-by, one row over all records.
-    /// Default: count.
+    /// var_pop:col, stddev_samp:col (alias stddev), stddev_pop:col,
+    /// median:col, quantile_cont:col:p (alias quantile; linear
+    /// interpolation, p from 0 to 1), quantile_disc:col:p, each with an
+    /// optional =name. Repeatable. Sums, means and variances are exact and
+    /// rounded once (a standard deviation is the square root of the
+    /// rounded variance); quantiles are exact and keep every value. Without
+    /// --group-by, one row over all records. Default: count.
     #[arg(long, value_name = "SPEC", value_delimiter = ',', value_parser = parse_spec::<AggSpec>)]
     pub agg: Vec<AggSpec>,
 

@@ -31,7 +31,7 @@ use std::io::Write;
 
 pub use concat::Concat;
 pub use custom::{CustomReduce, CustomSpec};
-pub use group_by::{AggKind, AggSpec, GroupBy};
+pub use group_by::{AggKind, AggSpec, Fraction, GroupBy};
 pub use key_union::KeyUnion;
 pub use sort_key::SortKeySpec;
 pub use sorted::spill::{SpillOptions, SpillStats, DEFAULT_FAN_IN};

@@ -87,8 +87,8 @@ use crate::reduce::state_limit::StateLimit;
 use crate::reduce::{Reducer, Sink, SpillOptions, SpillStats};
 use crate::sink::encode::{Encoder, RowValue};
 use crate::syntax::number::{format_f64, parse_number, Number};
-use acc::{Acc, Pos};
-pub use spec::{AggKind, AggSpec};
+use acc::{quantile, Acc, Pos};
+pub use spec::{AggKind, AggSpec, Fraction};
 use table::{Table, Widths};
 
 /// Where an aggregate's state lives in a group: its index among the
@@ -104,6 +104,9 @@ enum Slot {
         sum: usize,
         squares: usize,
     },
+    /// A median or quantile: the value-holding accumulator of its
+    /// column's values (quantiles of one column share it).
+    Values(usize),
     Acc(usize),
 }
 
@@ -113,6 +116,8 @@ struct Agg {
     column: Option<ColumnRef>,
     label: String,
     slot: Slot,
+    /// A quantile's fraction.
+    fraction: Option<Fraction>,
 }
 
 /// Groups records and computes aggregates; see the module docs. One
@@ -128,6 +133,9 @@ pub struct GroupBy {
     /// Per sum state past the sum slots: the sum slot whose values'
     /// squares it adds (for variances).
     squares: Vec<usize>,
+    /// Per column whose values quantiles need: the column, its
+    /// value-holding slot, and the aggregate named in its errors.
+    value_columns: Vec<(ColumnRef, usize, usize)>,
     /// Per value-holding slot: its aggregate's kind.
     acc_kinds: Vec<AggKind>,
     encoder: Encoder,
@@ -160,6 +168,7 @@ impl Clone for GroupBy {
             widths: self.widths,
             sums: self.sums.clone(),
             squares: self.squares.clone(),
+            value_columns: self.value_columns.clone(),
             acc_kinds: self.acc_kinds.clone(),
             encoder: self.encoder.clone(),
             null_markers: self.null_markers.clone(),
@@ -205,6 +214,9 @@ pub struct GroupPartial {
     /// Per sum slot, the number the record being folded adds (reused
     /// across records).
     numbers: Vec<Option<Number>>,
+    /// Per column of quantiles, the value the record being folded adds
+    /// (reused across records).
+    values: Vec<Option<f64>>,
     /// Records read but not yet added to the table (when every aggregate
     /// is a count or a sum).
     batch: Batch,
@@ -289,6 +301,7 @@ impl GroupBy {
         let mut widths = Widths::default();
         let (mut sums, mut acc_kinds) = (Vec::<(ColumnRef, usize)>::new(), Vec::new());
         let mut squares = Vec::<usize>::new();
+        let mut value_columns = Vec::<(ColumnRef, usize, usize)>::new();
         let mut built = Vec::with_capacity(aggs.len());
         for (i, (spec, column)) in aggs.into_iter().enumerate() {
             let label = match &spec.column {
@@ -314,12 +327,22 @@ impl GroupBy {
                     // every sum slot is known, below).
                     Slot::Moments { sum, squares }
                 }
+                (kind, Some(col)) if kind.is_quantile() => {
+                    match value_columns.iter().find(|(c, ..)| c == col) {
+                        Some(&(_, slot, _)) => Slot::Values(slot),
+                        None => {
+                            acc_kinds.push(kind);
+                            value_columns.push((col.clone(), acc_kinds.len() - 1, i));
+                            Slot::Values(acc_kinds.len() - 1)
+                        }
+                    }
+                }
                 (kind, _) => {
                     acc_kinds.push(kind);
                     Slot::Acc(acc_kinds.len() - 1)
                 }
             };
-            built.push(Agg { kind: spec.kind, column, label, slot });
+            built.push(Agg { kind: spec.kind, column, label, slot, fraction: spec.fraction });
         }
         for agg in &mut built {
             if let Slot::Moments { squares, .. } = &mut agg.slot {
@@ -334,6 +357,7 @@ impl GroupBy {
             widths,
             sums,
             squares,
+            value_columns,
             acc_kinds,
             encoder,
             null_markers,
@@ -438,6 +462,33 @@ impl GroupBy {
         Ok(())
     }
 
+    /// Parses the record's value of every column whose quantiles are
+    /// asked for into `values` (cleared first; `None` for a missing
+    /// value), as the nearest `f64`.
+    ///
+    /// # Errors
+    /// [`ErrorKind::NotNumeric`] for a value that is not a number.
+    fn parse_values(&self, record: &Record<'_>, values: &mut Vec<Option<f64>>) -> Result<()> {
+        values.clear();
+        for (col, _, agg) in &self.value_columns {
+            let field = record.get(col);
+            if field.is_missing(&self.null_markers) {
+                values.push(None);
+                continue;
+            }
+            let text = field.text().unwrap_or_default();
+            let parsed = match field {
+                Field::JsonString(_) => None,
+                _ => parse_number(&text),
+            };
+            match parsed {
+                Some(v) => values.push(Some(v.to_f64())),
+                None => return Err(self.not_numeric(&self.aggs[*agg], record, &text)),
+            }
+        }
+        Ok(())
+    }
+
     /// Publishes `worker`'s growth to the memory limit
     /// ([`StateLimit::track`]); past the budget, spills its table when it
     /// is big enough ([`StateLimit::should_spill`], [`Self::with_spill`]).
@@ -496,6 +547,25 @@ impl GroupBy {
                     number(scratch, buf);
                 } else {
                     self.encoder.row_value(&self.names, i, RowValue::Field(Field::Null), buf);
+                }
+            }
+            Slot::Values(a) => {
+                let mut values = Vec::new();
+                for &(t, g) in parts {
+                    if let Acc::Values(v) = &tables[t].accs[g * accs + a] {
+                        values.extend_from_slice(v);
+                    }
+                }
+                let p = agg.fraction.unwrap_or(Fraction::HALF);
+                match quantile(&mut values, agg.kind, p) {
+                    Some(v) => {
+                        scratch.clear();
+                        format_f64(v, scratch);
+                        number(scratch, buf);
+                    }
+                    None => {
+                        self.encoder.row_value(&self.names, i, RowValue::Field(Field::Null), buf)
+                    }
                 }
             }
             Slot::Acc(a) => {
@@ -849,9 +919,13 @@ impl Reducer for GroupBy {
         // them), so the slots are reused without clearing.
         let mut numbers = std::mem::take(&mut partial.numbers);
         numbers.resize_with(self.widths.sums, || None);
-        if let Err(e) = self.parse_sums(record, &mut numbers) {
+        let mut values = std::mem::take(&mut partial.values);
+        let parsed = self.parse_sums(record, &mut numbers);
+        if let Err(e) = parsed.and_then(|()| self.parse_values(record, &mut values)) {
+            numbers.iter_mut().for_each(|n| *n = None);
             partial.scratch = key;
             partial.numbers = numbers;
+            partial.values = values;
             return Err(e);
         }
         let worker = self.borrow_worker(&mut partial.worker);
@@ -878,9 +952,18 @@ impl Reducer for GroupBy {
                     worker.heap += added;
                     grew |= added > 0;
                 }
-                (Slot::Sum(_) | Slot::Moments { .. }, _) | (Slot::Acc(_), None) => {}
+                (Slot::Sum(_) | Slot::Moments { .. } | Slot::Values(_), _)
+                | (Slot::Acc(_), None) => {}
             }
         }
+        for (&(_, slot, _), value) in self.value_columns.iter().zip(&values) {
+            if let Some(v) = value {
+                let added = worker.table.accs[g * accs + slot].push_value(*v);
+                worker.heap += added;
+                grew |= added > 0;
+            }
+        }
+        partial.values = values;
         add_numbers(&mut worker.table, g * sums, &mut numbers);
         partial.scratch = key;
         partial.numbers = numbers;

@@ -41,6 +41,18 @@ pub enum AggKind {
     /// Population standard deviation (`stddev_pop:col`): the square root
     /// of the correctly rounded population variance.
     StddevPop,
+    /// Median (`median:col`): `quantile_cont` at 0.5.
+    Median,
+    /// Continuous quantile at p (`quantile_cont:col:p`, alias `quantile`):
+    /// linear interpolation between the values of ranks ⌊h⌋ and ⌈h⌉,
+    /// h = (n − 1)·p (Hyndman and Fan's type 7, "Sample quantiles in
+    /// statistical packages", 1996: NumPy's and R's default, DuckDB's
+    /// `quantile_cont`), computed as DuckDB does: lo·(1 − d) + hi·d in
+    /// `f64` (one fused multiply-add), d = h − ⌊h⌋.
+    QuantileCont,
+    /// Discrete quantile at p (`quantile_disc:col:p`): the value of rank
+    /// ⌈n·p⌉ (from 1; the first for p = 0), as DuckDB's `quantile_disc`.
+    QuantileDisc,
 }
 
 impl AggKind {
@@ -60,7 +72,15 @@ impl AggKind {
             AggKind::VarPop => "var_pop",
             AggKind::StddevSamp => "stddev_samp",
             AggKind::StddevPop => "stddev_pop",
+            AggKind::Median => "median",
+            AggKind::QuantileCont => "quantile_cont",
+            AggKind::QuantileDisc => "quantile_disc",
         }
+    }
+
+    /// A median or quantile: computed from every value of its column.
+    pub(crate) fn is_quantile(self) -> bool {
+        matches!(self, AggKind::Median | AggKind::QuantileCont | AggKind::QuantileDisc)
     }
 
     /// A variance or standard deviation: computed from a column's count,
@@ -80,8 +100,57 @@ pub struct AggSpec {
     pub kind: AggKind,
     /// The output column it reads; `None` only for `count`.
     pub column: Option<String>,
-    /// The result's column name (default `kind_column`, or `count`).
+    /// The result's column name (default `kind_column`, `count`, or
+    /// `kind_column_p` for a quantile).
     pub name: String,
+    /// A quantile's fraction p (`quantile_cont:col:p`); 0.5 for `median`;
+    /// `None` for the other aggregates.
+    pub fraction: Option<Fraction>,
+}
+
+/// A quantile's fraction p, from 0 to 1, kept exactly as the decimal
+/// written (`0.95` is 95/100), so that a discrete quantile's rank needs no
+/// rounding.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Fraction {
+    /// p = `numer` / 10^`scale`.
+    numer: u64,
+    scale: u32,
+}
+
+impl Fraction {
+    /// The fraction in `text` (`0`, `0.5`, `.95`, `1`, `25e-2`).
+    ///
+    /// # Errors
+    /// A message when `text` is not a decimal number from 0 to 1 with at
+    /// most 18 digits after the point.
+    pub fn parse(text: &str) -> std::result::Result<Fraction, String> {
+        let bad = || format!("`{text}` is not a fraction from 0 to 1 (e.g. 0.95)");
+        match crate::syntax::number::parse_number(text.as_bytes()) {
+            Some(crate::syntax::number::Number::Decimal { mantissa, scale }) => {
+                let numer = u64::try_from(mantissa).map_err(|_| bad())?;
+                if u128::from(numer) > 10u128.pow(scale) {
+                    return Err(bad());
+                }
+                Ok(Fraction { numer, scale })
+            }
+            _ => Err(bad()),
+        }
+    }
+
+    /// The nearest `f64`.
+    pub fn value(self) -> f64 {
+        crate::syntax::number::decimal_to_f64(self.numer.into(), self.scale)
+    }
+
+    /// ⌈n·p⌉, exactly.
+    pub(crate) fn ceil_times(self, n: u64) -> u64 {
+        let denom = 10u128.pow(self.scale);
+        (u128::from(n) * u128::from(self.numer)).div_ceil(denom) as u64
+    }
+
+    /// 1/2, the median's.
+    pub(crate) const HALF: Fraction = Fraction { numer: 5, scale: 1 };
 }
 
 impl FromStr for AggSpec {
@@ -91,7 +160,9 @@ impl FromStr for AggSpec {
     /// `min:col`, `max:col`, `count_distinct:col` (alias `distinct`),
     /// `mode:col`, `first:col`, `last:col`, `var_samp:col` (alias
     /// `variance`), `var_pop:col`, `stddev_samp:col` (alias `stddev`) and
-    /// `stddev_pop:col`, each with an optional `=name`.
+    /// `stddev_pop:col`, `median:col`, `quantile_cont:col:p` (alias
+    /// `quantile`) and `quantile_disc:col:p` (p from 0 to 1), each with an
+    /// optional `=name`.
     fn from_str(s: &str) -> Result<Self> {
         let (body, name) = match s.split_once('=') {
             Some((b, n)) if !n.is_empty() => (b, Some(n.to_string())),
@@ -100,7 +171,7 @@ impl FromStr for AggSpec {
             }
             None => (s, None),
         };
-        let (kind_str, column) = match body.split_once(':') {
+        let (kind_str, mut column) = match body.split_once(':') {
             Some((k, c)) if !c.is_empty() => (k, Some(c.to_string())),
             Some(_) => {
                 return Err(Error::setting(Setting::Agg, format!("`{s}`: empty column after `:`")))
@@ -121,13 +192,17 @@ impl FromStr for AggSpec {
             "var_pop" => AggKind::VarPop,
             "stddev_samp" | "stddev" => AggKind::StddevSamp,
             "stddev_pop" => AggKind::StddevPop,
+            "median" => AggKind::Median,
+            "quantile_cont" | "quantile" => AggKind::QuantileCont,
+            "quantile_disc" => AggKind::QuantileDisc,
             other => {
                 return Err(Error::setting(
                     Setting::Agg,
                     format!(
                         "`{s}`: unknown aggregate `{other}`; use count, count:col, sum:col, \
                          mean:col, min:col, max:col, count_distinct:col, mode:col, first:col, \
-                         last:col, var_samp:col, var_pop:col, stddev_samp:col or stddev_pop:col"
+                         last:col, var_samp:col, var_pop:col, stddev_samp:col, stddev_pop:col, \
+                         median:col, quantile_cont:col:p or quantile_disc:col:p"
                     ),
                 ))
             }
@@ -138,11 +213,31 @@ impl FromStr for AggSpec {
                 format!("`{s}`: `{kind_str}` needs a column, e.g. `{kind_str}:amount`"),
             ));
         }
-        let name = name.unwrap_or_else(|| match &column {
-            Some(c) => format!("{kind_str}_{c}"),
-            None => "count".to_string(),
+        let mut fraction = None;
+        let mut p_text = None;
+        match (kind, &column) {
+            (AggKind::Median, _) => fraction = Some(Fraction::HALF),
+            (AggKind::QuantileCont | AggKind::QuantileDisc, Some(c)) => {
+                let Some((col, p)) = c.rsplit_once(':').filter(|(col, _)| !col.is_empty()) else {
+                    return Err(Error::setting(
+                        Setting::Agg,
+                        format!("`{s}`: `{kind_str}` needs a fraction, e.g. `{kind_str}:{c}:0.95`"),
+                    ));
+                };
+                let f = Fraction::parse(p)
+                    .map_err(|e| Error::setting(Setting::Agg, format!("`{s}`: {e}")))?;
+                fraction = Some(f);
+                p_text = Some(p.to_string());
+                column = Some(col.to_string());
+            }
+            _ => {}
+        }
+        let name = name.unwrap_or_else(|| match (&column, &p_text) {
+            (Some(c), Some(p)) => format!("{kind_str}_{c}_{p}"),
+            (Some(c), None) => format!("{kind_str}_{c}"),
+            (None, _) => "count".to_string(),
         });
-        Ok(AggSpec { kind, column, name })
+        Ok(AggSpec { kind, column, name, fraction })
     }
 }
 
@@ -161,7 +256,7 @@ mod tests {
         assert_eq!((c.kind, c.column, c.name.as_str()), (AggKind::Count, None, "n"));
         let e = "sum".parse::<AggSpec>().unwrap_err().to_string();
         assert!(e.contains("needs a column"), "{e}");
-        assert!("median:x"
+        assert!("mean_abs:x"
             .parse::<AggSpec>()
             .unwrap_err()
             .to_string()
@@ -182,7 +277,7 @@ mod tests {
             let e = bare.parse::<AggSpec>().unwrap_err().to_string();
             assert!(e.contains("needs a column"), "{e}");
         }
-        let e = "median:x".parse::<AggSpec>().unwrap_err().to_string();
+        let e = "mean_abs:x".parse::<AggSpec>().unwrap_err().to_string();
         assert!(e.contains("mode:col, first:col"), "{e}");
     }
 
@@ -201,9 +296,29 @@ mod tests {
             assert_eq!((a.kind, a.column.as_deref(), a.name.as_str()), (kind, Some("d"), name));
             assert_eq!(a.kind.is_moment(), name != "count_distinct_d", "{spec}");
         }
+        for (spec, kind, column, name, p) in [
+            ("median:d", AggKind::Median, "d", "median_d", 0.5),
+            ("quantile:d:0.95", AggKind::QuantileCont, "d", "quantile_d_0.95", 0.95),
+            ("quantile_cont:a:b:.25=q", AggKind::QuantileCont, "a:b", "q", 0.25),
+            ("quantile_disc:d:1", AggKind::QuantileDisc, "d", "quantile_disc_d_1", 1.0),
+            ("quantile_disc:d:0", AggKind::QuantileDisc, "d", "quantile_disc_d_0", 0.0),
+        ] {
+            let a: AggSpec = spec.parse().unwrap();
+            assert_eq!((a.kind, a.column.as_deref(), a.name.as_str()), (kind, Some(column), name));
+            assert_eq!(a.fraction.map(Fraction::value), Some(p), "{spec}");
+            assert!(a.kind.is_quantile() && !a.kind.is_moment());
+        }
+        for bad in
+            ["quantile:d", "quantile:d:", "quantile:d:1.01", "quantile:d:-0.1", "quantile:d:x"]
+        {
+            let e = bad.parse::<AggSpec>().unwrap_err().to_string();
+            assert!(e.contains("fraction"), "{bad}: {e}");
+        }
+        assert_eq!(Fraction::parse("0.95").unwrap().ceil_times(20), 19);
+        assert_eq!(Fraction::parse("0.95").unwrap().ceil_times(21), 20);
         let e = "stddev".parse::<AggSpec>().unwrap_err().to_string();
         assert!(e.contains("needs a column"), "{e}");
         let e = "std:x".parse::<AggSpec>().unwrap_err().to_string();
-        assert!(e.contains("stddev_samp:col or stddev_pop:col"), "{e}");
+        assert!(e.contains("stddev_samp:col, stddev_pop:col"), "{e}");
     }
 }

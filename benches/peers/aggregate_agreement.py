@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Variances and standard deviations of fanfold beside exact fractions and DuckDB.
+"""Variances, standard deviations and quantiles of fanfold beside exact fractions and DuckDB.
 
 On the full nycflights13 table (../shared/data/flights.csv, 336,776 rows), for
 every group of origin, carrier and dest and the columns arr_delay, dep_delay,
@@ -7,7 +7,8 @@ air_time and distance: fanfold's var_samp, var_pop, stddev_samp and stddev_pop
 must be bit-equal to the correctly rounded exact values (Python's `fractions`:
 n, sum and sum of squares as exact fractions, float() of the exact variance,
 math.sqrt of that float), and within a relative 1e-12 of DuckDB's (whose
-streaming updates round along the way). Run from the repository root after
+streaming updates round along the way); its median, quantile_cont and
+quantile_disc must equal DuckDB's. Run from the repository root after
 `cargo build --release`; needs `pip install duckdb`. Exits non-zero on a
 mismatch.
 """
@@ -44,3 +45,21 @@ for key in ['origin','carrier','dest']:
             worst=max(worst,abs(a-b)/abs(a))
         checked+=1
 print('groups checked', checked, 'all bit-equal to fractions; worst relative diff vs DuckDB', worst)
+
+# Exact quantiles: equal to DuckDB's median, quantile_cont and quantile_disc.
+qchecked = 0
+for key in ['origin', 'carrier', 'dest']:
+    for col in ['arr_delay', 'dep_delay', 'air_time', 'distance']:
+        aggs = f'median:{col},quantile:{col}:0.95,quantile:{col}:0.1,quantile_disc:{col}:0.95,quantile_disc:{col}:0.1'
+        out = subprocess.run([ff, path, '--group-by', key, '--agg', aggs, '--null', 'NA'],
+                             capture_output=True, text=True, check=True).stdout
+        got = {l.split(',')[0]: l.split(',')[1:] for l in out.strip().split('\n')[1:]}
+        db = duckdb.sql(f"select {key}, median({col}), quantile_cont({col}, 0.95), quantile_cont({col}, 0.1), "
+                        f"quantile_disc({col}, 0.95), quantile_disc({col}, 0.1) "
+                        f"from read_csv('{path}', nullstr='NA') group by {key}").fetchall()
+        for r in db:
+            mine = [float(x) if x != '' else None for x in got[r[0]]]
+            theirs = [float(x) if x is not None else None for x in r[1:]]
+            assert mine == theirs, (key, col, r[0], mine, theirs)
+            qchecked += 1
+print('quantile groups checked', qchecked, 'all equal to DuckDB')
