@@ -798,7 +798,7 @@ fn agg_value(spec: &str, rows: &[&Row]) -> Cell {
             }
             let h = (v.len() - 1) as f64 * p;
             let (lo, hi, d) = (v[h.floor() as usize], v[h.ceil() as usize], h - h.floor());
-            return Cell::Float(if d > 0.0 { lo.mul_add(1.0 - d, hi * d) } else { lo });
+            return Cell::Float(if d > 0.0 { lo * (1.0 - d) + hi * d } else { lo });
         }
         other => panic!("unknown aggregate {other}"),
     };

@@ -9,13 +9,36 @@ n, sum and sum of squares as exact fractions, float() of the exact variance,
 math.sqrt of that float), and within a relative 1e-12 of DuckDB's (whose
 streaming updates round along the way); its median, quantile_cont and
 quantile_disc must equal DuckDB's. Run from the repository root after
-`cargo build --release`; needs `pip install duckdb`. Exits non-zero on a
-mismatch.
+`cargo build --release`. Exits non-zero on a
+mismatch. DuckDB is its CLI (`pip install duckdb-cli`, as the benchsuite uses):
+its Python wheel 2.0.1 fuses quantile_cont's lo*(1-d) + hi*d into one
+multiply-add and differs from the CLI in the last bit of some quantiles.
 """
 import csv, sys, math, subprocess, io
 from fractions import Fraction
 from collections import defaultdict
-import duckdb
+import os
+import shutil
+
+
+def duckdb_cli():
+    """The DuckDB CLI the benchsuite times (pip's duckdb-cli), or `duckdb` on PATH."""
+    try:
+        import duckdb_cli as pkg
+        return os.path.join(os.path.dirname(pkg.__file__), 'duckdb')
+    except ImportError:
+        return shutil.which('duckdb') or sys.exit('needs the DuckDB CLI: pip install duckdb-cli')
+
+
+DUCK = duckdb_cli()
+
+
+def duck(sql):
+    """Rows of a DuckDB query, as text (NULL as None)."""
+    out = subprocess.run([DUCK, '-csv', '-nullvalue', '\\N', '-c', sql],
+                         capture_output=True, text=True, check=True).stdout
+    rows = list(csv.reader(io.StringIO(out)))[1:]
+    return [[None if x == '\\N' else x for x in r] for r in rows]
 path='../shared/data/flights.csv'
 ff='./target/release/fanfold'
 rows=list(csv.DictReader(open(path,newline='')))
@@ -29,8 +52,8 @@ for key in ['origin','carrier','dest']:
         g[r[key]].append(Fraction(v))
     out=subprocess.run([ff,path,'--group-by',key,'--agg',f'var_samp:{col},var_pop:{col},stddev_samp:{col},stddev_pop:{col}','--null','NA'],capture_output=True,text=True,check=True).stdout
     got={l.split(',')[0]:l.split(',')[1:] for l in out.strip().split('\n')[1:]}
-    db=duckdb.sql(f"select {key}, var_samp({col}), var_pop({col}), stddev_samp({col}), stddev_pop({col}) from read_csv('{path}', nullstr='NA') group by {key}").fetchall()
-    db={r[0]:r[1:] for r in db}
+    db=duck(f"select {key}, var_samp({col}), var_pop({col}), stddev_samp({col}), stddev_pop({col}) from read_csv('{path}', nullstr='NA') group by {key}")
+    db={r[0]:[float(x) if x is not None else None for x in r[1:]] for r in db}
     for k,xs in g.items():
         n=len(xs); s=sum(xs); q=sum(x*x for x in xs)
         vs=float((n*q-s*s)/(n*(n-1))) if n>1 else None
@@ -54,9 +77,9 @@ for key in ['origin', 'carrier', 'dest']:
         out = subprocess.run([ff, path, '--group-by', key, '--agg', aggs, '--null', 'NA'],
                              capture_output=True, text=True, check=True).stdout
         got = {l.split(',')[0]: l.split(',')[1:] for l in out.strip().split('\n')[1:]}
-        db = duckdb.sql(f"select {key}, median({col}), quantile_cont({col}, 0.95), quantile_cont({col}, 0.1), "
-                        f"quantile_disc({col}, 0.95), quantile_disc({col}, 0.1) "
-                        f"from read_csv('{path}', nullstr='NA') group by {key}").fetchall()
+        db = duck(f"select {key}, median({col}), quantile_cont({col}, 0.95), quantile_cont({col}, 0.1), "
+                  f"quantile_disc({col}, 0.95), quantile_disc({col}, 0.1) "
+                  f"from read_csv('{path}', nullstr='NA') group by {key}")
         for r in db:
             mine = [float(x) if x != '' else None for x in got[r[0]]]
             theirs = [float(x) if x is not None else None for x in r[1:]]

@@ -48,7 +48,7 @@ pub enum AggKind {
     /// h = (n − 1)·p (Hyndman and Fan's type 7, "Sample quantiles in
     /// statistical packages", 1996: NumPy's and R's default, DuckDB's
     /// `quantile_cont`), computed as DuckDB does: lo·(1 − d) + hi·d in
-    /// `f64` (one fused multiply-add), d = h − ⌊h⌋.
+    /// `f64`, d = h − ⌊h⌋.
     QuantileCont,
     /// Discrete quantile at p (`quantile_disc:col:p`): the value of rank
     /// ⌈n·p⌉ (from 1; the first for p = 0), as DuckDB's `quantile_disc`.
