@@ -3,7 +3,7 @@
 
 In the spirit of ripgrep's benchsuite: the same tasks as the peer kit in
 ../shared/bench/ (T1-T5, see its README.md) and two of the suite's own
-(T6, T7: group-by with many groups), run by fanfold and by the tools its
+(T6, T7: group-by with many groups; T8: exact quantiles), run by fanfold and by the tools its
 users would otherwise reach for, on the same generated data, timed in one
 session and checked for agreement afterwards.
 
@@ -21,7 +21,8 @@ freeing the page cache of the file it overwrites.
 
 Correctness: after timing, the outputs are compared with the logic of the
 kit's check_outputs.py (copied below; T6/T7 with the suite's own
-group_digest) and each is reported AGREES/DIFFERS.
+group_digest, T8 with quantile_table to a relative 1e-9) and each is
+reported AGREES/DIFFERS.
 
 Standard library only; the tools it times are separate processes, and the
 T4 check uses the duckdb Python module (or the DuckDB CLI without it).
@@ -71,6 +72,7 @@ TASKS = {
     "T5": "group-by category: count, sum(amount); 10M NDJSON",
     "T6": "group-by user (~100k groups): count, sum(amount), mean(amount); 10M CSV",
     "T7": "group-by id (10M groups, one row each): count, sum(amount); 10M CSV",
+    "T8": "group-by city: median(amount), 0.95 quantile (linear) of amount; 10M CSV",
     "F": "floors and start-up costs",
 }
 
@@ -392,7 +394,22 @@ def build_commands(fanfold: str, data_dir: Path, duckdb: str | None) -> list[Cmd
     # T6: group-by user (~100k groups), T7: group-by id (every key unique); the suite's own
     grouped("T6", "user", True, OWN_POLARS)
     grouped("T7", "id", False, OWN_POLARS)
+
+    # T8: exact median and 0.95 quantile (linear interpolation) of amount per city
+    fanfold("T8", "rows_10m.csv", c10, QUANTILE_ARGS, "csv")
+    t8_sql = (f"SELECT city, median(amount) AS median_amount, quantile_cont(amount, 0.95) "
+              f"AS q95_amount FROM read_csv('{c10}') GROUP BY city ORDER BY city")
+    for sfx, k, word, threads in (("", n, f"{n} threads", "all"), ("_1t", 1, "1 thread", "1")):
+        duck(f"T8_duckdb{sfx}", "T8", f"duckdb ({word})", "rows_10m.csv",
+             f"SET threads={k}; COPY ({t8_sql}) TO 'out/t8_duckdb{sfx}.csv' (HEADER)",
+             f"out/t8_duckdb{sfx}.csv", threads=threads)
+        polars(f"T8_polars{sfx}", "T8", f"polars ({word})", "rows_10m.csv", "t8", c10,
+               f"out/t8_polars{sfx}.csv", env_threads=k, script=OWN_POLARS, threads=threads)
     return cmds
+
+
+QUANTILE_ARGS = ("--group-by city --agg median:amount=median_amount "
+                 "--agg quantile_cont:amount:0.95=q95_amount")
 
 
 def group_args(key: str, mean: bool) -> str:
@@ -558,6 +575,27 @@ def group_digest(path, numeric_key):
     return groups, rows, "ascending" if ascending else "NOT ASCENDING", h.hexdigest()[:16]
 
 
+def quantile_table(path):
+    """T8: {city: [median, q95]} as floats."""
+    with open(path, newline="", encoding="utf-8") as f:
+        rows = list(csv.reader(f))[1:]
+    return {r[0]: [float(x) for x in r[1:]] for r in rows}
+
+
+def within(table, ref, rel=1e-9):
+    """T8: "same groups, quantiles within 1e-9" when `table` matches `ref`, else what differs.
+    (Equal bits are not asked: DuckDB's builds round lo*(1-d) + hi*d once or twice.)"""
+    if not isinstance(table, dict) or not isinstance(ref, dict):
+        return str(table)
+    if table.keys() != ref.keys():
+        return f"groups differ: {len(table)} vs {len(ref)}"
+    for k, vs in table.items():
+        for a, b in zip(vs, ref[k]):
+            if abs(a - b) > rel * max(abs(a), abs(b)):
+                return f"group {k!r}: {vs} vs {ref[k]}"
+    return f"groups={len(table)}, quantiles within {rel:g}"
+
+
 def summary(val):
     if isinstance(val, dict):
         n = sum(v[0] for v in val.values())
@@ -643,13 +681,18 @@ def check_outputs(cmds: list[Cmd], duckdb: str | None) -> tuple[list[str], int]:
         if fs:
             report(task, {p: safe(group_digest, WORK / p, numeric_key) for p in fs})
 
+    fs = files("T8", ".csv")
+    if fs:
+        tables = {p: safe(quantile_table, WORK / p) for p in fs}
+        report("T8", {p: within(t, tables[fs[0]]) for p, t in tables.items()})
+
     fs = files("T4", ".ndjson")
     if fs:
         report("T4", {p: safe(ndjson_digest, str(WORK / p), duckdb) for p in fs})
     # fanfold's promise: the same bytes at 1 and N threads (compared in
     # blocks, the T4 files are large).
     for task, ext in (("T1", ".csv"), ("T3", ".csv"), ("T4", ".ndjson"), ("T5", ".csv"),
-                      ("T6", ".csv"), ("T7", ".csv")):
+                      ("T6", ".csv"), ("T7", ".csv"), ("T8", ".csv")):
         ff = [p for p in files(task, ext) if "fanfold" in p]
         if len(ff) == 2:
             same = filecmp.cmp(WORK / ff[0], WORK / ff[1], shallow=False)
