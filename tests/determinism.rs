@@ -646,6 +646,8 @@ const AGGS: &[&str] = &[
     "median:n",
     "quantile:n:0.95",
     "quantile_disc:n:0.3",
+    "approx_distinct:s",
+    "approx_quantile:n:0.9",
 ];
 
 fn agg_name(spec: &str) -> String {
@@ -715,7 +717,9 @@ fn agg_value(spec: &str, rows: &[&Row]) -> Cell {
     let (kind, column) = body.split_once(':').unwrap_or((body, ""));
     // A quantile's column is followed by its fraction.
     let column = match kind {
-        "quantile" | "quantile_disc" => column.split(':').next().unwrap_or_default(),
+        "quantile" | "quantile_disc" | "approx_quantile" => {
+            column.split(':').next().unwrap_or_default()
+        }
         _ => column,
     };
     if column.is_empty() {
@@ -799,6 +803,23 @@ fn agg_value(spec: &str, rows: &[&Row]) -> Cell {
             let h = (v.len() - 1) as f64 * p;
             let (lo, hi, d) = (v[h.floor() as usize], v[h.ceil() as usize], h - h.floor());
             return Cell::Float(if d > 0.0 { lo * (1.0 - d) + hi * d } else { lo });
+        }
+        // The sketches, fed sequentially: fanfold's chunked, merged and
+        // spilled sketches must give the same answer.
+        "approx_distinct" => {
+            // Exact up to 512 distinct values (the groups here are small).
+            let distinct = values.iter().map(|(t, _)| *t).collect::<HashSet<_>>().len();
+            assert!(distinct <= 512, "a group past the sketch's exact range");
+            distinct.to_string()
+        }
+        "approx_quantile" => {
+            let config = sketches_ddsketch::Config::new(0.01, 1 << 16, 1e-9);
+            let mut sketch = sketches_ddsketch::DDSketch::new(config);
+            rows.iter().filter_map(|r| r.n.as_ref()).for_each(|n| sketch.add(n.to_f64()));
+            return match sketch.quantile(0.9).expect("a valid fraction") {
+                Some(v) => Cell::Float(v),
+                None => Cell::Text(String::new()),
+            };
         }
         other => panic!("unknown aggregate {other}"),
     };

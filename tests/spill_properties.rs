@@ -241,6 +241,8 @@ const AGGS: &[&str] = &[
     "median:k",
     "quantile_disc:k:0.9",
     "quantile:k:0.25",
+    "approx_distinct:t",
+    "approx_quantile:k:0.5",
 ];
 
 /// The aggregates a group-by adds in batches of records (counts, sums and

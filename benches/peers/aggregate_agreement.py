@@ -86,3 +86,35 @@ for key in ['origin', 'carrier', 'dest']:
             assert mine == theirs, (key, col, r[0], mine, theirs)
             qchecked += 1
 print('quantile groups checked', qchecked, 'all equal to DuckDB')
+
+# Approximate aggregates: within their stated bounds of the exact values.
+achecked = 0
+worst_distinct = worst_quantile = 0.0
+for key in ['origin', 'carrier', 'month']:
+    out = subprocess.run([ff, path, '--group-by', key, '--agg',
+                          'approx_distinct:tailnum,count_distinct:tailnum,approx_distinct:flight,'
+                          'count_distinct:flight,approx_quantile:distance:0.9,approx_quantile:arr_delay:0.5',
+                          '--null', 'NA'], capture_output=True, text=True, check=True).stdout
+    by_key = defaultdict(lambda: defaultdict(list))
+    for r in rows:
+        for col in ('distance', 'arr_delay'):
+            if r[col] not in ('', 'NA'):
+                by_key[r[key]][col].append(float(r[col]))
+    for line in out.strip().split('\n')[1:]:
+        k, ad_t, cd_t, ad_f, cd_f, aq_d, aq_a = line.rsplit(',', 6)
+        for a, c in ((ad_t, cd_t), (ad_f, cd_f)):
+            a, c = int(a), int(c)
+            err = 0 if c <= 512 and a == c else abs(a - c) / c
+            assert c > 512 or a == c, (key, k, a, c)
+            assert err <= 3 * 0.0081, (key, k, a, c)  # three standard errors
+            worst_distinct = max(worst_distinct, err)
+        for col, p, got in (('distance', 0.9, aq_d), ('arr_delay', 0.5, aq_a)):
+            v = sorted(by_key[k][col])
+            exact = v[int(p * (len(v) - 1))]
+            got = float(got)
+            err = abs(got - exact) / abs(exact) if exact else abs(got)
+            assert err <= 0.01 + 1e-12, (key, k, col, got, exact)
+            worst_quantile = max(worst_quantile, err)
+        achecked += 1
+print('approximate groups checked', achecked, f'worst distinct error {worst_distinct:.4f} (bound 3 x 0.0081),',
+      f'worst quantile error {worst_quantile:.4f} (bound 0.01)')

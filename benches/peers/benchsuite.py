@@ -21,7 +21,8 @@ freeing the page cache of the file it overwrites.
 
 Correctness: after timing, the outputs are compared with the logic of the
 kit's check_outputs.py (copied below; T6/T7 with the suite's own
-group_digest, T8 with quantile_table to a relative 1e-9) and each is
+group_digest, T8 with quantile_table to a relative 1e-9, T9's estimates to
+25% of DuckDB's) and each is
 reported AGREES/DIFFERS.
 
 Standard library only; the tools it times are separate processes, and the
@@ -73,6 +74,7 @@ TASKS = {
     "T6": "group-by user (~100k groups): count, sum(amount), mean(amount); 10M CSV",
     "T7": "group-by id (10M groups, one row each): count, sum(amount); 10M CSV",
     "T8": "group-by city: median(amount), 0.95 quantile (linear) of amount; 10M CSV",
+    "T9": "group-by city: approximate distinct users; 10M CSV",
     "F": "floors and start-up costs",
 }
 
@@ -405,6 +407,17 @@ def build_commands(fanfold: str, data_dir: Path, duckdb: str | None) -> list[Cmd
              f"out/t8_duckdb{sfx}.csv", threads=threads)
         polars(f"T8_polars{sfx}", "T8", f"polars ({word})", "rows_10m.csv", "t8", c10,
                f"out/t8_polars{sfx}.csv", env_threads=k, script=OWN_POLARS, threads=threads)
+
+    # T9: approximate distinct users per city (HyperLogLog in every tool)
+    fanfold("T9", "rows_10m.csv", c10, "--group-by city --agg approx_distinct:user=users", "csv")
+    t9_sql = (f"SELECT city, approx_count_distinct(\\\"user\\\") AS users FROM read_csv('{c10}') "
+              f"GROUP BY city ORDER BY city")
+    for sfx, k, word, threads in (("", n, f"{n} threads", "all"), ("_1t", 1, "1 thread", "1")):
+        duck(f"T9_duckdb{sfx}", "T9", f"duckdb ({word})", "rows_10m.csv",
+             f"SET threads={k}; COPY ({t9_sql}) TO 'out/t9_duckdb{sfx}.csv' (HEADER)",
+             f"out/t9_duckdb{sfx}.csv", threads=threads)
+        polars(f"T9_polars{sfx}", "T9", f"polars ({word})", "rows_10m.csv", "t9", c10,
+               f"out/t9_polars{sfx}.csv", env_threads=k, script=OWN_POLARS, threads=threads)
     return cmds
 
 
@@ -583,8 +596,9 @@ def quantile_table(path):
 
 
 def within(table, ref, rel=1e-9):
-    """T8: "same groups, quantiles within 1e-9" when `table` matches `ref`, else what differs.
-    (Equal bits are not asked: DuckDB's builds round lo*(1-d) + hi*d once or twice.)"""
+    """T8, T9: "same groups, values within `rel`" when `table` matches `ref`, else what
+    differs. (T8: equal bits are not asked, DuckDB's builds round lo*(1-d) + hi*d once or
+    twice; T9: every tool's estimate is approximate, DuckDB's the least accurate.)"""
     if not isinstance(table, dict) or not isinstance(ref, dict):
         return str(table)
     if table.keys() != ref.keys():
@@ -686,13 +700,18 @@ def check_outputs(cmds: list[Cmd], duckdb: str | None) -> tuple[list[str], int]:
         tables = {p: safe(quantile_table, WORK / p) for p in fs}
         report("T8", {p: within(t, tables[fs[0]]) for p, t in tables.items()})
 
+    fs = files("T9", ".csv")
+    if fs:
+        tables = {p: safe(quantile_table, WORK / p) for p in fs}
+        report("T9", {p: within(t, tables[fs[0]], rel=0.25) for p, t in tables.items()})
+
     fs = files("T4", ".ndjson")
     if fs:
         report("T4", {p: safe(ndjson_digest, str(WORK / p), duckdb) for p in fs})
     # fanfold's promise: the same bytes at 1 and N threads (compared in
     # blocks, the T4 files are large).
     for task, ext in (("T1", ".csv"), ("T3", ".csv"), ("T4", ".ndjson"), ("T5", ".csv"),
-                      ("T6", ".csv"), ("T7", ".csv"), ("T8", ".csv")):
+                      ("T6", ".csv"), ("T7", ".csv"), ("T8", ".csv"), ("T9", ".csv")):
         ff = [p for p in files(task, ext) if "fanfold" in p]
         if len(ff) == 2:
             same = filecmp.cmp(WORK / ff[0], WORK / ff[1], shallow=False)

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Polars side of the suite's own tasks (T6, T7, T8), in the style of the kit's
+"""Polars side of the suite's own tasks (T6, T7, T8, T9), in the style of the kit's
 ../shared/bench/polars_tasks.py (T1-T5). Usage: polars_tasks_extra.py TASK INPUT OUTPUT
 Threads: set POLARS_MAX_THREADS before starting (read at import time)."""
 import sys
@@ -26,6 +26,12 @@ elif task == "t8":  # group-by city: median and 0.95 quantile (linear) of amount
        .group_by("city")
        .agg(pl.col("amount").median().alias("median_amount"),
             pl.col("amount").quantile(0.95, "linear").alias("q95_amount"))
+       .sort("city")
+       .sink_csv(out))
+elif task == "t9":  # group-by city: approximate distinct users (HyperLogLog)
+    (pl.scan_csv(inp)
+       .group_by("city")
+       .agg(pl.col("user").approx_n_unique().alias("users"))
        .sort("city")
        .sink_csv(out))
 else:

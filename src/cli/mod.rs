@@ -249,11 +249,16 @@ pub struct Args {
     /// first seen), first:col, last:col, var_samp:col (alias variance),
     /// var_pop:col, stddev_samp:col (alias stddev), stddev_pop:col,
     /// median:col, quantile_cont:col:p (alias quantile; linear
-    /// interpolation, p from 0 to 1), quantile_disc:col:p, each with an
-    /// optional =name. Repeatable. Sums, means and variances are exact and
-    /// rounded once (a standard deviation is the square root of the
-    /// rounded variance); quantiles are exact and keep every value. Without
-    /// --group-by, one row over all records. Default: count.
+    /// interpolation, p from 0 to 1), quantile_disc:col:p,
+    /// approx_distinct:col (HyperLogLog, 2^14 registers: exact up to 512
+    /// values, then about 0.81% standard error), approx_quantile:col:p
+    /// (DDSketch: within 1% of the exact value of rank floor((n-1)p)),
+    /// each with an optional =name. Repeatable. Sums, means and variances
+    /// are exact and rounded once (a standard deviation is the square root
+    /// of the rounded variance); quantiles are exact and keep every value.
+    /// Every aggregate gives the same bytes for any --threads and
+    /// chunking. Without --group-by, one row over all records. Default:
+    /// count.
     #[arg(long, value_name = "SPEC", value_delimiter = ',', value_parser = parse_spec::<AggSpec>)]
     pub agg: Vec<AggSpec>,
 

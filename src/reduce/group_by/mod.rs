@@ -66,6 +66,7 @@
 //! in `group_key`.
 
 mod acc;
+mod hll;
 mod spec;
 mod spill;
 mod table;
@@ -133,8 +134,9 @@ pub struct GroupBy {
     /// Per sum state past the sum slots: the sum slot whose values'
     /// squares it adds (for variances).
     squares: Vec<usize>,
-    /// Per column whose values quantiles need: the column, its
-    /// value-holding slot, and the aggregate named in its errors.
+    /// Per column whose values quantiles need (exact and approximate
+    /// apart): the column, its value-holding slot, and the aggregate named
+    /// in its errors.
     value_columns: Vec<(ColumnRef, usize, usize)>,
     /// Per value-holding slot: its aggregate's kind.
     acc_kinds: Vec<AggKind>,
@@ -217,6 +219,12 @@ pub struct GroupPartial {
     /// Per column of quantiles, the value the record being folded adds
     /// (reused across records).
     values: Vec<Option<f64>>,
+    /// Hashes waiting to be added to `approx_distinct` sketches that have
+    /// registers (accumulator index, hash): each register is prefetched
+    /// when its hash arrives and written [`PENDING_HASHES`] records later,
+    /// so that the cache misses of sketches bigger than the cache overlap.
+    /// Emptied before the table is published, spilled or given back.
+    pending: std::collections::VecDeque<(usize, u64)>,
     /// Records read but not yet added to the table (when every aggregate
     /// is a count or a sum).
     batch: Batch,
@@ -328,7 +336,11 @@ impl GroupBy {
                     Slot::Moments { sum, squares }
                 }
                 (kind, Some(col)) if kind.is_quantile() => {
-                    match value_columns.iter().find(|(c, ..)| c == col) {
+                    let approx = kind == AggKind::ApproxQuantile;
+                    let shared = value_columns.iter().find(|(c, slot, _)| {
+                        c == col && (acc_kinds[*slot] == AggKind::ApproxQuantile) == approx
+                    });
+                    match shared {
                         Some(&(_, slot, _)) => Slot::Values(slot),
                         None => {
                             acc_kinds.push(kind);
@@ -547,6 +559,30 @@ impl GroupBy {
                     number(scratch, buf);
                 } else {
                     self.encoder.row_value(&self.names, i, RowValue::Field(Field::Null), buf);
+                }
+            }
+            Slot::Values(a) if agg.kind == AggKind::ApproxQuantile => {
+                let (t0, g0) = parts[0];
+                let first = &tables[t0].accs[g0 * accs + a];
+                let p = agg.fraction.unwrap_or(Fraction::HALF);
+                let value = if parts.len() == 1 {
+                    first.sketch_quantile(p)
+                } else {
+                    let mut acc = first.clone();
+                    for &(t, g) in &parts[1..] {
+                        acc.merge(agg.kind, tables[t].accs[g * accs + a].clone());
+                    }
+                    acc.sketch_quantile(p)
+                };
+                match value {
+                    Some(v) => {
+                        scratch.clear();
+                        format_f64(v, scratch);
+                        number(scratch, buf);
+                    }
+                    None => {
+                        self.encoder.row_value(&self.names, i, RowValue::Field(Field::Null), buf)
+                    }
                 }
             }
             Slot::Values(a) => {
@@ -865,6 +901,25 @@ fn moment_text(agg: &Agg, sum: &SmallSum, squares: &SmallSum, out: &mut Vec<u8>)
     Ok(true)
 }
 
+/// Hashes an `approx_distinct` register waits for its prefetch (see
+/// [`GroupPartial::pending`]).
+const PENDING_HASHES: usize = 32;
+
+/// Adds the first `n` (at most) of the `pending` hashes to their sketches
+/// in `table`.
+fn add_pending(
+    table: &mut Table,
+    pending: &mut std::collections::VecDeque<(usize, u64)>,
+    n: usize,
+) {
+    for _ in 0..n {
+        let Some((at, h)) = pending.pop_front() else { return };
+        if let Acc::Hll(hll) = &mut table.accs[at] {
+            hll.insert_hash(h);
+        }
+    }
+}
+
 /// Groups per range of output rows made at once by one thread.
 const ROWS_RANGE: usize = 1 << 15;
 
@@ -948,7 +1003,19 @@ impl Reducer for GroupBy {
                         continue;
                     }
                     let text = field.text().unwrap_or_default();
-                    let added = worker.table.accs[g * accs + i].add(agg.kind, field, &text, pos);
+                    let at = g * accs + i;
+                    if let Acc::Hll(hll) = &worker.table.accs[at] {
+                        let h = hll::hash(&text);
+                        if let Some(register) = hll.register_of(h) {
+                            table::prefetch(register);
+                            partial.pending.push_back((at, h));
+                            if partial.pending.len() > PENDING_HASHES {
+                                add_pending(&mut worker.table, &mut partial.pending, 1);
+                            }
+                            continue;
+                        }
+                    }
+                    let added = worker.table.accs[at].add(agg.kind, field, &text, pos);
                     worker.heap += added;
                     grew |= added > 0;
                 }
@@ -968,6 +1035,7 @@ impl Reducer for GroupBy {
         partial.scratch = key;
         partial.numbers = numbers;
         if grew {
+            add_pending(&mut worker.table, &mut partial.pending, usize::MAX);
             self.publish(worker)?;
         }
         Ok(())
@@ -975,6 +1043,9 @@ impl Reducer for GroupBy {
 
     fn seal(&self, partial: &mut GroupPartial) -> Result<()> {
         self.add_batch(partial)?;
+        if let Some(worker) = partial.worker.as_mut() {
+            add_pending(&mut worker.table, &mut partial.pending, usize::MAX);
+        }
         if let Some(worker) = partial.worker.take() {
             self.idle.lock().push(*worker);
         }

@@ -53,6 +53,19 @@ pub enum AggKind {
     /// Discrete quantile at p (`quantile_disc:col:p`): the value of rank
     /// ⌈n·p⌉ (from 1; the first for p = 0), as DuckDB's `quantile_disc`.
     QuantileDisc,
+    /// Approximate number of distinct values (`approx_distinct:col`, alias
+    /// `approx_count_distinct`), compared as text: HyperLogLog (Flajolet
+    /// et al., 2007) with 2^14 registers, about 0.81% standard error, in
+    /// at most 16 KiB a group (exact, but for 64-bit hash collisions, up to
+    /// 512 distinct values). Registers merge by maximum and the estimate is
+    /// made once at the end, so it depends only on the set of values.
+    ApproxDistinct,
+    /// Approximate quantile at p (`approx_quantile:col:p`): DDSketch
+    /// (Masson, Rim and Lee, VLDB 2019) with 1% relative accuracy: within
+    /// 1% of the value of rank ⌊(n − 1)·p⌋ (from 0); exact minimum and
+    /// maximum at p = 0 and 1. Its buckets are never collapsed and merge by
+    /// adding counts, so the result depends only on the values.
+    ApproxQuantile,
 }
 
 impl AggKind {
@@ -75,12 +88,21 @@ impl AggKind {
             AggKind::Median => "median",
             AggKind::QuantileCont => "quantile_cont",
             AggKind::QuantileDisc => "quantile_disc",
+            AggKind::ApproxDistinct => "approx_distinct",
+            AggKind::ApproxQuantile => "approx_quantile",
         }
     }
 
-    /// A median or quantile: computed from every value of its column.
+    /// A median or quantile, exact or approximate: computed from the
+    /// numeric values of its column.
     pub(crate) fn is_quantile(self) -> bool {
-        matches!(self, AggKind::Median | AggKind::QuantileCont | AggKind::QuantileDisc)
+        matches!(
+            self,
+            AggKind::Median
+                | AggKind::QuantileCont
+                | AggKind::QuantileDisc
+                | AggKind::ApproxQuantile
+        )
     }
 
     /// A variance or standard deviation: computed from a column's count,
@@ -161,8 +183,9 @@ impl FromStr for AggSpec {
     /// `mode:col`, `first:col`, `last:col`, `var_samp:col` (alias
     /// `variance`), `var_pop:col`, `stddev_samp:col` (alias `stddev`) and
     /// `stddev_pop:col`, `median:col`, `quantile_cont:col:p` (alias
-    /// `quantile`) and `quantile_disc:col:p` (p from 0 to 1), each with an
-    /// optional `=name`.
+    /// `quantile`), `quantile_disc:col:p`, `approx_distinct:col` (alias
+    /// `approx_count_distinct`) and `approx_quantile:col:p` (p from 0 to
+    /// 1), each with an optional `=name`.
     fn from_str(s: &str) -> Result<Self> {
         let (body, name) = match s.split_once('=') {
             Some((b, n)) if !n.is_empty() => (b, Some(n.to_string())),
@@ -195,6 +218,8 @@ impl FromStr for AggSpec {
             "median" => AggKind::Median,
             "quantile_cont" | "quantile" => AggKind::QuantileCont,
             "quantile_disc" => AggKind::QuantileDisc,
+            "approx_distinct" | "approx_count_distinct" => AggKind::ApproxDistinct,
+            "approx_quantile" => AggKind::ApproxQuantile,
             other => {
                 return Err(Error::setting(
                     Setting::Agg,
@@ -202,7 +227,8 @@ impl FromStr for AggSpec {
                         "`{s}`: unknown aggregate `{other}`; use count, count:col, sum:col, \
                          mean:col, min:col, max:col, count_distinct:col, mode:col, first:col, \
                          last:col, var_samp:col, var_pop:col, stddev_samp:col, stddev_pop:col, \
-                         median:col, quantile_cont:col:p or quantile_disc:col:p"
+                         median:col, quantile_cont:col:p, quantile_disc:col:p, \
+                         approx_distinct:col or approx_quantile:col:p"
                     ),
                 ))
             }
@@ -217,7 +243,7 @@ impl FromStr for AggSpec {
         let mut p_text = None;
         match (kind, &column) {
             (AggKind::Median, _) => fraction = Some(Fraction::HALF),
-            (AggKind::QuantileCont | AggKind::QuantileDisc, Some(c)) => {
+            (AggKind::QuantileCont | AggKind::QuantileDisc | AggKind::ApproxQuantile, Some(c)) => {
                 let Some((col, p)) = c.rsplit_once(':').filter(|(col, _)| !col.is_empty()) else {
                     return Err(Error::setting(
                         Setting::Agg,

@@ -163,7 +163,7 @@ const SMALL_SLOTS: usize = 1 << 16;
 /// returns at once (a hint: nothing is read, nothing can fault, so `at`
 /// may point anywhere).
 #[inline(always)]
-fn prefetch<T>(at: *const T) {
+pub(super) fn prefetch<T>(at: *const T) {
     #[cfg(target_arch = "x86_64")]
     // SAFETY: `_mm_prefetch` needs SSE, which every x86_64 CPU has; a
     // prefetch reads nothing and cannot fault.
