@@ -79,6 +79,62 @@ pub enum Source {
     Index(usize),
     /// The value of this key in an NDJSON object.
     Key(String),
+    /// The value at this path of keys into nested NDJSON objects (two or
+    /// more keys: `.user.id` is `["user", "id"]`); absent where a step is
+    /// missing or not an object. See [`Source::parse_path`].
+    Path(Vec<String>),
+}
+
+impl Source {
+    /// The keys of a path in jq's syntax: `.user.id`, `."a.b"` (a key that
+    /// holds a dot, or any key, as a JSON string), `.a."x y".c`; a key
+    /// written bare is a letter or `_` and then letters, digits and `_`.
+    ///
+    /// # Errors
+    /// A message naming what is wrong, when `text` is not such a path.
+    pub fn parse_path(text: &str) -> std::result::Result<Vec<String>, String> {
+        let bad = |why: &str| format!("`{text}` is not a path such as `.user.id`: {why}");
+        let mut keys = Vec::new();
+        let mut rest = text;
+        while !rest.is_empty() {
+            rest = rest.strip_prefix('.').ok_or_else(|| bad("each key follows a `.`"))?;
+            if rest.starts_with('"') {
+                let mut strings = serde_json::Deserializer::from_str(rest).into_iter::<String>();
+                match strings.next() {
+                    Some(Ok(key)) => keys.push(key),
+                    _ => return Err(bad("a quoted key is a JSON string")),
+                }
+                rest = &rest[strings.byte_offset()..];
+            } else {
+                let end = rest
+                    .char_indices()
+                    .find(|&(i, c)| {
+                        !(c == '_' || c.is_ascii_alphabetic() || (i > 0 && c.is_ascii_digit()))
+                    })
+                    .map_or(rest.len(), |(i, _)| i);
+                if end == 0 {
+                    return Err(bad("write a key that is not a plain name as `.\"key\"`"));
+                }
+                keys.push(rest[..end].to_string());
+                rest = &rest[end..];
+            }
+        }
+        if keys.is_empty() {
+            return Err(bad("it names no key"));
+        }
+        Ok(keys)
+    }
+}
+
+/// The raw value of `key` in the JSON object `raw` (`None` when `raw` is
+/// not an object or lacks the key; of repeated keys, the last).
+fn member<'a>(raw: &'a str, key: &str) -> Option<&'a str> {
+    if !raw.starts_with('{') {
+        return None;
+    }
+    let object: std::collections::HashMap<Cow<'a, str>, &'a serde_json::value::RawValue> =
+        serde_json::from_str(raw).ok()?;
+    object.get(key).map(|v| v.get())
 }
 
 /// A resolved reference to a column: its output name and where its value
@@ -184,6 +240,19 @@ impl<'a> Record<'a> {
                 .iter()
                 .find(|(name, _)| name == k)
                 .map_or(Field::Absent, |(_, v)| json_field(v)),
+            (Fields::Json(pairs), Source::Path(keys)) => {
+                let Some((_, top)) = pairs.iter().find(|(name, _)| *name == keys[0]) else {
+                    return Field::Absent;
+                };
+                let mut value: &'a str = top;
+                for key in &keys[1..] {
+                    match member(value, key) {
+                        Some(v) => value = v,
+                        None => return Field::Absent,
+                    }
+                }
+                json_field(value)
+            }
             _ => Field::Absent,
         }
     }
@@ -446,6 +515,33 @@ fn json_field(v: &str) -> Field<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn paths_parse_in_jq_syntax_and_read_nested_objects() {
+        let keys = |t: &str| Source::parse_path(t);
+        assert_eq!(keys(".user.id").unwrap(), ["user", "id"]);
+        assert_eq!(keys(".a_1").unwrap(), ["a_1"]);
+        assert_eq!(keys(r#"."a.b".c"#).unwrap(), ["a.b", "c"]);
+        assert_eq!(keys(r#".x."q \"y\"""#).unwrap(), ["x", "q \"y\""]);
+        for bad in ["", ".", "user", ".user.", "..a", ".1a", r#"."open"#, ".a b"] {
+            assert!(keys(bad).is_err(), "{bad}");
+        }
+        let rec = RecordBuf::json([
+            ("user", r#"{"id": 7, "geo": {"city": "Oslo"}, "tags": [1]}"#),
+            ("a.b", r#"{"c": null}"#),
+        ]);
+        let path =
+            |t: &str| ColumnRef { name: String::new(), source: Source::Path(keys(t).unwrap()) };
+        rec.with(|r| {
+            assert!(matches!(r.get(&path(".user.id")), Field::JsonOther(b"7")));
+            assert!(matches!(r.get(&path(".user.geo.city")), Field::JsonString(br#""Oslo""#)));
+            assert!(matches!(r.get(&path(r#"."a.b".c"#)), Field::Null));
+            // Missing keys, and steps into what is not an object.
+            assert!(matches!(r.get(&path(".user.nope")), Field::Absent));
+            assert!(matches!(r.get(&path(".user.tags.x")), Field::Absent));
+            assert!(matches!(r.get(&path(".nope.x")), Field::Absent));
+        });
+    }
 
     #[test]
     fn json_string_unescapes_only_when_needed() {

@@ -244,6 +244,46 @@ fn flights_quantiles_equal_duckdbs() {
     assert!(err.contains("flights.csv:2") && err.contains("`UA` is not a number"), "{err}");
 }
 
+#[test]
+fn nested_ndjson_fields_are_read_by_jq_paths() {
+    let dir = tempfile::tempdir().unwrap();
+    let lines = [
+        r#"{"user":{"id":2,"name":"b"},"a.b":{"c":1},"amount":5}"#,
+        r#"{"user":{"id":1,"name":"a"},"a.b":{"c":2},"amount":7}"#,
+        r#"{"user":{"id":2,"name":"b"},"a.b":{"c":1},"amount":1.5}"#,
+        r#"{"user":null,"amount":3}"#,
+        r#"{"user":{"name":"z","geo":{"city":"X"}},"amount":2}"#,
+    ];
+    let input = write_file(dir.path(), "nested.ndjson", (lines.join("\n") + "\n").as_bytes());
+    // Group by a nested key (missing and null keys last), aggregate nested
+    // values; named by their keys.
+    let out =
+        run_str(&[&input, "--group-by", ".user.id", "--agg", "count,sum:amount,max:.user.name"]);
+    assert_eq!(
+        out,
+        "{\"user.id\":1,\"count\":1,\"sum_amount\":7,\"max_user.name\":\"a\"}\n\
+         {\"user.id\":2,\"count\":2,\"sum_amount\":6.5,\"max_user.name\":\"b\"}\n\
+         {\"user.id\":null,\"count\":2,\"sum_amount\":5,\"max_user.name\":\"z\"}\n"
+    );
+    // A quoted key that holds a dot; CSV output.
+    let out = run_str(&[&input, "--group-by", r#"."a.b".c"#, "--output-format", "csv"]);
+    assert_eq!(out, "a.b.c,count\n1,2\n2,1\n,2\n");
+    // Sort by a nested key, numerically, descending (missing last).
+    let out = run_str(&[&input, "--sort-by", ".user.id:n:desc"]);
+    let amounts: Vec<&str> = out
+        .lines()
+        .map(|l| l.rsplit_once("\"amount\":").unwrap().1.trim_end_matches('}'))
+        .collect();
+    assert_eq!(amounts, ["5", "1.5", "7", "3", "2"]);
+    // Errors name the flag: a bad path, an unknown first key, a CSV input.
+    let err = run_err(&[&input, "--group-by", ".user."], 1);
+    assert!(err.contains("--group-by") && err.contains("not a path"), "{err}");
+    let err = run_err(&[&input, "--group-by", ".nope.x"], 1);
+    assert!(err.contains("unknown column `nope`") && err.contains("user, a.b, amount"), "{err}");
+    let err = run_err(&["fixtures/flights.csv", "--group-by", ".a.b"], 1);
+    assert!(err.contains("is not NDJSON"), "{err}");
+}
+
 // ---------------------------------------------------------------------------
 // Concat and format crossing
 // ---------------------------------------------------------------------------

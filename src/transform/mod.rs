@@ -164,6 +164,9 @@ impl Layout {
     /// # Errors
     /// [`ErrorKind::UnknownColumn`] naming `setting` and listing the output columns.
     pub fn resolve(&self, setting: Setting, name: &str) -> Result<ColumnRef> {
+        if name.starts_with('.') {
+            return self.resolve_path(setting, name);
+        }
         if self.open {
             return Ok(ColumnRef { name: name.to_string(), source: Source::Key(name.to_string()) });
         }
@@ -171,6 +174,41 @@ impl Layout {
             ErrorKind::UnknownColumn { setting, column: name.to_string(), available: self.names() }
                 .into()
         })
+    }
+}
+
+impl Layout {
+    /// Resolves a path into nested NDJSON objects (`.user.id`, see
+    /// [`Source::parse_path`]): a column named by its keys joined with `.`
+    /// (`user.id`). A path of one key is that key's column.
+    ///
+    /// # Errors
+    /// A [`Setting`] error for a path that does not parse or a CSV input;
+    /// [`ErrorKind::UnknownColumn`] when its first key is not a column.
+    fn resolve_path(&self, setting: Setting, name: &str) -> Result<ColumnRef> {
+        let keys = Source::parse_path(name).map_err(|e| Error::setting(setting, e))?;
+        if keys.len() == 1 {
+            return self.resolve(setting, &keys[0]);
+        }
+        let json = self.open || self.columns.iter().any(|c| matches!(c.source, Source::Key(_)));
+        if !json {
+            return Err(Error::setting(
+                setting,
+                format!(
+                    "`{name}` is a path into nested NDJSON objects, and the input is not NDJSON"
+                ),
+            ));
+        }
+        let top = Source::Key(keys[0].clone());
+        if !self.open && !self.columns.iter().any(|c| c.source == top) {
+            return Err(ErrorKind::UnknownColumn {
+                setting,
+                column: keys[0].clone(),
+                available: self.names(),
+            }
+            .into());
+        }
+        Ok(ColumnRef { name: keys.join("."), source: Source::Path(keys) })
     }
 }
 

@@ -258,7 +258,13 @@ impl FromStr for AggSpec {
             }
             _ => {}
         }
-        let name = name.unwrap_or_else(|| match (&column, &p_text) {
+        // A path into nested objects (`.user.id`) is named by its keys
+        // (`user.id`), as its group column is.
+        let shown = column.as_ref().map(|c| match crate::record::Source::parse_path(c) {
+            Ok(keys) if c.starts_with('.') => keys.join("."),
+            _ => c.clone(),
+        });
+        let name = name.unwrap_or_else(|| match (&shown, &p_text) {
             (Some(c), Some(p)) => format!("{kind_str}_{c}_{p}"),
             (Some(c), None) => format!("{kind_str}_{c}"),
             (None, _) => "count".to_string(),
