@@ -975,8 +975,11 @@ impl Reducer for GroupBy {
         let mut numbers = std::mem::take(&mut partial.numbers);
         numbers.resize_with(self.widths.sums, || None);
         let mut values = std::mem::take(&mut partial.values);
-        let parsed = self.parse_sums(record, &mut numbers);
-        if let Err(e) = parsed.and_then(|()| self.parse_values(record, &mut values)) {
+        let mut parsed = self.parse_sums(record, &mut numbers);
+        if parsed.is_ok() && !self.value_columns.is_empty() {
+            parsed = self.parse_values(record, &mut values);
+        }
+        if let Err(e) = parsed {
             numbers.iter_mut().for_each(|n| *n = None);
             partial.scratch = key;
             partial.numbers = numbers;
