@@ -275,6 +275,17 @@ fn nested_ndjson_fields_are_read_by_jq_paths() {
         .map(|l| l.rsplit_once("\"amount\":").unwrap().1.trim_end_matches('}'))
         .collect();
     assert_eq!(amounts, ["5", "1.5", "7", "3", "2"]);
+    // Selected, as columns named by their keys, which the reducer flags
+    // then name either way.
+    let out = run_str(&[&input, "--select", ".user.id,amount", "--output-format", "csv"]);
+    assert_eq!(out, "user.id,amount\n2,5\n1,7\n2,1.5\n,3\n,2\n");
+    for key in [".user.id", "user.id"] {
+        let out = run_str(&[&input, "--select", ".user.id,amount", "--group-by", key]);
+        assert_eq!(
+            out,
+            "{\"user.id\":1,\"count\":1}\n{\"user.id\":2,\"count\":2}\n{\"user.id\":null,\"count\":2}\n"
+        );
+    }
     // Errors name the flag: a bad path, an unknown first key, a CSV input.
     let err = run_err(&[&input, "--group-by", ".user."], 1);
     assert!(err.contains("--group-by") && err.contains("not a path"), "{err}");

@@ -216,7 +216,10 @@ pub struct Args {
     #[arg(long)]
     pub no_infer: bool,
 
-    /// Keep only these columns, in this order (input names).
+    /// Keep only these columns, in this order (input names). In NDJSON, a
+    /// path in jq's syntax (.user.id, ."a.b".c) reads a nested field, as
+    /// a column named by its keys (user.id); --group-by, --agg and
+    /// --sort-by take such paths too.
     #[arg(long, value_name = "COLS", value_delimiter = ',')]
     pub select: Option<Vec<String>>,
 

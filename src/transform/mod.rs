@@ -94,19 +94,39 @@ impl Layout {
             find(Setting::Rename, old)?;
             rename.insert(old.clone(), new.clone());
         }
-        let chosen: Vec<usize> = match &projection.select {
-            Some(sel) => sel.iter().map(|s| find(Setting::Select, s)).collect::<Result<_>>()?,
-            None => (0..input_columns.len()).collect(),
+        // An input column by its index, or (NDJSON) a path into nested
+        // objects (`--select .user.id`), named by its keys.
+        let choose = |s: &String| -> Result<std::result::Result<usize, ColumnRef>> {
+            if !(json_input && s.starts_with('.')) {
+                return find(Setting::Select, s).map(Ok);
+            }
+            let keys = Source::parse_path(s).map_err(|e| Error::setting(Setting::Select, e))?;
+            let first = find(Setting::Select, &keys[0])?;
+            if keys.len() == 1 {
+                return Ok(Ok(first));
+            }
+            Ok(Err(ColumnRef { name: keys.join("."), source: Source::Path(keys) }))
+        };
+        let chosen: Vec<std::result::Result<usize, ColumnRef>> = match &projection.select {
+            Some(sel) => sel.iter().map(choose).collect::<Result<_>>()?,
+            None => (0..input_columns.len()).map(Ok).collect(),
         };
         let columns = chosen
             .into_iter()
-            .filter(|&i| !projection.drop.contains(&input_columns[i]))
-            .map(|i| {
-                let old = &input_columns[i];
-                ColumnRef {
-                    name: rename.get(old).cloned().unwrap_or_else(|| old.clone()),
-                    source: if json_input { Source::Key(old.clone()) } else { Source::Index(i) },
+            .filter(|c| c.as_ref().map_or(true, |&i| !projection.drop.contains(&input_columns[i])))
+            .map(|c| match c {
+                Ok(i) => {
+                    let old = &input_columns[i];
+                    ColumnRef {
+                        name: rename.get(old).cloned().unwrap_or_else(|| old.clone()),
+                        source: if json_input {
+                            Source::Key(old.clone())
+                        } else {
+                            Source::Index(i)
+                        },
+                    }
                 }
+                Err(path) => path,
             })
             .collect();
         let is_dynamic = json_input && dynamic && projection.select.is_none();
@@ -190,7 +210,12 @@ impl Layout {
         if keys.len() == 1 {
             return self.resolve(setting, &keys[0]);
         }
-        let json = self.open || self.columns.iter().any(|c| matches!(c.source, Source::Key(_)));
+        let path = Source::Path(keys.clone());
+        if let Some(selected) = self.columns.iter().find(|c| c.source == path) {
+            return Ok(selected.clone());
+        }
+        let json = self.open
+            || self.columns.iter().any(|c| matches!(c.source, Source::Key(_) | Source::Path(_)));
         if !json {
             return Err(Error::setting(
                 setting,
