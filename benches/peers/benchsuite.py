@@ -398,27 +398,26 @@ def build_commands(fanfold: str, data_dir: Path, duckdb: str | None) -> list[Cmd
     grouped("T6", "user", True, OWN_POLARS)
     grouped("T7", "id", False, OWN_POLARS)
 
-    # T8: exact median and 0.95 quantile (linear interpolation) of amount per city
-    fanfold("T8", "rows_10m.csv", c10, QUANTILE_ARGS, "csv")
-    t8_sql = (f"SELECT city, median(amount) AS median_amount, quantile_cont(amount, 0.95) "
-              f"AS q95_amount FROM read_csv('{c10}') GROUP BY city ORDER BY city")
-    for sfx, k, word, threads in (("", n, f"{n} threads", "all"), ("_1t", 1, "1 thread", "1")):
-        duck(f"T8_duckdb{sfx}", "T8", f"duckdb ({word})", "rows_10m.csv",
-             f"SET threads={k}; COPY ({t8_sql}) TO 'out/t8_duckdb{sfx}.csv' (HEADER)",
-             f"out/t8_duckdb{sfx}.csv", threads=threads)
-        polars(f"T8_polars{sfx}", "T8", f"polars ({word})", "rows_10m.csv", "t8", c10,
-               f"out/t8_polars{sfx}.csv", env_threads=k, script=OWN_POLARS, threads=threads)
+    def by_city(task, args, sql):
+        """A group-by city of the 10M CSV (T8, T9): fanfold, DuckDB (`sql`, a SELECT) and Polars
+        (polars_tasks_extra.py), each on all cores and on 1 thread."""
+        t = task.lower()
+        fanfold(task, "rows_10m.csv", c10, args, "csv")
+        for sfx, k, word, threads in (("", n, f"{n} threads", "all"), ("_1t", 1, "1 thread", "1")):
+            duck(f"{task}_duckdb{sfx}", task, f"duckdb ({word})", "rows_10m.csv",
+                 f"SET threads={k}; COPY ({sql}) TO 'out/{t}_duckdb{sfx}.csv' (HEADER)",
+                 f"out/{t}_duckdb{sfx}.csv", threads=threads)
+            polars(f"{task}_polars{sfx}", task, f"polars ({word})", "rows_10m.csv", t, c10,
+                   f"out/{t}_polars{sfx}.csv", env_threads=k, script=OWN_POLARS, threads=threads)
 
+    # T8: exact median and 0.95 quantile (linear interpolation) of amount per city
+    by_city("T8", QUANTILE_ARGS,
+            f"SELECT city, median(amount) AS median_amount, quantile_cont(amount, 0.95) "
+            f"AS q95_amount FROM read_csv('{c10}') GROUP BY city ORDER BY city")
     # T9: approximate distinct users per city (HyperLogLog in every tool)
-    fanfold("T9", "rows_10m.csv", c10, "--group-by city --agg approx_distinct:user=users", "csv")
-    t9_sql = (f"SELECT city, approx_count_distinct(\\\"user\\\") AS users FROM read_csv('{c10}') "
-              f"GROUP BY city ORDER BY city")
-    for sfx, k, word, threads in (("", n, f"{n} threads", "all"), ("_1t", 1, "1 thread", "1")):
-        duck(f"T9_duckdb{sfx}", "T9", f"duckdb ({word})", "rows_10m.csv",
-             f"SET threads={k}; COPY ({t9_sql}) TO 'out/t9_duckdb{sfx}.csv' (HEADER)",
-             f"out/t9_duckdb{sfx}.csv", threads=threads)
-        polars(f"T9_polars{sfx}", "T9", f"polars ({word})", "rows_10m.csv", "t9", c10,
-               f"out/t9_polars{sfx}.csv", env_threads=k, script=OWN_POLARS, threads=threads)
+    by_city("T9", "--group-by city --agg approx_distinct:user=users",
+            f"SELECT city, approx_count_distinct(\\\"user\\\") AS users FROM read_csv('{c10}') "
+            f"GROUP BY city ORDER BY city")
     return cmds
 
 
