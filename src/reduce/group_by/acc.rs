@@ -1,6 +1,8 @@
 //! The group-by accumulators that hold values (`min`, `max`, `distinct`,
-//! `mode`, `first`, `last`; counts and sums are plain columns of the
-//! table, see `table.rs`), each with an exact merge that is commutative as
+//! `mode`, `first`, `last`, the values of exact quantiles, and the
+//! `approx_distinct` and `approx_quantile` sketches; counts, sums and the
+//! variances' sums of squares are plain columns of the table, see
+//! `table.rs`), each with an exact merge that is commutative as
 //! well as associative: a worker's table holds the chunks it happened to
 //! fold, in no fixed order, so whatever depends on input order keeps the
 //! input position ([`Pos`]) it goes by. `first` keeps the value with the
