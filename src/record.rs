@@ -127,14 +127,15 @@ impl Source {
 }
 
 /// The raw value of `key` in the JSON object `raw` (`None` when `raw` is
-/// not an object or lacks the key; of repeated keys, the last).
+/// not an object or lacks the key; of repeated keys, the last), read by
+/// the records' own object reader (`syntax::json_object::object_pairs`).
 fn member<'a>(raw: &'a str, key: &str) -> Option<&'a str> {
     if !raw.starts_with('{') {
         return None;
     }
-    let object: std::collections::HashMap<Cow<'a, str>, &'a serde_json::value::RawValue> =
-        serde_json::from_str(raw).ok()?;
-    object.get(key).map(|v| v.get())
+    let mut pairs = Vec::new();
+    crate::syntax::json_object::object_pairs(raw, &mut pairs).ok()?;
+    pairs.iter().rev().find(|(name, _)| name == key).map(|&(_, v)| v)
 }
 
 /// A resolved reference to a column: its output name and where its value
