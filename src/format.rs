@@ -1,6 +1,5 @@
 //! Input and output formats.
 
-use std::io::Read;
 use std::path::Path;
 
 /// A record format fanfold reads and writes.
@@ -23,51 +22,18 @@ pub enum Format {
     Json,
 }
 
-/// Most bytes [`Format::detect`] reads looking for the first one that is
-/// not whitespace.
-const SNIFF_BYTES: u64 = 64 * 1024;
-
 impl Format {
     /// Guesses the format from a file name's extension alone: `.csv`,
     /// `.tsv` / `.tab`, `.ndjson` / `.jsonl` / `.json` (NDJSON; see
-    /// [`Format::detect`], which tells a `.json` array from NDJSON by its
-    /// content). `None` when unknown.
+    /// [`Input::detect_format`](crate::Input::detect_format), which tells a `.json` array from NDJSON by its
+    /// content). A compression extension after it (`.gz`, `.zst`, `.bz2`,
+    /// `.xz`: `flights.csv.gz`) is looked past. `None` when unknown.
     pub fn from_path(path: &Path) -> Option<Format> {
-        let ext = path.extension()?.to_str()?.to_ascii_lowercase();
-        match ext.as_str() {
+        match record_extension(path)?.as_str() {
             "csv" => Some(Format::Csv),
             "tsv" | "tab" => Some(Format::Tsv),
             "ndjson" | "jsonl" | "json" => Some(Format::Ndjson),
             _ => None,
-        }
-    }
-
-    /// The format of the file at `path`: [`Format::from_path`], except that
-    /// a `.json` file is sniffed: when its first byte that is neither
-    /// whitespace (RFC 8259 §2: space, tab, `\n`, `\r`) nor part of a UTF-8
-    /// BOM is `[`, it is [`Format::Json`] (one array of objects); anything
-    /// else (`{`, an empty file, a file that cannot be read, no such byte
-    /// in the first 64 KiB) is [`Format::Ndjson`]. `.ndjson` and `.jsonl`
-    /// files are always NDJSON. Reads at most 64 KiB; a file that cannot be
-    /// opened is reported when the run opens it.
-    pub fn detect(path: &Path) -> Option<Format> {
-        let by_name = Format::from_path(path)?;
-        let is_json_ext = path
-            .extension()
-            .and_then(|e| e.to_str())
-            .is_some_and(|e| e.eq_ignore_ascii_case("json"));
-        if !is_json_ext {
-            return Some(by_name);
-        }
-        let mut head = Vec::new();
-        if let Ok(f) = std::fs::File::open(path) {
-            // A read error leaves what was read; the run reports the error.
-            let _ = f.take(SNIFF_BYTES).read_to_end(&mut head);
-        }
-        let body = head.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&head);
-        match body.iter().find(|b| !matches!(b, b' ' | b'\t' | b'\n' | b'\r')) {
-            Some(b'[') => Some(Format::Json),
-            _ => Some(Format::Ndjson),
         }
     }
 
@@ -93,12 +59,22 @@ impl Format {
     }
 }
 
+/// The extension that names a path's record format, lowercased: the last
+/// one, or the one before a compression extension (`csv` for
+/// `a.CSV.gz`).
+pub(crate) fn record_extension(path: &Path) -> Option<String> {
+    let path = match Compression::from_path(path) {
+        Some(_) => Path::new(path.file_stem()?),
+        None => path,
+    };
+    Some(path.extension()?.to_str()?.to_ascii_lowercase())
+}
+
 /// A compression format, recognised by the magic number its files start
-/// with. fanfold does not decompress yet: the splitter refuses a
-/// compressed input ([`crate::ErrorKind::Compressed`]) instead of reading its
-/// bytes as text, and the command refuses an output name with one of
-/// these extensions. Each format's command-line tool has the format's name
-/// and decompresses to standard output with `-dc`.
+/// with: an input in one of them is decompressed whatever its name (see
+/// the `source::decode` module), and an output named with a gzip or zstd
+/// extension is compressed. Each format's command-line tool has the
+/// format's name and decompresses to standard output with `-dc`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Compression {
@@ -199,28 +175,10 @@ mod tests {
         assert_eq!(Format::from_path(Path::new("x.jsonl")), Some(Format::Ndjson));
         assert_eq!(Format::from_path(Path::new("x.tsv")), Some(Format::Tsv));
         assert_eq!(Format::from_path(Path::new("x.txt")), None);
+        assert_eq!(Format::from_path(Path::new("x.CSV.gz")), Some(Format::Csv));
+        assert_eq!(Format::from_path(Path::new("x.ndjson.zst")), Some(Format::Ndjson));
+        assert_eq!(Format::from_path(Path::new("x.gz")), None);
         assert_eq!(Format::from_path(Path::new("-")), None);
-    }
-
-    #[test]
-    fn detect_sniffs_json_files() {
-        let dir = tempfile::tempdir().unwrap();
-        let write = |name: &str, body: &[u8]| {
-            let p = dir.path().join(name);
-            std::fs::write(&p, body).unwrap();
-            p
-        };
-        let array = write("a.json", b"\xEF\xBB\xBF \r\n\t[{\"a\":1}]");
-        assert_eq!(Format::detect(&array), Some(Format::Json));
-        let lines = write("b.JSON", b"\n{\"a\":1}\n");
-        assert_eq!(Format::detect(&lines), Some(Format::Ndjson));
-        let empty = write("c.json", b"");
-        assert_eq!(Format::detect(&empty), Some(Format::Ndjson));
-        // Other JSON extensions are never sniffed.
-        let jsonl = write("d.jsonl", b"[1]");
-        assert_eq!(Format::detect(&jsonl), Some(Format::Ndjson));
-        assert_eq!(Format::detect(&dir.path().join("missing.json")), Some(Format::Ndjson));
-        assert_eq!(Format::detect(Path::new("x.txt")), None);
     }
 
     #[test]

@@ -79,7 +79,8 @@ pub use pipeline::{default_memory_limit, Pipeline, PipelineBuilder, Plan, Reduce
 // Inputs and formats.
 pub use format::{Compression, Format};
 pub use source::{
-    ChunkLimit, Input, ReaderInput, DEFAULT_CHUNK_BYTES, MAX_CHUNK_BYTES, MIN_AUTO_CHUNK_BYTES,
+    ChunkLimit, Input, ReaderInput, TextEncoding, DEFAULT_CHUNK_BYTES, MAX_CHUNK_BYTES,
+    MIN_AUTO_CHUNK_BYTES,
 };
 // Steps.
 pub use transform::{

@@ -69,7 +69,7 @@ fn run(args: &cli::Args, steps: Vec<fanfold::Step>, cancel: CancelToken) -> fanf
         return Ok(0);
     }
     let mut output = match &args.output {
-        Some(path) if path.as_os_str() != "-" => Output::file(path)?,
+        Some(path) if path.as_os_str() != "-" => Output::file_at_level(path, args.compress_level)?,
         _ => Output::stdout(),
     };
     let name = output.name().to_string();
@@ -129,6 +129,7 @@ fn stats_json(s: &RunStats) -> String {
         "chunks_resumed": s.chunks_resumed,
         "threads": s.threads,
         "bytes_read": s.bytes_read,
+        "bytes_parsed": s.bytes_parsed,
         "bytes_written": s.bytes_written,
         "elapsed_secs": s.elapsed_secs,
         "peak_in_flight": s.peak_in_flight,
@@ -174,8 +175,8 @@ fn print_stats(s: &RunStats) {
     let _ = writeln!(
         err,
         "fanfold: stats: records read {}, records written {}, records filtered {}, \
-         records rejected {}, chunks {}, threads {}, bytes read {}, elapsed {:.3} s, \
-         {:.1} MB/s, peak chunks in flight {}",
+         records rejected {}, chunks {}, threads {}, bytes read {}, bytes parsed {}, \
+         elapsed {:.3} s, {:.1} MB/s, peak chunks in flight {}",
         s.records_read,
         s.records_written,
         s.records_filtered,
@@ -183,6 +184,7 @@ fn print_stats(s: &RunStats) {
         s.chunks,
         s.threads,
         s.bytes_read,
+        s.bytes_parsed,
         s.elapsed_secs,
         s.mb_per_sec(),
         s.peak_in_flight

@@ -1590,7 +1590,7 @@ fn output_file_permissions() {
 /// A regex for the stats line with these counts.
 fn stats_line(read: u64, written: u64, threads: usize, bytes: u64) -> String {
     format!(
-        r"^fanfold: stats: records read {read}, records written {written}, records filtered 0, records rejected 0, chunks \d+, threads {threads}, bytes read {bytes}, elapsed \d+\.\d{{3}} s, \d+\.\d MB/s, peak chunks in flight \d+\n$"
+        r"^fanfold: stats: records read {read}, records written {written}, records filtered 0, records rejected 0, chunks \d+, threads {threads}, bytes read {bytes}, bytes parsed {bytes}, elapsed \d+\.\d{{3}} s, \d+\.\d MB/s, peak chunks in flight \d+\n$"
     )
 }
 

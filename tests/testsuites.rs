@@ -87,7 +87,10 @@ fn run_ndjson(path: &Path, steps: Vec<Step>) -> Result<Vec<u8>, Error> {
 fn assert_clear(path: &Path, e: &Error) {
     let msg = e.to_string();
     assert!(
-        matches!(e.kind(), ErrorKind::Json { .. } | ErrorKind::Encoding { .. }),
+        matches!(
+            e.kind(),
+            ErrorKind::Json { .. } | ErrorKind::Encoding { .. } | ErrorKind::Decode { .. }
+        ),
         "{}: unexpected kind of error: {msg}",
         path.display()
     );

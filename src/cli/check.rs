@@ -47,29 +47,13 @@ impl Args {
                 ));
             }
         }
-        let outputs = [("--output <FILE>", &self.output), ("--rejects <FILE>", &self.rejects)];
-        for (flag, path) in outputs {
-            let Some(path) = path.as_deref() else { continue };
-            let Some(c) = fanfold::Compression::from_path(path) else { continue };
-            let name = fanfold::escape_control(&path.display().to_string()).into_owned();
-            let how = if flag.starts_with("--output") {
-                let quoted = shlex::try_quote(&name).map_or(name.clone(), |q| q.into_owned());
-                format!(
-                    "write to standard output and pipe it through `{c}`, e.g. \
-                     `fanfold ... | {c} > {quoted}`"
-                )
-            } else {
-                format!(
-                    "write the rejects to an uncompressed file and compress it afterwards \
-                     with `{c}`"
-                )
-            };
+        let compressed = self.output.as_deref().and_then(fanfold::Compression::from_path);
+        if self.compress_level.is_some() && compressed.is_none() {
             return Err((
-                ErrorKind::ValueValidation,
-                format!(
-                    "the argument '{flag}' names a {c}-compressed file ({name}), but fanfold \
-                     does not write compressed output yet: {how}"
-                ),
+                ErrorKind::ArgumentConflict,
+                "--compress-level applies to a compressed --output, one whose name ends in .gz, \
+                 .zst, .bz2 or .xz"
+                    .into(),
             ));
         }
         Ok(())

@@ -44,9 +44,14 @@ pub struct Args {
 
     /// Write the output to FILE (atomically: a failed run leaves no file)
     /// instead of standard output. A name ending in .gz, .zst, .bz2 or .xz
-    /// is refused: fanfold does not write compressed output yet.
+    /// is written compressed in that format.
     #[arg(short, long, value_name = "FILE")]
     pub output: Option<PathBuf>,
+
+    /// Compression level of a compressed --output: gzip 1-9 (default 6),
+    /// zstd 1-22 (default 3), bzip2 1-9 (default 9), xz 0-9 (default 6).
+    #[arg(long, value_name = "N")]
+    pub compress_level: Option<u32>,
 
     /// Input format; default from the first input's extension (.csv, .tsv,
     /// .ndjson/.jsonl; .json: json if it starts with `[`, else ndjson),
@@ -300,8 +305,8 @@ pub struct Args {
     pub on_error: OnErrorArg,
 
     /// Where --on-error reject writes the rejected records: NDJSON with
-    /// input, line, byte, chunk, kind, message and the record's text (not
-    /// compressed: a name ending in .gz, .zst, .bz2 or .xz is refused).
+    /// input, line, byte, chunk, kind, message and the record's text
+    /// (compressed when the name ends in .gz, .zst, .bz2 or .xz).
     #[arg(long, value_name = "FILE", required_if_eq("on_error", "reject"))]
     pub rejects: Option<PathBuf>,
 

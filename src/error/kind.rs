@@ -1,6 +1,5 @@
 //! [`ErrorKind`]: what went wrong, and its message.
 
-use std::borrow::Cow;
 use std::fmt;
 use std::io;
 
@@ -55,25 +54,35 @@ pub enum ErrorKind {
         /// What the parser said (and, for a JSON array input, what to set).
         message: Message,
     },
-    /// An input is not UTF-8: it starts with a UTF-16 or UTF-32 byte-order
-    /// mark.
+    /// An input is UTF-32: it starts with a UTF-32 byte-order mark, and
+    /// the Encoding Standard, whose decoders fanfold uses, has none for it.
     Encoding {
         /// The input.
         input: String,
         /// The encoding its byte-order mark names, e.g. `UTF-16LE`.
         encoding: String,
     },
-    /// An input is compressed: it starts with the magic number of gzip,
-    /// zstd, bzip2 or xz ([`Compression::sniff`]), whatever its name.
-    /// fanfold does not decompress yet, so it refuses the input rather
-    /// than read the compressed bytes as records. The message says how to
-    /// decompress it into fanfold's standard input (for an input named
-    /// `<stdin>`: to pipe it through the tool first).
-    Compressed {
+    /// An input could not be decoded to text: its compressed stream
+    /// (recognised by [`Compression::sniff`]) is corrupt or ends before its
+    /// end marker, or its bytes are not valid in its text encoding (a UTF-16
+    /// byte-order mark, or `--encoding`). A failure of the whole input,
+    /// never a record's: `--on-error skip` does not pass over it.
+    Decode {
         /// The input.
         input: String,
-        /// The compression its first bytes name.
-        format: Compression,
+        /// The compression format, or `None` for a text encoding failure.
+        compression: Option<Compression>,
+        /// The encoding, for a text encoding failure.
+        encoding: Option<&'static str>,
+        /// Bytes of the stored (compressed) input consumed when it failed.
+        offset: u64,
+        /// The line of the decoded text the failure came on: the records
+        /// before it were read.
+        line: u64,
+        /// The stream ended early (a truncated file).
+        truncated: bool,
+        /// What the decoder said.
+        message: String,
     },
     /// The header of a later CSV input differs from the first input's.
     HeaderMismatch {
@@ -235,14 +244,35 @@ impl ErrorKind {
             ErrorKind::Encoding { input, encoding } => write!(
                 f,
                 "{input}: the input is {encoding} (it starts with a {encoding} byte-order mark), \
-                 but fanfold reads UTF-8: convert it first, e.g. `iconv -f {encoding} -t UTF-8`"
+                 which fanfold does not decode (it reads UTF-8, UTF-16 and the encodings \
+                 --encoding names): convert it first, e.g. `iconv -f {encoding} -t UTF-8`"
             ),
-            ErrorKind::Compressed { input, format } => write!(
-                f,
-                "{input}: the input is {format}-compressed (it starts with the {format} magic \
-                 number), and fanfold does not read compressed input yet: {}",
-                decompress_hint(input, *format)
-            ),
+            ErrorKind::Decode {
+                input,
+                compression: Some(format),
+                offset,
+                line,
+                truncated,
+                message,
+                ..
+            } => {
+                let what = if *truncated { "ends early (truncated?)" } else { "is corrupt" };
+                write!(
+                    f,
+                    "{input}: the {format} stream {what} at compressed byte {offset}, on line \
+                     {line} of its text: {message}"
+                )
+            }
+            ErrorKind::Decode {
+                input, compression: None, encoding, offset, line, message, ..
+            } => {
+                let encoding = encoding.unwrap_or("its encoding");
+                write!(
+                    f,
+                    "{input}:{line}: the text is not valid {encoding} (byte {offset} of the \
+                     input): {message}; name the right one with `--encoding`"
+                )
+            }
             ErrorKind::HeaderMismatch { input, found, first_input, expected } => {
                 write!(f, "{input}: header {found:?} differs from the header of {first_input} {expected:?}")
             }
@@ -318,14 +348,4 @@ impl std::error::Error for ErrorKind {
             _ => None,
         }
     }
-}
-
-/// How to get a compressed input into fanfold, for [`ErrorKind::Compressed`]:
-/// decompress it with its tool into fanfold's standard input.
-fn decompress_hint(input: &str, format: Compression) -> String {
-    if input == "<stdin>" {
-        return format!("pipe it through `{format} -dc` first");
-    }
-    let quoted = shlex::try_quote(input).unwrap_or(Cow::Borrowed(input));
-    format!("decompress it first, e.g. `{format} -dc {quoted} | fanfold -`")
 }

@@ -334,18 +334,32 @@ mod tests {
     }
 
     #[test]
-    fn compressed_message_names_the_format_and_the_tool() {
-        let e: Error =
-            ErrorKind::Compressed { input: "my data.csv.gz".into(), format: Compression::Gzip }
-                .into();
+    fn decode_messages_name_the_input_the_offset_and_the_line() {
+        let e: Error = ErrorKind::Decode {
+            input: "d.csv.gz".into(),
+            compression: Some(Compression::Gzip),
+            encoding: None,
+            offset: 4096,
+            line: 77,
+            truncated: true,
+            message: "unexpected end of file".into(),
+        }
+        .into();
         assert_eq!(
             e.to_string(),
-            "my data.csv.gz: the input is gzip-compressed (it starts with the gzip magic \
-             number), and fanfold does not read compressed input yet: decompress it first, \
-             e.g. `gzip -dc 'my data.csv.gz' | fanfold -`"
+            "d.csv.gz: the gzip stream ends early (truncated?) at compressed byte 4096, on line \
+             77 of its text: unexpected end of file"
         );
-        let e: Error =
-            ErrorKind::Compressed { input: "<stdin>".into(), format: Compression::Xz }.into();
-        assert!(e.to_string().ends_with("yet: pipe it through `xz -dc` first"), "{e}");
+        let e: Error = ErrorKind::Decode {
+            input: "u.csv".into(),
+            compression: None,
+            encoding: Some("UTF-16LE"),
+            offset: 10,
+            line: 2,
+            truncated: false,
+            message: "2 byte(s) that are not valid UTF-16LE".into(),
+        }
+        .into();
+        assert!(e.to_string().starts_with("u.csv:2: the text is not valid UTF-16LE"), "{e}");
     }
 }

@@ -34,6 +34,14 @@ pub enum Setting {
     TempDir,
     /// The rejects file.
     Rejects,
+    /// The compression level of a compressed output or rejects file.
+    CompressLevel,
+    /// The text encoding of the inputs.
+    Encoding,
+    /// Lines skipped before each CSV input's header.
+    SkipRows,
+    /// The byte that starts a comment line in CSV input.
+    Comment,
     /// What a bad record does.
     OnError,
     /// How many rejects stop the run.
@@ -101,6 +109,10 @@ impl Setting {
         Setting::OutputFormat,
         Setting::TempDir,
         Setting::Rejects,
+        Setting::CompressLevel,
+        Setting::Encoding,
+        Setting::SkipRows,
+        Setting::Comment,
         Setting::OnError,
         Setting::MaxErrors,
         Setting::NullMarkers,
@@ -143,6 +155,10 @@ impl Setting {
             Setting::OutputFormat => "output_format",
             Setting::TempDir => "temp_dir",
             Setting::Rejects => "rejects",
+            Setting::CompressLevel => "compress_level",
+            Setting::Encoding => "encoding",
+            Setting::SkipRows => "skip_rows",
+            Setting::Comment => "comment",
             Setting::OnError => "on_error",
             Setting::MaxErrors => "max_errors",
             Setting::NullMarkers => "null_markers",

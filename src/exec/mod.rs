@@ -101,8 +101,12 @@ pub struct RunStats {
     pub chunks_resumed: u64,
     /// Worker threads.
     pub threads: usize,
-    /// Bytes read from the inputs.
+    /// Bytes read from the inputs as they are stored: compressed bytes for
+    /// a compressed input.
     pub bytes_read: u64,
+    /// Bytes of text the inputs held: decompressed and transcoded to
+    /// UTF-8 (equal to `bytes_read` for plain UTF-8 inputs).
+    pub bytes_parsed: u64,
     /// Bytes written to the output.
     pub bytes_written: u64,
     /// Wall time of the run, in seconds.
@@ -118,10 +122,11 @@ pub struct RunStats {
 }
 
 impl RunStats {
-    /// Input throughput in MB/s (10^6 bytes per second).
+    /// Input throughput in MB/s (10^6 bytes per second) of text parsed
+    /// (`bytes_parsed`: decompressed bytes for a compressed input).
     pub fn mb_per_sec(&self) -> f64 {
         if self.elapsed_secs > 0.0 {
-            self.bytes_read as f64 / 1e6 / self.elapsed_secs
+            self.bytes_parsed as f64 / 1e6 / self.elapsed_secs
         } else {
             0.0
         }
@@ -252,7 +257,7 @@ pub fn run_journaled<R: Reducer>(
                     let _ = tx.send((seq, res));
                 });
             }
-            splitter.bytes_read()
+            (splitter.bytes_read(), splitter.bytes_parsed())
         });
 
         let mut pending: BTreeMap<u64, Result<ChunkOutput<R::Partial>>> = BTreeMap::new();
@@ -334,8 +339,8 @@ pub fn run_journaled<R: Reducer>(
                 "the reader thread panicked: {}",
                 panic_message(&*panic)
             ))),
-            (None, Ok(bytes)) => {
-                stats.bytes_read = bytes;
+            (None, Ok((read, parsed))) => {
+                (stats.bytes_read, stats.bytes_parsed) = (read, parsed);
                 Ok(total)
             }
         }

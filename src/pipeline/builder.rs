@@ -199,7 +199,7 @@ impl PipelineBuilder {
     }
 
     /// The input format. Default: guessed from the first input's extension,
-    /// and for `.json` from its first byte (see [`Format::detect`]; standard
+    /// and for `.json` from its first byte (see [`Input::detect_format`]; standard
     /// input, [`Input::reader`] and unknown extensions: CSV;
     /// [`Input::pipeline`]: NDJSON).
     pub fn input_format(mut self, format: Format) -> Self {

@@ -178,11 +178,7 @@ impl Pipeline {
     /// The input format this pipeline reads.
     pub fn resolved_input_format(&self) -> Format {
         self.input_format
-            .or_else(|| match self.inputs.first() {
-                Some(Input::Path(p)) => Format::detect(p),
-                Some(Input::Reader(r)) => r.format(),
-                _ => None,
-            })
+            .or_else(|| self.inputs.first().and_then(Input::detect_format))
             .unwrap_or(Format::Csv)
     }
     pub(super) fn output_delimiter(&self, out_format: Format) -> u8 {

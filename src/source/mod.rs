@@ -6,6 +6,7 @@
 //! brackets and commas); parsing happens on the worker pool.
 
 mod chunk;
+mod decode;
 pub(crate) mod json_array;
 mod split;
 
@@ -20,11 +21,18 @@ use nix::poll::{poll, PollFd, PollFlags};
 pub use chunk::{
     Chunk, ChunkLimit, Sample, DEFAULT_CHUNK_BYTES, MAX_CHUNK_BYTES, MIN_AUTO_CHUNK_BYTES,
 };
+#[cfg(test)]
+pub(crate) use decode::head_of;
+pub use decode::TextEncoding;
 pub use split::Splitter;
 
 use crate::cancel::CancelToken;
 use crate::error::{Error, Result};
 use crate::format::Format;
+
+/// Most bytes [`Input::detect_format`] reads looking for the first one
+/// that is not whitespace.
+const SNIFF_BYTES: u64 = 64 * 1024;
 
 /// One input: a file, standard input, or a reader.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -182,6 +190,37 @@ impl Input {
         }
     }
 
+    /// The format of a file input: [`Format::from_path`], except that a
+    /// `.json` file (compressed or not) is sniffed: when the first byte of
+    /// its decoded text that is neither whitespace (RFC 8259 §2: space,
+    /// tab, `\n`, `\r`) nor part of a UTF-8 BOM is `[`, it is
+    /// [`Format::Json`] (one array of objects); anything else (`{`, an
+    /// empty file, a file that cannot be read, no such byte in the first
+    /// 64 KiB) is [`Format::Ndjson`]. `.ndjson` and `.jsonl` files are
+    /// always NDJSON. Reads at most 64 KiB; a file that cannot be opened is
+    /// reported when the run opens it. `None` for standard input, a reader
+    /// input that does not say, and an unknown extension.
+    pub fn detect_format(&self) -> Option<Format> {
+        let path = match self {
+            Input::Path(p) => p,
+            Input::Reader(r) => return r.format(),
+            Input::Stdin => return None,
+        };
+        let by_name = Format::from_path(path)?;
+        if crate::format::record_extension(path).as_deref() != Some("json") {
+            return Some(by_name);
+        }
+        let head = match File::open(path) {
+            Ok(f) => decode::head_of(Box::new(f), SNIFF_BYTES),
+            Err(_) => Vec::new(),
+        };
+        let body = head.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&head);
+        match body.iter().find(|b| !matches!(b, b' ' | b'\t' | b'\n' | b'\r')) {
+            Some(b'[') => Some(Format::Json),
+            _ => Some(Format::Ndjson),
+        }
+    }
+
     /// The input's size in bytes when it is a regular file (never for
     /// standard input or a reader input).
     pub(crate) fn size(&self) -> Option<u64> {
@@ -225,5 +264,37 @@ impl Read for InterruptibleRead {
                 Err(e) => return Err(io::Error::from(e)),
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn detect_format_sniffs_json_files_compressed_or_not() {
+        let dir = tempfile::tempdir().unwrap();
+        let write = |name: &str, body: &[u8]| {
+            let p = dir.path().join(name);
+            std::fs::write(&p, body).unwrap();
+            Input::Path(p)
+        };
+        let array = write("a.json", b"\xEF\xBB\xBF \r\n\t[{\"a\":1}]");
+        assert_eq!(array.detect_format(), Some(Format::Json));
+        let lines = write("b.JSON", b"\n{\"a\":1}\n");
+        assert_eq!(lines.detect_format(), Some(Format::Ndjson));
+        let empty = write("c.json", b"");
+        assert_eq!(empty.detect_format(), Some(Format::Ndjson));
+        // Other JSON extensions are never sniffed.
+        let jsonl = write("d.jsonl", b"[1]");
+        assert_eq!(jsonl.detect_format(), Some(Format::Ndjson));
+        let missing = Input::Path(dir.path().join("missing.json"));
+        assert_eq!(missing.detect_format(), Some(Format::Ndjson));
+        assert_eq!(Input::Path("x.txt".into()).detect_format(), None);
+        assert_eq!(Input::Stdin.detect_format(), None);
+        // A compressed array is sniffed on its decoded text.
+        let gz = zstd::encode_all(&b"  [{\"a\":1}]"[..], 3).unwrap();
+        assert_eq!(write("e.json.zst", &gz).detect_format(), Some(Format::Json));
+        assert_eq!(write("f.csv.gz", &gz).detect_format(), Some(Format::Csv));
     }
 }

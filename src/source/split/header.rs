@@ -28,9 +28,6 @@ impl Splitter {
             }
             .into());
         }
-        if let Some(format) = crate::format::Compression::sniff(&cur.buf) {
-            return Err(ErrorKind::Compressed { input: self.names[index].clone(), format }.into());
-        }
         if cur.buf.starts_with(b"\xEF\xBB\xBF") {
             cur.buf.drain(..3);
             cur.offset += 3;
@@ -120,7 +117,7 @@ impl Splitter {
                     self.header = Some((cur.index, keys));
                     return Ok(());
                 }
-                Step::Done => self.current = None,
+                Step::Done => self.close_current(),
                 Step::Error { at, message } => return Err(self.array_error(at, message)),
                 Step::More => self.fill(READ_STEP)?,
             }
@@ -165,7 +162,7 @@ impl Splitter {
             if cur.eof {
                 // Nothing but blank lines in this input: move on, keeping it
                 // open is not needed since it holds no record.
-                self.current = None;
+                self.close_current();
                 continue;
             }
             at = Some((cur.index, start, line, searched));
@@ -174,18 +171,15 @@ impl Splitter {
     }
 }
 
-/// The encoding named by a UTF-16 or UTF-32 byte-order mark at the start
-/// of `bytes` (fanfold reads UTF-8 only; without this check such a file
-/// reads as garbage with a NUL byte in every other field).
+/// The encoding named by a UTF-32 byte-order mark at the start of
+/// `bytes` (UTF-16 is transcoded before the splitter sees it; UTF-32 has
+/// no decoder in the Encoding Standard, and without this check such a
+/// file reads as garbage with NUL bytes in every field).
 fn wide_encoding(bytes: &[u8]) -> Option<&'static str> {
     if bytes.starts_with(b"\xFF\xFE\x00\x00") {
         Some("UTF-32LE")
     } else if bytes.starts_with(b"\x00\x00\xFE\xFF") {
         Some("UTF-32BE")
-    } else if bytes.starts_with(b"\xFF\xFE") {
-        Some("UTF-16LE")
-    } else if bytes.starts_with(b"\xFE\xFF") {
-        Some("UTF-16BE")
     } else {
         None
     }

@@ -42,11 +42,14 @@
 //! thread.
 
 use std::io::Read;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 use crate::cancel::CancelToken;
 use crate::error::{Error, ErrorKind, Location, Message, Result};
 use crate::format::Format;
 use crate::source::chunk::{Chunk, ChunkLimit, Sample};
+use crate::source::decode::{self, DecodeFailure, TextEncoding};
 use crate::source::json_array::{ArrayScan, Step};
 use crate::source::Input;
 use crate::syntax::json::line_column;
@@ -62,6 +65,9 @@ const READ_STEP: usize = 64 * 1024;
 struct Current {
     index: usize,
     reader: Box<dyn Read + Send>,
+    /// Bytes of the stored input read so far (compressed, for a
+    /// compressed input).
+    stored: Arc<AtomicU64>,
     /// The input is a pipe, FIFO, socket or terminal: read what has
     /// arrived, one `read(2)` at a time.
     stream: bool,
@@ -95,7 +101,12 @@ pub struct Splitter {
     seq: u64,
     header: Option<(usize, Vec<String>)>,
     header_done: bool,
-    bytes_read: u64,
+    /// Decoded bytes read from the inputs.
+    bytes_parsed: u64,
+    /// Stored bytes read from the inputs closed so far.
+    stored_done: u64,
+    /// The inputs' text encoding, when set.
+    encoding: Option<TextEncoding>,
     /// Buffers of processed chunks, handed back for reuse.
     recycled: Option<crossbeam_channel::Receiver<Vec<u8>>>,
     /// Watched by the reads of a stream input.
@@ -134,7 +145,9 @@ impl Splitter {
             seq: 0,
             header: None,
             header_done: false,
-            bytes_read: 0,
+            bytes_parsed: 0,
+            stored_done: 0,
+            encoding: None,
             recycled: None,
             cancel: CancelToken::new(),
         }
@@ -163,9 +176,26 @@ impl Splitter {
         &self.names
     }
 
-    /// Bytes read from the inputs so far.
+    /// Decodes the inputs from `encoding` (an input that starts with a
+    /// UTF-16 byte-order mark is UTF-16 whatever it says). It applies to
+    /// the inputs opened from now on.
+    pub fn with_encoding(mut self, encoding: Option<TextEncoding>) -> Splitter {
+        self.encoding = encoding;
+        self
+    }
+
+    /// Bytes read from the inputs so far as they are stored: compressed
+    /// bytes for a compressed input. This is what a progress bar over the
+    /// inputs' sizes counts.
     pub fn bytes_read(&self) -> u64 {
-        self.bytes_read
+        let current = self.current.as_ref().map_or(0, |c| c.stored.load(Ordering::Relaxed));
+        self.stored_done + current
+    }
+
+    /// Bytes of text read from the inputs so far: decompressed and
+    /// transcoded to UTF-8, before any header or BOM is taken off.
+    pub fn bytes_parsed(&self) -> u64 {
+        self.bytes_parsed
     }
 
     /// The column names: for CSV/TSV the first non-empty input's header; for
@@ -258,7 +288,7 @@ impl Splitter {
             }
             if cur.eof {
                 if cur.buf.is_empty() {
-                    self.current = None;
+                    self.close_current();
                     continue;
                 }
                 if cur.scan.in_quote {
@@ -302,7 +332,7 @@ impl Splitter {
                     cur.array = ArrayScan::resume(phase);
                     return Ok(Some(chunk));
                 }
-                Step::Done => self.current = None,
+                Step::Done => self.close_current(),
                 Step::Error { at, message } => return Err(self.array_error(at, message)),
                 Step::More => {
                     let want = match limit {
@@ -381,15 +411,41 @@ impl Splitter {
         } else {
             (&mut cur.reader).take(want as u64).read_to_end(&mut cur.buf)
         };
-        let n = read.map_err(|e| match self.cancel.error() {
-            Some(stopped) => stopped,
-            None => Error::io(self.names[cur.index].clone(), e),
-        })?;
-        self.bytes_read += n as u64;
+        let n = match read {
+            Ok(n) => n,
+            Err(e) => {
+                if let Some(stopped) = self.cancel.error() {
+                    return Err(stopped);
+                }
+                let failure = e.get_ref().and_then(|inner| inner.downcast_ref::<DecodeFailure>());
+                let Some(failure) = failure else {
+                    return Err(Error::io(self.names[cur.index].clone(), e));
+                };
+                return Err(ErrorKind::Decode {
+                    input: self.names[cur.index].clone(),
+                    compression: failure.compression,
+                    encoding: failure.encoding,
+                    offset: failure.offset,
+                    line: cur.line + count_lines(&cur.buf),
+                    truncated: failure.truncated,
+                    message: failure.message.clone(),
+                }
+                .into());
+            }
+        };
+        self.bytes_parsed += n as u64;
         if n == 0 {
             cur.eof = true;
         }
         Ok(())
+    }
+
+    /// Closes the current input, if one is open, counting its stored
+    /// bytes.
+    fn close_current(&mut self) {
+        if let Some(done) = self.current.take() {
+            self.stored_done += done.stored.load(Ordering::Relaxed);
+        }
     }
 
     /// Opens the next input, refuses a UTF-16 or UTF-32 one and a
@@ -402,11 +458,15 @@ impl Splitter {
         };
         let index = self.next_input;
         self.next_input += 1;
-        let (reader, stream) = input.open_stream(&self.cancel)?;
+        let (raw, stream) = input.open_stream(&self.cancel)?;
+        let opened = decode::open(raw, stream, self.encoding)
+            .map_err(|e| self.cancel.error().unwrap_or_else(|| Error::io(input.name(), e)))?;
+        self.close_current();
         self.current = Some(Current {
             index,
-            reader,
-            stream,
+            reader: opened.reader,
+            stored: opened.stored_bytes,
+            stream: opened.stream,
             buf: Vec::new(),
             line: 1,
             offset: 0,
