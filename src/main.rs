@@ -65,7 +65,9 @@ fn main() -> ExitCode {
 fn run(args: &cli::Args, steps: Vec<fanfold::Step>, cancel: CancelToken) -> fanfold::Result<u64> {
     let builder = args.to_builder(steps)?.cancel(cancel);
     if args.explain {
-        println!("{}", builder.build()?.plan());
+        let plan = builder.build()?.plan();
+        // A closed pipe (`| head`) is no error worth a message.
+        let _ = writeln!(std::io::stdout(), "{plan}");
         return Ok(0);
     }
     let mut output = match &args.output {

@@ -3,9 +3,11 @@
 
 In the spirit of ripgrep's benchsuite: the same tasks as the peer kit in
 ../shared/bench/ (T1-T5, see its README.md) and two of the suite's own
-(T6, T7: group-by with many groups; T8: exact quantiles), run by fanfold and by the tools its
+(T6, T7: group-by with many groups; T8: exact quantiles; T1gz, T1zst: T1 on the
+gzip and zstd files), run by fanfold and by the tools its
 users would otherwise reach for, on the same generated data, timed in one
-session and checked for agreement afterwards.
+session and checked for agreement afterwards. The suite never builds
+fanfold: it times the binary --fanfold names (default target/release/fanfold).
 
     python3 benches/peers/benchsuite.py [--data-dir DIR] [--rounds N]
         [--only REGEX] [--fanfold PATH] [--no-install] [--out FILE.md]
@@ -68,6 +70,8 @@ GT5000 = (r"^(5000\.(0[1-9]|[1-9][0-9])|500[1-9]\.[0-9]{2}|50[1-9][0-9]\.[0-9]{2
 
 TASKS = {
     "T1": "group-by city: count, sum(amount), mean(amount); 10M CSV",
+    "T1gz": "T1 on rows_10m.csv.gz (gzip -6), each tool decompressing it itself",
+    "T1zst": "T1 on rows_10m.csv.zst (zstd -3), each tool decompressing it itself",
     "T2": "filter amount > 5000, keep id,city,amount; 10M CSV",
     "T3": "full sort by amount desc, ties by id; 1M CSV",
     "T4": "CSV to NDJSON; 10M CSV",
@@ -254,6 +258,59 @@ def ensure_data(data_dir: Path, needed: set[str], generate: bool) -> None:
            check=True)
 
 
+# Compressed copies of a data set file (T1gz, T1zst and their floors): the suffix, the
+# command that writes one to stdout (the file to compress appended) and how it is described.
+COMPRESSORS = {".gz": (["gzip", "-6", "-c"], "gzip -6"), ".zst": (["zstd", "-3", "-q", "-c"], "zstd -3")}
+
+
+def compressed_base(name: str) -> tuple[str, str] | None:
+    """('rows_10m.csv', '.gz') for 'rows_10m.csv.gz'; None for an uncompressed name."""
+    for ext in COMPRESSORS:
+        if name.endswith(ext):
+            return name[: -len(ext)], ext
+    return None
+
+
+def needs_making(data_dir: Path, name: str) -> bool:
+    """A compressed input that is missing, empty, or older than the file it compresses."""
+    base, _ = compressed_base(name)
+    path, src = data_dir / name, data_dir / base
+    if not path.is_file() or path.stat().st_size == 0:
+        return True
+    return src.is_file() and path.stat().st_mtime < src.stat().st_mtime
+
+
+def ensure_compressed(data_dir: Path, needed: set[str]) -> dict[str, str]:
+    """Make the compressed inputs in `needed` that are missing or stale (gzip -6, zstd -3,
+    through a temporary file renamed into place). Returns {name: why it is unavailable}."""
+    missing: dict[str, str] = {}
+    for name in sorted(n for n in needed if compressed_base(n)):
+        if not needs_making(data_dir, name):
+            continue
+        base, ext = compressed_base(name)
+        cmd, how = COMPRESSORS[ext]
+        path, src = data_dir / name, data_dir / base
+        if not have(cmd[0]):
+            missing[name] = f"no {name} in {data_dir} and no {cmd[0]} to make it"
+            continue
+        if not src.is_file():
+            missing[name] = f"no {name} in {data_dir} and no {base} to make it from"
+            continue
+        print(f"making {path} from {base} with {how} (a minute or two for 10M rows)",
+              file=sys.stderr)
+        tmp = path.with_name(path.name + ".tmp")
+        try:
+            with open(tmp, "wb") as out:
+                rc = subprocess.run(cmd + [str(src)], stdout=out).returncode
+            if rc != 0:
+                raise OSError(f"{how} exited with status {rc}")
+            os.replace(tmp, path)
+        except OSError as e:
+            tmp.unlink(missing_ok=True)
+            missing[name] = f"could not make {name} ({e})"
+    return missing
+
+
 # --------------------------------------------------------------------------- commands
 
 SAFE_PATH = re.compile(r"^[\w./@:+,=-]+$")
@@ -296,25 +353,35 @@ def build_commands(fanfold: str, data_dir: Path, duckdb: str | None) -> list[Cmd
             pol = f"{shlex.quote(PY)} {shlex.quote(str(script))}"
             add(id_, task, tool, inp, f"{env}{pol} {t} {src} {output}", output, **kw)
 
-    def grouped(task, key, mean, polars_script):
+    def grouped(task, key, mean, polars_script, inp="rows_10m.csv", polars_task=None):
         """A group-by of the 10M CSV by `key` (count, sum and, with `mean`, mean of amount):
-        fanfold, DuckDB and Polars, each on all cores and on 1 thread."""
+        fanfold, DuckDB and Polars, each on all cores and on 1 thread. `inp` may be a
+        compressed copy (rows_10m.csv.gz): every tool reads it as it is, DuckDB's read_csv
+        and Polars' scan_csv telling the compression by the name, fanfold by the first bytes;
+        `polars_task` is the Polars script's task when it is not `task` (T1 for T1gz)."""
         t = task.lower()
-        fanfold(task, "rows_10m.csv", c10, group_args(key, mean), "csv")
-        sql = group_sql(key, f"read_csv('{c10}')", mean)
+        src = f"{d}/{inp}"
+        fanfold(task, inp, src, group_args(key, mean), "csv")
+        sql = group_sql(key, f"read_csv('{src}')", mean)
         variants = (("", n, f"{n} threads", "all"), ("_1t", 1, "1 thread", "1"))
         for sfx, k, word, threads in variants:
-            duck(f"{task}_duckdb{sfx}", task, f"duckdb ({word})", "rows_10m.csv",
+            duck(f"{task}_duckdb{sfx}", task, f"duckdb ({word})", inp,
                  f"SET threads={k}; COPY ({sql}) TO 'out/{t}_duckdb{sfx}.csv' (HEADER)",
                  f"out/{t}_duckdb{sfx}.csv", threads=threads)
         for sfx, k, word, threads in variants:
-            polars(f"{task}_polars{sfx}", task, f"polars ({word})", "rows_10m.csv", t, c10,
-                   f"out/{t}_polars{sfx}.csv", env_threads=k, script=polars_script,
-                   threads=threads)
+            polars(f"{task}_polars{sfx}", task, f"polars ({word})", inp,
+                   (polars_task or task).lower(), src, f"out/{t}_polars{sfx}.csv",
+                   env_threads=k, script=polars_script, threads=threads)
 
     # floors and start-up costs
     add("F_cat", "F", "cat (10M CSV)", "rows_10m.csv", f"cat {c10} > /dev/null")
     add("F_cat_json", "F", "cat (10M NDJSON)", "rows_10m.ndjson", f"cat {j10} > /dev/null")
+    # the decompressors' floors under T1gz and T1zst: decompress to nowhere, one thread each
+    for id_, prog, name in (("F_gzip_dc", "gzip", "rows_10m.csv.gz"),
+                            ("F_zstd_dc", "zstd", "rows_10m.csv.zst")):
+        add(id_, "F", f"{prog} -dc (10M {name[len('rows_10m'):]})", name,
+            f"{prog} -dc {d}/{name} > /dev/null" if have(prog) else None,
+            note="" if have(prog) else f"{prog} not installed")
     if ddb:
         add("F_duckdb", "F", "duckdb CLI start-up", None, f"{ddb} -c 'SELECT 1' > /dev/null")
     if have_polars:
@@ -327,6 +394,9 @@ def build_commands(fanfold: str, data_dir: Path, duckdb: str | None) -> list[Cmd
 
     # T1: group-by city, count + sum + mean of amount
     grouped("T1", "city", True, KIT_POLARS)
+    # T1gz, T1zst: T1 on the gzip and zstd copies of the 10M CSV (made when missing)
+    grouped("T1gz", "city", True, KIT_POLARS, inp="rows_10m.csv.gz", polars_task="T1")
+    grouped("T1zst", "city", True, KIT_POLARS, inp="rows_10m.csv.zst", polars_task="T1")
     if have("xan"):
         xan_aggs = "'count() as n, sum(amount) as sum_amount, mean(amount) as mean_amount'"
         add("T1_xan", "T1", "xan groupby (1 thread)", "rows_10m.csv",
@@ -652,6 +722,11 @@ def safe(fn, *args):
         return f"unreadable: {type(e).__name__}: {e}"
 
 
+T1_FAMILY = ("T1", "T1gz", "T1zst")  # T1 on the plain, gzip and zstd CSV: one output
+# the floor each of them is compared with in the "Compressed inputs" table
+T1_FLOORS = {"T1": "F_cat", "T1gz": "F_gzip_dc", "T1zst": "F_zstd_dc"}
+
+
 def check_outputs(cmds: list[Cmd], duckdb: str | None,
                   data_dir: Path) -> tuple[list[str], int]:
     """Compare the outputs of the commands that ran: lines to print, number that differ."""
@@ -664,16 +739,21 @@ def check_outputs(cmds: list[Cmd], duckdb: str | None,
         return sorted(ps, key=lambda p: (0 if "duckdb" in p else 1, p))  # DuckDB is the reference
 
     def report(task, results):
+        """Each output against the first; a line labelled by the output's own task."""
         nonlocal bad
         ref_name, ref = next(iter(results.items()))
         for name, val in results.items():
             ok = val == ref
             bad += not ok
-            lines.append(f"{task}\t{os.path.basename(name)}\t{'AGREES' if ok else 'DIFFERS'} "
+            label = done[name].task if name in done else task
+            lines.append(f"{label}\t{os.path.basename(name)}\t{'AGREES' if ok else 'DIFFERS'} "
                          f"with {os.path.basename(ref_name)}\t{summary(val)}")
 
-    for task, ncols in (("T1", 4), ("T5", 3)):
-        fs = files(task, ".csv")
+    # T1, T1gz and T1zst are one comparison: the same aggregates whatever the compression,
+    # every output against T1's DuckDB output (T1gz's when T1 did not run)
+    for tasks, ncols in ((T1_FAMILY, 4), (("T5",), 3)):
+        task = tasks[0]
+        fs = [p for t in tasks for p in files(t, ".csv")]
         if not fs:
             continue
         tables = {p: safe(agg_table, WORK / p, ncols) for p in fs}
@@ -685,10 +765,10 @@ def check_outputs(cmds: list[Cmd], duckdb: str | None,
             diff = sorted(k for k in set(ref) | set(tables[p]) if ref.get(k) != tables[p].get(k))
             name = os.path.basename(p)
             for k in diff[:5]:
-                lines.append(f"{task}\t  {name}: group {k!r}: {tables[p].get(k)} vs "
+                lines.append(f"{done[p].task}\t  {name}: group {k!r}: {tables[p].get(k)} vs "
                              f"{os.path.basename(fs[0])} {ref.get(k)}")
             if len(diff) > 5:
-                lines.append(f"{task}\t  {name}: ... {len(diff)} groups differ in all")
+                lines.append(f"{done[p].task}\t  {name}: ... {len(diff)} groups differ in all")
         if task == "T1" and len(fs) > 1:  # informative: float sums before rounding
             raw = {p: {r[0]: float(r[2]) for r in read_rows(WORK / p)[1]} for p in fs}
             worst = max(abs(v - raw[fs[0]].get(k, float("nan")))
@@ -734,8 +814,9 @@ def check_outputs(cmds: list[Cmd], duckdb: str | None,
         report("T4", {p: safe(ndjson_digest, str(WORK / p), duckdb) for p in fs})
     # fanfold's promise: the same bytes at 1 and N threads (compared in
     # blocks, the T4 files are large).
-    for task, ext in (("T1", ".csv"), ("T3", ".csv"), ("T4", ".ndjson"), ("T5", ".csv"),
-                      ("T6", ".csv"), ("T7", ".csv"), ("T8", ".csv"), ("T9", ".csv")):
+    for task, ext in (("T1", ".csv"), ("T1gz", ".csv"), ("T1zst", ".csv"), ("T3", ".csv"),
+                      ("T4", ".ndjson"), ("T5", ".csv"), ("T6", ".csv"), ("T7", ".csv"),
+                      ("T8", ".csv"), ("T9", ".csv")):
         ff = [p for p in files(task, ext) if "fanfold" in p]
         if len(ff) == 2:
             same = filecmp.cmp(WORK / ff[0], WORK / ff[1], shallow=False)
@@ -743,6 +824,17 @@ def check_outputs(cmds: list[Cmd], duckdb: str | None,
             verdict = "byte-identical" if same else "DIFFER (fanfold promises identical bytes)"
             lines.append(f"{task}\t{os.path.basename(ff[0])} vs {os.path.basename(ff[1])}: "
                          f"{verdict}")
+    # ... and whether its input was compressed: T1gz's and T1zst's outputs against plain T1's
+    # (t1_fanfold.csv, else the first there is)
+    ff = [p for t in T1_FAMILY for p in files(t, ".csv") if "fanfold" in p]
+    for p in ff[1:]:
+        if done[p].task == done[ff[0]].task:
+            continue  # the same input at another thread count: compared above
+        same = filecmp.cmp(WORK / ff[0], WORK / p, shallow=False)
+        bad += not same
+        verdict = "byte-identical" if same else "DIFFER (the same text, compressed or not)"
+        lines.append(f"{done[p].task}\t{os.path.basename(p)} vs {os.path.basename(ff[0])}: "
+                     f"{verdict}")
     lines.append("ALL AGREE" if bad == 0 else f"{bad} OUTPUT(S) DIFFER")
     return lines, bad
 
@@ -758,6 +850,15 @@ def fanfold_ref(c: Cmd, cmds: list[Cmd]) -> Cmd | None:
     ffs = [f for f in cmds if f.task == c.task and f.is_fanfold and wall(f)]
     same = [f for f in ffs if f.threads == c.threads]
     return (same or [f for f in ffs if f.threads == "all"] or [None])[0]
+
+
+def text_bytes(data_dir: Path, name: str) -> tuple[int, bool]:
+    """The bytes of text an input holds, and whether they were counted in its uncompressed
+    twin (rows_10m.csv for rows_10m.csv.gz): compressed or not, MB/s is text per second."""
+    cb = compressed_base(name)
+    if cb and (data_dir / cb[0]).is_file():
+        return (data_dir / cb[0]).stat().st_size, True
+    return (data_dir / name).stat().st_size, False
 
 
 def results_table(cmds: list[Cmd], data_dir: Path) -> list[str]:
@@ -780,7 +881,8 @@ def results_table(cmds: list[Cmd], data_dir: Path) -> list[str]:
         rss = max(x[2] for x in c.runs) / 1024
         mbs = "—"
         if c.input and w > 0:
-            mbs = f"{(data_dir / c.input).stat().st_size / 1e6 / w:,.0f}"
+            size, unpacked = text_bytes(data_dir, c.input)
+            mbs = f"{size / 1e6 / w:,.0f}" + (" ²" if unpacked else "")
         ratio = "—"
         if c.is_peer:
             ref = fanfold_ref(c, cmds)
@@ -821,6 +923,35 @@ def fastest_table(cmds: list[Cmd]) -> list[str]:
     return out
 
 
+def compressed_table(cmds: list[Cmd]) -> list[str]:
+    """T1 on the plain, gzip and zstd CSV: fanfold's wall beside DuckDB's and Polars' (the
+    same thread class) and beside the floor of its input (cat, gzip -dc, zstd -dc)."""
+    by_id = {c.id: c for c in cmds}
+    ran = [c for c in cmds if c.task in T1_FAMILY[1:] and wall(c)]
+    if not ran:
+        return []
+    out = ["| task | fanfold | wall s | duckdb wall s | fanfold ÷ duckdb | polars wall s | "
+           "fanfold ÷ polars | floor | wall s | fanfold ÷ floor |",
+           "|---|---|---:|---:|---:|---:|---:|---|---:|---:|"]
+    for task in T1_FAMILY:
+        floor = by_id.get(T1_FLOORS[task])
+        fl = wall(floor) if floor else None
+        for sfx in ("", "_1t"):
+            f = by_id.get(f"{task}_fanfold{sfx}")
+            fw = wall(f) if f else None
+            if f is None or not fw:
+                continue
+            cells = [task, f.tool, fmt_s(fw)]
+            for peer in ("duckdb", "polars"):
+                c = by_id.get(f"{task}_{peer}{sfx}")
+                pw = wall(c) if c else None
+                cells += [fmt_s(pw), f"{fw / pw:.2f}"] if pw else ["—", "—"]
+            cells += ([floor.tool, fmt_s(fl), f"{fw / fl:.2f}"] if fl
+                      else [floor.tool if floor else "—", "—", "—"])
+            out.append("| " + " | ".join(cells) + " |")
+    return out
+
+
 def contention(cmds: list[Cmd]) -> list[str]:
     """How busy the machine was with other processes during the timed runs."""
     runs = [(c.id, k, w, o) for c in cmds for k, (w, _, _, o) in enumerate(c.runs, 1)]
@@ -854,12 +985,20 @@ def render(args, cmds, data_dir, fanfold, duckdb, check_lines) -> str:
         "MB/s = input bytes / median wall. "
         "**fanfold ÷ tool** = fanfold's median wall / the tool's: above 1 the tool is faster; "
         "1-thread rows are compared with fanfold `--threads 1` (marked 1t). "
-        "¹ a single timed run.",
+        "¹ a single timed run. "
+        "² a compressed input (.gz, .zst): MB/s counts its decompressed CSV bytes.",
         ""] + contention(cmds) + ["", "Tasks: " + "; ".join(
             f"**{t}** {d}" for t, d in TASKS.items() if any(c.task == t for c in cmds)) + ".",
         "", "## Results", ""]
     lines += results_table(cmds, data_dir)
     lines += ["", "## fanfold and the fastest peer", ""] + fastest_table(cmds)
+    comp = compressed_table(cmds)
+    if comp:
+        lines += ["", "## Compressed inputs", "",
+                  "T1 on the same rows as CSV, gzip -6 and zstd -3, each tool decompressing "
+                  "the file itself; the floor is the time to read (cat) or decompress "
+                  "(gzip -dc, zstd -dc, one thread) the input to /dev/null. "
+                  "fanfold ÷ X: above 1 X is faster.", ""] + comp
     if check_lines is not None:
         lines += ["", "## Outputs", "", "```"] + check_lines + ["```"]
     failed = [c for c in cmds if c.failed]
@@ -881,7 +1020,9 @@ def parse_args(argv=None):
     ap.add_argument("--data-dir", type=Path, metavar="DIR",
                     help="directory holding rows_10m.csv/.ndjson and rows_1m.csv (default: "
                          "generate them into target/peer-bench/data with "
-                         "../shared/bench/gen_data.py)")
+                         "../shared/bench/gen_data.py); rows_10m.csv.gz and .zst (T1gz, "
+                         "T1zst) are made there from rows_10m.csv (gzip -6, zstd -3) when "
+                         "missing or older than it")
     ap.add_argument("--rounds", type=int, default=5, metavar="N",
                     help="timed rounds after the warm-up (default 5)")
     ap.add_argument("--only", metavar="REGEX",
@@ -937,7 +1078,16 @@ def main(argv=None) -> int:
             print(f"warning: no polars module or no {script}: its Polars rows left out",
                   file=sys.stderr)
 
-    ensure_data(data_dir, {c.input for c in cmds if c.input and c.cmd}, args.data_dir is None)
+    needed = {c.input for c in cmds if c.input and c.cmd}
+    # a compressed input still to be made needs the file it is made from
+    needed |= {compressed_base(f)[0] for f in needed
+               if compressed_base(f) and needs_making(data_dir, f)}
+    ensure_data(data_dir, needed, args.data_dir is None)
+    for name, why in ensure_compressed(data_dir, needed).items():
+        print(f"warning: {why}: the commands reading it are skipped", file=sys.stderr)
+        for c in cmds:
+            if c.input == name and c.cmd:
+                c.cmd, c.note = None, f"skipped: {why}"
     (WORK / "out").mkdir(parents=True, exist_ok=True)
     (WORK / "logs").mkdir(parents=True, exist_ok=True)
 

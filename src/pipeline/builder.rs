@@ -141,10 +141,15 @@ impl PipelineBuilder {
     /// - [`Setting::ChunkRecords`]: [`chunk_records`](Self::chunk_records) is 0;
     /// - [`Setting::Top`]: a [`ReduceSpec::TopK`] keeps 0 records.
     ///
+    /// - [`ErrorKind::Io`](crate::ErrorKind::Io): a directory input cannot
+    ///   be listed or holds no input file (a directory is replaced here by
+    ///   its files: [`Input::expand_directories`]).
+    ///
     /// Column names (unknown columns), jq expressions, the journal and the
-    /// inputs themselves are checked when the pipeline runs.
+    /// inputs' contents are checked when the pipeline runs.
     pub fn build(self) -> Result<Pipeline> {
         let mut p = self.p;
+        p.inputs = Input::expand_directories(std::mem::take(&mut p.inputs))?;
         let threads = match self.threads {
             Some(t) => t,
             None => std::thread::available_parallelism().map_or(1, |n| n.get()),

@@ -116,7 +116,9 @@ impl Pipeline {
             None => "default: a quarter of the physical memory".to_string(),
         };
         let reducer = reducer_plan(&self.reduce, threads);
+        let inputs = self.inputs.iter().map(describe_input).collect();
         Plan {
+            inputs,
             input_bytes,
             chunk,
             chunk_reason,
@@ -172,9 +174,27 @@ fn reducer_plan(reduce: &ReduceSpec, threads: usize) -> String {
     }
 }
 
+/// An input as `--explain` lists it: its name, and for a file its size
+/// and the compression its first bytes name.
+fn describe_input(input: &Input) -> String {
+    let name = crate::error::escape_control(&input.name()).into_owned();
+    match (input.size(), input.compression()) {
+        (Some(size), Some(c)) => format!("{name} ({}, {c})", human_bytes(size)),
+        (Some(size), None) => format!("{name} ({})", human_bytes(size)),
+        _ => name,
+    }
+}
+
+/// Inputs `--explain` lists one by one, at most; the rest are counted.
+const LISTED_INPUTS: usize = 20;
+
 /// How a run is cut and scheduled; see [`Pipeline::plan`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Plan {
+    /// The inputs in the order they are read, directories replaced by
+    /// their files: each one's name, and for a file its size and its
+    /// compression (`flights.csv.gz (12.0 MiB, gzip)`).
+    pub inputs: Vec<String>,
     /// Total size of the inputs in bytes, when every input is a file.
     pub input_bytes: Option<u64>,
     /// The chunk size used (never [`ChunkLimit::Auto`]).
@@ -216,6 +236,15 @@ impl std::fmt::Display for Plan {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let input = self.input_bytes.map_or("unknown (standard input)".into(), human_bytes);
         writeln!(f, "input:        {input}")?;
+        if self.inputs.len() > 1 || self.inputs.first().is_some_and(|i| i.contains(" (")) {
+            writeln!(f, "files:        {}", self.inputs.len())?;
+            for name in self.inputs.iter().take(LISTED_INPUTS) {
+                writeln!(f, "              {name}")?;
+            }
+            if self.inputs.len() > LISTED_INPUTS {
+                writeln!(f, "              and {} more", self.inputs.len() - LISTED_INPUTS)?;
+            }
+        }
         let chunk = match self.chunk {
             _ if self.chunk_from_stream => "records, chosen once read".into(),
             ChunkLimit::Bytes(b) => human_bytes(b as u64),

@@ -195,8 +195,8 @@ impl Input {
     /// its decoded text that is neither whitespace (RFC 8259 §2: space,
     /// tab, `\n`, `\r`) nor part of a UTF-8 BOM is `[`, it is
     /// [`Format::Json`] (one array of objects); anything else (`{`, an
-    /// empty file, a file that cannot be read, no such byte in the first
-    /// 64 KiB) is [`Format::Ndjson`]. `.ndjson` and `.jsonl` files are
+    /// empty file, a file that cannot be read, a pipe, no such byte in the
+    /// first 64 KiB) is [`Format::Ndjson`]. `.ndjson` and `.jsonl` files are
     /// always NDJSON. Reads at most 64 KiB; a file that cannot be opened is
     /// reported when the run opens it. `None` for standard input, a reader
     /// input that does not say, and an unknown extension.
@@ -210,15 +210,60 @@ impl Input {
         if crate::format::record_extension(path).as_deref() != Some("json") {
             return Some(by_name);
         }
-        let head = match File::open(path) {
-            Ok(f) => decode::head_of(Box::new(f), SNIFF_BYTES),
-            Err(_) => Vec::new(),
+        // A pipe or FIFO is not read ahead: what was read would be lost.
+        let regular = std::fs::metadata(path).is_ok_and(|m| m.is_file());
+        let head = match regular.then(|| File::open(path)) {
+            Some(Ok(f)) => decode::head_of(Box::new(f), SNIFF_BYTES),
+            _ => Vec::new(),
         };
         let body = head.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&head);
         match body.iter().find(|b| !matches!(b, b' ' | b'\t' | b'\n' | b'\r')) {
             Some(b'[') => Some(Format::Json),
             _ => Some(Format::Ndjson),
         }
+    }
+
+    /// `inputs` with each directory replaced by the files it holds, as
+    /// Hadoop's and Spark's readers take a job's output folder: its
+    /// regular files (and links to them), in its subdirectories too, in
+    /// byte-wise order of their paths under it, leaving out every file and
+    /// subdirectory whose name begins with `_` or `.` (`_SUCCESS`,
+    /// `_temporary/`, `.part-00000.crc`). Each file is decompressed by its
+    /// own content. Other inputs stay as they are.
+    ///
+    /// # Errors
+    /// [`ErrorKind::Io`](crate::ErrorKind::Io) naming a directory that
+    /// cannot be listed, or that holds no file once those are left out.
+    pub fn expand_directories(inputs: Vec<Input>) -> Result<Vec<Input>> {
+        let mut out = Vec::with_capacity(inputs.len());
+        for input in inputs {
+            match &input {
+                Input::Path(p) if p.is_dir() => {
+                    let before = out.len();
+                    list_files(p, &mut out)?;
+                    if out.len() == before {
+                        let why = "the directory holds no input file (names that begin with `_` \
+                                   or `.` are left out)";
+                        return Err(Error::io(path_name(p), io::Error::other(why)));
+                    }
+                }
+                _ => out.push(input),
+            }
+        }
+        Ok(out)
+    }
+
+    /// The compression the first bytes of a regular file input name, if
+    /// any (`None` for standard input, reader inputs, pipes and FIFOs,
+    /// which are not read ahead).
+    pub fn compression(&self) -> Option<crate::format::Compression> {
+        let Input::Path(p) = self else { return None };
+        if !std::fs::metadata(p).ok()?.is_file() {
+            return None;
+        }
+        let mut head = Vec::new();
+        File::open(p).ok()?.take(16).read_to_end(&mut head).ok()?;
+        crate::format::Compression::sniff(&head)
     }
 
     /// The input's size in bytes when it is a regular file (never for
@@ -229,6 +274,39 @@ impl Input {
             Input::Stdin | Input::Reader(_) => None,
         }
     }
+}
+
+/// The name of the path `p` in messages.
+fn path_name(p: &std::path::Path) -> String {
+    p.display().to_string()
+}
+
+/// Appends the files under `dir` to `out` as [`Input::expand_directories`]
+/// orders and filters them.
+fn list_files(dir: &std::path::Path, out: &mut Vec<Input>) -> Result<()> {
+    use std::os::unix::ffi::OsStrExt;
+    let entries = std::fs::read_dir(dir).map_err(|e| Error::io(path_name(dir), e))?;
+    let mut names = Vec::new();
+    for entry in entries {
+        let entry = entry.map_err(|e| Error::io(path_name(dir), e))?;
+        let name = entry.file_name();
+        if matches!(name.as_bytes().first(), Some(b'_' | b'.')) {
+            continue;
+        }
+        names.push(name);
+    }
+    names.sort_by(|a, b| a.as_bytes().cmp(b.as_bytes()));
+    for name in names {
+        let path = dir.join(name);
+        // Follows links, as reading the file will.
+        let meta = std::fs::metadata(&path).map_err(|e| Error::io(path_name(&path), e))?;
+        if meta.is_dir() {
+            list_files(&path, out)?;
+        } else {
+            out.push(Input::Path(path));
+        }
+    }
+    Ok(())
 }
 
 /// A reader that waits for data with `poll(2)`, waking every
