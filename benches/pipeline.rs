@@ -517,6 +517,8 @@ fn parse_options(format: Format, header: &[String]) -> ParseOptions {
         delimiter: b',',
         header_len: header.len(),
         input_names: vec!["bench".to_string()],
+        comment: None,
+        comment_lines: Default::default(),
     }
 }
 

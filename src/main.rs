@@ -132,6 +132,7 @@ fn stats_json(s: &RunStats) -> String {
         "threads": s.threads,
         "bytes_read": s.bytes_read,
         "bytes_parsed": s.bytes_parsed,
+        "comment_lines": s.comment_lines,
         "bytes_written": s.bytes_written,
         "elapsed_secs": s.elapsed_secs,
         "peak_in_flight": s.peak_in_flight,
@@ -191,6 +192,9 @@ fn print_stats(s: &RunStats) {
         s.mb_per_sec(),
         s.peak_in_flight
     );
+    if s.comment_lines > 0 {
+        let _ = writeln!(err, "fanfold: stats: {} comment lines skipped", s.comment_lines);
+    }
     if s.chunks_resumed > 0 {
         let _ = writeln!(
             err,

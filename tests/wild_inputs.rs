@@ -130,3 +130,143 @@ fn a_directory_part_with_another_header_or_no_file_is_an_error() {
          `.` are left out)\n"
     );
 }
+
+// ---------------------------------------------------------------------------
+// CSV as exported in the wild
+// ---------------------------------------------------------------------------
+
+/// Settings that must not change any result.
+const SPLITS: [&[&str]; 3] = [
+    &["--threads", "1"],
+    &["--threads", "3", "--chunk-bytes", "7"],
+    &["--threads", "2", "--chunk-size", "1"],
+];
+
+#[test]
+fn the_delimiter_is_found_in_the_first_lines_and_shown_by_explain() {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    // A European export: `;` between fields, `,` in the numbers.
+    let eu = "city;amount\nOslo;1,5\nLima;2,25\nOslo;\"3;0\"\n";
+    std::fs::write(dir.path().join("eu.csv"), eu).expect("write");
+    for split in SPLITS {
+        let mut cmd = fanfold(dir.path(), &["eu.csv", "--group-by", "city", "--agg", "count"]);
+        cmd.args(split);
+        assert_eq!(succeeds(cmd), b"city;count\nLima;1\nOslo;2\n", "{split:?}");
+    }
+    let explain =
+        String::from_utf8(succeeds(fanfold(dir.path(), &["eu.csv", "--explain"]))).expect("UTF-8");
+    assert!(
+        explain.contains("format:       csv, delimiter `;` (found in the first 4 records"),
+        "{explain}"
+    );
+    // Tab and `|` in files named .csv, and in a compressed one.
+    for (name, text) in [("t.csv", "a\tb\n1\t2\n"), ("p.csv", "a|b\n1|2\n")] {
+        std::fs::write(dir.path().join(name), text).expect("write");
+        let out = succeeds(fanfold(dir.path(), &[name, "--select", "b", "--output-format", "csv"]));
+        assert_eq!(out, b"b\n2\n", "{name}");
+    }
+    std::fs::write(dir.path().join("eu.csv.gz"), gzip(eu.as_bytes())).expect("write");
+    let out = succeeds(fanfold(dir.path(), &["eu.csv.gz", "--select", "amount"]));
+    // The output keeps the input's delimiter.
+    assert_eq!(out, b"amount\n1,5\n2,25\n\"3;0\"\n");
+    // A tie between `,` and `;` keeps `,`; a delimiter given wins.
+    std::fs::write(dir.path().join("tie.csv"), "a,b;c\n1,2;3\n").expect("write");
+    assert_eq!(succeeds(fanfold(dir.path(), &["tie.csv", "--select", "b;c"])), b"b;c\n2;3\n");
+    let out = succeeds(fanfold(dir.path(), &["tie.csv", "--delimiter", ";", "--select", "c"]));
+    assert_eq!(out, b"c\n3\n");
+}
+
+#[test]
+fn an_unsure_delimiter_keeps_the_comma_and_a_one_field_header_suggests_the_one_seen() {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    // Ragged `;` rows: no candidate fits every line.
+    std::fs::write(dir.path().join("r.csv"), "a;b;c\n1;2\n3;4;5;6\n").expect("write");
+    let err = fails(fanfold(dir.path(), &["r.csv"]), 1);
+    assert_eq!(
+        err,
+        "fanfold: error: --delimiter: the header has 1 field; the rows look `;`-separated (but \
+         not on every line read): try `--delimiter ';'`\n"
+    );
+    // A one-column file is read as it is.
+    std::fs::write(dir.path().join("one.csv"), "name\nOslo\nLima\n").expect("write");
+    assert_eq!(succeeds(fanfold(dir.path(), &["one.csv"])), b"name\nOslo\nLima\n");
+}
+
+#[test]
+fn skip_rows_and_comment_lines_leave_the_records_and_their_line_numbers() {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    // A preamble, a comment before the header, comments between records
+    // (one holding quotes and delimiters that must not open a field), and
+    // a record with a quoted newline whose second line starts with `#`.
+    let text = "Sales report\nexported 2024-01-05, by \"X\"\n# header next\n\
+                city,n\n# a, \"comment\nOslo,1\n#,\"x\nLima,\"two\n# lines\"\nOslo,x\n";
+    std::fs::write(dir.path().join("c.csv"), text).expect("write");
+    for split in SPLITS {
+        let mut cmd = fanfold(dir.path(), &["c.csv", "--skip-rows", "2", "--comment", "#"]);
+        cmd.args(["--on-error", "skip", "--stats"]).args(split);
+        let out = cmd.output().expect("fanfold runs");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{split:?}: {err}");
+        assert_eq!(out.stdout, b"city,n\nOslo,1\nLima,\"two\n# lines\"\nOslo,x\n", "{split:?}");
+        assert!(err.contains("fanfold: stats: 3 comment lines skipped\n"), "{split:?}: {err}");
+    }
+    // Line numbers are the file's: the record with `two` starts on line 8.
+    let mut cmd = fanfold(dir.path(), &["c.csv", "--skip-rows", "2", "--comment", "#"]);
+    cmd.args(["--agg", "sum:n"]);
+    let err = fails(cmd, 1);
+    assert!(err.starts_with("fanfold: error: c.csv:8: column `n`: `two"), "{err}");
+    // Each input of several has its own preamble.
+    std::fs::write(dir.path().join("d.csv"), "Report 2\nx\n# c\ncity,n\nRome,3\n").expect("write");
+    let mut cmd = fanfold(dir.path(), &["c.csv", "d.csv", "--skip-rows", "2", "--comment", "#"]);
+    cmd.args(["--select", "city", "--on-error", "skip"]);
+    assert_eq!(succeeds(cmd), b"city\nOslo\nLima\nOslo\nRome\n");
+}
+
+#[test]
+fn preamble_settings_are_refused_where_they_cannot_apply() {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    std::fs::write(dir.path().join("e.ndjson"), "{\"a\":1}\n").expect("write");
+    let err = fails(fanfold(dir.path(), &["e.ndjson", "--skip-rows", "1"]), 1);
+    assert_eq!(err, "fanfold: error: --skip-rows: applies to CSV and TSV input, not ndjson\n");
+    std::fs::write(dir.path().join("c.csv"), "a,b\n").expect("write");
+    let err = fails(fanfold(dir.path(), &["c.csv", "--comment", ","]), 1);
+    assert!(err.contains("--comment: must not be a quote, a line end or the delimiter"), "{err}");
+    let err = fails(fanfold(dir.path(), &["c.csv", "--comment", "\""]), 2);
+    assert!(err.contains("the comment marker must be one ASCII byte"), "{err}");
+}
+
+#[test]
+fn latin1_and_utf16_inputs_are_decoded_with_the_lines_of_the_decoded_text() {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    // `José,München` in windows-1252 (latin-1), and a bad number on line 3.
+    std::fs::write(
+        dir.path().join("l.csv"),
+        b"name,city,n\nJos\xe9,M\xfcnchen,1\nA\xe7a\xed,B,x\n",
+    )
+    .expect("write");
+    let args = ["l.csv", "--encoding", "latin1", "--output-format", "ndjson", "--on-error", "skip"];
+    let out = succeeds(fanfold(dir.path(), &args));
+    assert_eq!(
+        String::from_utf8(out).expect("UTF-8"),
+        "{\"name\":\"José\",\"city\":\"München\",\"n\":1}\n{\"name\":\"Açaí\",\"city\":\"B\",\"n\":\"x\"}\n"
+    );
+    let err =
+        fails(fanfold(dir.path(), &["l.csv", "--encoding", "windows-1252", "--agg", "sum:n"]), 1);
+    assert!(err.starts_with("fanfold: error: l.csv:3: column `n`: `x` is not a number"), "{err}");
+    let err = fails(fanfold(dir.path(), &["l.csv", "--encoding", "klingon"]), 2);
+    assert!(err.contains("`klingon`: not an encoding label"), "{err}");
+    // UTF-16LE with its byte-order mark, gzip-compressed.
+    let utf16: Vec<u8> = [0xFF, 0xFE]
+        .into_iter()
+        .chain("city,n\nZürich,1\nZürich,2\n".encode_utf16().flat_map(u16::to_le_bytes))
+        .collect();
+    std::fs::write(dir.path().join("u.csv.gz"), gzip(&utf16)).expect("write");
+    let out = succeeds(fanfold(dir.path(), &["u.csv.gz", "--group-by", "city", "--agg", "sum:n"]));
+    assert_eq!(String::from_utf8(out).expect("UTF-8"), "city,sum_n\nZürich,3\n");
+    // An unpaired surrogate is an error naming the line, not a U+FFFD.
+    let mut bad = utf16.clone();
+    bad.extend([0x00, 0xD8, b'\n', 0]);
+    std::fs::write(dir.path().join("bad.csv"), &bad).expect("write");
+    let err = fails(fanfold(dir.path(), &["bad.csv"]), 1);
+    assert!(err.starts_with("fanfold: error: bad.csv:4: the text is not valid UTF-16LE"), "{err}");
+}

@@ -118,6 +118,9 @@ impl Args {
         b = set(b, self.output_format.map(Format::from), PipelineBuilder::output_format);
         b = set(b, self.delimiter, PipelineBuilder::delimiter);
         b = set(b, self.output_delimiter, PipelineBuilder::output_delimiter);
+        b = set(b, self.skip_rows, PipelineBuilder::skip_rows);
+        b = set(b, self.comment, PipelineBuilder::comment);
+        b = set(b, self.encoding, PipelineBuilder::encoding);
         b = set(b, self.chunk_bytes, PipelineBuilder::chunk_bytes);
         b = set(b, self.chunk_size.map(|n| n.get()), PipelineBuilder::chunk_records);
         // The window's default (4 × threads) is the builder's.

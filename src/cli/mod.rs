@@ -19,8 +19,8 @@ use fanfold::{AggSpec, Format, MaxErrors, SortKeySpec, Step};
 
 use self::parse::{
     check_exec, check_exec_persistent, check_filter, check_finish, check_init, check_map,
-    check_merge, check_update, parse_delimiter, parse_duration, parse_rename, parse_replicas,
-    parse_size, parse_spec,
+    check_merge, check_update, parse_comment, parse_delimiter, parse_duration, parse_encoding,
+    parse_rename, parse_replicas, parse_size, parse_spec,
 };
 
 /// fanfold: data-parallel map-reduce over CSV, TSV and NDJSON batches.
@@ -63,9 +63,27 @@ pub struct Args {
     #[arg(long, value_enum, value_name = "FORMAT")]
     pub output_format: Option<FormatArg>,
 
-    /// Field delimiter of CSV input: one byte, or `tab`.
+    /// Field delimiter of CSV input: one byte, or `tab`. Default: tab for
+    /// .tsv; else found in the first lines of the first file among `,` `;`
+    /// tab and `|` (--explain shows it), `,` when unsure.
     #[arg(long, value_name = "CHAR", value_parser = parse_delimiter)]
     pub delimiter: Option<u8>,
+
+    /// Lines to skip at the start of every CSV input, before its header
+    /// (a title or an export note); counted by newline.
+    #[arg(long, value_name = "N")]
+    pub skip_rows: Option<u64>,
+
+    /// Skip CSV lines that begin with CHAR (e.g. '#'), before the header
+    /// too; --stats counts them.
+    #[arg(long, value_name = "CHAR", value_parser = parse_comment)]
+    pub comment: Option<u8>,
+
+    /// Text encoding of the inputs, a WHATWG label (windows-1252, latin1,
+    /// iso-8859-15, shift_jis, gbk, utf-16le ...); default UTF-8, and
+    /// UTF-16 for files that start with its byte-order mark.
+    #[arg(long, value_name = "LABEL", value_parser = parse_encoding)]
+    pub encoding: Option<fanfold::TextEncoding>,
 
     /// Field delimiter of CSV output; default the input's when the output
     /// format is the input's, else `,` (csv) or tab (tsv).

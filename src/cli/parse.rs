@@ -112,6 +112,26 @@ pub(super) fn parse_delimiter(s: &str) -> Result<u8, String> {
     }
 }
 
+/// Parses `--comment`: one ASCII byte, not a quote or a line end.
+pub(super) fn parse_comment(s: &str) -> Result<u8, String> {
+    match s.as_bytes() {
+        [c] if !matches!(c, b'"' | b'\n' | b'\r') && c.is_ascii() => Ok(*c),
+        _ => {
+            Err(format!("`{s}`: the comment marker must be one ASCII byte, not a quote or newline"))
+        }
+    }
+}
+
+/// Parses `--encoding`: a label of the WHATWG Encoding Standard.
+pub(super) fn parse_encoding(s: &str) -> Result<fanfold::TextEncoding, String> {
+    fanfold::TextEncoding::from_label(s).ok_or_else(|| {
+        format!(
+            "`{s}`: not an encoding label of the WHATWG Encoding Standard (e.g. utf-8, \
+             utf-16le, windows-1252, latin1, iso-8859-15, shift_jis, gbk)"
+        )
+    })
+}
+
 pub(super) fn parse_rename(s: &str) -> Result<(String, String), String> {
     match s.split_once('=') {
         Some((a, b)) if !a.is_empty() && !b.is_empty() => Ok((a.to_string(), b.to_string())),

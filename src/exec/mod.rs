@@ -99,6 +99,8 @@ pub struct RunStats {
     /// Chunks whose records came from the `--journal` of an earlier run
     /// (`--resume`) instead of from their steps.
     pub chunks_resumed: u64,
+    /// Comment lines skipped ([`PipelineBuilder::comment`](crate::PipelineBuilder::comment)).
+    pub comment_lines: u64,
     /// Worker threads.
     pub threads: usize,
     /// Bytes read from the inputs as they are stored: compressed bytes for
@@ -257,7 +259,7 @@ pub fn run_journaled<R: Reducer>(
                     let _ = tx.send((seq, res));
                 });
             }
-            (splitter.bytes_read(), splitter.bytes_parsed())
+            (splitter.bytes_read(), splitter.bytes_parsed(), splitter.comment_lines())
         });
 
         let mut pending: BTreeMap<u64, Result<ChunkOutput<R::Partial>>> = BTreeMap::new();
@@ -339,8 +341,9 @@ pub fn run_journaled<R: Reducer>(
                 "the reader thread panicked: {}",
                 panic_message(&*panic)
             ))),
-            (None, Ok((read, parsed))) => {
+            (None, Ok((read, parsed, comments))) => {
                 (stats.bytes_read, stats.bytes_parsed) = (read, parsed);
+                stats.comment_lines = comments + parse.comment_lines.load(Ordering::Relaxed);
                 Ok(total)
             }
         }

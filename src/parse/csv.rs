@@ -32,8 +32,15 @@ pub(super) fn records(
     // message): a record knows its offset in the chunk.
     let line_at =
         |offset: usize| LineAt::Offset { first_line: chunk.first_line, chunk: data, offset };
+    let mut comments = 0;
     while pos < data.len() {
         let mut start = pos;
+        if opts.comment == Some(data[pos]) {
+            // A comment line, skipped to its `\n` whatever it holds.
+            pos = memchr::memchr(b'\n', &data[pos..]).map_or(data.len(), |i| pos + i + 1);
+            comments += 1;
+            continue;
+        }
         let (fields, n) = match csv.fast_record(data, pos, has_cr) {
             Fast::Blank { next } => {
                 pos = next;
@@ -83,6 +90,9 @@ pub(super) fn records(
         }) {
             on_record_error(e, bad, BadRecord { raw, offset, index: count - 1 })?;
         }
+    }
+    if comments > 0 {
+        opts.comment_lines.fetch_add(comments, std::sync::atomic::Ordering::Relaxed);
     }
     Ok(count)
 }

@@ -85,7 +85,14 @@ mod tests {
     use crate::syntax::json_object::json_element_keys;
 
     fn opts(format: Format, header_len: usize) -> ParseOptions {
-        ParseOptions { format, delimiter: b',', header_len, input_names: vec!["in".into()] }
+        ParseOptions {
+            format,
+            delimiter: b',',
+            header_len,
+            input_names: vec!["in".into()],
+            comment: None,
+            comment_lines: Default::default(),
+        }
     }
 
     #[test]

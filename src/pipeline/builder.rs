@@ -10,7 +10,10 @@ use crate::exec::JournalSpec;
 use crate::format::Format;
 use crate::reduce::{AggSpec, SortKeySpec};
 use crate::sink::rejects::{MaxErrors, OnError};
-use crate::source::{ChunkLimit, Input, MAX_CHUNK_BYTES};
+use crate::source::{sniff_delimiter, ChunkLimit, Input, TextEncoding, MAX_CHUNK_BYTES};
+
+/// Bytes of the first input `build` reads to find its delimiter.
+const SNIFF_BYTES: u64 = 64 * 1024;
 use crate::transform::{ExecSpec, Projection, Step};
 
 /// The settings of a [`Pipeline`], set one method at a time and checked by
@@ -91,6 +94,10 @@ impl PipelineBuilder {
                 output_format: None,
                 delimiter: None,
                 output_delimiter: None,
+                sniffed_delimiter: None,
+                skip_rows: 0,
+                comment: None,
+                encoding: None,
                 chunk: ChunkLimit::Auto,
                 threads: 0,
                 max_in_flight: 0,
@@ -150,6 +157,21 @@ impl PipelineBuilder {
     pub fn build(self) -> Result<Pipeline> {
         let mut p = self.p;
         p.inputs = Input::expand_directories(std::mem::take(&mut p.inputs))?;
+        let format = p.resolved_input_format();
+        if p.delimiter.is_none() && format == Format::Csv {
+            let head = p.inputs.first().and_then(|i| i.head_text(SNIFF_BYTES, p.encoding));
+            p.sniffed_delimiter = head
+                .map(|(text, complete)| sniff_delimiter(&text, p.skip_rows, p.comment, complete));
+        }
+        if let Some(c) = p.comment {
+            let delimiter = format.is_delimited().then(|| p.resolved_delimiter(format));
+            if matches!(c, b'"' | b'\n' | b'\r') || delimiter == Some(c) {
+                return Err(Error::setting(
+                    Setting::Comment,
+                    "must not be a quote, a line end or the delimiter",
+                ));
+            }
+        }
         let threads = match self.threads {
             Some(t) => t,
             None => std::thread::available_parallelism().map_or(1, |n| n.get()),
@@ -222,6 +244,37 @@ impl PipelineBuilder {
     /// (`,` or tab). `build` refuses `"` and `\n` ([`Setting::Delimiter`]).
     pub fn delimiter(mut self, delimiter: u8) -> Self {
         self.p.delimiter = Some(delimiter);
+        self
+    }
+
+    /// Skips the first `rows` lines of every CSV/TSV input, before its
+    /// header: a preamble (a title, an export date) that is not records.
+    /// Lines are counted by `\n`, quotes or not. Default 0. A run over
+    /// NDJSON or JSON input refuses it ([`Setting::SkipRows`]).
+    pub fn skip_rows(mut self, rows: u64) -> Self {
+        self.p.skip_rows = rows;
+        self
+    }
+
+    /// Skips every line of CSV/TSV input that begins a record with the
+    /// byte `comment` (`#`), before the header too, as the `csv` crate's
+    /// `comment` option does: the line ends at its `\n`, whatever quotes
+    /// it holds. The skipped lines are counted
+    /// ([`RunStats::comment_lines`](crate::RunStats::comment_lines)).
+    /// Default: none. `build` refuses `"`, `\n`, `\r` and the delimiter
+    /// ([`Setting::Comment`]); a run over NDJSON or JSON input refuses it.
+    pub fn comment(mut self, comment: u8) -> Self {
+        self.p.comment = Some(comment);
+        self
+    }
+
+    /// Decodes every input from `encoding` (windows-1252 for latin-1
+    /// exports, Shift_JIS, ...; see [`TextEncoding::from_label`]) before
+    /// splitting it: line numbers are those of the decoded text. An input
+    /// that starts with a UTF-16 byte-order mark is UTF-16 whatever this
+    /// says. Default: UTF-8 (and UTF-16 by its byte-order mark).
+    pub fn encoding(mut self, encoding: TextEncoding) -> Self {
+        self.p.encoding = Some(encoding);
         self
     }
 

@@ -49,7 +49,7 @@ impl Pipeline {
                  so every command slot gets several chunks"
             ));
         }
-        let delimiter = self.delimiter.or(format.default_delimiter()).unwrap_or(b',');
+        let delimiter = self.resolved_delimiter(format);
         let first = self.inputs.iter().take(1).cloned().collect();
         let mut splitter = Splitter::new(first, format, delimiter, ChunkLimit::Auto)
             .with_cancel(self.cancel.clone());

@@ -21,7 +21,7 @@ use crate::exec::JournalSpec;
 use crate::format::Format;
 use crate::reduce::{AggSpec, CustomSpec, SortKeySpec};
 use crate::sink::rejects::{MaxErrors, OnError};
-use crate::source::{ChunkLimit, Input};
+use crate::source::{ChunkLimit, Input, SniffedDelimiter, TextEncoding};
 use crate::transform::{Projection, Step};
 
 pub use self::builder::PipelineBuilder;
@@ -96,6 +96,15 @@ pub struct Pipeline {
     pub(crate) delimiter: Option<u8>,
     /// CSV output delimiter; see [`PipelineBuilder::output_delimiter`].
     pub(crate) output_delimiter: Option<u8>,
+    /// What `build` read of the first input's delimiter, when neither the
+    /// format nor a setting says it.
+    pub(crate) sniffed_delimiter: Option<SniffedDelimiter>,
+    /// See [`PipelineBuilder::skip_rows`].
+    pub(crate) skip_rows: u64,
+    /// See [`PipelineBuilder::comment`].
+    pub(crate) comment: Option<u8>,
+    /// See [`PipelineBuilder::encoding`].
+    pub(crate) encoding: Option<TextEncoding>,
     /// How big chunks are.
     pub(crate) chunk: ChunkLimit,
     /// Worker threads (at least 1; resolved by `build`).
@@ -181,9 +190,17 @@ impl Pipeline {
             .or_else(|| self.inputs.first().and_then(Input::detect_format))
             .unwrap_or(Format::Csv)
     }
+    /// The CSV input delimiter: the one set, else the one `build` found
+    /// in the first input when it was sure, else the format's (`,` or
+    /// tab).
+    pub(crate) fn resolved_delimiter(&self, format: Format) -> u8 {
+        let sniffed = self.sniffed_delimiter.filter(|s| s.sure).map(|s| s.delimiter);
+        self.delimiter.or(sniffed).or(format.default_delimiter()).unwrap_or(b',')
+    }
+
     pub(super) fn output_delimiter(&self, out_format: Format) -> u8 {
         let format = self.resolved_input_format();
-        let delimiter = self.delimiter.or(format.default_delimiter()).unwrap_or(b',');
+        let delimiter = self.resolved_delimiter(format);
         match (self.output_delimiter, self.output_format) {
             (Some(d), _) => d,
             (None, None) => delimiter,

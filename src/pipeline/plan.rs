@@ -117,8 +117,10 @@ impl Pipeline {
         };
         let reducer = reducer_plan(&self.reduce, threads);
         let inputs = self.inputs.iter().map(describe_input).collect();
+        let format = self.describe_format();
         Plan {
             inputs,
+            format,
             input_bytes,
             chunk,
             chunk_reason,
@@ -174,6 +176,36 @@ fn reducer_plan(reduce: &ReduceSpec, threads: usize) -> String {
     }
 }
 
+impl Pipeline {
+    /// The `format:` line of `--explain`.
+    fn describe_format(&self) -> String {
+        let format = self.resolved_input_format();
+        let mut out = format!("{format:?}").to_lowercase();
+        if format.is_delimited() {
+            let d = self.resolved_delimiter(format);
+            let shown = if d == b'\t' { "tab".to_string() } else { format!("`{}`", char::from(d)) };
+            let why = match (self.delimiter, self.sniffed_delimiter) {
+                (Some(_), _) => "given".to_string(),
+                (None, Some(s)) if s.sure => {
+                    format!("found in the first {} records of the first input", s.records)
+                }
+                (None, Some(_)) => "the default: no delimiter fits every first line".to_string(),
+                (None, None) if format == Format::Tsv => "TSV's".to_string(),
+                (None, None) => "the default: the first input is not a file".to_string(),
+            };
+            out += &format!(", delimiter {shown} ({why})");
+            if self.skip_rows > 0 {
+                out += &format!(", {} line(s) skipped before each header", self.skip_rows);
+            }
+            if let Some(c) = self.comment {
+                out += &format!(", lines beginning with `{}` skipped", char::from(c));
+            }
+        }
+        let encoding = self.encoding.map_or("UTF-8 (UTF-16 by its byte-order mark)", |e| e.name());
+        out + &format!(", text {encoding}")
+    }
+}
+
 /// An input as `--explain` lists it: its name, and for a file its size
 /// and the compression its first bytes name.
 fn describe_input(input: &Input) -> String {
@@ -195,6 +227,9 @@ pub struct Plan {
     /// their files: each one's name, and for a file its size and its
     /// compression (`flights.csv.gz (12.0 MiB, gzip)`).
     pub inputs: Vec<String>,
+    /// The input format and how its text is read, in words: for CSV the
+    /// delimiter and where it comes from, the encoding, lines skipped.
+    pub format: String,
     /// Total size of the inputs in bytes, when every input is a file.
     pub input_bytes: Option<u64>,
     /// The chunk size used (never [`ChunkLimit::Auto`]).
@@ -251,6 +286,7 @@ impl std::fmt::Display for Plan {
             ChunkLimit::Records(n) => format!("{n} records"),
             ChunkLimit::Auto => "automatic".into(),
         };
+        writeln!(f, "format:       {}", self.format)?;
         writeln!(f, "chunk:        {chunk} ({})", self.chunk_reason)?;
         let expected = self.expected_chunks.map_or("unknown".into(), |n| n.to_string());
         writeln!(f, "chunks:       {expected} expected")?;

@@ -11,8 +11,9 @@ use super::external_chunking::{
     records_per_chunk, EXTERNAL_CHUNKS_PER_SLOT, EXTERNAL_SAMPLE_BYTES,
 };
 use super::{Pipeline, Plan};
-use crate::error::{ErrorKind, Result};
+use crate::error::{Error, ErrorKind, Message, Result, Setting};
 use crate::exec::{self, ExecOptions, Journal, RunStats};
+use crate::format::Format;
 use crate::parse::ParseOptions;
 use crate::reduce::{Reducer, Sink};
 use crate::sink::encode::Encoder;
@@ -22,6 +23,28 @@ use crate::source::{ChunkLimit, Splitter};
 use crate::transform::{Chain, ExecFormat, Layout, Projection, Step, ValueOptions};
 
 impl Pipeline {
+    /// Refuses a CSV header of one field when the delimiter was neither
+    /// set nor found for sure and the first lines look separated by
+    /// another one: the run would read every record as one field.
+    fn check_one_field_header(&self, format: Format, header: Option<&[String]>) -> Result<()> {
+        let (Format::Csv, Some([only])) = (format, header) else { return Ok(()) };
+        let Some(sniffed) = self.sniffed_delimiter.filter(|s| !s.sure && self.delimiter.is_none())
+        else {
+            return Ok(());
+        };
+        let Some(d) = sniffed.suggestion.filter(|&d| only.as_bytes().contains(&d)) else {
+            return Ok(());
+        };
+        let shown = if d == b'\t' { "tab".to_string() } else { char::from(d).to_string() };
+        let message = Message::from(format!(
+            "the header has 1 field; the rows look `{shown}`-separated (but not on every line \
+             read): try `"
+        ))
+        .then(Setting::Delimiter)
+        .then(format!(" '{shown}'`"));
+        Err(ErrorKind::Setting { setting: Setting::Delimiter, message }.into())
+    }
+
     /// Runs the pipeline with a custom reducer, built by `make` from the
     /// resolved output layout and an encoder for the output format.
     /// [`PipelineBuilder::reduce`](super::PipelineBuilder::reduce) is not
@@ -90,7 +113,7 @@ impl Pipeline {
             return Err(e);
         }
         let format = self.resolved_input_format();
-        let delimiter = self.delimiter.or(format.default_delimiter()).unwrap_or(b',');
+        let delimiter = self.resolved_delimiter(format);
         let out_format = self.output_format.unwrap_or(format);
         let out_delimiter = match (self.output_delimiter, self.output_format) {
             (Some(d), _) => d,
@@ -106,9 +129,20 @@ impl Pipeline {
             None => None,
         };
         let chunk = journal.as_ref().map_or(plan.chunk, |j| j.chunk());
+        if !format.is_delimited() && (self.skip_rows > 0 || self.comment.is_some()) {
+            let setting = if self.skip_rows > 0 { Setting::SkipRows } else { Setting::Comment };
+            let name = format!("{format:?}").to_lowercase();
+            return Err(Error::setting(
+                setting,
+                format!("applies to CSV and TSV input, not {name}"),
+            ));
+        }
         let mut splitter = Splitter::new(self.inputs.clone(), format, delimiter, chunk)
-            .with_cancel(self.cancel.clone());
+            .with_cancel(self.cancel.clone())
+            .with_encoding(self.encoding)
+            .with_csv_preamble(self.skip_rows, self.comment);
         let header = splitter.header()?;
+        self.check_one_field_header(format, header.as_deref())?;
         if let (true, Some(c), ChunkLimit::Bytes(max_bytes)) =
             (plan.chunk_from_stream, plan.exec_concurrency, plan.chunk)
         {
@@ -198,6 +232,8 @@ impl Pipeline {
             delimiter,
             header_len: columns.len(),
             input_names: splitter.input_names().to_vec(),
+            comment: self.comment,
+            comment_lines: Default::default(),
         };
         // An `--exec` step runs up to its --concurrency commands at once,
         // each waiting on a worker: the pool grows to that many threads,

@@ -8,6 +8,7 @@
 mod chunk;
 mod decode;
 pub(crate) mod json_array;
+mod sniff;
 mod split;
 
 use std::fs::File;
@@ -24,6 +25,7 @@ pub use chunk::{
 #[cfg(test)]
 pub(crate) use decode::head_of;
 pub use decode::TextEncoding;
+pub use sniff::{sniff_delimiter, SniffedDelimiter};
 pub use split::Splitter;
 
 use crate::cancel::CancelToken;
@@ -264,6 +266,23 @@ impl Input {
         let mut head = Vec::new();
         File::open(p).ok()?.take(16).read_to_end(&mut head).ok()?;
         crate::format::Compression::sniff(&head)
+    }
+
+    /// The first `max` bytes of a regular file input's text (decompressed,
+    /// and transcoded from UTF-16 or `encoding`), and whether that is all
+    /// of it. `None` for other inputs, which are not read ahead, and for
+    /// a file that cannot be read.
+    pub fn head_text(&self, max: u64, encoding: Option<TextEncoding>) -> Option<(Vec<u8>, bool)> {
+        let Input::Path(p) = self else { return None };
+        if !std::fs::metadata(p).ok()?.is_file() {
+            return None;
+        }
+        let opened = decode::open(Box::new(File::open(p).ok()?), false, encoding).ok()?;
+        let mut text = Vec::new();
+        let read = opened.reader.take(max + 1).read_to_end(&mut text);
+        let complete = read.is_ok() && text.len() as u64 <= max;
+        text.truncate(max as usize);
+        Some((text, complete))
     }
 
     /// The input's size in bytes when it is a regular file (never for

@@ -470,6 +470,8 @@ pub fn check_read_csv(data: &[u8], delim: u8, first_line: u64) -> Check {
         delimiter: delim,
         header_len: width,
         input_names: vec!["in.csv".into()],
+        comment: None,
+        comment_lines: Default::default(),
     };
     let mut got: Vec<(u64, Vec<Vec<u8>>)> = Vec::new();
     let result = for_each_record(&chunk, &opts, |rec| {
@@ -614,6 +616,8 @@ pub fn check_read_ndjson(data: &[u8], first_line: u64) -> Check {
         delimiter: b',',
         header_len: 0,
         input_names: vec!["in.ndjson".into()],
+        comment: None,
+        comment_lines: Default::default(),
     };
     let layout =
         Layout::new(&Projection::default(), &[], true, true).map_err(|e| format!("layout: {e}"))?;

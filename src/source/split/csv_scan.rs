@@ -7,6 +7,14 @@ use memchr::{memchr, memchr2, memchr3, memchr_iter};
 
 use crate::source::chunk::{ChunkLimit, DEFAULT_CHUNK_BYTES};
 
+/// How the CSV text is written, as the scan needs it: the field delimiter
+/// and the byte that begins a comment line, if any.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Dialect {
+    pub(super) delimiter: u8,
+    pub(super) comment: Option<u8>,
+}
+
 #[derive(Debug, Default, Clone)]
 pub(super) struct ScanState {
     pub(super) pos: usize,
@@ -44,11 +52,25 @@ impl ScanState {
     /// Whether the `"` at `p` opens a quoted field: at the start of a field
     /// (chunk start, after `\n`, `\r` or the delimiter), or right after a
     /// closing quote (the doubled quote `""`). Anywhere else it is data.
-    pub(super) fn quote_opens(&self, buf: &[u8], p: usize, delim: u8) -> bool {
-        p == 0
+    ///
+    /// With a comment byte set, a quote on a comment line (a line that
+    /// begins a record with that byte) is data too: the `csv` crate skips
+    /// such a line to its `\n` whatever it holds.
+    pub(super) fn quote_opens(&self, buf: &[u8], p: usize, dialect: Dialect) -> bool {
+        let at_field_start = p == 0
             || p == self.after_close
             || matches!(buf[p - 1], b'\n' | b'\r')
-            || buf[p - 1] == delim
+            || buf[p - 1] == dialect.delimiter;
+        at_field_start && !dialect.comment.is_some_and(|c| self.on_comment_line(buf, p, c))
+    }
+
+    /// Whether the byte at `p` (outside a quoted field) is on a line that
+    /// begins a record with `comment`. The line begins a record unless a
+    /// quoted field was open across its start: one that opened before it
+    /// and closed after it.
+    fn on_comment_line(&self, buf: &[u8], p: usize, comment: u8) -> bool {
+        let start = memchr::memrchr(b'\n', &buf[..p]).map_or(0, |i| i + 1);
+        buf[start] == comment && (start >= self.after_close || self.open_at >= start)
     }
 
     /// Enters the quoted field at the `"` at `p`. A doubled quote (`""`)
@@ -73,11 +95,11 @@ pub(super) fn scan(
     buf: &[u8],
     st: &mut ScanState,
     csv: bool,
-    delim: u8,
+    dialect: Dialect,
     limit: ChunkLimit,
 ) -> Option<usize> {
     if let ChunkLimit::Bytes(target) = limit {
-        return scan_bytes(buf, st, csv, delim, target);
+        return scan_bytes(buf, st, csv, dialect, target);
     }
     let end = buf.len();
     while st.pos < end {
@@ -105,7 +127,7 @@ pub(super) fn scan(
                 return Some(st.pos);
             }
         } else {
-            if st.quote_opens(buf, p, delim) {
+            if st.quote_opens(buf, p, dialect) {
                 st.open_quote(p);
             }
         }
@@ -115,10 +137,10 @@ pub(super) fn scan(
 
 /// The end of the last whole CSV record in `buf` (just after its `\n`),
 /// or 0 when there is none.
-pub(super) fn last_boundary(buf: &[u8], delim: u8) -> usize {
+pub(super) fn last_boundary(buf: &[u8], dialect: Dialect) -> usize {
     let mut st = ScanState::default();
     let mut last = 0;
-    while let Some(cut) = scan(buf, &mut st, true, delim, ChunkLimit::Records(1)) {
+    while let Some(cut) = scan(buf, &mut st, true, dialect, ChunkLimit::Records(1)) {
         last = cut;
     }
     last
@@ -129,7 +151,12 @@ pub(super) fn last_boundary(buf: &[u8], delim: u8) -> usize {
 /// `\n` of a `\r\n`), where the `csv` crate ends a record. A header ended
 /// by a bare `\r` must not swallow the records after it. `None` when `buf`
 /// ends first (or ends with a `\r` and more input may follow).
-pub(super) fn scan_header(buf: &[u8], st: &mut ScanState, delim: u8, eof: bool) -> Option<usize> {
+pub(super) fn scan_header(
+    buf: &[u8],
+    st: &mut ScanState,
+    dialect: Dialect,
+    eof: bool,
+) -> Option<usize> {
     while st.pos < buf.len() {
         if st.in_quote {
             st.close_quote(buf, false);
@@ -152,7 +179,7 @@ pub(super) fn scan_header(buf: &[u8], st: &mut ScanState, delim: u8, eof: bool) 
             }
             _ => {
                 st.pos = p + 1;
-                if st.quote_opens(buf, p, delim) {
+                if st.quote_opens(buf, p, dialect) {
                     st.open_quote(p);
                 }
             }
@@ -169,7 +196,7 @@ fn scan_bytes(
     buf: &[u8],
     st: &mut ScanState,
     csv: bool,
-    delim: u8,
+    dialect: Dialect,
     target: usize,
 ) -> Option<usize> {
     let end = buf.len();
@@ -188,7 +215,7 @@ fn scan_bytes(
             // No boundary in this buffer yet: bring the quote state up to
             // its end, so the next call (with more bytes) resumes there.
             if csv {
-                advance_quotes(buf, st, delim, end);
+                advance_quotes(buf, st, dialect, end);
                 if st.in_quote {
                     continue;
                 }
@@ -199,7 +226,7 @@ fn scan_bytes(
         if csv {
             // Process the quotes before the newline: it is a boundary only
             // if no quoted field is open there.
-            advance_quotes(buf, st, delim, nl);
+            advance_quotes(buf, st, dialect, nl);
             if st.in_quote {
                 continue;
             }
@@ -212,7 +239,7 @@ fn scan_bytes(
 /// Moves the quote state forward from `st.pos` to `limit` (exclusive),
 /// stopping early inside a quoted field (at the byte after its opening
 /// quote).
-fn advance_quotes(buf: &[u8], st: &mut ScanState, delim: u8, limit: usize) {
+fn advance_quotes(buf: &[u8], st: &mut ScanState, dialect: Dialect, limit: usize) {
     while st.pos < limit {
         let Some(i) = memchr(b'"', &buf[st.pos..limit]) else {
             st.pos = limit;
@@ -220,7 +247,7 @@ fn advance_quotes(buf: &[u8], st: &mut ScanState, delim: u8, limit: usize) {
         };
         let p = st.pos + i;
         st.pos = p + 1;
-        if st.quote_opens(buf, p, delim) {
+        if st.quote_opens(buf, p, dialect) {
             st.open_quote(p);
             return;
         }
@@ -235,7 +262,9 @@ mod tests {
         let mut st = ScanState::default();
         let mut out = Vec::new();
         let mut base = 0;
-        while let Some(c) = scan(&data[base..], &mut st, true, b',', limit) {
+        while let Some(c) =
+            scan(&data[base..], &mut st, true, Dialect { delimiter: b',', comment: None }, limit)
+        {
             out.push((base + c, count_lines(&data[base..base + c])));
             base += c;
             st = ScanState::default();

@@ -38,13 +38,57 @@ impl Splitter {
     /// Reads the header: the first record as the `csv` crate reads it,
     /// after any blank lines, ended by `\n`, `\r\n` or a bare `\r`.
     pub(super) fn read_csv_header(&mut self) -> Result<()> {
-        let delim = self.delimiter;
-        // Blank lines before the header are skipped, as the csv crate does.
+        let dialect = self.dialect();
+        // The preamble: `skip_rows` lines, whatever they hold.
+        let mut skip = self.skip_rows;
+        while skip > 0 {
+            let cur = self.current.as_mut().expect("an input is open");
+            match memchr(b'\n', &cur.buf) {
+                Some(i) => {
+                    cur.buf.drain(..=i);
+                    cur.line += 1;
+                    cur.offset += i as u64 + 1;
+                    skip -= 1;
+                }
+                None if cur.eof => {
+                    cur.offset += cur.buf.len() as u64;
+                    cur.buf.clear();
+                    break;
+                }
+                None => self.fill(READ_STEP)?,
+            }
+        }
+        // Blank lines before the header are skipped, as the csv crate does,
+        // and so are comment lines.
         loop {
             let cur = self.current.as_mut().expect("an input is open");
             let blank = cur.buf.iter().take_while(|&&b| b == b'\n' || b == b'\r').count();
             cur.line += count_lines(&cur.buf[..blank]);
+            cur.offset += blank as u64;
             cur.buf.drain(..blank);
+            if let (Some(c), Some(&first)) = (dialect.comment, cur.buf.first()) {
+                if first == c {
+                    match memchr(b'\n', &cur.buf) {
+                        Some(i) => {
+                            cur.buf.drain(..=i);
+                            cur.line += 1;
+                            cur.offset += i as u64 + 1;
+                            self.comment_lines += 1;
+                            continue;
+                        }
+                        None if cur.eof => {
+                            cur.offset += cur.buf.len() as u64;
+                            cur.buf.clear();
+                            self.comment_lines += 1;
+                            break;
+                        }
+                        None => {
+                            self.fill(READ_STEP)?;
+                            continue;
+                        }
+                    }
+                }
+            }
             if !cur.buf.is_empty() || cur.eof {
                 break;
             }
@@ -52,7 +96,7 @@ impl Splitter {
         }
         let cut = loop {
             let cur = self.current.as_mut().expect("an input is open");
-            if let Some(cut) = scan_header(&cur.buf, &mut cur.scan, delim, cur.eof) {
+            if let Some(cut) = scan_header(&cur.buf, &mut cur.scan, dialect, cur.eof) {
                 break cut;
             }
             if cur.eof {
@@ -75,7 +119,7 @@ impl Splitter {
         cur.offset += cut as u64;
         cur.scan = ScanState::default();
         let index = cur.index;
-        let fields = parse_header(&bytes, delim);
+        let fields = parse_header(&bytes, dialect.delimiter);
         match &self.header {
             None => self.header = Some((index, fields)),
             Some((first, expected)) if *expected != fields => {

@@ -57,7 +57,7 @@ use crate::syntax::json::line_column;
 mod csv_scan;
 mod header;
 
-use csv_scan::{count_lines, last_boundary, scan, ScanState};
+use csv_scan::{count_lines, last_boundary, scan, Dialect, ScanState};
 
 /// Smallest read from an input, in bytes.
 const READ_STEP: usize = 64 * 1024;
@@ -95,6 +95,12 @@ pub struct Splitter {
     names: Vec<String>,
     format: Format,
     delimiter: u8,
+    /// The byte that begins a comment line (CSV/TSV).
+    comment: Option<u8>,
+    /// Lines skipped before each CSV input's header.
+    skip_rows: u64,
+    /// Comment lines skipped before the headers.
+    comment_lines: u64,
     limit: ChunkLimit,
     next_input: usize,
     current: Option<Current>,
@@ -139,6 +145,9 @@ impl Splitter {
             names,
             format,
             delimiter,
+            comment: None,
+            skip_rows: 0,
+            comment_lines: 0,
             limit,
             next_input: 0,
             current: None,
@@ -162,6 +171,29 @@ impl Splitter {
     pub fn with_cancel(mut self, cancel: CancelToken) -> Splitter {
         self.cancel = cancel;
         self
+    }
+
+    /// Reads CSV/TSV inputs as exported in the wild: skips the first
+    /// `skip_rows` lines of each input (a preamble before its header,
+    /// counted by `\n`), and, when `comment` is set, every line that begins
+    /// a record with that byte, before the header too (as the `csv` crate's
+    /// `comment` option does; the workers skip those after the header). It
+    /// applies to the inputs opened from now on; NDJSON and JSON inputs
+    /// ignore it.
+    pub fn with_csv_preamble(mut self, skip_rows: u64, comment: Option<u8>) -> Splitter {
+        self.skip_rows = skip_rows;
+        self.comment = comment;
+        self
+    }
+
+    /// Comment lines skipped before the inputs' headers so far.
+    pub fn comment_lines(&self) -> u64 {
+        self.comment_lines
+    }
+
+    /// The delimiter and comment byte, as the boundary scan needs them.
+    fn dialect(&self) -> Dialect {
+        Dialect { delimiter: self.delimiter, comment: self.comment }
     }
 
     /// Takes chunk buffers back from `recycled` to read into, instead of
@@ -280,10 +312,10 @@ impl Splitter {
                 return Ok(None);
             }
             let csv = self.format.is_delimited();
-            let delim = self.delimiter;
+            let dialect = self.dialect();
             let limit = self.limit;
             let cur = self.current.as_mut().expect("an input is open");
-            if let Some(cut) = scan(&cur.buf, &mut cur.scan, csv, delim, limit) {
+            if let Some(cut) = scan(&cur.buf, &mut cur.scan, csv, dialect, limit) {
                 return Ok(Some(self.emit(cut)));
             }
             if cur.eof {
@@ -296,7 +328,7 @@ impl Splitter {
                     // go out first: an error in them comes first in the
                     // input, so it is the one reported, whatever the chunk
                     // size.
-                    let before = last_boundary(&cur.buf[..cur.scan.open_at], delim);
+                    let before = last_boundary(&cur.buf[..cur.scan.open_at], dialect);
                     if before > 0 {
                         return Ok(Some(self.emit(before)));
                     }
