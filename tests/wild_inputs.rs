@@ -177,6 +177,23 @@ fn the_delimiter_is_found_in_the_first_lines_and_shown_by_explain() {
 }
 
 #[test]
+fn the_delimiter_of_standard_input_is_found_as_it_is_read() {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let eu = "city;n\nOslo;1\nLima;2\nOslo;3\n";
+    for bytes in [eu.as_bytes().to_vec(), gzip(eu.as_bytes())] {
+        for split in SPLITS {
+            let mut cmd = fanfold(dir.path(), &["--group-by", "city", "--agg", "sum:n"]);
+            cmd.args(split).write_stdin(bytes.clone());
+            assert_eq!(succeeds(cmd), b"city;sum_n\nLima;2\nOslo;4\n", "{split:?}");
+        }
+    }
+    let mut cmd = fanfold(dir.path(), &["-"]);
+    cmd.write_stdin("a;b;c\n1;2\n");
+    let err = fails(cmd, 1);
+    assert!(err.contains("try `--delimiter ';'`"), "{err}");
+}
+
+#[test]
 fn an_unsure_delimiter_keeps_the_comma_and_a_one_field_header_suggests_the_one_seen() {
     let dir = tempfile::tempdir().expect("a temp dir");
     // Ragged `;` rows: no candidate fits every line.

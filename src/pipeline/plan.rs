@@ -191,7 +191,9 @@ impl Pipeline {
                 }
                 (None, Some(_)) => "the default: no delimiter fits every first line".to_string(),
                 (None, None) if format == Format::Tsv => "TSV's".to_string(),
-                (None, None) => "the default: the first input is not a file".to_string(),
+                (None, None) => "to be found in the first lines of the stream as it is read, \
+                                 else the default"
+                    .to_string(),
             };
             out += &format!(", delimiter {shown} ({why})");
             if self.skip_rows > 0 {

@@ -19,17 +19,21 @@ use crate::reduce::{Reducer, Sink};
 use crate::sink::encode::Encoder;
 use crate::sink::rejects::OnError;
 use crate::sink::Output;
-use crate::source::{ChunkLimit, Splitter};
+use crate::source::{ChunkLimit, SniffedDelimiter, Splitter};
 use crate::transform::{Chain, ExecFormat, Layout, Projection, Step, ValueOptions};
 
 impl Pipeline {
     /// Refuses a CSV header of one field when the delimiter was neither
     /// set nor found for sure and the first lines look separated by
     /// another one: the run would read every record as one field.
-    fn check_one_field_header(&self, format: Format, header: Option<&[String]>) -> Result<()> {
+    fn check_one_field_header(
+        &self,
+        format: Format,
+        header: Option<&[String]>,
+        sniffed: Option<SniffedDelimiter>,
+    ) -> Result<()> {
         let (Format::Csv, Some([only])) = (format, header) else { return Ok(()) };
-        let Some(sniffed) = self.sniffed_delimiter.filter(|s| !s.sure && self.delimiter.is_none())
-        else {
+        let Some(sniffed) = sniffed.filter(|s| !s.sure && self.delimiter.is_none()) else {
             return Ok(());
         };
         let Some(d) = sniffed.suggestion.filter(|&d| only.as_bytes().contains(&d)) else {
@@ -115,11 +119,6 @@ impl Pipeline {
         let format = self.resolved_input_format();
         let delimiter = self.resolved_delimiter(format);
         let out_format = self.output_format.unwrap_or(format);
-        let out_delimiter = match (self.output_delimiter, self.output_format) {
-            (Some(d), _) => d,
-            (None, None) => delimiter,
-            (None, Some(f)) => f.default_delimiter().unwrap_or(b','),
-        };
         // A resumed run cuts the input where the journal's run did.
         let journal = match &self.journal {
             Some(spec) => {
@@ -141,8 +140,22 @@ impl Pipeline {
             .with_cancel(self.cancel.clone())
             .with_encoding(self.encoding)
             .with_csv_preamble(self.skip_rows, self.comment);
+        // An input `build` could not read ahead (standard input, a pipe):
+        // its delimiter is found as it is read.
+        let sniff_stream =
+            format == Format::Csv && self.delimiter.is_none() && self.sniffed_delimiter.is_none();
+        if sniff_stream {
+            splitter = splitter.sniff_delimiter();
+        }
         let header = splitter.header()?;
-        self.check_one_field_header(format, header.as_deref())?;
+        let sniffed = self.sniffed_delimiter.or(splitter.sniffed());
+        self.check_one_field_header(format, header.as_deref(), sniffed)?;
+        let delimiter = splitter.delimiter();
+        let out_delimiter = match (self.output_delimiter, self.output_format) {
+            (Some(d), _) => d,
+            (None, None) => delimiter,
+            (None, Some(f)) => f.default_delimiter().unwrap_or(b','),
+        };
         if let (true, Some(c), ChunkLimit::Bytes(max_bytes)) =
             (plan.chunk_from_stream, plan.exec_concurrency, plan.chunk)
         {

@@ -51,6 +51,7 @@ use crate::format::Format;
 use crate::source::chunk::{Chunk, ChunkLimit, Sample};
 use crate::source::decode::{self, DecodeFailure, TextEncoding};
 use crate::source::json_array::{ArrayScan, Step};
+use crate::source::sniff::{sniff_delimiter, SniffedDelimiter};
 use crate::source::Input;
 use crate::syntax::json::line_column;
 
@@ -58,6 +59,9 @@ mod csv_scan;
 mod header;
 
 use csv_scan::{count_lines, last_boundary, scan, Dialect, ScanState};
+
+/// Bytes of the first input the delimiter is found in, at most.
+const SNIFF_BYTES: usize = 64 * 1024;
 
 /// Smallest read from an input, in bytes.
 const READ_STEP: usize = 64 * 1024;
@@ -101,6 +105,10 @@ pub struct Splitter {
     skip_rows: u64,
     /// Comment lines skipped before the headers.
     comment_lines: u64,
+    /// Find the delimiter in the first input's first bytes.
+    sniff: bool,
+    /// What that found.
+    sniffed: Option<SniffedDelimiter>,
     limit: ChunkLimit,
     next_input: usize,
     current: Option<Current>,
@@ -148,6 +156,8 @@ impl Splitter {
             comment: None,
             skip_rows: 0,
             comment_lines: 0,
+            sniff: false,
+            sniffed: None,
             limit,
             next_input: 0,
             current: None,
@@ -184,6 +194,28 @@ impl Splitter {
         self.skip_rows = skip_rows;
         self.comment = comment;
         self
+    }
+
+    /// Finds the CSV delimiter in the first input's first 64 KiB as read
+    /// (after decoding; for a stream, what has arrived once its header's
+    /// line has), before its header is read, and uses it instead of the one given to [`Splitter::new`]
+    /// when [`sniff_delimiter`] is sure. Meant for inputs that cannot be
+    /// read twice, such as standard input.
+    pub fn sniff_delimiter(mut self) -> Splitter {
+        self.sniff = true;
+        self
+    }
+
+    /// The CSV delimiter in use: the one given, or the one found
+    /// ([`Splitter::sniff_delimiter`]) once the header has been read.
+    pub fn delimiter(&self) -> u8 {
+        self.delimiter
+    }
+
+    /// What [`Splitter::sniff_delimiter`] found, once the header has been
+    /// read.
+    pub(crate) fn sniffed(&self) -> Option<SniffedDelimiter> {
+        self.sniffed
     }
 
     /// Comment lines skipped before the inputs' headers so far.
@@ -480,10 +512,11 @@ impl Splitter {
         }
     }
 
-    /// Opens the next input, refuses a UTF-16 or UTF-32 one and a
-    /// compressed one (gzip, zstd, bzip2, xz), strips a UTF-8 BOM and, for
-    /// CSV, reads and checks its header. Returns false when there are no
-    /// inputs left.
+    /// Opens the next input (decoding it when it is compressed or not
+    /// UTF-8), refuses a UTF-32 one, strips a UTF-8 BOM and, for CSV,
+    /// finds the delimiter of the first input when asked to
+    /// ([`Splitter::sniff_delimiter`]) and reads and checks its header.
+    /// Returns false when there are no inputs left.
     fn open_next(&mut self) -> Result<bool> {
         let Some(input) = self.inputs.get(self.next_input) else {
             return Ok(false);
@@ -510,9 +543,41 @@ impl Splitter {
         self.fill(READ_STEP)?;
         self.check_start()?;
         if self.format.is_delimited() {
+            if self.sniff && index == 0 {
+                self.sniff_first_input()?;
+            }
             self.read_csv_header()?;
         }
         Ok(true)
+    }
+
+    /// Finds the delimiter in the first [`SNIFF_BYTES`] of the input just
+    /// opened (see [`sniff_delimiter`]) and uses it when the sniffer is
+    /// sure.
+    ///
+    /// A stream is not waited on for all of them: what has arrived is
+    /// looked at once it holds the header's line, so that records that
+    /// trickle in are still worked on as they come.
+    fn sniff_first_input(&mut self) -> Result<()> {
+        let lines_wanted = self.skip_rows.saturating_add(1);
+        loop {
+            let cur = self.current.as_ref().expect("an input is open");
+            if cur.eof || cur.buf.len() >= SNIFF_BYTES {
+                break;
+            }
+            if cur.stream && count_lines(&cur.buf) >= lines_wanted {
+                break;
+            }
+            let want = SNIFF_BYTES - cur.buf.len();
+            self.fill(want)?;
+        }
+        let cur = self.current.as_ref().expect("an input is open");
+        let found = sniff_delimiter(&cur.buf, self.skip_rows, self.comment, cur.eof);
+        if found.sure {
+            self.delimiter = found.delimiter;
+        }
+        self.sniffed = Some(found);
+        Ok(())
     }
 }
 
