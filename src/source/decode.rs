@@ -440,7 +440,10 @@ impl Job {
                         break;
                     }
                 }
-                if self.stream {
+                // A stream's text goes on as soon as decoding more would
+                // wait for its next read; while stored bytes are buffered,
+                // the block keeps filling.
+                if self.stream && source.raw().buffer().is_empty() {
                     break;
                 }
             }
