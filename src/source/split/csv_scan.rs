@@ -24,6 +24,13 @@ pub(super) struct ScanState {
     pub(super) lines: u64,
     pub(super) records: usize,
     pub(super) after_close: usize,
+    /// The quoted field open now has held a newline (kept only when a
+    /// comment byte is set).
+    pub(super) quote_newline: bool,
+    /// Just after the closing quote of the last quoted field that held a
+    /// newline: a line that starts at or before it starts inside that
+    /// field (kept only when a comment byte is set).
+    pub(super) multiline_close: usize,
 }
 
 impl ScanState {
@@ -31,11 +38,16 @@ impl ScanState {
     /// true, or to the end of `buf` and returns false when the quote does
     /// not close in it yet. Counts the lines passed when `count` is set.
     #[inline]
-    pub(super) fn close_quote(&mut self, buf: &[u8], count: bool) -> bool {
+    /// With `track` set (a comment byte is set), notes whether the field
+    /// held a newline, for [`ScanState::quote_opens`].
+    pub(super) fn close_quote(&mut self, buf: &[u8], count: bool, track: bool) -> bool {
         let rest = &buf[self.pos..];
         let Some(i) = memchr(b'"', rest) else {
             if count {
                 self.lines += count_lines(rest);
+            }
+            if track && memchr(b'\n', rest).is_some() {
+                self.quote_newline = true;
             }
             self.pos = buf.len();
             return false;
@@ -43,6 +55,10 @@ impl ScanState {
         if count {
             self.lines += count_lines(&rest[..i]);
         }
+        if track && (self.quote_newline || memchr(b'\n', &rest[..i]).is_some()) {
+            self.multiline_close = self.pos + i + 1;
+        }
+        self.quote_newline = false;
         self.in_quote = false;
         self.after_close = self.pos + i + 1;
         self.pos = self.pos + i + 1;
@@ -66,11 +82,12 @@ impl ScanState {
 
     /// Whether the byte at `p` (outside a quoted field) is on a line that
     /// begins a record with `comment`. The line begins a record unless a
-    /// quoted field was open across its start: one that opened before it
-    /// and closed after it.
+    /// quoted field was open across its start: the last field that held a
+    /// newline closed after it (later fields held none, so none of them
+    /// can hold the newline before `p`).
     fn on_comment_line(&self, buf: &[u8], p: usize, comment: u8) -> bool {
         let start = memchr::memrchr(b'\n', &buf[..p]).map_or(0, |i| i + 1);
-        buf[start] == comment && (start >= self.after_close || self.open_at >= start)
+        buf[start] == comment && start >= self.multiline_close
     }
 
     /// Enters the quoted field at the `"` at `p`. A doubled quote (`""`)
@@ -104,7 +121,7 @@ pub(super) fn scan(
     let end = buf.len();
     while st.pos < end {
         if st.in_quote {
-            st.close_quote(buf, true);
+            st.close_quote(buf, true, dialect.comment.is_some());
             continue;
         }
         let found =
@@ -159,7 +176,7 @@ pub(super) fn scan_header(
 ) -> Option<usize> {
     while st.pos < buf.len() {
         if st.in_quote {
-            st.close_quote(buf, false);
+            st.close_quote(buf, false, dialect.comment.is_some());
             continue;
         }
         let Some(i) = memchr3(b'\n', b'\r', b'"', &buf[st.pos..]) else {
@@ -204,7 +221,7 @@ fn scan_bytes(
     let newline_from = |from: usize| memchr(b'\n', &buf[from..]).map(|i| from + i);
     loop {
         if st.in_quote {
-            if !st.close_quote(buf, false) {
+            if !st.close_quote(buf, false, dialect.comment.is_some()) {
                 return None;
             }
             continue;
