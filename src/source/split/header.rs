@@ -1,9 +1,9 @@
-//! Where an input's records begin: its first bytes checked (UTF-8, not
-//! compressed, BOM skipped), the CSV header read (the first record as the
-//! `csv` crate reads it: blank lines before it skipped, ended by `\n`,
-//! `\r\n` or a bare `\r`, and the same in every input), and the keys of
-//! the first NDJSON record or JSON array element peeked at, without
-//! consuming it.
+//! Where an input's records begin: its first bytes checked (not UTF-32,
+//! BOM skipped), the CSV header read (after `--skip-rows` lines and, with
+//! `--comment`, comment lines; the first record as the `csv` crate reads
+//! it: blank lines before it skipped, ended by `\n`, `\r\n` or a bare
+//! `\r`, and the same in every input), and the keys of the first NDJSON
+//! record or JSON array element peeked at, without consuming it.
 
 use memchr::{memchr, memchr_iter};
 
@@ -14,10 +14,10 @@ use crate::source::chunk::ChunkLimit;
 use crate::source::json_array::{ArrayScan, Step};
 
 impl Splitter {
-    /// Refuses the input just opened when its first bytes say it is not
-    /// UTF-8 text (a UTF-16 or UTF-32 byte-order mark: [`ErrorKind::Encoding`];
-    /// a compression format's magic number: [`ErrorKind::Compressed`]), and
-    /// skips its UTF-8 BOM.
+    /// Refuses the input just opened when its text starts with a UTF-32
+    /// byte-order mark ([`ErrorKind::Encoding`]; compressed and UTF-16
+    /// inputs were decoded before, by `source::decode`), and skips its
+    /// UTF-8 BOM.
     pub(super) fn check_start(&mut self) -> Result<()> {
         let cur = self.current.as_mut().expect("just opened");
         let index = cur.index;

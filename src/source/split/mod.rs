@@ -25,10 +25,13 @@
 //! Records may end with a bare `\r` too (the parser splits them), but
 //! chunks end only after a `\n`.
 //!
-//! An input is UTF-8: its BOM is skipped, and an input that starts with a
-//! UTF-16 or UTF-32 byte-order mark is an [`ErrorKind::Encoding`]. An input
-//! that starts with the magic number of a compression format is an
-//! [`ErrorKind::Compressed`] (see [`crate::format::Compression::sniff`]).
+//! The splitter reads an input's text: a compressed input (recognised by
+//! [`crate::format::Compression::sniff`]) and a UTF-16 or `--encoding` one
+//! are decoded to UTF-8 on a thread of their own first (`source::decode`).
+//! A UTF-8 BOM is skipped, and an input that starts with a UTF-32
+//! byte-order mark is an [`ErrorKind::Encoding`]. With a comment byte set,
+//! a line that begins a record with it ends at its `\n`, whatever quotes it
+//! holds.
 //!
 //! A JSON array ([`Format::Json`]) is cut right after the `}` of an element
 //! instead, following the array's nesting and strings; the scan (in
@@ -198,9 +201,10 @@ impl Splitter {
 
     /// Finds the CSV delimiter in the first input's first 64 KiB as read
     /// (after decoding; for a stream, what has arrived once its header's
-    /// line has), before its header is read, and uses it instead of the one given to [`Splitter::new`]
-    /// when [`sniff_delimiter`] is sure. Meant for inputs that cannot be
-    /// read twice, such as standard input.
+    /// line has), before its header is read, and uses it instead of the
+    /// one given to [`Splitter::new`] when the sniffer (`source::sniff`)
+    /// is sure. Meant for inputs that cannot be read twice, such as
+    /// standard input.
     pub fn sniff_delimiter(mut self) -> Splitter {
         self.sniff = true;
         self
@@ -268,8 +272,9 @@ impl Splitter {
     /// `[]`).
     ///
     /// # Errors
-    /// I/O errors, an input that is UTF-16 or UTF-32 ([`ErrorKind::Encoding`])
-    /// or compressed ([`ErrorKind::Compressed`]), an unterminated quote in the
+    /// I/O errors, an input that is UTF-32 ([`ErrorKind::Encoding`]), a
+    /// compressed stream that is corrupt or cut short or text not valid in
+    /// its encoding ([`ErrorKind::Decode`]), an unterminated quote in the
     /// header, an invalid first
     /// NDJSON record, or [`ErrorKind::Json`] for a JSON array whose syntax is
     /// wrong before its first element ends or whose first element is not a
@@ -327,7 +332,7 @@ impl Splitter {
     /// The next chunk, or `None` at the end of the last input.
     ///
     /// # Errors
-    /// I/O errors, a later input that is UTF-16, UTF-32 or compressed
+    /// I/O errors, a later input that is UTF-32 or cannot be decoded
     /// (as in [`Splitter::header`]), an unterminated quote, a CSV input whose header
     /// differs from the first input's, or [`ErrorKind::Json`] for a syntax
     /// error in a JSON array's framing (not starting with `[`, a missing or
