@@ -225,8 +225,8 @@ fn utf16_bom(bytes: &[u8]) -> Option<&'static Encoding> {
 
 /// Reads `bytes` of a stored input, compressed or not, and returns up to
 /// `max` bytes of its decoded text from the start (fewer at its end or on
-/// an error: what was decoded before it). Meant for sniffing the content
-/// of a file ([`Input::detect_format`](crate::Input::detect_format)).
+/// an error: what was decoded before it).
+#[cfg(test)]
 pub(crate) fn head_of(raw: Box<dyn Read + Send>, max: u64) -> Vec<u8> {
     let mut text = Vec::new();
     if let Ok(opened) = open(raw, false, None) {

@@ -213,11 +213,7 @@ impl Input {
             return Some(by_name);
         }
         // A pipe or FIFO is not read ahead: what was read would be lost.
-        let regular = std::fs::metadata(path).is_ok_and(|m| m.is_file());
-        let head = match regular.then(|| File::open(path)) {
-            Some(Ok(f)) => decode::head_of(Box::new(f), SNIFF_BYTES),
-            _ => Vec::new(),
-        };
+        let head = self.head_text(SNIFF_BYTES, None).map(|(text, _)| text).unwrap_or_default();
         let body = head.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&head);
         match body.iter().find(|b| !matches!(b, b' ' | b'\t' | b'\n' | b'\r')) {
             Some(b'[') => Some(Format::Json),

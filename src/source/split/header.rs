@@ -35,27 +35,36 @@ impl Splitter {
         Ok(())
     }
 
+    /// Drops the current input's first line, through its `\n` (or to the
+    /// end of the input), reading more of it as needed. False when there
+    /// was nothing left to drop.
+    fn skip_line(&mut self) -> Result<bool> {
+        loop {
+            let cur = self.current.as_mut().expect("an input is open");
+            if let Some(i) = memchr(b'\n', &cur.buf) {
+                cur.buf.drain(..=i);
+                cur.line += 1;
+                cur.offset += i as u64 + 1;
+                return Ok(true);
+            }
+            if cur.eof {
+                let any = !cur.buf.is_empty();
+                cur.offset += cur.buf.len() as u64;
+                cur.buf.clear();
+                return Ok(any);
+            }
+            self.fill(READ_STEP)?;
+        }
+    }
+
     /// Reads the header: the first record as the `csv` crate reads it,
     /// after any blank lines, ended by `\n`, `\r\n` or a bare `\r`.
     pub(super) fn read_csv_header(&mut self) -> Result<()> {
         let dialect = self.dialect();
         // The preamble: `skip_rows` lines, whatever they hold.
-        let mut skip = self.skip_rows;
-        while skip > 0 {
-            let cur = self.current.as_mut().expect("an input is open");
-            match memchr(b'\n', &cur.buf) {
-                Some(i) => {
-                    cur.buf.drain(..=i);
-                    cur.line += 1;
-                    cur.offset += i as u64 + 1;
-                    skip -= 1;
-                }
-                None if cur.eof => {
-                    cur.offset += cur.buf.len() as u64;
-                    cur.buf.clear();
-                    break;
-                }
-                None => self.fill(READ_STEP)?,
+        for _ in 0..self.skip_rows {
+            if !self.skip_line()? {
+                break;
             }
         }
         // Blank lines before the header are skipped, as the csv crate does,
@@ -66,28 +75,10 @@ impl Splitter {
             cur.line += count_lines(&cur.buf[..blank]);
             cur.offset += blank as u64;
             cur.buf.drain(..blank);
-            if let (Some(c), Some(&first)) = (dialect.comment, cur.buf.first()) {
-                if first == c {
-                    match memchr(b'\n', &cur.buf) {
-                        Some(i) => {
-                            cur.buf.drain(..=i);
-                            cur.line += 1;
-                            cur.offset += i as u64 + 1;
-                            self.comment_lines += 1;
-                            continue;
-                        }
-                        None if cur.eof => {
-                            cur.offset += cur.buf.len() as u64;
-                            cur.buf.clear();
-                            self.comment_lines += 1;
-                            break;
-                        }
-                        None => {
-                            self.fill(READ_STEP)?;
-                            continue;
-                        }
-                    }
-                }
+            if dialect.comment.is_some() && cur.buf.first() == dialect.comment.as_ref() {
+                self.skip_line()?;
+                self.comment_lines += 1;
+                continue;
             }
             if !cur.buf.is_empty() || cur.eof {
                 break;
