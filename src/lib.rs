@@ -75,7 +75,9 @@ mod units;
 
 // Run.
 pub use exec::{JournalSpec, RunStats};
-pub use pipeline::{default_memory_limit, Pipeline, PipelineBuilder, Plan, ReduceSpec};
+pub use pipeline::{
+    default_memory_limit, PartialStep, Pipeline, PipelineBuilder, Plan, ReduceSpec,
+};
 // Inputs and formats.
 pub use format::{Compression, Format};
 pub use source::{

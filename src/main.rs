@@ -95,6 +95,10 @@ fn run(args: &cli::Args, steps: Vec<fanfold::Step>, cancel: CancelToken) -> fanf
     if args.stats {
         print_stats(&stats);
     }
+    let hadoop = std::env::var_os("mapreduce_task_id").is_some();
+    if args.partial_step.is_some() && (args.counters || hadoop) {
+        print_counters(&stats);
+    }
     if let Some(path) = &args.stats_json {
         let json = stats_json(&stats);
         std::fs::write(path, json)
@@ -170,6 +174,23 @@ fn speedup(attempt_secs: f64, elapsed_secs: f64) -> f64 {
         attempt_secs / elapsed_secs
     } else {
         0.0
+    }
+}
+
+/// Hadoop Streaming's counters (`reporter:counter:GROUP,COUNTER,AMOUNT`
+/// lines on standard error, which the framework adds to the job's
+/// counters), group `fanfold`: records read, written, filtered and
+/// rejected, and bytes read.
+fn print_counters(s: &RunStats) {
+    let mut err = std::io::stderr().lock();
+    for (name, n) in [
+        ("records_read", s.records_read),
+        ("records_written", s.records_written),
+        ("records_filtered", s.records_filtered),
+        ("records_rejected", s.records_rejected),
+        ("bytes_read", s.bytes_read),
+    ] {
+        let _ = writeln!(err, "reporter:counter:fanfold,{name},{n}");
     }
 }
 

@@ -17,6 +17,18 @@ impl Args {
     ///   (`.gz`, `.zst`, `.bz2`, `.xz`): fanfold does not write one yet.
     pub(super) fn check(&self) -> Result<(), (clap::error::ErrorKind, String)> {
         use clap::error::ErrorKind;
+        if self.split_index.is_some() && self.partial_step != Some(fanfold::PartialStep::Map) {
+            return Err((
+                ErrorKind::ArgumentConflict,
+                "the argument '--split-index <N>' applies to `fanfold map` only".into(),
+            ));
+        }
+        if self.counters && self.partial_step.is_none() {
+            return Err((
+                ErrorKind::ArgumentConflict,
+                "the argument '--counters' applies to `fanfold map`, `combine` and `reduce`".into(),
+            ));
+        }
         if self.top.is_none() && !self.sort_by.is_empty() && !self.group_by.is_empty() {
             return Err((
                 ErrorKind::ArgumentConflict,

@@ -121,6 +121,9 @@ impl Args {
         b = set(b, self.skip_rows, PipelineBuilder::skip_rows);
         b = set(b, self.comment, PipelineBuilder::comment);
         b = set(b, self.encoding, PipelineBuilder::encoding);
+        b = set(b, self.given_columns()?, PipelineBuilder::input_columns);
+        b = set(b, self.partial_step, PipelineBuilder::partial_step);
+        b = set(b, self.split(), PipelineBuilder::split_index);
         b = set(b, self.chunk_bytes, PipelineBuilder::chunk_bytes);
         b = set(b, self.chunk_size.map(|n| n.get()), PipelineBuilder::chunk_records);
         // The window's default (4 × threads) is the builder's.
@@ -167,6 +170,52 @@ impl Args {
             b = b.reduce(ReduceSpec::GroupBy { keys: self.group_by.clone(), aggs });
         }
         Ok(b)
+    }
+}
+
+impl Args {
+    /// The columns of headerless CSV input: --columns, or the first record
+    /// of --header-from's file (read with --delimiter, else tab for a
+    /// .tsv name, else `,`).
+    ///
+    /// # Errors
+    /// [`fanfold::ErrorKind::Io`] naming the file when it cannot be read;
+    /// a setting error when it holds no record.
+    fn given_columns(&self) -> fanfold::Result<Option<Vec<String>>> {
+        let Some(path) = &self.header_from else { return Ok(self.columns.clone()) };
+        let name = path.display().to_string();
+        let tsv = path.extension().is_some_and(|e| e.eq_ignore_ascii_case("tsv"));
+        let delimiter = self.delimiter.unwrap_or(if tsv { b'\t' } else { b',' });
+        let file = std::fs::File::open(path).map_err(|e| fanfold::Error::io(&name, e))?;
+        let mut reader = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .flexible(true)
+            .delimiter(delimiter)
+            .from_reader(std::io::BufReader::new(file));
+        let mut record = csv::StringRecord::new();
+        match reader.read_record(&mut record) {
+            Ok(true) => Ok(Some(record.iter().map(String::from).collect())),
+            Ok(false) => Err(fanfold::Error::setting(
+                fanfold::Setting::InputColumns,
+                format!("--header-from {name}: the file has no header line"),
+            )),
+            Err(e) => Err(fanfold::Error::setting(
+                fanfold::Setting::InputColumns,
+                format!("--header-from {name}: {e}"),
+            )),
+        }
+    }
+
+    /// The split a map step reads: --split-index, else Hadoop's
+    /// $mapreduce_map_input_start (the split's byte offset in its file),
+    /// for `fanfold map` only.
+    fn split(&self) -> Option<u64> {
+        if self.partial_step != Some(fanfold::PartialStep::Map) {
+            return None;
+        }
+        self.split_index.or_else(|| {
+            std::env::var("mapreduce_map_input_start").ok().and_then(|v| v.trim().parse().ok())
+        })
     }
 }
 

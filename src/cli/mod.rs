@@ -350,6 +350,38 @@ pub struct Args {
     /// bytes, seconds, MB/s, peak chunks in flight.
     #[arg(long)]
     pub stats: bool,
+
+    /// The CSV input has no header line: these are its columns (the
+    /// splits of a file cut by lines, as Hadoop and Spark cut it). An
+    /// input whose first line is exactly these names (the split that
+    /// begins the file) has it skipped.
+    #[arg(long, value_name = "COLS", value_delimiter = ',', conflicts_with = "header_from")]
+    pub columns: Option<Vec<String>>,
+
+    /// Like --columns, with the columns read from the header line of FILE
+    /// (the whole input's first file, or a copy of its first line).
+    #[arg(long, value_name = "FILE")]
+    pub header_from: Option<PathBuf>,
+
+    /// `fanfold map`: the number of the split read (from 0, in input
+    /// order), so that first, last and the ties of mode, min and max
+    /// are those of one run over the whole input. Default: Hadoop's
+    /// $mapreduce_map_input_start (the split's byte offset) when set,
+    /// else 0.
+    #[arg(long, value_name = "N")]
+    pub split_index: Option<u64>,
+
+    /// `fanfold map`, `combine`, `reduce`: print Hadoop Streaming
+    /// counters on standard error at the end
+    /// (reporter:counter:fanfold,records_read,N ...). Default: when
+    /// Hadoop's $mapreduce_task_id is set.
+    #[arg(long)]
+    pub counters: bool,
+
+    /// Which step of a run split across an engine this is (the first
+    /// word: `fanfold map|combine|reduce [FLAGS]`).
+    #[arg(skip)]
+    pub partial_step: Option<fanfold::PartialStep>,
 }
 
 /// `--on-error` on the command line.
@@ -405,8 +437,22 @@ impl Args {
     /// steps in command-line order.
     pub fn parse_checked() -> (Args, Vec<Step>) {
         use clap::{CommandFactory, FromArgMatches};
-        let matches = Args::command().get_matches();
-        let args = Args::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+        let mut argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
+        // `fanfold map|combine|reduce FLAGS...`: a step over partial lines.
+        let step = match argv.get(1).and_then(|a| a.to_str()) {
+            Some("map") => Some(fanfold::PartialStep::Map),
+            Some("combine") => Some(fanfold::PartialStep::Combine),
+            Some("reduce") => Some(fanfold::PartialStep::Reduce),
+            _ => None,
+        };
+        let mut command = Args::command();
+        if step.is_some() {
+            let word = argv.remove(1).to_string_lossy().into_owned();
+            command = command.bin_name(format!("fanfold {word}"));
+        }
+        let matches = command.get_matches_from(argv);
+        let mut args = Args::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+        args.partial_step = step;
         if let Err((kind, message)) = args.check() {
             Args::command().error(kind, message).exit();
         }

@@ -197,6 +197,16 @@ pub enum ErrorKind {
         /// What is wrong and how to go on.
         message: Message,
     },
+    /// A partial line (see `fanfold reduce`) cannot be read: it is not a
+    /// partial line, is of another version, or comes from a pipeline with
+    /// other settings (another fingerprint: the message names both). Not
+    /// a record error: a lost partial would change the result.
+    Partial {
+        /// The line.
+        at: Location,
+        /// What is wrong, and how to go on.
+        message: String,
+    },
     /// A worker panicked while processing a chunk: a bug in fanfold.
     WorkerPanic {
         /// The first record of the chunk.
@@ -321,6 +331,7 @@ impl ErrorKind {
             ErrorKind::Journal { path, message } => {
                 write!(f, "{path} ({}): {}", name(Setting::Journal), message.display_with(name))
             }
+            ErrorKind::Partial { at, message } => write!(f, "{at}: {message}"),
             ErrorKind::WorkerPanic { at, message } => write!(
                 f,
                 "internal error while processing the chunk at {at}: {message} (this is a bug in \

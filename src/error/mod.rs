@@ -182,6 +182,7 @@ impl Error {
             | ErrorKind::NotNumeric { at, .. }
             | ErrorKind::UnexpectedKey { at, .. }
             | ErrorKind::Jq { at, .. }
+            | ErrorKind::Partial { at, .. }
             | ErrorKind::WorkerPanic { at, .. } => Some(at),
             ErrorKind::Exec(e) => Some(&e.at),
             _ => None,

@@ -93,6 +93,14 @@ pub enum Setting {
     ReduceMerge,
     /// A custom reducer's finish expression.
     ReduceFinish,
+    /// The columns of CSV input that has no header.
+    InputColumns,
+    /// The map, combine or reduce step of a run over partial lines.
+    PartialStep,
+    /// The split a map step folds, by number.
+    SplitIndex,
+    /// The file a run writes its partial lines to.
+    EmitPartials,
 }
 
 impl Setting {
@@ -138,6 +146,10 @@ impl Setting {
         Setting::ReduceUpdate,
         Setting::ReduceMerge,
         Setting::ReduceFinish,
+        Setting::InputColumns,
+        Setting::PartialStep,
+        Setting::SplitIndex,
+        Setting::EmitPartials,
     ];
 
     /// The library's name of the setting, in snake case: `threads`,
@@ -184,6 +196,10 @@ impl Setting {
             Setting::ReduceUpdate => "reduce_update",
             Setting::ReduceMerge => "reduce_merge",
             Setting::ReduceFinish => "reduce_finish",
+            Setting::InputColumns => "input_columns",
+            Setting::PartialStep => "partial_step",
+            Setting::SplitIndex => "split_index",
+            Setting::EmitPartials => "emit_partials",
         }
     }
 }

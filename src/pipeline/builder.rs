@@ -91,6 +91,8 @@ impl PipelineBuilder {
                 inputs: Vec::new(),
                 input_format: None,
                 input_columns: None,
+                partial_step: None,
+                split_index: 0,
                 output_format: None,
                 delimiter: None,
                 output_delimiter: None,
@@ -172,6 +174,7 @@ impl PipelineBuilder {
                 ));
             }
         }
+        p.check_partial_step()?;
         let threads = match self.threads {
             Some(t) => t,
             None => std::thread::available_parallelism().map_or(1, |n| n.get()),
@@ -514,12 +517,17 @@ impl PipelineBuilder {
         self
     }
 
-    /// For NDJSON and JSON array input: the input's columns (keys), which
-    /// the projection, the steps and the reducers resolve names against,
-    /// and a CSV output's header holds (a record's key outside them is an
+    /// The input's columns, given instead of read. For NDJSON and JSON
+    /// array input: the keys which the projection, the steps and the
+    /// reducers resolve names against, and a CSV output's header holds (a
+    /// record's key outside them is an
     /// [`ErrorKind::UnexpectedKey`](crate::ErrorKind::UnexpectedKey)
-    /// there), instead of the first record's keys. Ignored for CSV and TSV
-    /// input, whose header names the columns. Default: the first record's.
+    /// there), instead of the first record's keys. For CSV and TSV input:
+    /// the inputs have no header line (the splits of a file cut by lines,
+    /// as Hadoop and Spark cut it), and an input whose first record is
+    /// exactly these names (the split that begins the file) has it
+    /// skipped as its header. Default: the first record's keys; for CSV,
+    /// each input's header.
     ///
     /// ```
     /// use fanfold::{Format, Input, Pipeline};
@@ -537,6 +545,25 @@ impl PipelineBuilder {
     /// ```
     pub fn input_columns<S: Into<String>>(mut self, columns: impl IntoIterator<Item = S>) -> Self {
         self.p.input_columns = Some(columns.into_iter().map(Into::into).collect());
+        self
+    }
+
+    /// Runs one step of a run split across many programs (see
+    /// [`PartialStep`](super::PartialStep)): the map step writes partial
+    /// lines instead of the output, the combine and reduce steps read
+    /// them instead of records. Needs a group-by. Default: none, a whole
+    /// run.
+    pub fn partial_step(mut self, step: super::PartialStep) -> Self {
+        self.p.partial_step = Some(step);
+        self
+    }
+
+    /// The number of the split a map step reads (from 0, in input order):
+    /// the records of split `n` come after those of the splits before it
+    /// for `first`, `last`, and the ties of `mode`, `min` and `max`, as in
+    /// one run over the whole input. Default: 0.
+    pub fn split_index(mut self, n: u64) -> Self {
+        self.p.split_index = n;
         self
     }
 

@@ -9,6 +9,7 @@ mod fingerprint;
 mod for_each;
 mod key_union;
 mod memory;
+mod partials;
 mod plan;
 mod run;
 mod run_with;
@@ -26,6 +27,7 @@ use crate::transform::{Projection, Step};
 
 pub use self::builder::PipelineBuilder;
 pub use self::memory::default_memory_limit;
+pub use self::partials::PartialStep;
 pub use self::plan::Plan;
 
 /// Which reducer a run uses.
@@ -90,6 +92,10 @@ pub struct Pipeline {
     pub(crate) input_format: Option<Format>,
     /// See [`PipelineBuilder::input_columns`].
     pub(crate) input_columns: Option<Vec<String>>,
+    /// See [`PipelineBuilder::partial_step`].
+    pub(crate) partial_step: Option<PartialStep>,
+    /// See [`PipelineBuilder::split_index`].
+    pub(crate) split_index: u64,
     /// Output format; `None` means the input's.
     pub(crate) output_format: Option<Format>,
     /// CSV input delimiter; `None` is the format's (`,` or tab).

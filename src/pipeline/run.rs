@@ -6,9 +6,10 @@ use std::io::Write;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 
-use super::{Pipeline, Plan, ReduceSpec};
+use super::{PartialStep, Pipeline, Plan, ReduceSpec};
 use crate::error::{Result, Setting};
 use crate::exec::RunStats;
+use crate::format::Format;
 use crate::reduce::{
     Concat, CustomReduce, GroupBy, KeyUnion, Reducer, Sorted, SpillOptions, SpillStats, TopK,
     DEFAULT_FAN_IN,
@@ -43,6 +44,18 @@ impl Pipeline {
     /// any error from reading, parsing, reducing or writing, naming its
     /// place.
     pub fn run(&self, out: &mut dyn Write, out_name: &str) -> Result<RunStats> {
+        match self.partial_step {
+            Some(step @ (PartialStep::Combine | PartialStep::Reduce)) => {
+                return self.run_reading_partials(step, out, out_name);
+            }
+            Some(PartialStep::Map) if self.output_format != Some(Format::Tsv) => {
+                // Partial lines, not records: no JSON array around them.
+                let mut map = self.clone();
+                map.output_format = Some(Format::Tsv);
+                return map.run(out, out_name);
+            }
+            _ => {}
+        }
         let plan = self.plan();
         let has_map = self.steps.iter().any(Step::is_map);
         let out_format = self.output_format.unwrap_or(self.resolved_input_format());
@@ -110,7 +123,9 @@ impl Pipeline {
                         .collect::<Result<Vec<_>>>()?;
                     Ok(GroupBy::new(keys, aggs, enc, self.null_bytes())
                         .with_memory_limit(plan.state_budget, plan.memory_limit)
-                        .with_spill(spill, spilled.clone()))
+                        .with_spill(spill, spilled.clone())
+                        .with_partials(self.map_partials())
+                        .with_split(self.split_index))
                 })?;
                 Ok(with_spills(stats, &spilled))
             }
@@ -138,7 +153,7 @@ impl Pipeline {
     /// (`plan.state_budget` bytes for the final merge's read buffers,
     /// `--temp-dir`, [`DEFAULT_FAN_IN`]), and the counters it reports them
     /// in.
-    fn spill_options(&self, plan: &Plan) -> (SpillOptions, Arc<SpillStats>) {
+    pub(super) fn spill_options(&self, plan: &Plan) -> (SpillOptions, Arc<SpillStats>) {
         let opts = SpillOptions {
             budget: plan.state_budget,
             dir: self.resolved_temp_dir(),
@@ -167,7 +182,7 @@ impl Pipeline {
 }
 
 /// `stats` with the runs and bytes `spilled` counted (for `--stats`).
-fn with_spills(mut stats: RunStats, spilled: &SpillStats) -> RunStats {
+pub(super) fn with_spills(mut stats: RunStats, spilled: &SpillStats) -> RunStats {
     stats.spilled_runs = spilled.runs.load(Relaxed);
     stats.spilled_bytes = spilled.bytes.load(Relaxed);
     stats

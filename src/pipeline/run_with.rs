@@ -139,7 +139,8 @@ impl Pipeline {
         let mut splitter = Splitter::new(self.inputs.clone(), format, delimiter, chunk)
             .with_cancel(self.cancel.clone())
             .with_encoding(self.encoding)
-            .with_csv_preamble(self.skip_rows, self.comment);
+            .with_csv_preamble(self.skip_rows, self.comment)
+            .with_columns(self.input_columns.clone().filter(|_| format.is_delimited()));
         // An input `build` could not read ahead (standard input, a pipe):
         // its delimiter is found as it is read.
         let sniff_stream =

@@ -53,6 +53,20 @@ pub(crate) fn key_parts(mut key: &[u8]) -> impl Iterator<Item = (u8, &[u8])> + C
     })
 }
 
+/// Whether `key` is an encoded group key of `columns` columns (a key
+/// read back from a partial line is checked before it is used).
+pub(crate) fn is_key(mut key: &[u8], columns: usize) -> bool {
+    for _ in 0..columns {
+        let Some(&[tag, a, b, c, d]) = key.get(..5) else { return false };
+        let len = u32::from_le_bytes([a, b, c, d]) as usize;
+        if tag > TAG_JSON_OTHER || key.len() - 5 < len || (tag == TAG_MISSING && len > 0) {
+            return false;
+        }
+        key = &key[5 + len..];
+    }
+    key.is_empty()
+}
+
 /// A decoded key part as a value of an output row, written back as it
 /// was read (a JSON string as a string, another JSON literal as it was).
 pub(crate) fn part_value(tag: u8, text: &[u8]) -> RowValue<'_> {

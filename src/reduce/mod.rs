@@ -22,6 +22,7 @@ pub(crate) mod group_by;
 pub(crate) mod group_key;
 pub(crate) mod key_union;
 pub(crate) mod number;
+pub(crate) mod partial_line;
 pub(crate) mod sort_key;
 pub(crate) mod sorted;
 pub(crate) mod state_limit;

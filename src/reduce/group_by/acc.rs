@@ -21,10 +21,13 @@ use super::spec::{AggKind, Fraction};
 use crate::record::Field;
 use crate::sink::encode::{write_json_string, OutValue, OwnedField};
 
-/// A record's place in input order: its chunk's `seq`, then the order in
-/// which its chunk's records were folded.
+/// A record's place in input order: its split (`0` but for the map step
+/// of a split input, see [`GroupBy::with_split`](super::GroupBy::with_split)),
+/// its chunk's `seq`, then the order in which its chunk's records were
+/// folded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default, Serialize, Deserialize)]
 pub(super) struct Pos {
+    pub(super) split: u64,
     pub(super) chunk: u64,
     pub(super) index: u64,
 }
@@ -136,7 +139,16 @@ impl Acc {
         }
     }
 
+    /// Whether `other` is an accumulator of the same kind, which
+    /// [`Acc::merge`] can merge into this one.
+    pub(super) fn same_kind(&self, other: &Acc) -> bool {
+        std::mem::discriminant(self) == std::mem::discriminant(other)
+    }
+
     /// Merges `other`, another partial's state of the same aggregate.
+    ///
+    /// # Panics
+    /// When `other` is not of the same kind ([`Acc::same_kind`]).
     pub(super) fn merge(&mut self, kind: AggKind, other: Acc) {
         match (self, other) {
             (Acc::Extreme(x), Acc::Extreme(y)) => x.merge(y, kind == AggKind::Max),
@@ -463,7 +475,7 @@ mod tests {
     use crate::syntax::number::parse_number;
 
     fn at(chunk: u64, index: u64) -> Pos {
-        Pos { chunk, index }
+        Pos { split: 0, chunk, index }
     }
 
     /// The mode of `chunks` (each a list of values, in input order), folded

@@ -67,6 +67,7 @@
 
 mod acc;
 mod hll;
+mod partial_lines;
 mod spec;
 mod spill;
 mod table;
@@ -159,6 +160,35 @@ pub struct GroupBy {
     finish_threads: AtomicUsize,
     /// Groups from which a table is added to in batches.
     batches_from: usize,
+    /// Partial lines read or written instead of records or rows.
+    partials: PartialIo,
+    /// The split this run folds, first in a record's position.
+    split: u64,
+}
+
+/// What a group-by reads and writes as partial lines (see
+/// `reduce::partial_line`): the map step writes them, the combine step
+/// reads and writes them, the reduce step reads them.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct PartialIo {
+    /// The columns of the key and the partial when the records read are
+    /// partial lines.
+    pub(crate) input: Option<(ColumnRef, ColumnRef)>,
+    /// What the output is.
+    pub(crate) output: PartialOutput,
+    /// The pipeline's fingerprint, written in partial lines and expected
+    /// in those read.
+    pub(crate) fingerprint: u64,
+}
+
+/// What a group-by writes.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) enum PartialOutput {
+    /// Rows (the final output).
+    #[default]
+    Rows,
+    /// Partial lines instead of rows.
+    Lines,
 }
 
 impl Clone for GroupBy {
@@ -184,6 +214,8 @@ impl Clone for GroupBy {
             runs: Mutex::new(Vec::new()),
             finish_threads: AtomicUsize::new(1),
             batches_from: self.batches_from,
+            partials: self.partials.clone(),
+            split: self.split,
         }
     }
 }
@@ -383,7 +415,26 @@ impl GroupBy {
             runs: Mutex::new(Vec::new()),
             finish_threads: AtomicUsize::new(1),
             batches_from: BATCHED_GROUPS,
+            partials: PartialIo::default(),
+            split: 0,
         }
+    }
+
+    /// Reads and writes partial lines as `io` says instead of records and
+    /// rows (the map, combine and reduce steps; see
+    /// `reduce::partial_line`).
+    pub(crate) fn with_partials(mut self, io: PartialIo) -> Self {
+        self.partials = io;
+        self
+    }
+
+    /// Positions records after those of splits numbered below `split`
+    /// (default 0): for `first`, `last` and the ties of `mode`, `min` and
+    /// `max`, the records of a map step over split `split` come after
+    /// those of the splits before it, as in one run over the whole input.
+    pub fn with_split(mut self, split: u64) -> Self {
+        self.split = split;
+        self
     }
 
     /// Adds records to a table in batches (see the module docs) once it
@@ -569,7 +620,7 @@ impl GroupBy {
             }
             Slot::Values(a) if agg.kind == AggKind::ApproxQuantile => {
                 let p = agg.fraction.unwrap_or(Fraction::HALF);
-                let value = merged_acc(agg, (tables, parts), accs, a).sketch_quantile(p);
+                let value = merged_acc(agg.kind, (tables, parts), accs, a).sketch_quantile(p);
                 self.write_float(i, value, scratch, buf);
             }
             Slot::Values(a) => {
@@ -583,7 +634,7 @@ impl GroupBy {
                 self.write_float(i, quantile(&mut values, agg.kind, p), scratch, buf);
             }
             Slot::Acc(a) => {
-                let value = merged_acc(agg, (tables, parts), accs, a).value();
+                let value = merged_acc(agg.kind, (tables, parts), accs, a).value();
                 self.encoder.row_value(&self.names, i, value.as_row_value(), buf);
             }
         }
@@ -602,6 +653,21 @@ impl GroupBy {
                 self.encoder.row_value(&self.names, i, RowValue::Number(scratch), buf);
             }
             None => self.encoder.row_value(&self.names, i, RowValue::Field(Field::Null), buf),
+        }
+    }
+
+    /// Appends what the output holds of the group whose states `parts`
+    /// (table, group) hold to `buf`: its row, or its partial line.
+    fn write_group(
+        &self,
+        tables: &[Table],
+        parts: &[(usize, usize)],
+        scratch: &mut Vec<u8>,
+        buf: &mut Vec<u8>,
+    ) -> Result<()> {
+        match self.partials.output {
+            PartialOutput::Rows => self.write_row(tables, parts, scratch, buf),
+            PartialOutput::Lines => self.write_partial_line(tables, parts, scratch, buf),
         }
     }
 
@@ -649,7 +715,7 @@ impl GroupBy {
                 parts.push((t, g));
                 k += 1;
             }
-            self.write_row(tables, &parts, &mut scratch, buf)?;
+            self.write_group(tables, &parts, &mut scratch, buf)?;
             rows += 1;
         }
         Ok(rows)
@@ -850,7 +916,7 @@ fn sum_slot(sums: &mut Vec<(ColumnRef, usize)>, col: &ColumnRef, agg: usize) -> 
 /// (table, group) hold, merged over the parts (cloned only when there are
 /// several; `width` accumulators a group).
 fn merged_acc<'t>(
-    agg: &Agg,
+    kind: AggKind,
     (tables, parts): (&'t [Table], &[(usize, usize)]),
     width: usize,
     a: usize,
@@ -862,7 +928,7 @@ fn merged_acc<'t>(
     }
     let mut acc = first.clone();
     for &(t, g) in &parts[1..] {
-        acc.merge(agg.kind, tables[t].accs[g * width + a].clone());
+        acc.merge(kind, tables[t].accs[g * width + a].clone());
     }
     std::borrow::Cow::Owned(acc)
 }
@@ -960,6 +1026,9 @@ impl Reducer for GroupBy {
     }
 
     fn fold(&self, partial: &mut GroupPartial, record: &Record<'_>) -> Result<()> {
+        if let Some(columns) = &self.partials.input {
+            return self.fold_partial_line(partial, record, columns);
+        }
         if self.widths.accs == 0
             && (!partial.batch.hashes.is_empty() || partial.groups() >= self.batches_from)
         {
@@ -989,7 +1058,7 @@ impl Reducer for GroupBy {
             return Err(e);
         }
         let worker = self.borrow_worker(&mut partial.worker);
-        let pos = Pos { chunk: record.chunk, index: partial.folded };
+        let pos = Pos { split: self.split, chunk: record.chunk, index: partial.folded };
         partial.folded += 1;
         let hash = self.hasher.hash_one(key.as_slice());
         let (g, mut grew) = worker.table.group(hash, &key, self.widths, |accs| self.new_accs(accs));
@@ -1063,6 +1132,9 @@ impl Reducer for GroupBy {
     }
 
     fn start(&self, sink: &mut Sink<'_>) -> Result<()> {
+        if self.partials.output == PartialOutput::Lines {
+            return Ok(());
+        }
         let mut header = Vec::new();
         self.encoder.header(&self.names, &mut header);
         sink.write(&header, 0)
@@ -1124,7 +1196,12 @@ impl Reducer for GroupBy {
                 let budget = self.spill.as_ref().map_or(0, |o| o.budget);
                 let (mut buf, mut scratch, mut rows) = (Vec::with_capacity(1 << 16), Vec::new(), 0);
                 self.merge_runs(runs, budget, |_, table| {
-                    self.write_row(std::slice::from_ref(table), &[(0, 0)], &mut scratch, &mut buf)?;
+                    self.write_group(
+                        std::slice::from_ref(table),
+                        &[(0, 0)],
+                        &mut scratch,
+                        &mut buf,
+                    )?;
                     rows += 1;
                     if buf.len() >= 1 << 16 {
                         sink.write(&buf, 0)?;

@@ -43,6 +43,10 @@ use crate::reduce::sorted::spill::{
 };
 use crate::reduce::SpillOptions;
 
+/// A group's states as written (counts, sums, value-holding
+/// accumulators), in postcard.
+pub(super) type States = (Vec<u64>, Vec<SmallSum>, Vec<Acc>);
+
 /// The parts of a frame (see the module docs).
 struct Frame<'a> {
     sort_key: &'a [u8],
@@ -129,21 +133,34 @@ impl GroupBy {
     /// Returns false, merging nothing, when they are not states of this
     /// reducer.
     fn merge_states(&self, into: &mut Table, bytes: &[u8]) -> bool {
-        type States = (Vec<u64>, Vec<SmallSum>, Vec<Acc>);
-        let Ok((counts, sums, accs)) = postcard::from_bytes::<States>(bytes) else {
-            return false;
-        };
+        match postcard::from_bytes::<States>(bytes) {
+            Ok(states) => self.merge_decoded(into, 0, states),
+            Err(_) => false,
+        }
+    }
+
+    /// Merges `states`, another partial's states of group `g`'s key, into
+    /// group `g` of `into`. Returns false, merging nothing, when they are
+    /// not states of this reducer (other widths, or accumulators of other
+    /// kinds).
+    pub(super) fn merge_decoded(&self, into: &mut Table, g: usize, states: States) -> bool {
+        let (counts, sums, accs) = states;
         let w = self.widths;
         if (counts.len(), sums.len(), accs.len()) != (w.counts, w.sums, w.accs) {
             return false;
         }
-        for (mine, c) in into.counts.iter_mut().zip(counts) {
+        let mine = &into.accs[g * w.accs..(g + 1) * w.accs];
+        if !mine.iter().zip(&accs).all(|(a, b)| a.same_kind(b)) {
+            return false;
+        }
+        for (mine, c) in into.counts[g * w.counts..].iter_mut().zip(counts) {
             *mine += c;
         }
         for (i, s) in sums.into_iter().enumerate() {
-            into.merge_sum(i, s);
+            into.merge_sum(g * w.sums + i, s);
         }
-        for ((mine, acc), &kind) in into.accs.iter_mut().zip(accs).zip(&self.acc_kinds) {
+        let mine = &mut into.accs[g * w.accs..(g + 1) * w.accs];
+        for ((mine, acc), &kind) in mine.iter_mut().zip(accs).zip(&self.acc_kinds) {
             mine.merge(kind, acc);
         }
         true

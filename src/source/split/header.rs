@@ -105,6 +105,14 @@ impl Splitter {
             // An empty input: no header, no records.
             return Ok(());
         }
+        if let Some(columns) = &self.given_columns {
+            // No header but, in the split that begins the file, the
+            // columns' own line.
+            if parse_header(&cur.buf[..cut], dialect.delimiter) != *columns {
+                cur.scan = ScanState::default();
+                return Ok(());
+            }
+        }
         let bytes: Vec<u8> = cur.buf.drain(..cut).collect();
         cur.line += count_lines(&bytes);
         cur.offset += cut as u64;
@@ -112,6 +120,7 @@ impl Splitter {
         let index = cur.index;
         let fields = parse_header(&bytes, dialect.delimiter);
         match &self.header {
+            _ if self.given_columns.is_some() => {}
             None => self.header = Some((index, fields)),
             Some((first, expected)) if *expected != fields => {
                 return Err(ErrorKind::HeaderMismatch {

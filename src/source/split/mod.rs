@@ -117,6 +117,8 @@ pub struct Splitter {
     current: Option<Current>,
     seq: u64,
     header: Option<(usize, Vec<String>)>,
+    /// CSV columns given instead of a header (see [`Splitter::with_columns`]).
+    given_columns: Option<Vec<String>>,
     header_done: bool,
     /// Decoded bytes read from the inputs.
     bytes_parsed: u64,
@@ -166,6 +168,7 @@ impl Splitter {
             current: None,
             seq: 0,
             header: None,
+            given_columns: None,
             header_done: false,
             bytes_parsed: 0,
             stored_done: 0,
@@ -183,6 +186,17 @@ impl Splitter {
     /// is never cancelled. It applies to the inputs opened from now on.
     pub fn with_cancel(mut self, cancel: CancelToken) -> Splitter {
         self.cancel = cancel;
+        self
+    }
+
+    /// Reads CSV/TSV inputs that have no header line, as the splits of a
+    /// file cut by lines are (Hadoop's, Spark's): `columns` are their
+    /// columns, and an input whose first record is exactly `columns` (the
+    /// split that begins the file) has that record taken as its header
+    /// and skipped. `None`: every input begins with its header (the
+    /// default). NDJSON and JSON inputs ignore it.
+    pub fn with_columns(mut self, columns: Option<Vec<String>>) -> Splitter {
+        self.given_columns = columns;
         self
     }
 
@@ -283,7 +297,13 @@ impl Splitter {
         if !self.header_done {
             self.header_done = true;
             match self.format {
-                Format::Csv | Format::Tsv => while self.header.is_none() && self.open_next()? {},
+                Format::Csv | Format::Tsv => {
+                    if let Some(columns) = &self.given_columns {
+                        self.header = Some((0, columns.clone()));
+                        self.open_next()?;
+                    }
+                    while self.header.is_none() && self.open_next()? {}
+                }
                 Format::Ndjson => self.peek_json_keys()?,
                 Format::Json => self.peek_array_keys()?,
             }

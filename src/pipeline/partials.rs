@@ -1,0 +1,161 @@
+//! Runs split into map, combine and reduce steps over partial lines (see
+//! `reduce::partial_line`), for engines that run one program per split
+//! and shuffle by key (Hadoop Streaming, Spark's `RDD.pipe`, Dask):
+//! [`PartialStep`], the pipeline's [`Pipeline::partial_fingerprint`], and
+//! the runs of the combine and reduce steps, which read partial lines
+//! instead of records.
+
+use std::io::Write;
+
+use super::{Pipeline, ReduceSpec};
+use crate::error::{Error, Result, Setting};
+use crate::exec::RunStats;
+use crate::format::Format;
+use crate::record::{ColumnRef, Source};
+use crate::reduce::group_by::{PartialIo, PartialOutput};
+use crate::reduce::GroupBy;
+use crate::transform::{Projection, Step};
+
+/// A step of a run split across many programs, as an engine runs it: the
+/// map step over each split of the input, the combine step (optional) over
+/// some map steps' lines, the reduce step over each key's lines.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PartialStep {
+    /// Reads records, as a run does, and writes one partial line per
+    /// group instead of rows: `key<TAB>partial`, in key order.
+    Map,
+    /// Reads partial lines (two-column TSV, in any order) and writes them
+    /// merged, one per key, in key order: a Hadoop combiner, or a Spark
+    /// `reduceByKey` step.
+    Combine,
+    /// Reads partial lines and writes the output, byte for byte what one
+    /// run over the whole input writes.
+    Reduce,
+}
+
+/// The column names partial lines are read under.
+const LINE_COLUMNS: [&str; 2] = ["key", "partial"];
+
+impl Pipeline {
+    /// A hash of the settings that shape the records and their aggregates
+    /// (the steps, the projection, `--no-infer`, the null markers, the
+    /// reducer), written in every partial line: the steps of one run must
+    /// share it. Settings that only change how the work is done or the
+    /// output is written (threads, chunks, memory, formats, delimiters,
+    /// the inputs) are left out. wyhash of a text, with seed 0: the same
+    /// on every machine.
+    pub fn partial_fingerprint(&self) -> u64 {
+        let steps: Vec<String> = self
+            .steps
+            .iter()
+            .map(|s| match s {
+                Step::Filter(e) => format!("filter {e}"),
+                Step::Map(e) => format!("map {e}"),
+                Step::Select(c) => format!("select {c:?}"),
+                Step::Drop(c) => format!("drop {c:?}"),
+                Step::Rename(r) => format!("rename {r:?}"),
+                Step::Rust(m) => format!("rust {}", m.name()),
+                Step::Exec(spec) => format!("exec {:?} {}", spec.mode, spec.command),
+            })
+            .collect();
+        let text = format!(
+            "steps {steps:?}\nprojection {:?}\nno_infer {}\nnull {:?}\nreduce {:?}\n",
+            self.projection, self.no_infer, self.null_markers, self.reduce
+        );
+        wyhash::wyhash(text.as_bytes(), 0)
+    }
+
+    /// The output format of a reduce step: the output format, else the
+    /// input format set (the inputs are partial lines: their own format
+    /// says nothing), else CSV; and its delimiter.
+    fn reduce_output(&self) -> (Format, u8) {
+        let format = self.output_format.or(self.input_format).unwrap_or(Format::Csv);
+        let delimiter = match (self.output_delimiter, self.output_format) {
+            (Some(d), _) => d,
+            (None, None) => self.delimiter.unwrap_or(format.default_delimiter().unwrap_or(b',')),
+            (None, Some(f)) => f.default_delimiter().unwrap_or(b','),
+        };
+        (format, delimiter)
+    }
+
+    /// Checks that this pipeline can run as partial steps.
+    ///
+    /// # Errors
+    /// [`ErrorKind::Setting`](crate::ErrorKind::Setting) for
+    /// [`Setting::PartialStep`] when its reducer has no partial lines yet
+    /// (only a group-by has).
+    pub(super) fn check_partial_step(&self) -> Result<()> {
+        match (&self.partial_step, &self.reduce) {
+            (None, _) | (Some(_), ReduceSpec::GroupBy { .. }) => Ok(()),
+            (Some(_), _) => Err(Error::setting(
+                Setting::PartialStep,
+                "needs --group-by or --agg: other reducers have no partial lines yet",
+            )),
+        }
+    }
+
+    /// How a group-by of this pipeline's map step writes.
+    pub(super) fn map_partials(&self) -> PartialIo {
+        let output = match self.partial_step {
+            Some(PartialStep::Map) => PartialOutput::Lines,
+            _ => PartialOutput::Rows,
+        };
+        PartialIo { input: None, output, fingerprint: self.partial_fingerprint() }
+    }
+
+    /// The run of a combine or reduce step (`step`): the inputs read as
+    /// partial lines (two-column TSV with no header), folded by the
+    /// group-by in place of records; the output is partial lines again
+    /// (combine) or the rows (reduce).
+    pub(super) fn run_reading_partials(
+        &self,
+        step: PartialStep,
+        out: &mut dyn Write,
+        out_name: &str,
+    ) -> Result<RunStats> {
+        let ReduceSpec::GroupBy { keys, aggs } = &self.reduce else {
+            self.check_partial_step()?;
+            return Err(Error::internal("a partial step without a group-by"));
+        };
+        let (format, delimiter) = match step {
+            PartialStep::Reduce => self.reduce_output(),
+            _ => (Format::Tsv, b'\t'),
+        };
+        let mut reader = self.clone();
+        reader.input_format = Some(Format::Tsv);
+        reader.delimiter = Some(b'\t');
+        reader.sniffed_delimiter = None;
+        reader.input_columns = Some(LINE_COLUMNS.iter().map(|c| c.to_string()).collect());
+        reader.output_format = Some(format);
+        reader.output_delimiter = Some(delimiter);
+        reader.steps = Vec::new();
+        reader.projection = Projection::default();
+        reader.skip_rows = 0;
+        reader.comment = None;
+        reader.encoding = None;
+        reader.journal = None;
+        let io = PartialIo {
+            input: None,
+            output: match step {
+                PartialStep::Reduce => PartialOutput::Rows,
+                _ => PartialOutput::Lines,
+            },
+            fingerprint: self.partial_fingerprint(),
+        };
+        let plan = reader.plan();
+        let (spill, spilled) = reader.spill_options(&plan);
+        let stats = reader.run_planned(&plan, out, out_name, |layout, encoder| {
+            let key = layout.resolve(Setting::PartialStep, LINE_COLUMNS[0])?;
+            let partial = layout.resolve(Setting::PartialStep, LINE_COLUMNS[1])?;
+            // The group-by folds no record: its columns are only names.
+            let named = |name: &String| ColumnRef { name: name.clone(), source: Source::Index(0) };
+            let aggs = aggs.iter().map(|a| (a.clone(), a.column.as_ref().map(named))).collect();
+            let io = PartialIo { input: Some((key, partial)), ..io };
+            Ok(GroupBy::new(keys.iter().map(named).collect(), aggs, encoder, self.null_bytes())
+                .with_memory_limit(plan.state_budget, plan.memory_limit)
+                .with_spill(spill, spilled.clone())
+                .with_partials(io))
+        })?;
+        Ok(super::run::with_spills(stats, &spilled))
+    }
+}
