@@ -1,0 +1,259 @@
+//! `fanfold map`, `combine` and `reduce`: a run split the way Hadoop
+//! Streaming runs it (the shell emulation `split | map | sort | combine |
+//! sort | reduce`, with coreutils' `split` and `sort`) gives the bytes of
+//! one run over the whole input; partial lines of another pipeline or
+//! version, and corrupt ones, are refused naming their line.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+const FLIGHTS_CSV: &str = "fixtures/flights.csv";
+const FLIGHTS_NDJSON: &str = "fixtures/flights.ndjson";
+
+/// Every group-by aggregate, over columns of the flights fixture.
+const EVERY_AGGREGATE: &[&str] = &[
+    "--agg",
+    "count,count:dep_delay,sum:distance,mean:arr_delay,min:dep_delay,max:dep_delay,\
+     min:tailnum,max:tailnum,count_distinct:dest,mode:dest,first:tailnum,last:tailnum,\
+     var_samp:arr_delay,var_pop:arr_delay,stddev_samp:arr_delay,stddev_pop:arr_delay,\
+     median:dep_delay,quantile_cont:air_time:0.25,quantile_disc:air_time:0.75,\
+     approx_distinct:tailnum,approx_quantile:air_time:0.9",
+    "--null",
+    "NA",
+];
+
+fn fanfold() -> assert_cmd::Command {
+    assert_cmd::Command::cargo_bin("fanfold").expect("the fanfold binary")
+}
+
+fn bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_fanfold"))
+}
+
+/// Words quoted for `sh`.
+fn quoted(words: &[&str]) -> String {
+    words.iter().map(|w| format!("'{}'", w.replace('\'', r"'\''"))).collect::<Vec<_>>().join(" ")
+}
+
+/// What one run over `input` with `flags` prints.
+fn one_run(input: &str, flags: &[&str]) -> Vec<u8> {
+    let out = fanfold().arg(input).args(flags).output().expect("fanfold runs");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    out.stdout
+}
+
+/// What the shell emulation of a Hadoop Streaming job prints: `input` cut
+/// by lines into `parts` splits (only the first holds the header line),
+/// `fanfold map` over each (with `map_flags` and its split's number),
+/// the lines sorted as bytes, combined, sorted again, and reduced.
+fn streaming_job(input: &str, parts: usize, map_flags: &[&str], flags: &[&str]) -> Vec<u8> {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let input = Path::new(env!("CARGO_MANIFEST_DIR")).join(input);
+    let script = format!(
+        "set -e
+         cd '{dir}'
+         split -d -n l/{parts} '{input}' split.
+         i=0
+         for s in split.*; do
+             '{bin}' map --split-index $i {map_flags} {flags} < $s > $s.partial
+             i=$((i + 1))
+         done
+         cat split.*.partial | LC_ALL=C sort | '{bin}' combine {flags} \
+             | LC_ALL=C sort | '{bin}' reduce {flags}",
+        dir = dir.path().display(),
+        input = input.display(),
+        bin = bin().display(),
+        map_flags = quoted(map_flags),
+        flags = quoted(flags),
+    );
+    let out = Command::new("sh").arg("-c").arg(&script).output().expect("sh runs");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    out.stdout
+}
+
+/// The flights fixture's header, for `--columns`.
+fn flights_columns() -> String {
+    let text = std::fs::read_to_string(FLIGHTS_CSV).expect("the fixture");
+    text.lines().next().unwrap_or_default().to_string()
+}
+
+#[test]
+fn a_streaming_job_gives_the_bytes_of_one_run_for_every_aggregate() {
+    let columns = flights_columns();
+    let mut flags = vec!["--group-by", "carrier,origin"];
+    flags.extend_from_slice(EVERY_AGGREGATE);
+    let expected = one_run(FLIGHTS_CSV, &flags);
+    assert!(expected.len() > 5_000, "{}", String::from_utf8_lossy(&expected));
+    for parts in [1, 3, 8] {
+        let got = streaming_job(FLIGHTS_CSV, parts, &["--columns", &columns], &flags);
+        assert_eq!(String::from_utf8_lossy(&got), String::from_utf8_lossy(&expected), "{parts}");
+    }
+}
+
+#[test]
+fn a_streaming_job_over_ndjson_with_transforms_and_a_global_aggregate() {
+    // JSON keys keep their types (a number stays a number), a --filter
+    // and a --map run in the map step only, and with no --group-by there
+    // is one row.
+    let grouped = [
+        "--input-format",
+        "ndjson",
+        "--filter",
+        ".distance > 500",
+        "--map",
+        ".late = (.arr_delay // 0) > 15",
+        "--group-by",
+        "month,late",
+        "--agg",
+        "count,mean:dep_delay,first:tailnum,last:dest,median:air_time",
+    ];
+    let global = ["--input-format", "ndjson", "--agg", "count,sum:distance,stddev:arr_delay"];
+    for flags in [&grouped[..], &global[..]] {
+        let expected = one_run(FLIGHTS_NDJSON, flags);
+        let got = streaming_job(FLIGHTS_NDJSON, 5, &[], flags);
+        assert_eq!(String::from_utf8_lossy(&got), String::from_utf8_lossy(&expected));
+        assert!(expected.starts_with(b"{\""), "{}", String::from_utf8_lossy(&expected));
+    }
+}
+
+/// `fanfold map` over the whole flights fixture with `flags`.
+fn map_lines(flags: &[&str]) -> String {
+    let out = fanfold().arg("map").arg(FLIGHTS_CSV).args(flags).output().expect("runs");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).expect("partial lines are text")
+}
+
+/// `fanfold STEP flags` over `lines` on standard input.
+fn step(step: &str, flags: &[&str], lines: &str) -> std::process::Output {
+    fanfold().arg(step).args(flags).write_stdin(lines.to_string()).output().expect("runs")
+}
+
+#[test]
+fn partial_lines_are_printable_sorted_and_merge_in_any_order() {
+    let flags =
+        ["--group-by", "dest", "--agg", "count,mean:arr_delay,last:tailnum", "--null", "NA"];
+    let lines = map_lines(&flags);
+    let all: Vec<&str> = lines.lines().collect();
+    assert!(all.len() > 50, "{lines}");
+    for line in &all {
+        let (key, value) = line.split_once('\t').expect("a tab");
+        assert!(line.bytes().all(|b| b == b'\t' || (0x21..0x7f).contains(&b)), "{line}");
+        assert!(!key.contains('"') && value.starts_with("p1."), "{line}");
+    }
+    let mut sorted = all.clone();
+    sorted.sort_unstable();
+    assert_eq!(all, sorted, "map writes its lines in key order");
+    // Reversed and doubled: combine merges each key's two lines into one,
+    // in key order; reducing it counts every flight twice.
+    let doubled: String = all.iter().rev().chain(all.iter()).map(|l| format!("{l}\n")).collect();
+    let combined = step("combine", &flags, &doubled);
+    assert!(combined.status.success(), "{}", String::from_utf8_lossy(&combined.stderr));
+    let combined = String::from_utf8(combined.stdout).expect("text");
+    assert_eq!(combined.lines().count(), all.len());
+    let reduced = step("reduce", &flags, &combined);
+    let once = step("reduce", &flags, &lines);
+    let count = |out: &std::process::Output, dest: &str| -> u64 {
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        let row = text.lines().find(|l| l.starts_with(&format!("{dest},"))).expect("a row");
+        row.split(',').nth(1).and_then(|n| n.parse().ok()).expect("a count")
+    };
+    assert_eq!(count(&reduced, "LAX"), 2 * count(&once, "LAX"));
+    assert_eq!(once.stdout, one_run(FLIGHTS_CSV, &flags));
+}
+
+#[test]
+fn partials_of_another_pipeline_or_version_and_corrupt_lines_are_refused_naming_the_line() {
+    let flags = ["--group-by", "dest", "--agg", "count"];
+    let lines = map_lines(&flags);
+    let third = lines.lines().nth(2).expect("three lines");
+    // Another aggregate: another fingerprint.
+    let out = step("reduce", &["--group-by", "dest", "--agg", "count,sum:distance"], &lines);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("<stdin>:1: partial of another pipeline (fingerprint "), "{err}");
+    assert!(err.contains("this one's is "), "{err}");
+    let corrupt = |line: &str, expected: &str| {
+        let text: String = lines
+            .lines()
+            .enumerate()
+            .map(|(i, l)| if i == 2 { format!("{line}\n") } else { format!("{l}\n") })
+            .collect();
+        for what in ["combine", "reduce"] {
+            let out = step(what, &flags, &text);
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(out.status.code(), Some(1), "{what} {line}: {err}");
+            assert!(err.contains(&format!("<stdin>:3: {expected}")), "{what} {line}: {err}");
+            assert!(out.stdout.is_empty() || what == "reduce", "{what}");
+        }
+    };
+    let (key, value) = third.split_once('\t').expect("a tab");
+    corrupt(&format!("{key}\t{}", value.replacen("p1.", "p9.", 1)), "partial of version `p9`");
+    corrupt(&format!("{key}\tnonsense"), "not a fanfold partial line");
+    let state = value.rsplit('.').next().expect("a state");
+    let print = value.split('.').nth(1).expect("a fingerprint");
+    corrupt(&format!("{key}\tp1.{print}.{}", &state[..state.len() - 3]), "its state is not");
+    corrupt(&format!("{key}\tp1.{print}.*{state}"), "its state is not base64");
+    let other_key = lines.lines().nth(3).and_then(|l| l.split_once('\t')).expect("a line").0;
+    corrupt(&format!("{other_key}\t{value}"), "its key is not the key of the group");
+    corrupt(&format!("~zz\t{value}"), "its key is not an escaped fanfold key");
+}
+
+#[test]
+fn headerless_splits_take_their_columns_from_flags_or_a_file() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let head = dir.path().join("head.csv");
+    std::fs::write(&head, "city,amount\n").expect("written");
+    let flags = ["--group-by", "city", "--agg", "sum:amount"];
+    // The split that begins the file has the header line: skipped.
+    for (split, columns) in [
+        ("city,amount\nOslo,1\nLima,2\n", vec!["--columns", "city,amount"]),
+        ("Oslo,1\nLima,2\n", vec!["--columns", "city,amount"]),
+        ("Oslo,1\nLima,2\n", vec!["--header-from", head.to_str().expect("utf-8")]),
+    ] {
+        let map = step("map", &[&columns[..], &flags[..]].concat(), split);
+        assert!(map.status.success(), "{}", String::from_utf8_lossy(&map.stderr));
+        let out = step("reduce", &flags, &String::from_utf8_lossy(&map.stdout));
+        assert_eq!(String::from_utf8_lossy(&out.stdout), "city,sum_amount\nLima,2\nOslo,1\n");
+    }
+    // A whole run takes --columns too.
+    let out = fanfold()
+        .args(["--columns", "city,amount", "--group-by", "city", "--agg", "count"])
+        .write_stdin("Oslo,1\nOslo,2\n")
+        .output()
+        .expect("runs");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "city,count\nOslo,2\n");
+}
+
+#[test]
+fn steps_print_hadoop_counters_when_asked_or_under_hadoop() {
+    let flags = ["--group-by", "city", "--agg", "count"];
+    let input = "city\nOslo\nLima\nOslo\n";
+    let counters = |out: std::process::Output| -> Vec<String> {
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let err = String::from_utf8_lossy(&out.stderr).into_owned();
+        err.lines().filter(|l| l.starts_with("reporter:counter:")).map(String::from).collect()
+    };
+    let asked = counters(step("map", &[&flags[..], &["--counters"]].concat(), input));
+    assert_eq!(asked[0], "reporter:counter:fanfold,records_read,3");
+    assert_eq!(asked[1], "reporter:counter:fanfold,records_written,2");
+    let hadoop = fanfold()
+        .arg("map")
+        .args(flags)
+        .env("mapreduce_task_id", "attempt_1_0001_m_000000_0")
+        .write_stdin(input)
+        .output()
+        .expect("runs");
+    assert_eq!(counters(hadoop), asked);
+    assert!(counters(step("map", &flags, input)).is_empty());
+    // Not a flag of a whole run.
+    let out = fanfold().args(["--counters"]).args(flags).write_stdin(input).output().expect("runs");
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn partial_steps_need_a_group_by() {
+    let out = step("map", &["--sort-by", "city"], "city\nOslo\n");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("needs --group-by or --agg"), "{err}");
+}
