@@ -47,6 +47,12 @@ fn one_run(input: &str, flags: &[&str]) -> Vec<u8> {
 /// `fanfold map` over each (with `map_flags` and its split's number),
 /// the lines sorted as bytes, combined, sorted again, and reduced.
 fn streaming_job(input: &str, parts: usize, map_flags: &[&str], flags: &[&str]) -> Vec<u8> {
+    job(input, parts, map_flags, flags, false)
+}
+
+/// [`streaming_job`], or with `map_only` the map steps' outputs
+/// concatenated in split order (a job with no reducer).
+fn job(input: &str, parts: usize, map_flags: &[&str], flags: &[&str], map_only: bool) -> Vec<u8> {
     let dir = tempfile::tempdir().expect("a temporary directory");
     let input = Path::new(env!("CARGO_MANIFEST_DIR")).join(input);
     let script = format!(
@@ -58,13 +64,22 @@ fn streaming_job(input: &str, parts: usize, map_flags: &[&str], flags: &[&str]) 
              '{bin}' map --split-index $i {map_flags} {flags} < $s > $s.partial
              i=$((i + 1))
          done
-         cat split.*.partial | LC_ALL=C sort | '{bin}' combine {flags} \
-             | LC_ALL=C sort | '{bin}' reduce {flags}",
+         {after}",
         dir = dir.path().display(),
         input = input.display(),
         bin = bin().display(),
         map_flags = quoted(map_flags),
         flags = quoted(flags),
+        after = if map_only {
+            "cat split.*.partial".to_string()
+        } else {
+            format!(
+                "cat split.*.partial | LC_ALL=C sort | '{bin}' combine {flags} \
+                 | LC_ALL=C sort | '{bin}' reduce {flags}",
+                bin = bin().display(),
+                flags = quoted(flags)
+            )
+        },
     );
     let out = Command::new("sh").arg("-c").arg(&script).output().expect("sh runs");
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
@@ -114,6 +129,66 @@ fn a_streaming_job_over_ndjson_with_transforms_and_a_global_aggregate() {
         assert_eq!(String::from_utf8_lossy(&got), String::from_utf8_lossy(&expected));
         assert!(expected.starts_with(b"{\""), "{}", String::from_utf8_lossy(&expected));
     }
+}
+
+#[test]
+fn a_streaming_job_sorts_keeps_the_top_k_and_concatenates_as_one_run() {
+    let columns = flights_columns();
+    let map_flags = ["--columns", columns.as_str()];
+    let sorts: [&[&str]; 4] = [
+        // Ties (many flights share a destination) in input order.
+        &["--sort-by", "dest,arr_delay:n:desc", "--null", "NA"],
+        &["--top", "3", "--sort-by", "dep_delay:n:desc", "--group-by", "carrier", "--null", "NA"],
+        &["--top", "2", "--sort-by", "tailnum"],
+        // --map with CSV output: each split's columns are the union of
+        // its records' keys, the same in every split here.
+        &["--sort-by", "dest", "--map", ".late = .dep_delay > 30", "--null", "NA"],
+    ];
+    for flags in sorts {
+        let expected = one_run(FLIGHTS_CSV, flags);
+        let got = streaming_job(FLIGHTS_CSV, 4, &map_flags, flags);
+        assert_eq!(String::from_utf8_lossy(&got), String::from_utf8_lossy(&expected), "{flags:?}");
+    }
+    let concat = ["--filter", ".month == 1", "--map", ".late = .dep_delay > 30", "--null", "NA"];
+    let expected = one_run(FLIGHTS_CSV, &concat);
+    let got = job(FLIGHTS_CSV, 4, &map_flags, &concat, true);
+    assert_eq!(String::from_utf8_lossy(&got), String::from_utf8_lossy(&expected));
+    // NDJSON in and out, a top per group.
+    let top = [
+        "--input-format",
+        "ndjson",
+        "--top",
+        "1",
+        "--sort-by",
+        "distance:n",
+        "--group-by",
+        "origin",
+    ];
+    assert_eq!(streaming_job(FLIGHTS_NDJSON, 3, &[], &top), one_run(FLIGHTS_NDJSON, &top));
+}
+
+#[test]
+fn a_reduce_of_a_sort_refuses_lines_out_of_order_and_a_concat_has_no_reduce() {
+    let flags = ["--sort-by", "dest"];
+    // A sort's map writes its lines in input order; combined, they are
+    // in key order.
+    let combined = step("combine", &flags, &map_lines(&flags));
+    let lines = String::from_utf8_lossy(&combined.stdout).into_owned();
+    let mut shuffled: Vec<&str> = lines.lines().collect();
+    // Lines 6 and 10 swapped: line 7 comes before line 6.
+    shuffled.swap(5, 9);
+    let text: String = shuffled.iter().map(|l| format!("{l}\n")).collect();
+    let out = step("reduce", &flags, &text);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("<stdin>:7: the partial lines are not in key order"), "{err}");
+    // Combined again, they are in order again.
+    let combined = step("combine", &flags, &text);
+    let out = step("reduce", &flags, &String::from_utf8_lossy(&combined.stdout));
+    assert_eq!(out.stdout, one_run(FLIGHTS_CSV, &flags));
+    let out = step("reduce", &["--select", "dest"], "");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("map/combine/reduce: a pipeline with no reducer is map-only"), "{err}");
 }
 
 /// `fanfold map` over the whole flights fixture with `flags`.
@@ -248,12 +323,4 @@ fn steps_print_hadoop_counters_when_asked_or_under_hadoop() {
     // Not a flag of a whole run.
     let out = fanfold().args(["--counters"]).args(flags).write_stdin(input).output().expect("runs");
     assert_eq!(out.status.code(), Some(2));
-}
-
-#[test]
-fn partial_steps_need_a_group_by() {
-    let out = step("map", &["--sort-by", "city"], "city\nOslo\n");
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{err}");
-    assert!(err.contains("needs --group-by or --agg"), "{err}");
 }

@@ -48,7 +48,7 @@ pub(crate) fn flag(setting: Setting) -> &'static str {
         Setting::ReduceMerge => "--reduce-merge",
         Setting::ReduceFinish => "--reduce-finish",
         Setting::InputColumns => "--columns",
-        Setting::PartialStep => "the step (map, combine, reduce)",
+        Setting::PartialStep => "map/combine/reduce",
         Setting::SplitIndex => "--split-index",
         Setting::EmitPartials => "--emit-partials",
         // A setting added to the library later: its own name.

@@ -93,6 +93,7 @@ impl PipelineBuilder {
                 input_columns: None,
                 partial_step: None,
                 split_index: 0,
+                partial_print: None,
                 output_format: None,
                 delimiter: None,
                 output_delimiter: None,

@@ -33,6 +33,12 @@ impl Pipeline {
         let keys = Arc::new(parking_lot::Mutex::new(Vec::new()));
         let mut first = self.clone();
         first.output_format = Some(Format::Ndjson);
+        if self.partial_step.is_some() {
+            // A map step's records in input order; the second pass
+            // writes them, or their partial lines.
+            first.partial_step = None;
+            first.reduce = super::ReduceSpec::Concat;
+        }
         let mut stats = {
             let mut w = std::io::BufWriter::with_capacity(1 << 20, tmp.as_file());
             let stats = first.run_collecting(plan, &mut w, &tmp_name, Some(keys.clone()))?;
@@ -65,8 +71,14 @@ impl Pipeline {
         if let Some(dir) = &self.temp_dir {
             second = second.temp_dir(dir.clone());
         }
+        if let Some(step) = self.partial_step {
+            second =
+                second.reduce(self.reduce.clone()).partial_step(step).split_index(self.split_index);
+        }
         // This pipeline's settings, checked when it was built.
-        let second = second.build()?;
+        let mut second = second.build()?;
+        // Its lines are those of this pipeline.
+        second.partial_print = Some(self.partial_fingerprint());
         let written = second.run(out, out_name)?;
         stats.bytes_written = written.bytes_written;
         stats.records_written = written.records_written;

@@ -96,6 +96,10 @@ pub struct Pipeline {
     pub(crate) partial_step: Option<PartialStep>,
     /// See [`PipelineBuilder::split_index`].
     pub(crate) split_index: u64,
+    /// The fingerprint its partial lines carry, when not its own: the
+    /// second pass of a map step's key union writes the lines of the
+    /// pipeline it serves.
+    pub(crate) partial_print: Option<u64>,
     /// Output format; `None` means the input's.
     pub(crate) output_format: Option<Format>,
     /// CSV input delimiter; `None` is the format's (`,` or tab).

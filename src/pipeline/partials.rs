@@ -13,8 +13,11 @@ use crate::exec::RunStats;
 use crate::format::Format;
 use crate::record::{ColumnRef, Source};
 use crate::reduce::group_by::{PartialIo, PartialOutput};
+use crate::reduce::record_lines::{LinesStep, RecordLines};
+use crate::reduce::sort_key::SortKeys;
 use crate::reduce::GroupBy;
-use crate::transform::{Projection, Step};
+use crate::sink::encode::Encoder;
+use crate::transform::{Layout, Projection, Step};
 
 /// A step of a run split across many programs, as an engine runs it: the
 /// map step over each split of the input, the combine step (optional) over
@@ -45,6 +48,9 @@ impl Pipeline {
     /// the inputs) are left out. wyhash of a text, with seed 0: the same
     /// on every machine.
     pub fn partial_fingerprint(&self) -> u64 {
+        if let Some(print) = self.partial_print {
+            return print;
+        }
         let steps: Vec<String> = self
             .steps
             .iter()
@@ -86,12 +92,69 @@ impl Pipeline {
     /// (only a group-by has).
     pub(super) fn check_partial_step(&self) -> Result<()> {
         match (&self.partial_step, &self.reduce) {
-            (None, _) | (Some(_), ReduceSpec::GroupBy { .. }) => Ok(()),
-            (Some(_), _) => Err(Error::setting(
+            (None, _)
+            | (
+                Some(_),
+                ReduceSpec::GroupBy { .. } | ReduceSpec::Sort(_) | ReduceSpec::TopK { .. },
+            ) => Ok(()),
+            (Some(PartialStep::Map), ReduceSpec::Concat)
+                if self.output_format != Some(Format::Json) =>
+            {
+                Ok(())
+            }
+            (Some(PartialStep::Map), ReduceSpec::Concat) => Err(Error::setting(
+                Setting::OutputFormat,
+                "json cannot be cut into map-only parts: write ndjson",
+            )),
+            (Some(_), ReduceSpec::Concat) => Err(Error::setting(
                 Setting::PartialStep,
-                "needs --group-by or --agg: other reducers have no partial lines yet",
+                "a pipeline with no reducer is map-only: its map steps' outputs, in split \
+                 order, are the output (only the first split's has the CSV header)",
+            )),
+            (Some(_), ReduceSpec::Custom(_)) => Err(Error::setting(
+                Setting::PartialStep,
+                "a custom reducer has no partial lines yet",
             )),
         }
+    }
+
+    /// The reducer of a sort's or a top-K's map step: the records'
+    /// partial lines (see `reduce::record_lines`), over the run's
+    /// `layout`, records encoded by `encoder`.
+    ///
+    /// # Errors
+    /// [`ErrorKind::UnknownColumn`](crate::ErrorKind::UnknownColumn) for a
+    /// key column the output does not have.
+    pub(super) fn map_record_lines(
+        &self,
+        layout: &Layout,
+        encoder: Encoder,
+    ) -> Result<RecordLines> {
+        let (spec, group, per_group) = match &self.reduce {
+            ReduceSpec::Sort(keys) => (keys, &[][..], None),
+            ReduceSpec::TopK { k, keys, group_by } => (keys, &group_by[..], Some(*k)),
+            _ => return Err(Error::internal("record lines of a reducer with no records")),
+        };
+        let keys = spec
+            .iter()
+            .map(|k| Ok((layout.resolve(Setting::SortBy, &k.column)?, k.clone())))
+            .collect::<Result<Vec<_>>>()?;
+        let group = group
+            .iter()
+            .map(|c| layout.resolve(Setting::GroupBy, c))
+            .collect::<Result<Vec<_>>>()?;
+        let step = LinesStep::Map {
+            keys: SortKeys::new(keys, self.null_bytes()),
+            group,
+            split: self.split_index,
+        };
+        Ok(RecordLines::new(
+            step,
+            per_group,
+            encoder,
+            self.null_bytes(),
+            self.partial_fingerprint(),
+        ))
     }
 
     /// How a group-by of this pipeline's map step writes.
@@ -113,10 +176,6 @@ impl Pipeline {
         out: &mut dyn Write,
         out_name: &str,
     ) -> Result<RunStats> {
-        let ReduceSpec::GroupBy { keys, aggs } = &self.reduce else {
-            self.check_partial_step()?;
-            return Err(Error::internal("a partial step without a group-by"));
-        };
         let (format, delimiter) = match step {
             PartialStep::Reduce => self.reduce_output(),
             _ => (Format::Tsv, b'\t'),
@@ -143,6 +202,30 @@ impl Pipeline {
             fingerprint: self.partial_fingerprint(),
         };
         let plan = reader.plan();
+        let per_group = match &self.reduce {
+            ReduceSpec::GroupBy { .. } => None,
+            ReduceSpec::Sort(_) => Some(None),
+            ReduceSpec::TopK { k, .. } => Some(Some(*k)),
+            _ => {
+                self.check_partial_step()?;
+                return Err(Error::internal("a partial step without partial lines"));
+            }
+        };
+        if let Some(per_group) = per_group {
+            let fingerprint = self.partial_fingerprint();
+            return reader.run_planned(&plan, out, out_name, |layout, encoder| {
+                let key = layout.resolve(Setting::PartialStep, LINE_COLUMNS[0])?;
+                let partial = layout.resolve(Setting::PartialStep, LINE_COLUMNS[1])?;
+                let step = match step {
+                    PartialStep::Reduce => LinesStep::Reduce(key, partial),
+                    _ => LinesStep::Combine(key, partial),
+                };
+                Ok(RecordLines::new(step, per_group, encoder, self.null_bytes(), fingerprint))
+            });
+        }
+        let ReduceSpec::GroupBy { keys, aggs } = &self.reduce else {
+            return Err(Error::internal("a partial step without partial lines"));
+        };
         let (spill, spilled) = reader.spill_options(&plan);
         let stats = reader.run_planned(&plan, out, out_name, |layout, encoder| {
             let key = layout.resolve(Setting::PartialStep, LINE_COLUMNS[0])?;

@@ -9,7 +9,6 @@ use std::sync::Arc;
 use super::{PartialStep, Pipeline, Plan, ReduceSpec};
 use crate::error::{Result, Setting};
 use crate::exec::RunStats;
-use crate::format::Format;
 use crate::reduce::{
     Concat, CustomReduce, GroupBy, KeyUnion, Reducer, Sorted, SpillOptions, SpillStats, TopK,
     DEFAULT_FAN_IN,
@@ -44,17 +43,8 @@ impl Pipeline {
     /// any error from reading, parsing, reducing or writing, naming its
     /// place.
     pub fn run(&self, out: &mut dyn Write, out_name: &str) -> Result<RunStats> {
-        match self.partial_step {
-            Some(step @ (PartialStep::Combine | PartialStep::Reduce)) => {
-                return self.run_reading_partials(step, out, out_name);
-            }
-            Some(PartialStep::Map) if self.output_format != Some(Format::Tsv) => {
-                // Partial lines, not records: no JSON array around them.
-                let mut map = self.clone();
-                map.output_format = Some(Format::Tsv);
-                return map.run(out, out_name);
-            }
-            _ => {}
+        if let Some(step @ (PartialStep::Combine | PartialStep::Reduce)) = self.partial_step {
+            return self.run_reading_partials(step, out, out_name);
         }
         let plan = self.plan();
         let has_map = self.steps.iter().any(Step::is_map);
@@ -81,7 +71,19 @@ impl Pipeline {
     ) -> Result<RunStats> {
         match &self.reduce {
             ReduceSpec::Concat => {
-                self.run_wrapped(plan, out, out_name, union.clone(), |_, enc| Ok(Concat::new(enc)))
+                // A map step writes the header in the first split's part.
+                let header = self.partial_step.is_none() || self.split_index == 0;
+                self.run_wrapped(plan, out, out_name, union.clone(), |_, enc| {
+                    let concat = Concat::new(enc);
+                    Ok(if header { concat } else { concat.without_header() })
+                })
+            }
+            ReduceSpec::Sort(_) | ReduceSpec::TopK { .. }
+                if self.partial_step == Some(PartialStep::Map) =>
+            {
+                self.run_wrapped(plan, out, out_name, union.clone(), |layout, enc| {
+                    self.map_record_lines(layout, enc)
+                })
             }
             ReduceSpec::Sort(keys_spec) => {
                 let (spill, spilled) = self.spill_options(plan);

@@ -169,6 +169,12 @@ impl Pipeline {
                 splitter.set_limit(ChunkLimit::Records(per_chunk));
             }
         }
+        // The lines of a map step are not records of the output: no JSON
+        // array around them.
+        let frame = match self.partial_step {
+            Some(_) => Format::Ndjson,
+            None => out_format,
+        };
         let json_input = format.is_json();
         let columns = match &self.input_columns {
             Some(given) if json_input => given.clone(),
@@ -229,7 +235,7 @@ impl Pipeline {
         // Every input is empty: nothing to read, and no header to write (a
         // JSON array output is still `[]`).
         let empty = |out: &mut dyn Write| {
-            Sink::new(out, out_name).framed(out_format).close()?;
+            Sink::new(out, out_name).framed(frame).close()?;
             Ok(RunStats { threads: self.threads, ..RunStats::default() })
         };
         let reducer = match make(&layout, encoder) {
@@ -240,7 +246,7 @@ impl Pipeline {
         if header.is_none() {
             return empty(out);
         }
-        let mut sink = Sink::new(out, out_name).framed(out_format);
+        let mut sink = Sink::new(out, out_name).framed(frame);
         let parse = ParseOptions {
             format,
             delimiter,

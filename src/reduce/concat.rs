@@ -18,6 +18,9 @@ pub struct Concat {
     /// Output buffers already written, reused by later chunks: fresh
     /// memory costs a page fault per 4 KiB on first touch.
     pool: Mutex<Vec<Vec<u8>>>,
+    /// Whether the CSV header is written (not by the map steps of splits
+    /// after the first).
+    header: bool,
 }
 
 /// Buffers kept for reuse, at most.
@@ -33,7 +36,14 @@ pub struct ConcatPartial {
 impl Concat {
     /// A concat reducer writing through `encoder`.
     pub fn new(encoder: Encoder) -> Self {
-        Concat { encoder, pool: Mutex::new(Vec::new()) }
+        Concat { encoder, pool: Mutex::new(Vec::new()), header: true }
+    }
+
+    /// Writes no CSV header: the output follows an earlier part's (the
+    /// map step of a split after the first).
+    pub(crate) fn without_header(mut self) -> Self {
+        self.header = false;
+        self
     }
 
     fn recycle(&self, mut buf: Vec<u8>) {
@@ -77,6 +87,9 @@ impl Reducer for Concat {
     }
 
     fn start(&self, sink: &mut Sink<'_>) -> Result<()> {
+        if !self.header {
+            return Ok(());
+        }
         let mut header = Vec::new();
         self.encoder.layout_header(&mut header);
         sink.write(&header, 0)

@@ -23,6 +23,7 @@ pub(crate) mod group_key;
 pub(crate) mod key_union;
 pub(crate) mod number;
 pub(crate) mod partial_line;
+pub(crate) mod record_lines;
 pub(crate) mod sort_key;
 pub(crate) mod sorted;
 pub(crate) mod state_limit;
