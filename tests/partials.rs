@@ -168,6 +168,45 @@ fn a_streaming_job_sorts_keeps_the_top_k_and_concatenates_as_one_run() {
 }
 
 #[test]
+fn a_streaming_job_merges_a_custom_reducer_in_split_order() {
+    // The merge appends the right's lists after the left's: not
+    // commutative, so the splits' accumulators must merge in split order
+    // (the lines come sorted the wrong way round here).
+    let columns = flights_columns();
+    let flags = [
+        "--reduce-init",
+        "{}",
+        "--reduce-update",
+        ".[$record.carrier] += [$record.dep_delay]",
+        "--reduce-merge",
+        "$left as $l | $right | to_entries | reduce .[] as $e ($l; .[$e.key] += $e.value)",
+        "--reduce-finish",
+        "to_entries[] | {carrier: .key, n: (.value | length), \
+         firsts: (.value[:3] | map(tostring) | join(\";\")), total: (.value | map(. // 0) | add)}",
+        "--null",
+        "NA",
+    ];
+    let expected = one_run(FLIGHTS_CSV, &flags);
+    assert!(expected.starts_with(b"carrier,n,firsts,total\nUA,3445,2;4;-4,25040\n"));
+    let got = streaming_job(FLIGHTS_CSV, 4, &["--columns", &columns], &flags);
+    assert_eq!(String::from_utf8_lossy(&got), String::from_utf8_lossy(&expected));
+    // Two splits' lines, the second's first: reduce merges them in key
+    // (split) order.
+    let text = std::fs::read_to_string(FLIGHTS_CSV).expect("the fixture");
+    let (first, second) = text.split_at(text.len() / 2);
+    let cut = second.find('\n').expect("a line end") + 1;
+    let (first, second) = (format!("{first}{}", &second[..cut]), &second[cut..]);
+    let map = |split: &str, i: &str| {
+        let args = [&["--columns", &columns, "--split-index", i][..], &flags[..]].concat();
+        String::from_utf8(step("map", &args, split).stdout).expect("text")
+    };
+    let lines = format!("{}{}", map(second, "1"), map(&first, "0"));
+    assert_eq!(lines.lines().count(), 2);
+    let out = step("reduce", &flags, &lines);
+    assert_eq!(String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&expected));
+}
+
+#[test]
 fn a_reduce_of_a_sort_refuses_lines_out_of_order_and_a_concat_has_no_reduce() {
     let flags = ["--sort-by", "dest"];
     // A sort's map writes its lines in input order; combined, they are

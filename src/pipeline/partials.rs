@@ -12,12 +12,13 @@ use crate::error::{Error, Result, Setting};
 use crate::exec::RunStats;
 use crate::format::Format;
 use crate::record::{ColumnRef, Source};
+use crate::reduce::custom_lines::CustomLines;
 use crate::reduce::group_by::{PartialIo, PartialOutput};
 use crate::reduce::record_lines::{LinesStep, RecordLines};
 use crate::reduce::sort_key::SortKeys;
-use crate::reduce::GroupBy;
+use crate::reduce::{CustomReduce, GroupBy};
 use crate::sink::encode::Encoder;
-use crate::transform::{Layout, Projection, Step};
+use crate::transform::{Layout, Projection, Step, ValueOptions};
 
 /// A step of a run split across many programs, as an engine runs it: the
 /// map step over each split of the input, the combine step (optional) over
@@ -111,10 +112,7 @@ impl Pipeline {
                 "a pipeline with no reducer is map-only: its map steps' outputs, in split \
                  order, are the output (only the first split's has the CSV header)",
             )),
-            (Some(_), ReduceSpec::Custom(_)) => Err(Error::setting(
-                Setting::PartialStep,
-                "a custom reducer has no partial lines yet",
-            )),
+            (Some(_), ReduceSpec::Custom(_)) => Ok(()),
         }
     }
 
@@ -202,6 +200,19 @@ impl Pipeline {
             fingerprint: self.partial_fingerprint(),
         };
         let plan = reader.plan();
+        if let ReduceSpec::Custom(spec) = &self.reduce {
+            let fingerprint = self.partial_fingerprint();
+            return reader.run_planned(&plan, out, out_name, |layout, encoder| {
+                let key = layout.resolve(Setting::PartialStep, LINE_COLUMNS[0])?;
+                let partial = layout.resolve(Setting::PartialStep, LINE_COLUMNS[1])?;
+                let opts =
+                    ValueOptions { no_infer: self.no_infer, null_markers: self.null_bytes() };
+                let reducer = CustomReduce::new(spec, layout.clone(), encoder, opts)?
+                    .with_memory_limit(plan.state_budget, plan.memory_limit);
+                let combine = step == PartialStep::Combine;
+                Ok(CustomLines::new(reducer, (key, partial), combine, fingerprint))
+            });
+        }
         let per_group = match &self.reduce {
             ReduceSpec::GroupBy { .. } => None,
             ReduceSpec::Sort(_) => Some(None),

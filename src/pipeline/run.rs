@@ -102,8 +102,12 @@ impl Pipeline {
             ReduceSpec::Custom(spec) => self.run_planned(plan, out, out_name, |layout, enc| {
                 let opts =
                     ValueOptions { no_infer: self.no_infer, null_markers: self.null_bytes() };
-                Ok(CustomReduce::new(spec, layout.clone(), enc, opts)?
-                    .with_memory_limit(plan.state_budget, plan.memory_limit))
+                let reducer = CustomReduce::new(spec, layout.clone(), enc, opts)?
+                    .with_memory_limit(plan.state_budget, plan.memory_limit);
+                Ok(match self.partial_step {
+                    Some(_) => reducer.with_map_line(self.split_index, self.partial_fingerprint()),
+                    None => reducer,
+                })
             }),
             ReduceSpec::GroupBy { keys: group_keys, aggs } => {
                 let (spill, spilled) = self.spill_options(plan);

@@ -26,6 +26,7 @@ use parking_lot::Mutex;
 
 use crate::error::{Error, ErrorKind, Result, Setting};
 use crate::record::Record;
+use crate::reduce::partial_line::{push_ordered_u64, write_line};
 use crate::reduce::{Reducer, Sink};
 use crate::sink::encode::{Encoder, OutValue, OwnedField};
 use crate::transform::chain::record_value;
@@ -60,6 +61,9 @@ pub struct CustomReduce {
     /// The accumulator's bytes when last measured, and the bytes of the
     /// partials merged into it since.
     measured: Mutex<(u64, u64)>,
+    /// For the map step: the split's number and the pipeline's
+    /// fingerprint; the accumulator is written as one partial line.
+    map_line: Option<(u64, u64)>,
 }
 
 /// Bytes a jq value holds, as counted for the memory limit: the value
@@ -101,7 +105,17 @@ impl CustomReduce {
             opts,
             limit: None,
             measured: Mutex::new((0, 0)),
+            map_line: None,
         })
+    }
+
+    /// Writes the final accumulator as one partial line (the map step of
+    /// split `split`, lines carrying `fingerprint`; see
+    /// `reduce::custom_lines`) instead of finishing it; nothing when no
+    /// record was folded.
+    pub(crate) fn with_map_line(mut self, split: u64, fingerprint: u64) -> Self {
+        self.map_line = Some((split, fingerprint));
+        self
     }
 
     /// Fails the run with [`ErrorKind::MemoryLimit`] once the merged
@@ -226,6 +240,14 @@ impl Reducer for CustomReduce {
 
     fn finish(&self, total: Option<Val>, sink: &mut Sink<'_>) -> Result<()> {
         *self.measured.lock() = (0, 0);
+        if let Some((split, fingerprint)) = self.map_line {
+            let Some(acc) = total else { return Ok(()) };
+            let (mut line, mut key, mut json) = (Vec::new(), Vec::new(), Vec::new());
+            push_ordered_u64(&mut key, split);
+            write_value(&mut json, &acc);
+            write_line(&mut line, &key, fingerprint, &json);
+            return sink.write(&line, 1);
+        }
         let acc = match total {
             Some(acc) => acc,
             None => self.initial()?,

@@ -18,6 +18,7 @@
 
 pub(crate) mod concat;
 pub(crate) mod custom;
+pub(crate) mod custom_lines;
 pub(crate) mod group_by;
 pub(crate) mod group_key;
 pub(crate) mod key_union;

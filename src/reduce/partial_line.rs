@@ -100,6 +100,15 @@ pub(crate) fn unescape_key(text: &[u8]) -> Option<Vec<u8>> {
     Some(out)
 }
 
+/// Appends `n` so that byte order is number order and small numbers are
+/// short: the count of its significant bytes, then those bytes,
+/// big-endian (0 is one byte, `00`).
+pub(crate) fn push_ordered_u64(out: &mut Vec<u8>, n: u64) {
+    let skip = (n.leading_zeros() / 8) as usize;
+    out.push((8 - skip) as u8);
+    out.extend_from_slice(&n.to_be_bytes()[skip..]);
+}
+
 /// Appends one partial line: `sort_key` escaped, a tab, the version, the
 /// `fingerprint` and `payload`, and a newline (see the module docs).
 pub(crate) fn write_line(out: &mut Vec<u8>, sort_key: &[u8], fingerprint: u64, payload: &[u8]) {
@@ -187,6 +196,21 @@ mod tests {
             let e = escaped(&[b]);
             assert!(e.iter().all(|c| (0x21..0x7f).contains(c) && *c != b'"'), "{b}: {e:?}");
             assert_eq!(unescape_key(&e), Some(vec![b]));
+        }
+    }
+
+    #[test]
+    fn ordered_numbers_sort_as_numbers() {
+        let bytes = |n| {
+            let mut out = Vec::new();
+            push_ordered_u64(&mut out, n);
+            out
+        };
+        assert_eq!(bytes(0), [0]);
+        assert_eq!(bytes(300), [2, 1, 44]);
+        let ns = [0, 1, 255, 256, 65_535, 1 << 40, u64::MAX];
+        for w in ns.windows(2) {
+            assert!(bytes(w[0]) < bytes(w[1]), "{w:?}");
         }
     }
 

@@ -37,7 +37,7 @@ use std::cmp::Ordering;
 use crate::error::{ErrorKind, Location, Result};
 use crate::record::{ColumnRef, Record};
 use crate::reduce::group_key::{append_sort_key, encode_key_part};
-use crate::reduce::partial_line::{read_line, write_line};
+use crate::reduce::partial_line::{push_ordered_u64, read_line, write_line};
 use crate::reduce::sort_key::SortKeys;
 use crate::reduce::{Reducer, Sink};
 use crate::sink::encode::Encoder;
@@ -151,12 +151,7 @@ impl RecordLines {
         keys.extract(record, &mut vals, &mut arena)?;
         keys.append_ordered_bytes(&vals, &arena, &mut key);
         for n in [split, record.chunk, index] {
-            // Its significant bytes, after their count: byte order is
-            // number order, and small numbers take 1 or 2 bytes.
-            let bytes = n.to_be_bytes();
-            let skip = (n.leading_zeros() / 8) as usize;
-            key.push((8 - skip) as u8);
-            key.extend_from_slice(&bytes[skip..]);
+            push_ordered_u64(&mut key, n);
         }
         let mut bytes = Vec::new();
         self.encoder.record(record, &mut bytes)?;
