@@ -363,3 +363,51 @@ fn steps_print_hadoop_counters_when_asked_or_under_hadoop() {
     let out = fanfold().args(["--counters"]).args(flags).write_stdin(input).output().expect("runs");
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[test]
+fn emitted_partials_of_two_days_reduce_to_the_run_over_both() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let text = std::fs::read_to_string(FLIGHTS_CSV).expect("the fixture");
+    let mut lines = text.lines();
+    let header = lines.next().expect("a header");
+    let rows: Vec<&str> = lines.collect();
+    let (one, two) = rows.split_at(rows.len() / 3);
+    let day = |name: &str, rows: &[&str]| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, format!("{header}\n{}\n", rows.join("\n"))).expect("written");
+        path
+    };
+    let (day1, day2) = (day("day1.csv", one), day("day2.csv", two));
+    let mut flags = vec!["--group-by", "origin,month"];
+    flags.extend_from_slice(EVERY_AGGREGATE);
+    // Each day's number orders first and last across them.
+    for (input, partials, n) in [(&day1, "day1.partial", "0"), (&day2, "day2.partial.gz", "1")] {
+        let out = fanfold()
+            .arg(input)
+            .args(&flags)
+            .args(["--emit-partials", partials, "--split-index", n, "-o", "rows.csv"])
+            .current_dir(dir.path())
+            .output()
+            .expect("runs");
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        // The rows are those of a run without --emit-partials.
+        let rows = std::fs::read(dir.path().join("rows.csv")).expect("the output");
+        assert_eq!(rows, one_run(input.to_str().expect("utf-8"), &flags));
+    }
+    let out = fanfold()
+        .args(["reduce", "day2.partial.gz", "day1.partial"])
+        .args(&flags)
+        .current_dir(dir.path())
+        .output()
+        .expect("runs");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&one_run(FLIGHTS_CSV, &flags))
+    );
+    // Only a whole run's group-by emits partials.
+    let refused =
+        fanfold().args(["--sort-by", "origin", "--emit-partials", "x"]).arg(&day1).output();
+    let err = String::from_utf8_lossy(&refused.expect("runs").stderr).into_owned();
+    assert!(err.contains("--emit-partials: needs --group-by or --agg"), "{err}");
+}

@@ -17,10 +17,13 @@ impl Args {
     ///   (`.gz`, `.zst`, `.bz2`, `.xz`): fanfold does not write one yet.
     pub(super) fn check(&self) -> Result<(), (clap::error::ErrorKind, String)> {
         use clap::error::ErrorKind;
-        if self.split_index.is_some() && self.partial_step != Some(fanfold::PartialStep::Map) {
+        let map = self.partial_step == Some(fanfold::PartialStep::Map);
+        if self.split_index.is_some() && !map && self.emit_partials.is_none() {
             return Err((
                 ErrorKind::ArgumentConflict,
-                "the argument '--split-index <N>' applies to `fanfold map` only".into(),
+                "the argument '--split-index <N>' applies to `fanfold map` and \
+                 '--emit-partials <FILE>' only"
+                    .into(),
             ));
         }
         if self.counters && self.partial_step.is_none() {

@@ -124,6 +124,7 @@ impl Args {
         b = set(b, self.given_columns()?, PipelineBuilder::input_columns);
         b = set(b, self.partial_step, PipelineBuilder::partial_step);
         b = set(b, self.split(), PipelineBuilder::split_index);
+        b = set(b, self.emit_partials.clone(), PipelineBuilder::emit_partials);
         b = set(b, self.chunk_bytes, PipelineBuilder::chunk_bytes);
         b = set(b, self.chunk_size.map(|n| n.get()), PipelineBuilder::chunk_records);
         // The window's default (4 × threads) is the builder's.
@@ -206,12 +207,12 @@ impl Args {
         }
     }
 
-    /// The split a map step reads: --split-index, else Hadoop's
-    /// $mapreduce_map_input_start (the split's byte offset in its file),
-    /// for `fanfold map` only.
+    /// The split a run reads: --split-index; for `fanfold map`, else
+    /// Hadoop's $mapreduce_map_input_start (the split's byte offset in its
+    /// file).
     fn split(&self) -> Option<u64> {
         if self.partial_step != Some(fanfold::PartialStep::Map) {
-            return None;
+            return self.split_index;
         }
         self.split_index.or_else(|| {
             std::env::var("mapreduce_map_input_start").ok().and_then(|v| v.trim().parse().ok())

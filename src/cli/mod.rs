@@ -363,11 +363,11 @@ pub struct Args {
     #[arg(long, value_name = "FILE")]
     pub header_from: Option<PathBuf>,
 
-    /// `fanfold map`: the number of the split read (from 0, in input
-    /// order), so that first, last and the ties of mode, min and max
-    /// are those of one run over the whole input. Default: Hadoop's
-    /// $mapreduce_map_input_start (the split's byte offset) when set,
-    /// else 0.
+    /// `fanfold map` (and --emit-partials): the number of the split read
+    /// (from 0, in input order), so that first, last and the ties of
+    /// mode, min and max are those of one run over the whole input.
+    /// Default: Hadoop's $mapreduce_map_input_start (the split's byte
+    /// offset) when set, else 0.
     #[arg(long, value_name = "N")]
     pub split_index: Option<u64>,
 
@@ -377,6 +377,13 @@ pub struct Args {
     /// Hadoop's $mapreduce_task_id is set.
     #[arg(long)]
     pub counters: bool,
+
+    /// Write the group-by's partial lines to FILE too (as `fanfold map`
+    /// writes them): `fanfold reduce FILES...` with the same flags merges
+    /// such files into the output of one run over all their inputs
+    /// (today's partials with yesterday's).
+    #[arg(long, value_name = "FILE")]
+    pub emit_partials: Option<PathBuf>,
 
     /// Which step of a run split across an engine this is (the first
     /// word: `fanfold map|combine|reduce [FLAGS]`).

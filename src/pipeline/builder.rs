@@ -94,6 +94,7 @@ impl PipelineBuilder {
                 partial_step: None,
                 split_index: 0,
                 partial_print: None,
+                emit_partials: None,
                 output_format: None,
                 delimiter: None,
                 output_delimiter: None,
@@ -559,12 +560,23 @@ impl PipelineBuilder {
         self
     }
 
-    /// The number of the split a map step reads (from 0, in input order):
+    /// The number of the split a map step (or a run with
+    /// [`PipelineBuilder::emit_partials`]) reads (from 0, in input order):
     /// the records of split `n` come after those of the splits before it
     /// for `first`, `last`, and the ties of `mode`, `min` and `max`, as in
     /// one run over the whole input. Default: 0.
     pub fn split_index(mut self, n: u64) -> Self {
         self.p.split_index = n;
+        self
+    }
+
+    /// Writes the run's partial lines to the file at `path` too, beside
+    /// the output (atomically, as the output): `fanfold reduce` over such
+    /// files, with the same settings, merges them into the output of one
+    /// run over all their inputs (incremental aggregation: a day's
+    /// partials merged with later days'). Needs a group-by. Default: none.
+    pub fn emit_partials(mut self, path: impl Into<std::path::PathBuf>) -> Self {
+        self.p.emit_partials = Some(path.into());
         self
     }
 

@@ -6,6 +6,9 @@
 //! instead of records.
 
 use std::io::Write;
+use std::sync::Arc;
+
+use parking_lot::Mutex;
 
 use super::{Pipeline, ReduceSpec};
 use crate::error::{Error, Result, Setting};
@@ -18,6 +21,7 @@ use crate::reduce::record_lines::{LinesStep, RecordLines};
 use crate::reduce::sort_key::SortKeys;
 use crate::reduce::{CustomReduce, GroupBy};
 use crate::sink::encode::Encoder;
+use crate::sink::Output;
 use crate::transform::{Layout, Projection, Step, ValueOptions};
 
 /// A step of a run split across many programs, as an engine runs it: the
@@ -92,6 +96,16 @@ impl Pipeline {
     /// [`Setting::PartialStep`] when its reducer has no partial lines yet
     /// (only a group-by has).
     pub(super) fn check_partial_step(&self) -> Result<()> {
+        if self.emit_partials.is_some() {
+            let why = match (&self.partial_step, &self.reduce) {
+                (Some(_), _) => "is for a whole run: a map step writes partial lines already",
+                (None, ReduceSpec::GroupBy { .. }) => "",
+                (None, _) => "needs --group-by or --agg",
+            };
+            if !why.is_empty() {
+                return Err(Error::setting(Setting::EmitPartials, why));
+            }
+        }
         match (&self.partial_step, &self.reduce) {
             (None, _)
             | (
@@ -155,10 +169,12 @@ impl Pipeline {
         ))
     }
 
-    /// How a group-by of this pipeline's map step writes.
-    pub(super) fn map_partials(&self) -> PartialIo {
-        let output = match self.partial_step {
-            Some(PartialStep::Map) => PartialOutput::Lines,
+    /// How a group-by of this pipeline's map step (or whole run) writes:
+    /// `emitted` is the `--emit-partials` output, when there is one.
+    pub(super) fn map_partials(&self, emitted: Option<&Arc<Mutex<Output>>>) -> PartialIo {
+        let output = match (self.partial_step, emitted) {
+            (Some(PartialStep::Map), _) => PartialOutput::Lines,
+            (_, Some(out)) => PartialOutput::Both(out.clone()),
             _ => PartialOutput::Rows,
         };
         PartialIo { input: None, output, fingerprint: self.partial_fingerprint() }

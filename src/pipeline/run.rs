@@ -7,13 +7,14 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 
 use super::{PartialStep, Pipeline, Plan, ReduceSpec};
-use crate::error::{Result, Setting};
+use crate::error::{Error, Result, Setting};
 use crate::exec::RunStats;
 use crate::reduce::{
     Concat, CustomReduce, GroupBy, KeyUnion, Reducer, Sorted, SpillOptions, SpillStats, TopK,
     DEFAULT_FAN_IN,
 };
 use crate::sink::encode::Encoder;
+use crate::sink::Output;
 use crate::transform::{Layout, Step, ValueOptions};
 
 impl Pipeline {
@@ -111,6 +112,10 @@ impl Pipeline {
             }),
             ReduceSpec::GroupBy { keys: group_keys, aggs } => {
                 let (spill, spilled) = self.spill_options(plan);
+                let emitted = match &self.emit_partials {
+                    Some(path) => Some(Arc::new(parking_lot::Mutex::new(Output::file(path)?))),
+                    None => None,
+                };
                 let stats = self.run_planned(plan, out, out_name, |layout, enc| {
                     let keys = group_keys
                         .iter()
@@ -130,9 +135,16 @@ impl Pipeline {
                     Ok(GroupBy::new(keys, aggs, enc, self.null_bytes())
                         .with_memory_limit(plan.state_budget, plan.memory_limit)
                         .with_spill(spill, spilled.clone())
-                        .with_partials(self.map_partials())
+                        .with_partials(self.map_partials(emitted.as_ref()))
                         .with_split(self.split_index))
                 })?;
+                if let Some(out) = emitted {
+                    // The reducer, and its handle on the file, are gone.
+                    let out = Arc::try_unwrap(out).map_err(|_| {
+                        Error::internal("the --emit-partials output is still in use")
+                    })?;
+                    out.into_inner().commit()?;
+                }
                 Ok(with_spills(stats, &spilled))
             }
             ReduceSpec::TopK { k, keys, group_by } => {

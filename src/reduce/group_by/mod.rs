@@ -182,13 +182,31 @@ pub(crate) struct PartialIo {
 }
 
 /// What a group-by writes.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default)]
 pub(crate) enum PartialOutput {
     /// Rows (the final output).
     #[default]
     Rows,
     /// Partial lines instead of rows.
     Lines,
+    /// Rows, and partial lines to this output too (`--emit-partials`).
+    Both(Arc<Mutex<crate::sink::Output>>),
+}
+
+impl PartialOutput {
+    fn rows(&self) -> bool {
+        !matches!(self, PartialOutput::Lines)
+    }
+
+    /// Writes `lines` to the `--emit-partials` output, if any.
+    fn emit(&self, lines: &[u8]) -> Result<()> {
+        if let (PartialOutput::Both(out), false) = (self, lines.is_empty()) {
+            let mut out = out.lock();
+            let name = out.name().to_string();
+            std::io::Write::write_all(&mut *out, lines).map_err(|e| Error::io(name, e))?;
+        }
+        Ok(())
+    }
 }
 
 impl Clone for GroupBy {
@@ -663,11 +681,15 @@ impl GroupBy {
         tables: &[Table],
         parts: &[(usize, usize)],
         scratch: &mut Vec<u8>,
-        buf: &mut Vec<u8>,
+        (buf, lines): (&mut Vec<u8>, &mut Vec<u8>),
     ) -> Result<()> {
         match self.partials.output {
             PartialOutput::Rows => self.write_row(tables, parts, scratch, buf),
             PartialOutput::Lines => self.write_partial_line(tables, parts, scratch, buf),
+            PartialOutput::Both(_) => {
+                self.write_row(tables, parts, scratch, buf)?;
+                self.write_partial_line(tables, parts, scratch, lines)
+            }
         }
     }
 
@@ -696,7 +718,12 @@ impl GroupBy {
 
     /// Appends the rows of the groups at `order[range]` to `buf` (the
     /// range starts and ends at key boundaries); returns the rows.
-    fn write_rows(&self, ordered: &Ordered, range: Range<usize>, buf: &mut Vec<u8>) -> Result<u64> {
+    fn write_rows(
+        &self,
+        ordered: &Ordered,
+        range: Range<usize>,
+        (buf, lines): (&mut Vec<u8>, &mut Vec<u8>),
+    ) -> Result<u64> {
         let (mut parts, mut scratch) = (Vec::new(), Vec::new());
         let tables = &ordered.tables;
         let (mut k, mut rows) = (range.start, 0);
@@ -715,7 +742,7 @@ impl GroupBy {
                 parts.push((t, g));
                 k += 1;
             }
-            self.write_group(tables, &parts, &mut scratch, buf)?;
+            self.write_group(tables, &parts, &mut scratch, (&mut *buf, &mut *lines))?;
             rows += 1;
         }
         Ok(rows)
@@ -745,24 +772,28 @@ impl GroupBy {
         let ranges = n.div_ceil(ROWS_RANGE);
         let threads = self.finish_threads.load(Relaxed).clamp(1, ranges.max(1));
         if threads == 1 {
-            let (mut buf, mut rows) = (Vec::new(), 0);
+            let (mut buf, mut lines, mut rows) = (Vec::new(), Vec::new(), 0);
             for r in 0..ranges {
                 buf.clear();
-                rows += self.write_rows(ordered, range(r), &mut buf)?;
+                lines.clear();
+                rows += self.write_rows(ordered, range(r), (&mut buf, &mut lines))?;
                 sink.write(&buf, 0)?;
+                self.partials.output.emit(&lines)?;
             }
             return Ok(rows);
         }
         std::thread::scope(|scope| {
             let mut receivers = Vec::with_capacity(threads);
             for first in 0..threads {
-                let (tx, rx) = crossbeam_channel::bounded::<Result<(Vec<u8>, u64)>>(2);
+                let (tx, rx) = crossbeam_channel::bounded::<Result<(Vec<u8>, Vec<u8>, u64)>>(2);
                 receivers.push(rx);
                 let range = &range;
                 scope.spawn(move || {
                     for r in (first..ranges).step_by(threads) {
-                        let mut buf = Vec::with_capacity(1 << 20);
-                        let made = self.write_rows(ordered, range(r), &mut buf).map(|n| (buf, n));
+                        let (mut buf, mut lines) = (Vec::with_capacity(1 << 20), Vec::new());
+                        let made = self
+                            .write_rows(ordered, range(r), (&mut buf, &mut lines))
+                            .map(|n| (buf, lines, n));
                         let failed = made.is_err();
                         // A closed channel: the writer stopped.
                         if tx.send(made).is_err() || failed {
@@ -773,10 +804,11 @@ impl GroupBy {
             }
             let mut rows = 0;
             for r in 0..ranges {
-                let (buf, n) = receivers[r % threads].recv().map_err(|_| {
+                let (buf, lines, n) = receivers[r % threads].recv().map_err(|_| {
                     ErrorKind::Internal("a group-by output thread stopped".into())
                 })??;
                 sink.write(&buf, 0)?;
+                self.partials.output.emit(&lines)?;
                 rows += n;
             }
             Ok(rows)
@@ -1132,7 +1164,7 @@ impl Reducer for GroupBy {
     }
 
     fn start(&self, sink: &mut Sink<'_>) -> Result<()> {
-        if self.partials.output == PartialOutput::Lines {
+        if !self.partials.output.rows() {
             return Ok(());
         }
         let mut header = Vec::new();
@@ -1195,21 +1227,21 @@ impl Reducer for GroupBy {
             Some(Done::Spilled(runs)) => {
                 let budget = self.spill.as_ref().map_or(0, |o| o.budget);
                 let (mut buf, mut scratch, mut rows) = (Vec::with_capacity(1 << 16), Vec::new(), 0);
+                let mut lines = Vec::new();
                 self.merge_runs(runs, budget, |_, table| {
-                    self.write_group(
-                        std::slice::from_ref(table),
-                        &[(0, 0)],
-                        &mut scratch,
-                        &mut buf,
-                    )?;
+                    let one = std::slice::from_ref(table);
+                    self.write_group(one, &[(0, 0)], &mut scratch, (&mut buf, &mut lines))?;
                     rows += 1;
-                    if buf.len() >= 1 << 16 {
+                    if buf.len() >= 1 << 16 || lines.len() >= 1 << 16 {
                         sink.write(&buf, 0)?;
+                        self.partials.output.emit(&lines)?;
                         buf.clear();
+                        lines.clear();
                     }
                     Ok(())
                 })?;
                 sink.write(&buf, 0)?;
+                self.partials.output.emit(&lines)?;
                 rows
             }
             Some(Done::Memory(ordered)) => self.write_ordered(&ordered, sink)?,
