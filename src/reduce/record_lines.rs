@@ -218,11 +218,17 @@ impl RecordLines {
         Ok(())
     }
 
-    fn out_of_order(at: Location) -> crate::Error {
-        let message = "the partial lines are not in key order (as a shuffle sorts them): sort \
-                       them first, e.g. `LC_ALL=C sort`"
-            .to_string();
-        ErrorKind::Partial { at, message }.into()
+    /// The error of a line whose key is not after the last one's
+    /// (`same`: equal to it).
+    fn out_of_order(at: Location, same: bool) -> crate::Error {
+        let message = if same {
+            "the key of the line before: two map steps were given the same --split-index \
+             (each split needs its own number)"
+        } else {
+            "the partial lines are not in key order (as a shuffle sorts them): sort them \
+             first, e.g. `LC_ALL=C sort`"
+        };
+        ErrorKind::Partial { at, message: message.to_string() }.into()
     }
 }
 
@@ -253,7 +259,8 @@ impl Reducer for RecordLines {
                 Ok(line) => {
                     match partial.lines.last() {
                         Some(last) if last.key >= line.key => {
-                            return Err(Self::out_of_order(record.location()));
+                            let same = last.key == line.key;
+                            return Err(Self::out_of_order(record.location(), same));
                         }
                         None if partial.first.is_none() => {
                             partial.first = Some((line.key.clone(), record.location()));
@@ -264,7 +271,7 @@ impl Reducer for RecordLines {
                 }
                 Err(header) => {
                     if !partial.lines.is_empty() {
-                        return Err(Self::out_of_order(record.location()));
+                        return Err(Self::out_of_order(record.location(), false));
                     }
                     Self::keep_header(partial, (header, record.location()))?;
                 }
@@ -289,7 +296,7 @@ impl Reducer for RecordLines {
                 let last = total.lines.last().map(|l| l.key.as_slice()).or(total.last.as_deref());
                 if let (Some(last), Some((first, at))) = (last, &next.first) {
                     if last.cmp(first) != Ordering::Less {
-                        return Err(Self::out_of_order(at.clone()));
+                        return Err(Self::out_of_order(at.clone(), last == first.as_slice()));
                     }
                 }
                 total.lines.extend(next.lines);
