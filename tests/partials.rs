@@ -411,3 +411,35 @@ fn emitted_partials_of_two_days_reduce_to_the_run_over_both() {
     let err = String::from_utf8_lossy(&refused.expect("runs").stderr).into_owned();
     assert!(err.contains("--emit-partials: needs --group-by or --agg"), "{err}");
 }
+
+#[test]
+fn a_map_step_under_hadoop_names_its_split_in_errors_and_rejects() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let rejects = dir.path().join("rejects.ndjson");
+    let out = fanfold()
+        .args(["map", "--group-by", "city", "--agg", "sum:amount", "--on-error", "reject"])
+        .arg("--rejects")
+        .arg(&rejects)
+        .env("mapreduce_map_input_file", "hdfs://nn/sales.csv")
+        .env("mapreduce_map_input_start", "4096")
+        .env("mapreduce_task_id", "attempt_1_0001_m_000001_0")
+        .write_stdin("city,amount\nOslo,1\nLima,x\n")
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(3), "{}", String::from_utf8_lossy(&out.stderr));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("reporter:counter:fanfold,records_rejected,1"), "{err}");
+    let rejected = std::fs::read_to_string(&rejects).expect("the rejects");
+    assert!(
+        rejected.contains(r#""input":"hdfs://nn/sales.csv (split at byte 4096)","line":3"#),
+        "{rejected}"
+    );
+    // Outside a map step, standard input is <stdin>.
+    let out = fanfold()
+        .args(["--group-by", "city", "--agg", "sum:amount"])
+        .env("mapreduce_map_input_file", "hdfs://nn/sales.csv")
+        .write_stdin("city,amount\nLima,x\n")
+        .output()
+        .expect("runs");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("<stdin>:2:"));
+}

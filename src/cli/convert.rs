@@ -108,7 +108,7 @@ impl Args {
     /// whole command line.
     pub fn to_builder(&self, steps: Vec<Step>) -> fanfold::Result<PipelineBuilder> {
         let inputs = if self.inputs.is_empty() {
-            vec![Input::Stdin]
+            vec![self.stdin()]
         } else {
             self.inputs.iter().map(|s| Input::from_arg(s)).collect()
         };
@@ -204,6 +204,25 @@ impl Args {
                 fanfold::Setting::InputColumns,
                 format!("--header-from {name}: {e}"),
             )),
+        }
+    }
+
+    /// Standard input; for `fanfold map` under Hadoop Streaming, named
+    /// after the split it holds ($mapreduce_map_input_file and
+    /// $mapreduce_map_input_start), so that errors and rejects name it
+    /// (their line numbers count from the split's start).
+    fn stdin(&self) -> Input {
+        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+        let file = var("mapreduce_map_input_file").or_else(|| var("map_input_file"));
+        match (self.partial_step, file) {
+            (Some(fanfold::PartialStep::Map), Some(file)) => {
+                let name = match var("mapreduce_map_input_start") {
+                    Some(start) => format!("{file} (split at byte {start})"),
+                    None => file,
+                };
+                Input::reader(name, std::io::stdin())
+            }
+            _ => Input::Stdin,
         }
     }
 
