@@ -29,7 +29,8 @@
 //!   checks the settings), [`Pipeline`] (its [`run`](Pipeline::run),
 //!   [`run_with`](Pipeline::run_with), [`run_for_each`](Pipeline::run_for_each),
 //!   [`plan`](Pipeline::plan)), [`ReduceSpec`], [`Plan`],
-//!   [`default_memory_limit`], [`JournalSpec`].
+//!   [`default_memory_limit`], [`JournalSpec`]; [`PartialStep`] (a run
+//!   as the map, combine or reduce step of an engine's job).
 //! - Inputs and formats: [`Input`] (and [`ReaderInput`], behind
 //!   [`Input::Reader`]), [`Format`], [`Compression`], [`ChunkLimit`] and
 //!   its bounds [`DEFAULT_CHUNK_BYTES`], [`MIN_AUTO_CHUNK_BYTES`],
