@@ -135,9 +135,22 @@ fn a_streaming_job_over_ndjson_with_transforms_and_a_global_aggregate() {
 fn a_streaming_job_sorts_keeps_the_top_k_and_concatenates_as_one_run() {
     let columns = flights_columns();
     let map_flags = ["--columns", columns.as_str()];
-    let sorts: [&[&str]; 4] = [
+    let sorts: [&[&str]; 5] = [
         // Ties (many flights share a destination) in input order.
         &["--sort-by", "dest,arr_delay:n:desc", "--null", "NA"],
+        // A JSON array written by the reduce step only.
+        &[
+            "--top",
+            "2",
+            "--sort-by",
+            "dep_delay:n",
+            "--group-by",
+            "origin",
+            "--null",
+            "NA",
+            "--output-format",
+            "json",
+        ],
         &["--top", "3", "--sort-by", "dep_delay:n:desc", "--group-by", "carrier", "--null", "NA"],
         &["--top", "2", "--sort-by", "tailnum"],
         // --map with CSV output: each split's columns are the union of

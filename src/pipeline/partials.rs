@@ -21,16 +21,23 @@ use crate::reduce::record_lines::{LinesStep, RecordLines};
 use crate::reduce::sort_key::SortKeys;
 use crate::reduce::{CustomReduce, GroupBy};
 use crate::sink::encode::Encoder;
+use crate::sink::rejects::OnError;
 use crate::sink::Output;
 use crate::transform::{Layout, Projection, Step, ValueOptions};
 
 /// A step of a run split across many programs, as an engine runs it: the
 /// map step over each split of the input, the combine step (optional) over
 /// some map steps' lines, the reduce step over each key's lines.
+///
+/// What the lines hold depends on the reducer: one per group of a
+/// group-by (every aggregate's exact state), one per record kept by a
+/// sort or a top-K (keyed by the record's place in the output), one per
+/// split of a custom reducer (its accumulator). A pipeline with no
+/// reducer has only a map step, which writes the split's records.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PartialStep {
-    /// Reads records, as a run does, and writes one partial line per
-    /// group instead of rows: `key<TAB>partial`, in key order.
+    /// Reads records, as a run does, and writes partial lines
+    /// (`key<TAB>partial`) instead of the output.
     Map,
     /// Reads partial lines (two-column TSV, in any order) and writes them
     /// merged, one per key, in key order: a Hadoop combiner, or a Spark
@@ -89,12 +96,16 @@ impl Pipeline {
         (format, delimiter)
     }
 
-    /// Checks that this pipeline can run as partial steps.
+    /// Checks that this pipeline can run as its partial step, and write
+    /// `--emit-partials`.
     ///
     /// # Errors
-    /// [`ErrorKind::Setting`](crate::ErrorKind::Setting) for
-    /// [`Setting::PartialStep`] when its reducer has no partial lines yet
-    /// (only a group-by has).
+    /// [`ErrorKind::Setting`](crate::ErrorKind::Setting): for
+    /// [`Setting::PartialStep`], a combine or reduce step of a pipeline
+    /// with no reducer (it is map-only); for [`Setting::OutputFormat`],
+    /// the map step of such a pipeline with a JSON array output (its
+    /// parts cannot be concatenated); for [`Setting::EmitPartials`],
+    /// partials emitted by a partial step or by a run with no group-by.
     pub(super) fn check_partial_step(&self) -> Result<()> {
         if self.emit_partials.is_some() {
             let why = match (&self.partial_step, &self.reduce) {
@@ -181,9 +192,11 @@ impl Pipeline {
     }
 
     /// The run of a combine or reduce step (`step`): the inputs read as
-    /// partial lines (two-column TSV with no header), folded by the
-    /// group-by in place of records; the output is partial lines again
-    /// (combine) or the rows (reduce).
+    /// partial lines (two-column TSV with no header) by the reducer's
+    /// line reader in place of records; the output is partial lines
+    /// again (combine) or the output (reduce). A line that cannot be
+    /// read stops the run, whatever `--on-error` says: a lost partial
+    /// would change the result.
     pub(super) fn run_reading_partials(
         &self,
         step: PartialStep,
@@ -207,60 +220,56 @@ impl Pipeline {
         reader.comment = None;
         reader.encoding = None;
         reader.journal = None;
-        let io = PartialIo {
-            input: None,
-            output: match step {
-                PartialStep::Reduce => PartialOutput::Rows,
-                _ => PartialOutput::Lines,
-            },
-            fingerprint: self.partial_fingerprint(),
-        };
+        reader.on_error = OnError::Fail;
+        reader.rejects = None;
+        reader.max_errors = None;
         let plan = reader.plan();
-        if let ReduceSpec::Custom(spec) = &self.reduce {
-            let fingerprint = self.partial_fingerprint();
-            return reader.run_planned(&plan, out, out_name, |layout, encoder| {
-                let key = layout.resolve(Setting::PartialStep, LINE_COLUMNS[0])?;
-                let partial = layout.resolve(Setting::PartialStep, LINE_COLUMNS[1])?;
-                let opts =
-                    ValueOptions { no_infer: self.no_infer, null_markers: self.null_bytes() };
-                let reducer = CustomReduce::new(spec, layout.clone(), encoder, opts)?
-                    .with_memory_limit(plan.state_budget, plan.memory_limit);
-                let combine = step == PartialStep::Combine;
-                Ok(CustomLines::new(reducer, (key, partial), combine, fingerprint))
-            });
-        }
-        let per_group = match &self.reduce {
-            ReduceSpec::GroupBy { .. } => None,
-            ReduceSpec::Sort(_) => Some(None),
-            ReduceSpec::TopK { k, .. } => Some(Some(*k)),
-            _ => {
+        let fingerprint = self.partial_fingerprint();
+        let columns = |layout: &Layout| -> Result<(ColumnRef, ColumnRef)> {
+            let key = layout.resolve(Setting::PartialStep, LINE_COLUMNS[0])?;
+            Ok((key, layout.resolve(Setting::PartialStep, LINE_COLUMNS[1])?))
+        };
+        let (keys, aggs) = match &self.reduce {
+            ReduceSpec::GroupBy { keys, aggs } => (keys, aggs),
+            ReduceSpec::Custom(spec) => {
+                return reader.run_planned(&plan, out, out_name, |layout, encoder| {
+                    let opts =
+                        ValueOptions { no_infer: self.no_infer, null_markers: self.null_bytes() };
+                    let reducer = CustomReduce::new(spec, layout.clone(), encoder, opts)?
+                        .with_memory_limit(plan.state_budget, plan.memory_limit);
+                    let combine = step == PartialStep::Combine;
+                    Ok(CustomLines::new(reducer, columns(layout)?, combine, fingerprint))
+                });
+            }
+            ReduceSpec::Sort(_) | ReduceSpec::TopK { .. } => {
+                let per_group = match &self.reduce {
+                    ReduceSpec::TopK { k, .. } => Some(*k),
+                    _ => None,
+                };
+                return reader.run_planned(&plan, out, out_name, |layout, encoder| {
+                    let (key, partial) = columns(layout)?;
+                    let step = match step {
+                        PartialStep::Reduce => LinesStep::Reduce(key, partial),
+                        _ => LinesStep::Combine(key, partial),
+                    };
+                    Ok(RecordLines::new(step, per_group, encoder, self.null_bytes(), fingerprint))
+                });
+            }
+            ReduceSpec::Concat => {
                 self.check_partial_step()?;
-                return Err(Error::internal("a partial step without partial lines"));
+                return Err(Error::internal("a combine or reduce step of a concat"));
             }
         };
-        if let Some(per_group) = per_group {
-            let fingerprint = self.partial_fingerprint();
-            return reader.run_planned(&plan, out, out_name, |layout, encoder| {
-                let key = layout.resolve(Setting::PartialStep, LINE_COLUMNS[0])?;
-                let partial = layout.resolve(Setting::PartialStep, LINE_COLUMNS[1])?;
-                let step = match step {
-                    PartialStep::Reduce => LinesStep::Reduce(key, partial),
-                    _ => LinesStep::Combine(key, partial),
-                };
-                Ok(RecordLines::new(step, per_group, encoder, self.null_bytes(), fingerprint))
-            });
-        }
-        let ReduceSpec::GroupBy { keys, aggs } = &self.reduce else {
-            return Err(Error::internal("a partial step without partial lines"));
+        let output = match step {
+            PartialStep::Reduce => PartialOutput::Rows,
+            _ => PartialOutput::Lines,
         };
         let (spill, spilled) = reader.spill_options(&plan);
         let stats = reader.run_planned(&plan, out, out_name, |layout, encoder| {
-            let key = layout.resolve(Setting::PartialStep, LINE_COLUMNS[0])?;
-            let partial = layout.resolve(Setting::PartialStep, LINE_COLUMNS[1])?;
             // The group-by folds no record: its columns are only names.
             let named = |name: &String| ColumnRef { name: name.clone(), source: Source::Index(0) };
             let aggs = aggs.iter().map(|a| (a.clone(), a.column.as_ref().map(named))).collect();
-            let io = PartialIo { input: Some((key, partial)), ..io };
+            let io = PartialIo { input: Some(columns(layout)?), output, fingerprint };
             Ok(GroupBy::new(keys.iter().map(named).collect(), aggs, encoder, self.null_bytes())
                 .with_memory_limit(plan.state_budget, plan.memory_limit)
                 .with_spill(spill, spilled.clone())

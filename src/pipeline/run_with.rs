@@ -10,7 +10,7 @@ use std::sync::Arc;
 use super::external_chunking::{
     records_per_chunk, EXTERNAL_CHUNKS_PER_SLOT, EXTERNAL_SAMPLE_BYTES,
 };
-use super::{Pipeline, Plan};
+use super::{PartialStep, Pipeline, Plan};
 use crate::error::{Error, ErrorKind, Message, Result, Setting};
 use crate::exec::{self, ExecOptions, Journal, RunStats};
 use crate::format::Format;
@@ -172,8 +172,8 @@ impl Pipeline {
         // The lines of a map step are not records of the output: no JSON
         // array around them.
         let frame = match self.partial_step {
-            Some(_) => Format::Ndjson,
-            None => out_format,
+            Some(PartialStep::Map | PartialStep::Combine) => Format::Ndjson,
+            Some(PartialStep::Reduce) | None => out_format,
         };
         let json_input = format.is_json();
         let columns = match &self.input_columns {
