@@ -68,7 +68,7 @@ def main():
                     sort = timed(["sort", "-S", "1G", *lines], stdout=out, env=sort_env)
                 reduce_out = os.path.join(tmp, "reduce")
                 with open(sorted_path, "rb") as inp, open(reduce_out, "wb") as out:
-                    red = timed([args.fanfold, "reduce", *flags], stdin=inp, stdout=out)
+                    red = timed([args.fanfold, "reduce", "--sorted", *flags], stdin=inp, stdout=out)
                 with open(one_out, "rb") as a, open(reduce_out, "rb") as b:
                     if a.read() != b.read():
                         raise SystemExit(f"{name}: the reduce's output differs from one run's")

@@ -6,7 +6,8 @@ block goes through ``fanfold map`` in a subprocess on a worker (with
 ``--split-index`` its block's number, and for CSV ``--header-from`` the
 input itself, since only the first block holds the header line); the map
 outputs are merged in a tree of ``fanfold combine`` steps (``--fan-in``
-at a time) and the last one is written by ``fanfold reduce``. A pipeline
+at a time) and the last one, in key order, is written by ``fanfold reduce
+--sorted``. A pipeline
 with no reducer (``--map-only``) is the map outputs concatenated in block
 order.
 
@@ -58,7 +59,8 @@ def run_pipeline(binary, path, flags, partitions, map_only=False, fan_in=4):
 
     @dask.delayed
     def reduce(lines):
-        return fanfold(binary, "reduce", flags, lines)
+        # A combine's output is in key order: streamed key by key.
+        return fanfold(binary, "reduce", flags, lines, ["--sorted"])
 
     mapped = [map_block(block, i) for i, block in enumerate(blocks)]
     if map_only:

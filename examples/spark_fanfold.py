@@ -8,8 +8,9 @@
 The input is read by lines (``textFile``: only the first split holds the
 CSV header, so every map step gets ``--header-from`` the input); each
 split goes through ``fanfold map``; ``sortByKey`` shuffles
-the partial lines into key ranges, sorted, which ``fanfold combine`` merges
-range by range; the ranges, in order, go through one ``fanfold reduce``.
+the partial lines into key ranges, sorted, which ``fanfold combine
+--sorted`` merges range by range; the ranges, in order, go through one
+``fanfold reduce --sorted``.
 The output is written to standard output.
 
 ``RDD.pipe`` is called with ``checkCode=True``: with its default (False), a
@@ -79,9 +80,10 @@ def main():
         partials.map(lambda line: tuple(line.split("\t", 1)))
         .sortByKey(numPartitions=args.ranges)
         .map(lambda kv: f"{kv[0]}\t{kv[1]}")
-        .pipe(f"{fanfold} combine {quoted}", checkCode=True)
+        .pipe(f"{fanfold} combine --sorted {quoted}", checkCode=True)
     )
-    rows = ranges.coalesce(1).pipe(f"{fanfold} reduce {quoted}", checkCode=True).collect()
+    reduce = f"{fanfold} reduce --sorted {quoted}"
+    rows = ranges.coalesce(1).pipe(reduce, checkCode=True).collect()
     elapsed = time.monotonic() - started
     spark.stop()
     sys.stdout.write("".join(f"{row}\n" for row in rows))

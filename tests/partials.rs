@@ -456,3 +456,48 @@ fn a_map_step_under_hadoop_names_its_split_in_errors_and_rejects() {
         .expect("runs");
     assert!(String::from_utf8_lossy(&out.stderr).contains("<stdin>:2:"));
 }
+
+#[test]
+fn sorted_lines_stream_key_by_key_at_any_chunk_size_and_unsorted_ones_are_refused() {
+    let mut flags = vec!["--group-by", "dest"];
+    flags.extend_from_slice(EVERY_AGGREGATE);
+    let lines = map_lines(&flags);
+    // Each line twice, sorted: runs of equal keys across chunk boundaries.
+    let mut doubled: Vec<&str> = lines.lines().chain(lines.lines()).collect();
+    doubled.sort_unstable();
+    let doubled: String = doubled.iter().map(|l| format!("{l}\n")).collect();
+    let unsorted = step("reduce", &flags, &doubled);
+    assert!(unsorted.status.success(), "{}", String::from_utf8_lossy(&unsorted.stderr));
+    for (chunk, threads) in [("1", "1"), ("2", "2"), ("3", "2"), ("1000", "2")] {
+        let sized = ["--chunk-size", chunk, "--threads", threads, "--sorted"];
+        let out = step("reduce", &[&flags[..], &sized[..]].concat(), &doubled);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert_eq!(out.stdout, unsorted.stdout, "--chunk-size {chunk} --threads {threads}");
+        // Combined, then reduced: the same rows.
+        let combined = step("combine", &[&flags[..], &sized[..]].concat(), &doubled);
+        assert_eq!(
+            String::from_utf8_lossy(&combined.stdout).lines().count(),
+            lines.lines().count()
+        );
+        let out = step(
+            "reduce",
+            &[&flags[..], &["--sorted"]].concat(),
+            &String::from_utf8_lossy(&combined.stdout),
+        );
+        assert_eq!(out.stdout, unsorted.stdout);
+    }
+    // In the order the map wrote them, but a doubled copy after: line
+    // N + 1 is the first line again, before the last.
+    let n = lines.lines().count();
+    let twice = format!("{lines}{lines}");
+    let out = step("reduce", &[&flags[..], &["--sorted"]].concat(), &twice);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains(&format!("<stdin>:{}: the partial lines are not in key order", n + 1)),
+        "{err}"
+    );
+    // --sorted is for the steps that read partial lines.
+    let out = fanfold().args(["map", "--sorted", "--agg", "count"]).write_stdin("a\n1\n").output();
+    assert_eq!(out.expect("runs").status.code(), Some(2));
+}

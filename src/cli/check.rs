@@ -26,6 +26,16 @@ impl Args {
                     .into(),
             ));
         }
+        let reads_partials = matches!(
+            self.partial_step,
+            Some(fanfold::PartialStep::Combine | fanfold::PartialStep::Reduce)
+        );
+        if self.sorted && !reads_partials {
+            return Err((
+                ErrorKind::ArgumentConflict,
+                "the argument '--sorted' applies to `fanfold combine` and `reduce`".into(),
+            ));
+        }
         if self.counters && self.partial_step.is_none() {
             return Err((
                 ErrorKind::ArgumentConflict,

@@ -125,6 +125,7 @@ impl Args {
         b = set(b, self.partial_step, PipelineBuilder::partial_step);
         b = set(b, self.split(), PipelineBuilder::split_index);
         b = set(b, self.emit_partials.clone(), PipelineBuilder::emit_partials);
+        b = b.sorted_partials(self.sorted);
         b = set(b, self.chunk_bytes, PipelineBuilder::chunk_bytes);
         b = set(b, self.chunk_size.map(|n| n.get()), PipelineBuilder::chunk_records);
         // The window's default (4 × threads) is the builder's.

@@ -385,6 +385,14 @@ pub struct Args {
     #[arg(long, value_name = "FILE")]
     pub emit_partials: Option<PathBuf>,
 
+    /// `fanfold combine` and `reduce` of a group-by: the partial lines
+    /// come sorted by key (as a shuffle hands them to a reducer): merge
+    /// and write them key by key, in constant memory. A line out of
+    /// order is an error. Without it, lines may come in any order (they
+    /// are merged in tables that spill past --memory-limit).
+    #[arg(long)]
+    pub sorted: bool,
+
     /// Which step of a run split across an engine this is (the first
     /// word: `fanfold map|combine|reduce [FLAGS]`).
     #[arg(skip)]

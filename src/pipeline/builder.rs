@@ -95,6 +95,7 @@ impl PipelineBuilder {
                 split_index: 0,
                 partial_print: None,
                 emit_partials: None,
+                sorted_partials: false,
                 output_format: None,
                 delimiter: None,
                 output_delimiter: None,
@@ -567,6 +568,19 @@ impl PipelineBuilder {
     /// one run over the whole input. Default: 0.
     pub fn split_index(mut self, n: u64) -> Self {
         self.p.split_index = n;
+        self
+    }
+
+    /// For the combine and reduce steps of a group-by: the partial lines
+    /// come sorted by key, as a shuffle hands them to a reducer, so they
+    /// are merged and written key by key, in memory bounded by the chunks
+    /// in flight whatever the number of groups; a line out of order is an
+    /// [`ErrorKind::Partial`](crate::ErrorKind::Partial) naming it.
+    /// Default: false, lines in any order, merged in tables that spill
+    /// past the memory limit. (The steps of a sort and a top-K always
+    /// expect sorted lines; a custom reducer's are few.)
+    pub fn sorted_partials(mut self, sorted: bool) -> Self {
+        self.p.sorted_partials = sorted;
         self
     }
 

@@ -96,6 +96,8 @@ pub struct Pipeline {
     pub(crate) partial_step: Option<PartialStep>,
     /// See [`PipelineBuilder::split_index`].
     pub(crate) split_index: u64,
+    /// See [`PipelineBuilder::sorted_partials`].
+    pub(crate) sorted_partials: bool,
     /// See [`PipelineBuilder::emit_partials`].
     pub(crate) emit_partials: Option<PathBuf>,
     /// The fingerprint its partial lines carry, when not its own: the

@@ -16,7 +16,7 @@ use crate::exec::RunStats;
 use crate::format::Format;
 use crate::record::{ColumnRef, Source};
 use crate::reduce::custom_lines::CustomLines;
-use crate::reduce::group_by::{PartialIo, PartialOutput};
+use crate::reduce::group_by::{PartialIo, PartialOutput, SortedPartials};
 use crate::reduce::record_lines::{LinesStep, RecordLines};
 use crate::reduce::sort_key::SortKeys;
 use crate::reduce::{CustomReduce, GroupBy};
@@ -264,13 +264,22 @@ impl Pipeline {
             PartialStep::Reduce => PartialOutput::Rows,
             _ => PartialOutput::Lines,
         };
+        // The group-by folds no record: its columns are only names.
+        let named = |name: &String| ColumnRef { name: name.clone(), source: Source::Index(0) };
+        let group_by = |encoder| {
+            let aggs = aggs.iter().map(|a| (a.clone(), a.column.as_ref().map(named))).collect();
+            GroupBy::new(keys.iter().map(named).collect(), aggs, encoder, self.null_bytes())
+        };
+        if self.sorted_partials {
+            return reader.run_planned(&plan, out, out_name, |layout, encoder| {
+                let io = PartialIo { input: None, output, fingerprint };
+                Ok(SortedPartials::new(group_by(encoder).with_partials(io), columns(layout)?))
+            });
+        }
         let (spill, spilled) = reader.spill_options(&plan);
         let stats = reader.run_planned(&plan, out, out_name, |layout, encoder| {
-            // The group-by folds no record: its columns are only names.
-            let named = |name: &String| ColumnRef { name: name.clone(), source: Source::Index(0) };
-            let aggs = aggs.iter().map(|a| (a.clone(), a.column.as_ref().map(named))).collect();
             let io = PartialIo { input: Some(columns(layout)?), output, fingerprint };
-            Ok(GroupBy::new(keys.iter().map(named).collect(), aggs, encoder, self.null_bytes())
+            Ok(group_by(encoder)
                 .with_memory_limit(plan.state_budget, plan.memory_limit)
                 .with_spill(spill, spilled.clone())
                 .with_partials(io))

@@ -68,6 +68,7 @@
 mod acc;
 mod hll;
 mod partial_lines;
+pub(crate) use partial_lines::SortedPartials;
 mod spec;
 mod spill;
 mod table;
