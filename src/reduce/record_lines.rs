@@ -184,9 +184,11 @@ impl RecordLines {
         Ok(Ok(Line { key, group_len, record }))
     }
 
-    /// Sorts `lines` by key and keeps the first K of each group.
+    /// Sorts `lines` by key and keeps the first K of each group. (A
+    /// stable sort, which finds sorted runs: merging two cut partials is
+    /// one pass.)
     fn sort_and_cut(&self, lines: &mut Vec<Line>) {
-        lines.sort_unstable_by(|a, b| a.key.cmp(&b.key));
+        lines.sort_by(|a, b| a.key.cmp(&b.key));
         let Some(k) = self.per_group else { return };
         let mut in_group = 0;
         let mut last: Option<Vec<u8>> = None;
@@ -289,6 +291,11 @@ impl Reducer for RecordLines {
 
     fn merge(&self, total: &mut LinesPartial, next: LinesPartial) -> Result<()> {
         if let Some(header) = next.header {
+            let reduced = matches!(self.step, LinesStep::Reduce(..));
+            if reduced && (total.last.is_some() || !total.lines.is_empty()) {
+                // The header line (the empty key) after a record's.
+                return Err(Self::out_of_order(header.1, false));
+            }
             Self::keep_header(total, header)?;
         }
         match &self.step {
