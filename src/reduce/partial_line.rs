@@ -113,6 +113,12 @@ pub(crate) fn push_ordered_u64(out: &mut Vec<u8>, n: u64) {
 /// `fingerprint` and `payload`, and a newline (see the module docs).
 pub(crate) fn write_line(out: &mut Vec<u8>, sort_key: &[u8], fingerprint: u64, payload: &[u8]) {
     escape_key(sort_key, out);
+    write_value(out, fingerprint, payload);
+}
+
+/// Appends what follows a partial line's escaped key: a tab, the version,
+/// the `fingerprint` and `payload`, and a newline.
+pub(crate) fn write_value(out: &mut Vec<u8>, fingerprint: u64, payload: &[u8]) {
     out.push(b'\t');
     out.extend_from_slice(VERSION.as_bytes());
     out.push(b'.');

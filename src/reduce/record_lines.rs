@@ -9,14 +9,15 @@
 //! ```text
 //! group sort key (group_key::append_sort_key; none without --group-by)
 //! ++ sort key bytes (SortKeys::append_ordered_bytes)
-//! ++ split, chunk seq, index in chunk (each: its count of significant
-//!    bytes, then those bytes, big-endian)
+//! ++ split number, record number in the split (partial_line::push_ordered_u64)
 //! ```
 //!
 //! whose byte order is the output order: groups in group-by order, then
 //! the records in `--sort-by` order, ties in input order (the position
 //! makes every key distinct, so the engine's unstable sort is stable
-//! here). Its payload is the group part's length in bytes (u32 LE) and
+//! here). Records are numbered as the merging thread takes their chunks,
+//! in input order, so a split's lines are the same bytes whatever the
+//! threads and chunks that read it. Its payload is the group part's length in bytes (u32 LE) and
 //! the record as the output encodes it. One more line, with the empty key
 //! (first in byte order), holds the output's header (empty for NDJSON);
 //! every map step writes it and the reduce step writes it once.
@@ -37,7 +38,9 @@ use std::cmp::Ordering;
 use crate::error::{ErrorKind, Location, Result};
 use crate::record::{ColumnRef, Record};
 use crate::reduce::group_key::{append_sort_key, encode_key_part};
-use crate::reduce::partial_line::{push_ordered_u64, read_line, write_line};
+use crate::reduce::partial_line::{
+    escape_key, push_ordered_u64, read_line, write_line, write_value,
+};
 use crate::reduce::sort_key::SortKeys;
 use crate::reduce::{Reducer, Sink};
 use crate::sink::encode::Encoder;
@@ -73,12 +76,15 @@ pub(crate) struct RecordLines {
     fingerprint: u64,
 }
 
-/// A record's line as held: its key (raw, not escaped), the length of the
-/// key's group part, and the record's bytes.
+/// A record's line as held: its key (raw, not escaped; for a record of
+/// the map step, without its position), the length of the key's group
+/// part, the record's position (map step: its number in its chunk, then
+/// in the split once merged), and the record's bytes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Line {
     key: Vec<u8>,
     group_len: usize,
+    position: u64,
     record: Vec<u8>,
 }
 
@@ -91,7 +97,12 @@ pub(crate) struct LinesPartial {
     /// Output bytes not yet written (map of a sort), and their lines.
     bytes: Vec<u8>,
     written: u64,
-    /// Records folded in this chunk (the index in a position).
+    /// Map of a sort, before the merge: each record's line but for its
+    /// position, in `bytes`: where its escaped key ends and where its
+    /// value (tab to newline) ends.
+    pieces: Vec<(usize, usize)>,
+    /// Records folded in these chunks (map step): the number the next
+    /// chunk's records start from.
     folded: u64,
     /// The header line's payload read, and where.
     header: Option<(Vec<u8>, Location)>,
@@ -128,14 +139,30 @@ impl RecordLines {
         let mut payload = Vec::with_capacity(4 + line.record.len());
         payload.extend_from_slice(&(line.group_len as u32).to_le_bytes());
         payload.extend_from_slice(&line.record);
-        write_line(out, &line.key, self.fingerprint, &payload);
+        match &self.step {
+            LinesStep::Map { split, .. } => {
+                let mut key = line.key.clone();
+                push_ordered_u64(&mut key, *split);
+                push_ordered_u64(&mut key, line.position);
+                write_line(out, &key, self.fingerprint, &payload);
+            }
+            _ => write_line(out, &line.key, self.fingerprint, &payload),
+        }
     }
 
-    /// The line of `record` (map step).
+    /// The split's number (map step; 0 otherwise).
+    fn split(&self) -> u64 {
+        match self.step {
+            LinesStep::Map { split, .. } => split,
+            _ => 0,
+        }
+    }
+
+    /// The line of `record`, the chunk's record number `index` (map step).
     fn record_line(
         &self,
         record: &Record<'_>,
-        (keys, group, split): (&SortKeys, &[ColumnRef], u64),
+        (keys, group): (&SortKeys, &[ColumnRef]),
         index: u64,
     ) -> Result<Line> {
         let mut raw = Vec::new();
@@ -150,12 +177,9 @@ impl RecordLines {
         let (mut vals, mut arena) = (Vec::with_capacity(keys.len()), Vec::new());
         keys.extract(record, &mut vals, &mut arena)?;
         keys.append_ordered_bytes(&vals, &arena, &mut key);
-        for n in [split, record.chunk, index] {
-            push_ordered_u64(&mut key, n);
-        }
         let mut bytes = Vec::new();
         self.encoder.record(record, &mut bytes)?;
-        Ok(Line { key, group_len, record: bytes })
+        Ok(Line { key, group_len, position: index, record: bytes })
     }
 
     /// The line a record that is a partial line holds, or the header's
@@ -181,14 +205,14 @@ impl RecordLines {
         if key.is_empty() {
             return Ok(Err(record));
         }
-        Ok(Ok(Line { key, group_len, record }))
+        Ok(Ok(Line { key, group_len, position: 0, record }))
     }
 
     /// Sorts `lines` by key and keeps the first K of each group. (A
     /// stable sort, which finds sorted runs: merging two cut partials is
     /// one pass.)
     fn sort_and_cut(&self, lines: &mut Vec<Line>) {
-        lines.sort_by(|a, b| a.key.cmp(&b.key));
+        lines.sort_by(|a, b| a.key.cmp(&b.key).then(a.position.cmp(&b.position)));
         let Some(k) = self.per_group else { return };
         let mut in_group = 0;
         let mut last: Option<Vec<u8>> = None;
@@ -243,14 +267,20 @@ impl Reducer for RecordLines {
 
     fn fold(&self, partial: &mut LinesPartial, record: &Record<'_>) -> Result<()> {
         match &self.step {
-            LinesStep::Map { keys, group, split } => {
-                let line = self.record_line(record, (keys, group, *split), partial.folded)?;
+            LinesStep::Map { keys, group, .. } => {
+                let line = self.record_line(record, (keys, group), partial.folded)?;
                 partial.folded += 1;
                 if self.per_group.is_some() {
                     partial.lines.push(line);
                 } else {
-                    self.line_bytes(&line, &mut partial.bytes);
-                    partial.written += 1;
+                    // All but the position, which the merge writes.
+                    escape_key(&line.key, &mut partial.bytes);
+                    let key_end = partial.bytes.len();
+                    let mut payload = Vec::with_capacity(4 + line.record.len());
+                    payload.extend_from_slice(&0u32.to_le_bytes());
+                    payload.extend_from_slice(&line.record);
+                    write_value(&mut partial.bytes, self.fingerprint, &payload);
+                    partial.pieces.push((key_end, partial.bytes.len()));
                 }
             }
             LinesStep::Combine(key, value) => match self.read(record, (key, value))? {
@@ -283,7 +313,13 @@ impl Reducer for RecordLines {
     }
 
     fn seal(&self, partial: &mut LinesPartial) -> Result<()> {
-        if !matches!(self.step, LinesStep::Reduce(..)) {
+        // A sort's map writes its lines as read; a reduce's come sorted.
+        let kept_in_order = match self.step {
+            LinesStep::Map { .. } => self.per_group.is_none(),
+            LinesStep::Combine(..) => false,
+            LinesStep::Reduce(..) => true,
+        };
+        if !kept_in_order {
             self.sort_and_cut(&mut partial.lines);
         }
         Ok(())
@@ -308,11 +344,30 @@ impl Reducer for RecordLines {
                 }
                 total.lines.extend(next.lines);
             }
-            LinesStep::Map { .. } if self.per_group.is_none() => {
-                total.bytes.extend_from_slice(&next.bytes);
-                total.written += next.written;
+            LinesStep::Map { .. } => {
+                // The chunk's records numbered after the chunks before.
+                let base = total.folded;
+                total.folded += next.folded;
+                if self.per_group.is_none() {
+                    let (mut start, mut position) = (0, Vec::new());
+                    for (i, &(key_end, end)) in next.pieces.iter().enumerate() {
+                        total.bytes.extend_from_slice(&next.bytes[start..key_end]);
+                        position.clear();
+                        push_ordered_u64(&mut position, self.split());
+                        push_ordered_u64(&mut position, base + i as u64);
+                        escape_key(&position, &mut total.bytes);
+                        total.bytes.extend_from_slice(&next.bytes[key_end..end]);
+                        start = end;
+                    }
+                    total.written += next.pieces.len() as u64;
+                } else {
+                    let numbered =
+                        next.lines.into_iter().map(|l| Line { position: base + l.position, ..l });
+                    total.lines.extend(numbered);
+                    self.sort_and_cut(&mut total.lines);
+                }
             }
-            _ => {
+            LinesStep::Combine(..) => {
                 total.lines.extend(next.lines);
                 self.sort_and_cut(&mut total.lines);
             }

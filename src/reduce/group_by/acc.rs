@@ -36,7 +36,7 @@ pub(super) struct Pos {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub(super) enum Acc {
     Extreme(Extreme),
-    Distinct(HashSet<Box<[u8]>>),
+    Distinct(#[serde(serialize_with = "sorted_set")] HashSet<Box<[u8]>>),
     Mode(Mode),
     /// `first` or `last`: the value kept so far and where it was read.
     Value(Option<(Pos, OwnedField)>),
@@ -50,6 +50,25 @@ pub(super) enum Acc {
 }
 
 use super::hll::Hll;
+
+/// A set's elements in byte order (a hash set's own order depends on its
+/// history and its hasher's seed): written states are the same bytes
+/// for the same set.
+fn sorted_set<S: serde::Serializer>(set: &HashSet<Box<[u8]>>, s: S) -> Result<S::Ok, S::Error> {
+    let mut items: Vec<&Box<[u8]>> = set.iter().collect();
+    items.sort_unstable();
+    s.collect_seq(items)
+}
+
+/// A map's entries in key order (see [`sorted_set`]).
+fn sorted_map<S: serde::Serializer>(
+    map: &HashMap<Box<[u8]>, ModeEntry>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    let mut items: Vec<(&Box<[u8]>, &ModeEntry)> = map.iter().collect();
+    items.sort_unstable_by(|a, b| a.0.cmp(b.0));
+    s.collect_map(items)
+}
 
 /// A DDSketch whose buckets are never collapsed (see
 /// [`AggKind::ApproxQuantile`]).
@@ -137,6 +156,35 @@ impl Acc {
             // added with `push_value`.
             Acc::Values(_) | Acc::Sketch(_) => 0,
         }
+    }
+
+    /// This state as a partial line holds it: the same bytes for the same
+    /// input whatever the threads and chunks that made it. The values of
+    /// a quantile are sorted; a position keeps its split and, in place of
+    /// its chunk and record, its rank among the state's positions (their
+    /// order is all a merge goes by, and states of one split never meet
+    /// another state of that split).
+    pub(super) fn canonical(&self) -> Acc {
+        let mut acc = self.clone();
+        match &mut acc {
+            Acc::Values(values) => values.sort_unstable_by(f64::total_cmp),
+            Acc::Value(Some((pos, _))) => *pos = Pos { split: pos.split, chunk: 0, index: 0 },
+            Acc::Extreme(x) => {
+                if let Some((_, _, pos)) = &mut x.num {
+                    *pos = Pos { split: pos.split, chunk: 0, index: 0 };
+                }
+            }
+            Acc::Mode(mode) => {
+                let mut firsts: Vec<Pos> = mode.values.values().map(|e| e.first).collect();
+                firsts.sort_unstable();
+                for e in mode.values.values_mut() {
+                    let rank = firsts.partition_point(|p| *p < e.first) as u64;
+                    e.first = Pos { split: e.first.split, chunk: 0, index: rank };
+                }
+            }
+            _ => {}
+        }
+        acc
     }
 
     /// Whether `other` is an accumulator of the same kind, which
@@ -321,6 +369,7 @@ impl ValueKind {
 /// and how.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub(super) struct Mode {
+    #[serde(serialize_with = "sorted_map")]
     pub(super) values: HashMap<Box<[u8]>, ModeEntry>,
 }
 

@@ -12,7 +12,6 @@
 //! of the same tables, in the same order, as in one run over all the
 //! input.
 
-use std::borrow::Cow;
 use std::hash::BuildHasher;
 
 use super::acc::Acc;
@@ -48,8 +47,8 @@ impl GroupBy {
             .collect();
         let sums: Vec<SmallSum> =
             (0..w.sums).map(|s| merged_sum(tables, parts, w.sums, s)).collect();
-        let accs: Vec<Cow<'_, Acc>> = (0..w.accs)
-            .map(|a| merged_acc(self.acc_kinds[a], (tables, parts), w.accs, a))
+        let accs: Vec<Acc> = (0..w.accs)
+            .map(|a| merged_acc(self.acc_kinds[a], (tables, parts), w.accs, a).canonical())
             .collect();
         let payload = postcard::to_stdvec(&(key, counts, sums, accs)).map_err(|e| {
             ErrorKind::Internal(format!("a group's state could not be encoded: {e}"))
