@@ -10,6 +10,7 @@ use std::sync::Arc;
 
 use parking_lot::Mutex;
 
+use super::run::{group_columns, sort_columns};
 use super::{Pipeline, ReduceSpec};
 use crate::error::{Error, Result, Setting};
 use crate::exec::RunStats;
@@ -158,17 +159,9 @@ impl Pipeline {
             ReduceSpec::TopK { k, keys, group_by } => (keys, &group_by[..], Some(*k)),
             _ => return Err(Error::internal("record lines of a reducer with no records")),
         };
-        let keys = spec
-            .iter()
-            .map(|k| Ok((layout.resolve(Setting::SortBy, &k.column)?, k.clone())))
-            .collect::<Result<Vec<_>>>()?;
-        let group = group
-            .iter()
-            .map(|c| layout.resolve(Setting::GroupBy, c))
-            .collect::<Result<Vec<_>>>()?;
         let step = LinesStep::Map {
-            keys: SortKeys::new(keys, self.null_bytes()),
-            group,
+            keys: SortKeys::new(sort_columns(layout, spec)?, self.null_bytes()),
+            group: group_columns(layout, group)?,
             split: self.split_index,
         };
         Ok(RecordLines::new(

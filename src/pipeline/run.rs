@@ -9,9 +9,10 @@ use std::sync::Arc;
 use super::{PartialStep, Pipeline, Plan, ReduceSpec};
 use crate::error::{Error, Result, Setting};
 use crate::exec::RunStats;
+use crate::record::ColumnRef;
 use crate::reduce::{
-    Concat, CustomReduce, GroupBy, KeyUnion, Reducer, Sorted, SpillOptions, SpillStats, TopK,
-    DEFAULT_FAN_IN,
+    Concat, CustomReduce, GroupBy, KeyUnion, Reducer, SortKeySpec, Sorted, SpillOptions,
+    SpillStats, TopK, DEFAULT_FAN_IN,
 };
 use crate::sink::encode::Encoder;
 use crate::sink::Output;
@@ -90,11 +91,7 @@ impl Pipeline {
                 let (spill, spilled) = self.spill_options(plan);
                 let stats =
                     self.run_wrapped(plan, out, out_name, union.clone(), |layout, enc| {
-                        let resolved = keys_spec
-                            .iter()
-                            .map(|k| Ok((layout.resolve(Setting::SortBy, &k.column)?, k.clone())))
-                            .collect::<Result<Vec<_>>>()?;
-                        Ok(Sorted::new(resolved, enc, self.null_bytes())
+                        Ok(Sorted::new(sort_columns(layout, keys_spec)?, enc, self.null_bytes())
                             .with_merge_threads(self.threads)
                             .with_spill(spill, spilled.clone()))
                     })?;
@@ -117,10 +114,7 @@ impl Pipeline {
                     None => None,
                 };
                 let stats = self.run_planned(plan, out, out_name, |layout, enc| {
-                    let keys = group_keys
-                        .iter()
-                        .map(|k| layout.resolve(Setting::GroupBy, k))
-                        .collect::<Result<Vec<_>>>()?;
+                    let keys = group_columns(layout, group_keys)?;
                     let aggs = aggs
                         .iter()
                         .map(|a| {
@@ -150,14 +144,8 @@ impl Pipeline {
             ReduceSpec::TopK { k, keys, group_by } => {
                 let (spill, spilled) = self.spill_options(plan);
                 let stats = self.run_wrapped(plan, out, out_name, union, |layout, enc| {
-                    let keys = keys
-                        .iter()
-                        .map(|s| Ok((layout.resolve(Setting::SortBy, &s.column)?, s.clone())))
-                        .collect::<Result<Vec<_>>>()?;
-                    let group_by = group_by
-                        .iter()
-                        .map(|c| layout.resolve(Setting::GroupBy, c))
-                        .collect::<Result<Vec<_>>>()?;
+                    let (keys, group_by) =
+                        (sort_columns(layout, keys)?, group_columns(layout, group_by)?);
                     Ok(TopK::new(*k, keys, group_by, enc, self.null_bytes())
                         .with_memory_limit(plan.state_budget, plan.memory_limit)
                         .with_spill(spill, spilled.clone()))
@@ -197,6 +185,27 @@ impl Pipeline {
             }
         }
     }
+}
+
+/// `keys` (`--sort-by`) with their columns in `layout`.
+///
+/// # Errors
+/// [`ErrorKind::UnknownColumn`](crate::ErrorKind::UnknownColumn) naming
+/// `--sort-by` for a column `layout` does not have.
+pub(super) fn sort_columns(
+    layout: &Layout,
+    keys: &[SortKeySpec],
+) -> Result<Vec<(ColumnRef, SortKeySpec)>> {
+    keys.iter().map(|k| Ok((layout.resolve(Setting::SortBy, &k.column)?, k.clone()))).collect()
+}
+
+/// The `--group-by` columns `names` in `layout`.
+///
+/// # Errors
+/// [`ErrorKind::UnknownColumn`](crate::ErrorKind::UnknownColumn) naming
+/// `--group-by` for a column `layout` does not have.
+pub(super) fn group_columns(layout: &Layout, names: &[String]) -> Result<Vec<ColumnRef>> {
+    names.iter().map(|c| layout.resolve(Setting::GroupBy, c)).collect()
 }
 
 /// `stats` with the runs and bytes `spilled` counted (for `--stats`).
