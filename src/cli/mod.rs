@@ -29,6 +29,12 @@ use self::parse::{
 /// chunks on every core, and merges the partial results in input order:
 /// the output bytes are the same for any --threads or chunk size.
 ///
+/// Across many machines (Hadoop Streaming, Spark, Dask): `fanfold map
+/// [FLAGS]` over each split writes partial lines (`key<TAB>state`),
+/// `fanfold combine [FLAGS]` merges some, `fanfold reduce [FLAGS]`
+/// writes the output of one run over the whole input; give every step the
+/// same flags.
+///
 /// Exit status: 0 on success (also when the output pipe closes early, as
 /// with `| head`), 1 on an error (bad input, unknown column, I/O), 2 on a
 /// bad command line, 3 when the run finished but set records aside
