@@ -220,8 +220,9 @@ fn a_streaming_job_merges_a_custom_reducer_in_split_order() {
 }
 
 #[test]
-fn a_reduce_of_a_sort_refuses_lines_out_of_order_and_a_concat_has_no_reduce() {
+fn a_reduce_of_a_sort_sorts_its_lines_or_refuses_them_out_of_order_with_sorted() {
     let flags = ["--sort-by", "dest"];
+    let expected = one_run(FLIGHTS_CSV, &flags);
     // A sort's map writes its lines in input order; combined, they are
     // in key order.
     let combined = step("combine", &flags, &map_lines(&flags));
@@ -230,14 +231,29 @@ fn a_reduce_of_a_sort_refuses_lines_out_of_order_and_a_concat_has_no_reduce() {
     // Lines 6 and 10 swapped: line 7 comes before line 6.
     shuffled.swap(5, 9);
     let text: String = shuffled.iter().map(|l| format!("{l}\n")).collect();
-    let out = step("reduce", &flags, &text);
+    let sorted = [&flags[..], &["--sorted"]].concat();
+    let out = step("reduce", &sorted, &text);
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(err.contains("<stdin>:7: the partial lines are not in key order"), "{err}");
     // Combined again, they are in order again.
     let combined = step("combine", &flags, &text);
-    let out = step("reduce", &flags, &String::from_utf8_lossy(&combined.stdout));
-    assert_eq!(out.stdout, one_run(FLIGHTS_CSV, &flags));
+    let out = step("reduce", &sorted, &String::from_utf8_lossy(&combined.stdout));
+    assert_eq!(out.stdout, expected);
+    // Without --sorted, the reduce sorts them first, spilling past a
+    // small memory limit, whatever their order (the map's own, here).
+    let lines = map_lines(&flags);
+    let reversed: String = lines.lines().rev().map(|l| format!("{l}\n")).collect();
+    for input in [&text, &lines, &reversed] {
+        let small = [&flags[..], &["--memory-limit", "256KiB", "--chunk-bytes", "16KiB"]].concat();
+        let out = step("reduce", &small, input);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert_eq!(String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&expected));
+    }
+    let top = ["--top", "2", "--sort-by", "arr_delay:n", "--group-by", "dest", "--null", "NA"];
+    let lines = map_lines(&top);
+    let reversed: String = lines.lines().rev().map(|l| format!("{l}\n")).collect();
+    assert_eq!(step("reduce", &top, &reversed).stdout, one_run(FLIGHTS_CSV, &top));
     let out = step("reduce", &["--select", "dest"], "");
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("map/combine/reduce: a pipeline with no reducer is map-only"), "{err}");

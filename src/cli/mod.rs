@@ -391,11 +391,12 @@ pub struct Args {
     #[arg(long, value_name = "FILE")]
     pub emit_partials: Option<PathBuf>,
 
-    /// `fanfold combine` and `reduce` of a group-by: the partial lines
-    /// come sorted by key (as a shuffle hands them to a reducer): merge
-    /// and write them key by key, in constant memory. A line out of
-    /// order is an error. Without it, lines may come in any order (they
-    /// are merged in tables that spill past --memory-limit).
+    /// `fanfold combine` and `reduce`: the partial lines come sorted by
+    /// key (as a shuffle hands them to a reducer): merge and write them
+    /// key by key, in constant memory. A line out of order is an error.
+    /// Without it, lines may come in any order (a group-by merges them in
+    /// tables, a sort or a top sorts them first, both spilling past
+    /// --memory-limit).
     #[arg(long)]
     pub sorted: bool,
 

@@ -571,14 +571,15 @@ impl PipelineBuilder {
         self
     }
 
-    /// For the combine and reduce steps of a group-by: the partial lines
-    /// come sorted by key, as a shuffle hands them to a reducer, so they
-    /// are merged and written key by key, in memory bounded by the chunks
-    /// in flight whatever the number of groups; a line out of order is an
-    /// [`ErrorKind::Partial`](crate::ErrorKind::Partial) naming it.
-    /// Default: false, lines in any order, merged in tables that spill
-    /// past the memory limit. (The steps of a sort and a top-K always
-    /// expect sorted lines; a custom reducer's are few.)
+    /// For the combine and reduce steps: the partial lines come sorted by
+    /// key, as a shuffle hands them to a reducer, so they are merged and
+    /// written key by key, in memory bounded by the chunks in flight
+    /// whatever the number of groups or records; a line out of order is
+    /// an [`ErrorKind::Partial`](crate::ErrorKind::Partial) naming it.
+    /// Default: false, lines in any order: a group-by merges them in
+    /// tables that spill past the memory limit, and the reduce step of a
+    /// sort or a top-K sorts them first (spilling too). (A custom
+    /// reducer's lines, one per split, are always sorted in memory.)
     pub fn sorted_partials(mut self, sorted: bool) -> Self {
         self.p.sorted_partials = sorted;
         self

@@ -20,10 +20,11 @@ use crate::reduce::custom_lines::CustomLines;
 use crate::reduce::group_by::{PartialIo, PartialOutput, SortedPartials};
 use crate::reduce::record_lines::{LinesStep, RecordLines};
 use crate::reduce::sort_key::SortKeys;
-use crate::reduce::{CustomReduce, GroupBy};
+use crate::reduce::{CustomReduce, GroupBy, SortKeySpec};
 use crate::sink::encode::Encoder;
 use crate::sink::rejects::OnError;
 use crate::sink::Output;
+use crate::source::Input;
 use crate::transform::{Layout, Projection, Step, ValueOptions};
 
 /// A step of a run split across many programs, as an engine runs it: the
@@ -184,6 +185,45 @@ impl Pipeline {
         PartialIo { input: None, output, fingerprint: self.partial_fingerprint() }
     }
 
+    /// The reduce step of a sort or a top-K over lines in any order: a
+    /// first run sorts them by key (the sorted reducer, spilling past the
+    /// memory limit) into a temporary file in the temp dir, and the
+    /// reduce streams that. `reader` is the pipeline that reads the lines.
+    ///
+    /// # Errors
+    /// [`ErrorKind::Io`](crate::ErrorKind::Io) naming the temp dir; those
+    /// of the two runs.
+    fn reduce_unsorted_record_lines(
+        &self,
+        reader: &Pipeline,
+        out: &mut dyn Write,
+        out_name: &str,
+    ) -> Result<RunStats> {
+        let dir = self.resolved_temp_dir();
+        let tmp = tempfile::NamedTempFile::new_in(&dir)
+            .map_err(|e| Error::io_note(dir.display().to_string(), Setting::TempDir, e))?;
+        let tmp_name = tmp.path().display().to_string();
+        let mut sorter = reader.clone();
+        sorter.partial_step = None;
+        sorter.reduce = ReduceSpec::Sort(vec![SortKeySpec {
+            column: LINE_COLUMNS[0].to_string(),
+            numeric: false,
+            descending: false,
+        }]);
+        sorter.output_format = Some(Format::Tsv);
+        sorter.output_delimiter = Some(b'\t');
+        {
+            // Its header line (`key`, `partial`) is skipped when read back.
+            let mut w = std::io::BufWriter::with_capacity(1 << 20, tmp.as_file());
+            sorter.run(&mut w, &tmp_name)?;
+            w.flush().map_err(|e| Error::io(&tmp_name, e))?;
+        }
+        let mut sorted = self.clone();
+        sorted.inputs = vec![Input::Path(tmp.path().to_path_buf())];
+        sorted.sorted_partials = true;
+        sorted.run_reading_partials(PartialStep::Reduce, out, out_name)
+    }
+
     /// The run of a combine or reduce step (`step`): the inputs read as
     /// partial lines (two-column TSV with no header) by the reducer's
     /// line reader in place of records; the output is partial lines
@@ -233,6 +273,11 @@ impl Pipeline {
                     let combine = step == PartialStep::Combine;
                     Ok(CustomLines::new(reducer, columns(layout)?, combine, fingerprint))
                 });
+            }
+            ReduceSpec::Sort(_) | ReduceSpec::TopK { .. }
+                if step == PartialStep::Reduce && !self.sorted_partials =>
+            {
+                return self.reduce_unsorted_record_lines(&reader, out, out_name);
             }
             ReduceSpec::Sort(_) | ReduceSpec::TopK { .. } => {
                 let per_group = match &self.reduce {

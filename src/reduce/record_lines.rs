@@ -18,7 +18,7 @@
 //! here). Records are numbered as the merging thread takes their chunks,
 //! in input order, so a split's lines are the same bytes whatever the
 //! threads and chunks that read it. Its payload is the group part's length in bytes (u32 LE) and
-//! the record as the output encodes it. One more line, with the empty key
+//! the record as the output encodes it. One more line, with the key `00`
 //! (first in byte order), holds the output's header (empty for NDJSON);
 //! every map step writes it and the reduce step writes it once.
 //!
@@ -44,6 +44,11 @@ use crate::reduce::partial_line::{
 use crate::reduce::sort_key::SortKeys;
 use crate::reduce::{Reducer, Sink};
 use crate::sink::encode::Encoder;
+
+/// The key of the header line: one `00` byte, before every record's key
+/// (those begin with a class byte, 1 to 3) and not empty, so that a CSV
+/// reader of the lines does not take it for a missing value.
+const HEADER_KEY: &[u8] = &[0];
 
 /// How a [`RecordLines`] reads and writes.
 #[derive(Debug, Clone)]
@@ -128,11 +133,11 @@ impl RecordLines {
         RecordLines { step, per_group, encoder, null_markers, fingerprint }
     }
 
-    /// The header line: the empty key, the header's bytes.
+    /// The header line: [`HEADER_KEY`], the header's bytes.
     fn header_line(&self, header: &[u8], out: &mut Vec<u8>) {
         let mut payload = 0u32.to_le_bytes().to_vec();
         payload.extend_from_slice(header);
-        write_line(out, b"", self.fingerprint, &payload);
+        write_line(out, HEADER_KEY, self.fingerprint, &payload);
     }
 
     fn line_bytes(&self, line: &Line, out: &mut Vec<u8>) {
@@ -202,7 +207,7 @@ impl RecordLines {
             return Err(ErrorKind::Partial { at: record.location(), message }.into());
         };
         let record = payload[4..].to_vec();
-        if key.is_empty() {
+        if key == HEADER_KEY {
             return Ok(Err(record));
         }
         Ok(Ok(Line { key, group_len, position: 0, record }))
@@ -329,7 +334,7 @@ impl Reducer for RecordLines {
         if let Some(header) = next.header {
             let reduced = matches!(self.step, LinesStep::Reduce(..));
             if reduced && (total.last.is_some() || !total.lines.is_empty()) {
-                // The header line (the empty key) after a record's.
+                // The header line after a record's.
                 return Err(Self::out_of_order(header.1, false));
             }
             Self::keep_header(total, header)?;
