@@ -164,9 +164,8 @@ impl Acc {
     /// its chunk and record, its rank among the state's positions (their
     /// order is all a merge goes by, and states of one split never meet
     /// another state of that split).
-    pub(super) fn canonical(&self) -> Acc {
-        let mut acc = self.clone();
-        match &mut acc {
+    pub(super) fn canonical(mut self) -> Acc {
+        match &mut self {
             Acc::Values(values) => values.sort_unstable_by(f64::total_cmp),
             Acc::Value(Some((pos, _))) => *pos = Pos { split: pos.split, chunk: 0, index: 0 },
             Acc::Extreme(x) => {
@@ -184,7 +183,7 @@ impl Acc {
             }
             _ => {}
         }
-        acc
+        self
     }
 
     /// Whether `other` is an accumulator of the same kind, which

@@ -48,7 +48,9 @@ impl GroupBy {
         let sums: Vec<SmallSum> =
             (0..w.sums).map(|s| merged_sum(tables, parts, w.sums, s)).collect();
         let accs: Vec<Acc> = (0..w.accs)
-            .map(|a| merged_acc(self.acc_kinds[a], (tables, parts), w.accs, a).canonical())
+            .map(|a| {
+                merged_acc(self.acc_kinds[a], (tables, parts), w.accs, a).into_owned().canonical()
+            })
             .collect();
         let payload = postcard::to_stdvec(&(key, counts, sums, accs)).map_err(|e| {
             ErrorKind::Internal(format!("a group's state could not be encoded: {e}"))
