@@ -87,7 +87,8 @@ pub use source::{
 };
 // Steps.
 pub use transform::{
-    ExecFormat, ExecMode, ExecSpec, JqProgram, JsonRecord, MapError, MapRecord, Projection, Step,
+    ExecFormat, ExecMode, ExecSpec, HttpSpec, JqProgram, JsonRecord, MapError, MapRecord,
+    Projection, Rate, Step, DEFAULT_HTTP_CONCURRENCY,
 };
 // Reducers and sinks.
 pub use reduce::{AggKind, AggSpec, CustomSpec, Fraction, Reducer, Sink, SortKeySpec};
@@ -98,10 +99,10 @@ pub use transform::Layout;
 // Records.
 pub use record::{ColumnRef, Field, Record, RecordBuf, Source};
 // Stats.
-pub use transform::ExecStats;
+pub use transform::{ExecStats, HttpStats};
 // Errors.
 pub use error::{
-    Error, ErrorKind, ExecError, Location, Message, Piece, Result, Setting, SettingNames,
+    Error, ErrorKind, ExecError, HttpError, Location, Message, Piece, Result, Setting, SettingNames,
 };
 // Cancellation.
 pub use cancel::{CancelToken, POLL_INTERVAL_MS};

@@ -124,7 +124,12 @@ fn run(args: &cli::Args, steps: Vec<fanfold::Step>, cancel: CancelToken) -> fanf
 /// attempts, retries, timeouts, failed chunks, concurrency, replicas,
 /// failed replicas, persistent workers started, the attempts' durations
 /// added up (`attempt_secs`), `speedup_vs_concurrency_1` (see [`speedup`])
-/// and the chunk latency p50/p95/max in seconds.
+/// and the chunk latency p50/p95/max in seconds; with an `--http` step, an
+/// `http` object: records, requests, retries, timeouts, connection errors,
+/// 429s (`rate_limited`), failed records, answers by status, concurrency,
+/// peak in flight, bytes sent and received, tokens estimated and reported,
+/// requests per second, and the attempt latency p50/p95/max in seconds.
+/// No header value appears in it.
 fn stats_json(s: &RunStats) -> String {
     let mut json = serde_json::json!({
         "records_read": s.records_read,
@@ -159,6 +164,30 @@ fn stats_json(s: &RunStats) -> String {
             "latency_p50_secs": e.latency_p50_secs,
             "latency_p95_secs": e.latency_p95_secs,
             "latency_max_secs": e.latency_max_secs,
+        });
+    }
+    if let Some(h) = &s.http {
+        let statuses: serde_json::Map<String, serde_json::Value> =
+            h.statuses.iter().map(|(k, v)| (k.to_string(), (*v).into())).collect();
+        json["http"] = serde_json::json!({
+            "records": h.records,
+            "requests": h.requests,
+            "retries": h.retries,
+            "timeouts": h.timeouts,
+            "connection_errors": h.connection_errors,
+            "rate_limited": h.rate_limited,
+            "failed_records": h.failed_records,
+            "statuses": statuses,
+            "concurrency": h.concurrency,
+            "peak_in_flight": h.peak_in_flight,
+            "bytes_sent": h.bytes_sent,
+            "bytes_received": h.bytes_received,
+            "tokens_estimated": h.tokens_estimated,
+            "tokens_reported": h.tokens_reported,
+            "requests_per_sec": if s.elapsed_secs > 0.0 { h.requests as f64 / s.elapsed_secs } else { 0.0 },
+            "latency_p50_secs": h.latency_p50_secs,
+            "latency_p95_secs": h.latency_p95_secs,
+            "latency_max_secs": h.latency_max_secs,
         });
     }
     format!("{json}\n")

@@ -63,8 +63,8 @@ const KEYS: &str = "k\na\na\nb\nb\nb\nc\nc\nc\nd\nd\nd\n";
 /// The message clap writes for a missing required argument.
 const MISSING: &str = "the following required arguments were not provided";
 
-/// How clap names the `--exec` / `--exec-persistent` group.
-const ANY_EXEC: &str = "<--exec <CMD>|--exec-persistent <CMD>>";
+/// How clap names the `--exec` / `--exec-persistent` / `--http` group.
+const ANY_EXEC: &str = "<--exec <CMD>|--exec-persistent <CMD>|--http <URL>>";
 
 // ---------------------------------------------------------------------------
 // Chunking
@@ -124,6 +124,20 @@ fn exec_format_with_exec_and_exec_persistent_applies_to_exec() {
 #[test]
 fn concurrency_needs_an_exec_step() {
     usage_error(&["--concurrency", "2"], &[MISSING, ANY_EXEC]);
+}
+
+#[test]
+fn http_flags_need_their_step_and_good_values() {
+    usage_error(&["--http-request", "."], &[MISSING, "--http <URL>"]);
+    usage_error(&["--http-response", "."], &[MISSING, "--http <URL>"]);
+    usage_error(&["--http-header", "A: b"], &[MISSING, "--http <URL>"]);
+    usage_error(&["--rate", "10/s"], &[MISSING, "--http <URL>"]);
+    let url = "http://127.0.0.1:9/x";
+    usage_error(&["--http", url, "--burst", "3"], &[MISSING, "--rate"]);
+    usage_error(&["--http", url, "--token-rate", "100/min"], &[MISSING, "--tokens"]);
+    usage_error(&["--http", url, "--rate", "10"], &["--rate", "100/s, 600/min"]);
+    usage_error(&["--http", "ftp://x"], &["--http", "http:// or https://"]);
+    usage_error(&["--http", url, "--http-request", ".a +"], &["--http-request", "cannot parse"]);
 }
 
 #[test]

@@ -8,7 +8,7 @@ use std::io::IsTerminal;
 use clap::ArgMatches;
 
 use fanfold::{
-    CustomSpec, ExecFormat, ExecSpec, Format, Input, JournalSpec, OnError, Pipeline,
+    CustomSpec, ExecFormat, ExecSpec, Format, HttpSpec, Input, JournalSpec, OnError, Pipeline,
     PipelineBuilder, Projection, ReduceSpec, Step,
 };
 
@@ -24,6 +24,7 @@ impl Args {
             && self.map.is_empty()
             && self.exec.is_empty()
             && self.exec_persistent.is_empty()
+            && self.http.is_empty()
         {
             return Vec::new();
         }
@@ -59,6 +60,10 @@ impl Args {
         for (i, v) in occurrences("exec_persistent") {
             let specs = v.iter().filter_map(|c| self.exec_spec(ExecSpec::persistent(c)));
             steps.extend(specs.map(|s| (i, Step::Exec(s))));
+        }
+        for (i, v) in occurrences("http") {
+            let specs = v.iter().filter_map(|u| self.http_spec(u));
+            steps.extend(specs.map(|s| (i, Step::Http(s))));
         }
         for (i, v) in occurrences("select") {
             steps.push((i, Step::Select(v)));
@@ -96,6 +101,29 @@ impl Args {
         }
         spec.retries = self.retries;
         spec.timeout = self.timeout;
+        Some(spec)
+    }
+
+    /// The `--http URL` step with --http-request, --http-response,
+    /// --http-header, --concurrency, --rate, --burst, --token-rate,
+    /// --tokens, --retries, --timeout, --replicas and --vote; `None` when
+    /// the URL is refused (clap has refused it already).
+    fn http_spec(&self, url: &str) -> Option<HttpSpec> {
+        let mut spec = HttpSpec::new(url).ok()?;
+        spec.request = self.http_request.clone();
+        spec.response = self.http_response.clone();
+        spec.headers = self.http_header.clone();
+        if let Some(n) = self.concurrency {
+            spec.concurrency = n.get();
+        }
+        spec.rate = self.rate;
+        spec.burst = self.burst.map(|b| b.get());
+        spec.token_rate = self.token_rate;
+        spec.tokens = self.tokens.clone();
+        spec.retries = self.retries;
+        spec.timeout = self.timeout;
+        spec.replicas = self.replicas.unwrap_or(1);
+        spec.vote = self.vote.clone();
         Some(spec)
     }
 

@@ -9,7 +9,7 @@ mod convert;
 pub(crate) mod flags;
 mod parse;
 
-use std::num::NonZeroUsize;
+use std::num::{NonZeroU32, NonZeroUsize};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -18,9 +18,10 @@ use clap::{Parser, ValueEnum};
 use fanfold::{AggSpec, Format, MaxErrors, SortKeySpec, Step};
 
 use self::parse::{
-    check_exec, check_exec_persistent, check_filter, check_finish, check_init, check_map,
-    check_merge, check_update, parse_comment, parse_delimiter, parse_duration, parse_encoding,
-    parse_rename, parse_replicas, parse_size, parse_spec,
+    check_exec, check_exec_persistent, check_filter, check_finish, check_http, check_http_request,
+    check_http_response, check_init, check_map, check_merge, check_tokens, check_update,
+    parse_comment, parse_delimiter, parse_duration, parse_encoding, parse_rate, parse_rename,
+    parse_replicas, parse_size, parse_spec,
 };
 
 /// fanfold: data-parallel map-reduce over CSV, TSV and NDJSON batches.
@@ -41,7 +42,7 @@ use self::parse::{
 /// (--on-error skip or reject).
 #[derive(Debug, Parser)]
 #[command(name = "fanfold", version, max_term_width = 100)]
-#[command(group = clap::ArgGroup::new("any_exec").args(["exec", "exec_persistent"]).multiple(true))]
+#[command(group = clap::ArgGroup::new("any_exec").args(["exec", "exec_persistent", "http"]).multiple(true))]
 pub struct Args {
     /// Input files, read in order as one stream; `-` or none for standard
     /// input. CSV inputs must share one header.
@@ -167,19 +168,23 @@ pub struct Args {
     /// --exec commands (or --exec-persistent workers) running at once, at
     /// most; default 4 × cores. The
     /// worker pool grows to at least N threads, the in-flight window to
-    /// at least 2 × N chunks.
+    /// at least 2 × N chunks. For --http: requests in flight, at most
+    /// (default 64), on one client thread.
     #[arg(long, value_name = "N", requires = "any_exec")]
     pub concurrency: Option<NonZeroUsize>,
 
     /// Retries of a failed --exec or --exec-persistent attempt, with exponential backoff and
     /// jitter (100ms, 200ms, 400ms... up to 10s, each plus up to as much
-    /// again).
+    /// again). For --http, of a request that failed to connect, timed out
+    /// or got 408, 429, 500, 502, 503 or 504, waiting at least what its
+    /// Retry-After says.
     #[arg(long, value_name = "N", default_value_t = 0, requires = "any_exec")]
     pub retries: u32,
 
     /// Time limit of one --exec attempt (for --exec-persistent: of one
-    /// chunk's answers), e.g. 500ms, 30s, 2m; past it the command's (the
-    /// worker's) process group is killed and the attempt fails.
+    /// chunk's answers; for --http: of one request's whole answer), e.g.
+    /// 500ms, 30s, 2m; past it the command's (the worker's) process group
+    /// is killed and the attempt fails.
     #[arg(long, value_name = "DURATION", value_parser = parse_duration, requires = "any_exec")]
     pub timeout: Option<Duration>,
 
@@ -195,10 +200,64 @@ pub struct Args {
     #[arg(long, value_name = "CMD", value_parser = check_exec_persistent)]
     pub exec_persistent: Vec<String>,
 
+    /// Send each record to URL (http:// or https://) as one request: by
+    /// default a POST of the record as a JSON object. A 2xx answer that is
+    /// a JSON object replaces the record, null drops it, an array of
+    /// objects fans it out. Up to --concurrency requests in flight (default
+    /// 64), limited by --rate and --token-rate; failures are retried
+    /// (--retries), then go to --on-error one record at a time. Output
+    /// stays in input order. Repeatable, in command-line order with the
+    /// others.
+    #[arg(long, value_name = "URL", value_parser = check_http)]
+    pub http: Vec<String>,
+
+    /// jq over the record giving the --http request: its body, or an
+    /// object with only the keys method, url, headers and body; no output
+    /// skips the record. E.g. '{model: "m", messages: [{role: "user",
+    /// content: .text}]}'.
+    #[arg(long, value_name = "EXPR", requires = "http", value_parser = check_http_request)]
+    pub http_request: Option<String>,
+
+    /// jq over {record, status, headers, body} (body parsed when it is
+    /// JSON, else a string) giving the records an --http answer makes:
+    /// objects, arrays of objects, or null for none. E.g. '.record +
+    /// {label: .body.choices[0].message.content}'.
+    #[arg(long, value_name = "EXPR", requires = "http", value_parser = check_http_response)]
+    pub http_response: Option<String>,
+
+    /// A header sent with every --http request, 'Name: value'; $VAR and
+    /// ${VAR} are taken from the environment. Values are secrets: never
+    /// shown in messages, rejects, --stats-json, --explain or the journal.
+    /// Repeatable.
+    #[arg(long, value_name = "HEADER", requires = "http")]
+    pub http_header: Vec<String>,
+
+    /// Most --http requests started per second or minute (N/s, N/min),
+    /// over all the run's requests; GCRA, with a burst of --burst (default
+    /// a twentieth of a second's worth, at least 1). A 429 answer pauses
+    /// every request for its Retry-After.
+    #[arg(long, value_name = "N/s|N/min", requires = "http", value_parser = parse_rate)]
+    pub rate: Option<fanfold::Rate>,
+
+    /// Requests that may start at once above --rate.
+    #[arg(long, value_name = "N", requires = "rate")]
+    pub burst: Option<NonZeroU32>,
+
+    /// Most tokens per minute (N/min, N/s) that --http requests may use,
+    /// as --tokens estimates them; an answer reporting more (OpenAI's or
+    /// Anthropic's usage) is charged the difference.
+    #[arg(long, value_name = "N/min", requires_all = ["http", "tokens"], value_parser = parse_rate)]
+    pub token_rate: Option<fanfold::Rate>,
+
+    /// jq over an --http request's body giving its estimated tokens, e.g.
+    /// '(.messages | map(.content | length) | add) / 4 + 16'.
+    #[arg(long, value_name = "EXPR", requires = "token_rate", value_parser = check_tokens)]
+    pub tokens: Option<String>,
+
     /// Run each chunk K times (K >= 2) through every --exec and
-    /// --exec-persistent step, at once under the --concurrency limit, each
-    /// with its own retries; --exec commands get FANFOLD_REPLICA (from 0).
-    /// Needs --vote.
+    /// --exec-persistent step (each record K times through every --http
+    /// step), at once under the --concurrency limit, each with its own
+    /// retries; --exec commands get FANFOLD_REPLICA (from 0). Needs --vote.
     #[arg(long, value_name = "K", requires = "vote", value_parser = parse_replicas)]
     pub replicas: Option<usize>,
 

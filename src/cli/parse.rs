@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use fanfold::{ExecSpec, Setting};
+use fanfold::{ExecSpec, HttpSpec, Rate, Setting};
 
 use super::flags::flag;
 
@@ -69,6 +69,29 @@ pub(super) fn check_exec_persistent(s: &str) -> Result<String, String> {
         Ok(_) => Ok(s.to_string()),
         Err(e) => Err(setting_message(&e)),
     }
+}
+
+pub(super) fn check_http(s: &str) -> Result<String, String> {
+    match HttpSpec::new(s) {
+        Ok(_) => Ok(s.to_string()),
+        Err(e) => Err(setting_message(&e)),
+    }
+}
+
+pub(super) fn check_http_request(s: &str) -> Result<String, String> {
+    check_jq(Setting::HttpRequest, &[], s)
+}
+
+pub(super) fn check_http_response(s: &str) -> Result<String, String> {
+    check_jq(Setting::HttpResponse, &[], s)
+}
+
+pub(super) fn check_tokens(s: &str) -> Result<String, String> {
+    check_jq(Setting::Tokens, &[], s)
+}
+
+pub(super) fn parse_rate(s: &str) -> Result<Rate, String> {
+    Rate::parse(s)
 }
 
 pub(super) fn parse_replicas(s: &str) -> Result<usize, String> {

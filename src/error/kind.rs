@@ -3,7 +3,7 @@
 use std::fmt;
 use std::io;
 
-use super::{ExecError, Location, Message, Setting};
+use super::{ExecError, HttpError, Location, Message, Setting};
 use crate::format::Compression;
 
 /// What went wrong: the kinds of [`Error`](super::Error).
@@ -165,6 +165,12 @@ pub enum ErrorKind {
     /// reject the chunk's records are set aside instead (one reject entry
     /// for the chunk).
     Exec(Box<ExecError>),
+    /// A record's request at an `--http` step ([`Setting::Http`]) failed
+    /// after all its attempts: no connection, a timeout, a status that is
+    /// not 2xx, or an answer that is not records. With `on_error` skip or
+    /// reject that record alone is set aside (the others of its chunk go
+    /// on).
+    Http(Box<HttpError>),
     /// The run was stopped by a signal (SIGINT, SIGTERM) through its
     /// [`CancelToken`](crate::cancel::CancelToken) (see
     /// [`CancelToken::signal_flag`](crate::cancel::CancelToken::signal_flag));
@@ -319,6 +325,7 @@ impl ErrorKind {
                 name(Setting::MaxErrors)
             ),
             ErrorKind::Exec(e) => e.render(f, name),
+            ErrorKind::Http(e) => e.render(f, name),
             ErrorKind::Interrupted { signal } => write!(f, "interrupted by signal {signal}"),
             ErrorKind::Cancelled => write!(f, "the run was cancelled"),
             ErrorKind::MemoryLimit { limit, message } => write!(

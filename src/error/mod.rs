@@ -36,6 +36,7 @@
 //! [`ErrorKind::Internal`] messages, which only a bug in fanfold can show.
 
 mod exec;
+mod http;
 mod kind;
 mod message;
 mod setting;
@@ -45,6 +46,7 @@ use std::fmt::{self, Write as _};
 use std::io;
 
 pub use exec::ExecError;
+pub use http::HttpError;
 pub use kind::ErrorKind;
 pub(crate) use message::msg;
 use message::DisplayWith;
@@ -185,6 +187,7 @@ impl Error {
             | ErrorKind::Partial { at, .. }
             | ErrorKind::WorkerPanic { at, .. } => Some(at),
             ErrorKind::Exec(e) => Some(&e.at),
+            ErrorKind::Http(e) => Some(&e.at),
             _ => None,
         }
     }
@@ -201,6 +204,7 @@ impl Error {
             ErrorKind::UnexpectedKey { .. } => "unexpected_key",
             ErrorKind::Jq { .. } => "transform",
             ErrorKind::Exec(_) => "exec",
+            ErrorKind::Http(_) => "http",
             _ => "other",
         }
     }

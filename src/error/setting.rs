@@ -70,6 +70,26 @@ pub enum Setting {
     ExecPersistent,
     /// How many copies of an external command run at once.
     Concurrency,
+    /// The URL of a per-record HTTP step.
+    Http,
+    /// The jq expression that makes a record's request.
+    HttpRequest,
+    /// The jq expression that makes records of an answer.
+    HttpResponse,
+    /// A header sent with every request.
+    HttpHeader,
+    /// The requests started per second or minute, at most.
+    Rate,
+    /// The requests that may start at once above the rate.
+    Burst,
+    /// The tokens per minute, at most.
+    TokenRate,
+    /// The jq expression estimating a request's tokens.
+    Tokens,
+    /// The time limit of one attempt.
+    Timeout,
+    /// The attempts after a failed one.
+    Retries,
     /// How many replicas of an external command vote.
     Replicas,
     /// The field the replicas vote on.
@@ -135,6 +155,16 @@ impl Setting {
         Setting::Exec,
         Setting::ExecPersistent,
         Setting::Concurrency,
+        Setting::Http,
+        Setting::HttpRequest,
+        Setting::HttpResponse,
+        Setting::HttpHeader,
+        Setting::Rate,
+        Setting::Burst,
+        Setting::TokenRate,
+        Setting::Tokens,
+        Setting::Timeout,
+        Setting::Retries,
         Setting::Replicas,
         Setting::Vote,
         Setting::SortBy,
@@ -185,6 +215,16 @@ impl Setting {
             Setting::Exec => "exec",
             Setting::ExecPersistent => "exec_persistent",
             Setting::Concurrency => "concurrency",
+            Setting::Http => "http",
+            Setting::HttpRequest => "http_request",
+            Setting::HttpResponse => "http_response",
+            Setting::HttpHeader => "http_header",
+            Setting::Rate => "rate",
+            Setting::Burst => "burst",
+            Setting::TokenRate => "token_rate",
+            Setting::Tokens => "tokens",
+            Setting::Timeout => "timeout",
+            Setting::Retries => "retries",
             Setting::Replicas => "replicas",
             Setting::Vote => "vote",
             Setting::SortBy => "sort_by",

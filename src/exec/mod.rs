@@ -121,6 +121,8 @@ pub struct RunStats {
     pub spilled_bytes: u64,
     /// What the `--exec` steps did; `None` without one.
     pub exec: Option<ExecStats>,
+    /// What the `--http` steps did; `None` without one.
+    pub http: Option<crate::transform::HttpStats>,
 }
 
 impl RunStats {
@@ -313,6 +315,7 @@ pub fn run_journaled<R: Reducer>(
                         chunks_done: next,
                         in_flight: now,
                         retries: chain.as_ref().map_or(0, |c| c.exec_retries()),
+                        http: chain.as_ref().and_then(|c| c.http_progress()),
                         rejected: stats.records_rejected,
                     });
                 }

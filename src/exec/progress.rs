@@ -2,7 +2,8 @@
 //! redrawn at most 10 times a second from what the executor knows: bytes
 //! read (against the input size when it is known, for an ETA; else a
 //! spinner, so it works on standard input too), records read and records
-//! per second, chunks merged and in flight, `--exec` retries, and records
+//! per second, chunks merged and in flight, `--http` requests (per second,
+//! in flight, 429 answers), `--exec` and `--http` retries, and records
 //! rejected.
 
 use std::time::Instant;
@@ -24,6 +25,8 @@ pub(crate) struct Counts {
     pub in_flight: u64,
     pub retries: u64,
     pub rejected: u64,
+    /// With `--http` steps: requests sent, in flight now, 429 answers.
+    pub http: Option<(u64, u64, u64)>,
 }
 
 impl Progress {
@@ -60,6 +63,13 @@ impl Progress {
             "{} records ({rate:.0}/s), chunks {} done / {} in flight",
             c.records, c.chunks_done, c.in_flight
         );
+        if let Some((requests, in_flight, limited)) = c.http {
+            let per_sec = if secs > 0.0 { requests as f64 / secs } else { 0.0 };
+            msg.push_str(&format!(", {requests} requests ({per_sec:.0}/s), {in_flight} in flight"));
+            if limited > 0 {
+                msg.push_str(&format!(", {limited} × 429"));
+            }
+        }
         if c.retries > 0 {
             msg.push_str(&format!(", {} retries", c.retries));
         }

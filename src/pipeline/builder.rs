@@ -461,6 +461,11 @@ impl PipelineBuilder {
         self.step(Step::Exec(spec))
     }
 
+    /// Adds a per-record HTTP step ([`Step::Http`]).
+    pub fn http(self, spec: crate::transform::HttpSpec) -> Self {
+        self.step(Step::Http(spec))
+    }
+
     /// The reducer. Default: [`ReduceSpec::Concat`]. `build` refuses a
     /// [`ReduceSpec::TopK`] of 0 records ([`Setting::Top`]).
     pub fn reduce(mut self, reduce: ReduceSpec) -> Self {

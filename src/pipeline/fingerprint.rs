@@ -12,6 +12,34 @@ use crate::sink::rejects::OnError;
 use crate::source::{ChunkLimit, Input};
 use crate::transform::{ExecFormat, Step};
 
+/// An `--http` step as the journal and the partial lines' fingerprint see
+/// it: the URL (shown without its query string and user info, which may
+/// hold a key: those are in as a hash), the request and response
+/// expressions, the names of the headers (never their values: they are
+/// secrets, and a new key does not change the answers), and the replicas
+/// and vote. The limits, retries and timeout do not change what the
+/// answers make, and are left out, as for `--exec`.
+pub(crate) fn http_step_text(spec: &crate::transform::HttpSpec) -> String {
+    let shown = crate::transform::http::shown_url(&spec.url);
+    let mut text = format!("--http {shown}");
+    if shown != spec.url {
+        text.push_str(&format!(" (url hash {:016x})", wyhash::wyhash(spec.url.as_bytes(), 0)));
+    }
+    if let Some(e) = &spec.request {
+        text.push_str(&format!(" --http-request {e}"));
+    }
+    if let Some(e) = &spec.response {
+        text.push_str(&format!(" --http-response {e}"));
+    }
+    for h in &spec.headers {
+        text.push_str(&format!(" --http-header {}", crate::transform::http::header_name(h)));
+    }
+    if spec.replicas > 1 {
+        text.push_str(&format!(" --replicas {} --vote {:?}", spec.replicas, spec.vote));
+    }
+    text
+}
+
 impl Pipeline {
     /// The fingerprint of this pipeline's run, for its `journal`
     /// ([`crate::exec::Journal::open`]).
@@ -70,6 +98,7 @@ impl Pipeline {
                     let exec_format = format!("{exec_format:?}").to_lowercase();
                     format!("--exec {} --exec-format {exec_format}", spec.command)
                 }
+                Step::Http(spec) => http_step_text(spec),
             })
             .collect();
         let chunk = match pipeline.chunk {

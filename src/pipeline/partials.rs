@@ -76,6 +76,7 @@ impl Pipeline {
                 Step::Rename(r) => format!("rename {r:?}"),
                 Step::Rust(m) => format!("rust {}", m.name()),
                 Step::Exec(spec) => format!("exec {:?} {}", spec.mode, spec.command),
+                Step::Http(spec) => crate::pipeline::fingerprint::http_step_text(spec),
             })
             .collect();
         let text = format!(

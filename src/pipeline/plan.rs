@@ -41,7 +41,11 @@ impl Pipeline {
         let exec_concurrency =
             self.steps.iter().filter_map(Step::exec).map(|s| s.concurrency).max();
         let c = exec_concurrency.unwrap_or(0);
-        let threads = self.threads.max(1).max(c);
+        let http: Vec<&crate::transform::HttpSpec> =
+            self.steps.iter().filter_map(Step::http).collect();
+        let http_concurrency = http.iter().map(|s| s.concurrency).max();
+        let threads =
+            self.threads.max(1).max(c).max(if http.is_empty() { 1 } else { HTTP_MIN_THREADS });
         let memory_limit = self.resolved_memory_limit();
         // Automatic chunks are made small enough for the window to take at
         // most half the memory limit (but never below the minimum).
@@ -68,6 +72,16 @@ impl Pipeline {
             && input_bytes.is_none()
             && self.resolved_input_format() != Format::Json;
         let (chunk, chunk_reason) = match (self.chunk, input_bytes) {
+            (ChunkLimit::Auto, _) if c == 0 && http_concurrency.is_some() => {
+                let n = http_concurrency.unwrap_or(1).max(1);
+                (
+                    ChunkLimit::Records(n),
+                    format!(
+                        "automatic, with an --http step: --concurrency ({n}) records a chunk, \
+                         so that the chunks in hand keep every request slot busy"
+                    ),
+                )
+            }
             (ChunkLimit::Auto, _) if c > 0 => {
                 let max_bytes = window_cap.min(DEFAULT_CHUNK_BYTES as u64);
                 let (chunk, why, expected) = self.external_chunking(c, input_bytes, max_bytes);
@@ -132,6 +146,7 @@ impl Pipeline {
             memory_limit_reason,
             state_budget,
             exec_concurrency,
+            http: http.iter().map(|s| describe_http(s)).collect(),
             chunk_from_stream,
             reducer,
         }
@@ -259,6 +274,9 @@ pub struct Plan {
     /// With `--exec` steps: the most commands of one step running at once
     /// (`threads` and `max_in_flight` have grown to it).
     pub exec_concurrency: Option<usize>,
+    /// Each `--http` step, in words: its URL (no query string), limits and
+    /// header names (never their values).
+    pub http: Vec<String>,
     /// The run chooses the records per chunk itself, from the first
     /// 1 MiB of standard input (an automatic chunk
     /// size with an external step); `chunk` is then the most bytes a chunk
@@ -293,6 +311,9 @@ impl std::fmt::Display for Plan {
         let expected = self.expected_chunks.map_or("unknown".into(), |n| n.to_string());
         writeln!(f, "chunks:       {expected} expected")?;
         writeln!(f, "threads:      {}", self.threads)?;
+        for h in &self.http {
+            writeln!(f, "http:         {h}")?;
+        }
         if let Some(c) = self.exec_concurrency {
             writeln!(
                 f,
@@ -318,4 +339,49 @@ impl std::fmt::Display for Plan {
         )?;
         write!(f, "reducer:      {}", self.reducer)
     }
+}
+
+/// The fewest worker threads a run with an `--http` step has (4): each
+/// waits on a chunk's requests, so that while one chunk's last answers
+/// come in, the others' requests keep the slots busy.
+pub const HTTP_MIN_THREADS: usize = 4;
+
+/// An `--http` step for `--explain`: `http://host/path, 64 requests in
+/// flight, rate 100/s (burst 5), retries 3, timeout 30s, headers
+/// Authorization: <redacted>`.
+fn describe_http(s: &crate::transform::HttpSpec) -> String {
+    use crate::transform::command::spec::show_duration;
+    let mut t = format!(
+        "{}, {} requests in flight at most",
+        crate::transform::http::shown_url(&s.url),
+        s.concurrency
+    );
+    if let Some(r) = s.rate {
+        t.push_str(&format!(", rate {r} (burst {})", s.resolved_burst()));
+    }
+    if let Some(r) = s.token_rate {
+        t.push_str(&format!(", tokens {r}"));
+    }
+    t.push_str(&format!(", retries {}", s.retries));
+    if let Some(d) = s.timeout {
+        t.push_str(&format!(", timeout {}", show_duration(d)));
+    }
+    if s.replicas > 1 {
+        t.push_str(&format!(", {} replicas", s.replicas));
+    }
+    if !s.headers.is_empty() {
+        let names: Vec<String> = s
+            .headers
+            .iter()
+            .map(|h| {
+                format!(
+                    "{}: {}",
+                    crate::transform::http::header_name(h),
+                    crate::transform::http::secrets::REDACTED
+                )
+            })
+            .collect();
+        t.push_str(&format!(", headers {}", names.join(", ")));
+    }
+    t
 }

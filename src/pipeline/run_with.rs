@@ -261,7 +261,7 @@ impl Pipeline {
         // (which holds up the in-order merge) does not idle the others.
         let exec_concurrency = chain.as_ref().and_then(|c| c.exec_concurrency()).unwrap_or(0);
         let opts = ExecOptions {
-            threads: self.threads.max(exec_concurrency),
+            threads: self.threads.max(exec_concurrency).max(plan.threads),
             max_in_flight: self.max_in_flight.max(2 * exec_concurrency),
             on_error: self.on_error,
             max_errors: self.max_errors,
@@ -289,6 +289,7 @@ impl Pipeline {
             )
             .map(|mut stats| {
                 stats.exec = chain.as_ref().and_then(|c| c.exec_stats());
+                stats.http = chain.as_ref().and_then(|c| c.http_stats());
                 stats
             })
         };

@@ -114,6 +114,12 @@ pub struct Reject {
     /// For a failed `--exec` chunk: the end of the command's standard
     /// error.
     pub stderr: Option<String>,
+    /// For a record an `--http` step failed on: the last answer's status,
+    /// when there was one.
+    pub status: Option<u16>,
+    /// For a record an `--http` step failed on: the start of the last
+    /// answer's body (secrets redacted; empty without an answer).
+    pub body: Option<String>,
 }
 
 impl Reject {
@@ -133,12 +139,19 @@ impl Reject {
             error.location().map_or((String::new(), 0), |l| (l.input.clone(), l.line));
         let (records, attempts, stderr) = match error.kind() {
             ErrorKind::Exec(e) => (e.records, Some(e.attempts), Some(e.stderr.clone())),
+            ErrorKind::Http(e) => (1, Some(e.attempts), None),
             _ => (1, None, None),
+        };
+        let (status, body) = match error.kind() {
+            ErrorKind::Http(e) => (e.status, Some(e.body.clone())),
+            _ => (None, None),
         };
         Reject {
             records,
             attempts,
             stderr,
+            status,
+            body,
             input,
             line,
             offset,
@@ -152,7 +165,8 @@ impl Reject {
 
     /// Appends the reject as one NDJSON line: `input`, `line`, `byte`,
     /// `chunk`, `kind`, `message`, for a failed `--exec` chunk `records`,
-    /// `attempts` and `stderr`, then `record`.
+    /// `attempts` and `stderr`, for a record an `--http` step failed on
+    /// `records`, `attempts`, `status` and `body`, then `record`.
     pub fn write_ndjson(&self, out: &mut Vec<u8>) {
         out.extend_from_slice(b"{\"input\":");
         write_json_string(out, self.input.as_bytes());
@@ -170,8 +184,18 @@ impl Reject {
             out.extend_from_slice(
                 format!(",\"records\":{},\"attempts\":{attempts}", self.records).as_bytes(),
             );
-            out.extend_from_slice(b",\"stderr\":");
-            write_json_string(out, self.stderr.as_deref().unwrap_or_default().as_bytes());
+            if let Some(stderr) = &self.stderr {
+                out.extend_from_slice(b",\"stderr\":");
+                write_json_string(out, stderr.as_bytes());
+            }
+        }
+        if let Some(body) = &self.body {
+            match self.status {
+                Some(s) => out.extend_from_slice(format!(",\"status\":{s}").as_bytes()),
+                None => out.extend_from_slice(b",\"status\":null"),
+            }
+            out.extend_from_slice(b",\"body\":");
+            write_json_string(out, body.as_bytes());
         }
         out.extend_from_slice(b",\"record\":");
         write_json_string(out, &self.raw);

@@ -10,6 +10,7 @@ pub(crate) mod chain;
 pub(crate) mod command;
 pub(crate) mod custom;
 pub(crate) mod fast_filter;
+pub(crate) mod http;
 pub(crate) mod jq;
 
 use std::collections::{HashMap, HashSet};
@@ -17,6 +18,7 @@ use std::collections::{HashMap, HashSet};
 pub use chain::{Chain, Mapped, Step};
 pub use command::{ExecFormat, ExecMode, ExecSpec, ExecStats};
 pub use custom::{JsonRecord, MapError, MapRecord};
+pub use http::{HttpSpec, HttpStats, Rate, DEFAULT_HTTP_CONCURRENCY};
 pub use jq::{JqError, JqProgram, ValueOptions};
 
 use crate::error::{Error, ErrorKind, Result, Setting};

@@ -31,10 +31,19 @@ use crate::transform::Mapped;
 /// The file's first bytes.
 const MAGIC: &[u8; 8] = b"FANFOLDJ";
 /// The format version this build writes and reads.
-const VERSION: u32 = 1;
+const VERSION: u32 = 2;
 /// The [`Reject::kind`]s there are ([`Error::kind_name`]).
-const KINDS: [&str; 8] =
-    ["csv", "field_count", "json", "not_numeric", "unexpected_key", "transform", "exec", "other"];
+const KINDS: [&str; 9] = [
+    "csv",
+    "field_count",
+    "json",
+    "not_numeric",
+    "unexpected_key",
+    "transform",
+    "exec",
+    "http",
+    "other",
+];
 
 /// The header of a new journal `name` for a run with fingerprint `print`
 /// cutting its input into `chunk`s.
@@ -178,7 +187,7 @@ pub(super) struct Entry {
 
 /// An entry's payload: `u64` seq, input, offset, length, read, filtered;
 /// `u64` reject count and each reject (input, line, offset, chunk, index,
-/// kind, message, raw, records, attempts, stderr); `u64` record count and
+/// kind, message, raw, records, attempts, stderr, status, body); `u64` record count and
 /// each record's line, offset and index; then the records' NDJSON bytes.
 /// Strings and byte strings are a `u64` length and the bytes; an optional
 /// value is a `u8` flag (0: none) and the value.
@@ -218,6 +227,20 @@ pub(super) fn encode_entry(chunk: &Chunk, mapped: &Mapped, rejects: &[Reject]) -
             }
             None => out.push(0),
         }
+        match r.status {
+            Some(s) => {
+                out.push(1);
+                put(&mut out, u64::from(s));
+            }
+            None => out.push(0),
+        }
+        match &r.body {
+            Some(b) => {
+                out.push(1);
+                put_bytes(&mut out, b.as_bytes());
+            }
+            None => out.push(0),
+        }
     }
     put(&mut out, mapped.places.len() as u64);
     for &(line, offset, index) in &mapped.places {
@@ -252,6 +275,14 @@ pub(super) fn decode_entry(payload: &[u8]) -> Option<Entry> {
             0 => None,
             _ => Some(d.string()?),
         };
+        let status = match d.u8()? {
+            0 => None,
+            _ => Some(u16::try_from(d.u64()?).ok()?),
+        };
+        let body = match d.u8()? {
+            0 => None,
+            _ => Some(d.string()?),
+        };
         rejects.push(Reject {
             input,
             line,
@@ -264,6 +295,8 @@ pub(super) fn decode_entry(payload: &[u8]) -> Option<Entry> {
             records,
             attempts,
             stderr,
+            status,
+            body,
         });
     }
     let n = d.u64()?;
@@ -343,6 +376,8 @@ mod tests {
             records: 2,
             attempts: Some(3),
             stderr: Some("err".into()),
+            status: Some(503),
+            body: Some("{\"error\":1}".into()),
         };
         let payload = encode_entry(&chunk, &mapped, std::slice::from_ref(&reject));
         let entry = decode_entry(&payload).expect("decodes");

@@ -23,13 +23,14 @@
 //!   placed at their chunk's first line, and do not count as filtered.
 
 use crate::cancel::CancelToken;
-use crate::error::{Error, ErrorKind, ExecError, Location, Result, Setting};
+use crate::error::{Error, ErrorKind, ExecError, HttpError, Location, Result, Setting};
 use crate::parse::{for_each_record_or, BadRecord, ParseOptions};
 use crate::record::{Field, Fields, LineAt, LineCursor, Record};
 use crate::source::Chunk;
 use crate::syntax::json_object::object_pairs;
 use crate::transform::command::{merge_stats, ExecStage, ExecStats};
 use crate::transform::fast_filter::FastFilter;
+use crate::transform::http::{merge_http_stats, HttpStage, HttpStats};
 use crate::transform::jq::{JqProgram, ValueOptions};
 use crate::transform::{Layout, Projection};
 
@@ -61,10 +62,36 @@ pub struct Mapped {
     pub places: Vec<(u64, u64, u64)>,
 }
 
-/// An `--exec` step and the value steps after it, up to the next one.
+/// An external step: a command (`--exec`, `--exec-persistent`) or a web
+/// service (`--http`).
+#[derive(Debug)]
+enum External {
+    Exec(ExecStage),
+    Http(HttpStage),
+}
+
+impl External {
+    /// Stops the step: no more attempts, running ones ended.
+    fn stop(&self) {
+        match self {
+            External::Exec(e) => e.stop(),
+            External::Http(h) => h.stop(),
+        }
+    }
+
+    /// Retries so far.
+    fn retries(&self) -> u64 {
+        match self {
+            External::Exec(e) => e.retries(),
+            External::Http(h) => h.retries(),
+        }
+    }
+}
+
+/// An external step and the value steps after it, up to the next one.
 #[derive(Debug)]
 struct ExecSegment {
-    exec: ExecStage,
+    exec: External,
     rest: ValueStage,
 }
 
@@ -104,7 +131,7 @@ impl Chain {
         let mut rest = steps;
         while let Some((step, tail)) = rest.split_first() {
             match step {
-                Step::Map(_) | Step::Rust(_) | Step::Exec(_) => break,
+                Step::Map(_) | Step::Rust(_) | Step::Exec(_) | Step::Http(_) => break,
                 Step::Filter(code) => {
                     let view = Layout::new(&projection, columns, json_input, true)?;
                     let program = JqProgram::new(Setting::Filter, code, &[])?;
@@ -132,11 +159,22 @@ impl Chain {
             let mut first = None;
             for step in rest {
                 value_steps.push(match step {
-                    Step::Exec(spec) => {
-                        let exec = ExecStage::new(spec, json_input, cancel)?;
+                    Step::Exec(_) | Step::Http(_) => {
+                        let (exec, label) = match step {
+                            Step::Exec(spec) => (
+                                External::Exec(ExecStage::new(spec, json_input, cancel)?),
+                                (spec.setting(), spec.command.clone()),
+                            ),
+                            Step::Http(spec) => {
+                                let stage = HttpStage::new(spec, cancel)?;
+                                let label = (Setting::Http, stage.shown_url());
+                                (External::Http(stage), label)
+                            }
+                            _ => continue,
+                        };
                         let steps = std::mem::take(&mut value_steps);
-                        let last = last_map.replace((spec.setting(), spec.command.clone()));
-                        let last = last.unwrap_or_else(|| (spec.setting(), spec.command.clone()));
+                        let last = last_map.replace(label.clone());
+                        let last = last.unwrap_or_else(|| label.clone());
                         match execs.last_mut() {
                             None => first = Some((steps, last)),
                             Some(ExecSegment { rest, .. }) => {
@@ -147,7 +185,7 @@ impl Chain {
                         let rest = ValueStage {
                             view: Layout::open(true),
                             steps: Vec::new(),
-                            last_map: (spec.setting(), spec.command.clone()),
+                            last_map: label,
                         };
                         execs.push(ExecSegment { exec, rest });
                         continue;
@@ -199,7 +237,30 @@ impl Chain {
 
     /// What the `--exec` steps did so far; `None` without one.
     pub fn exec_stats(&self) -> Option<ExecStats> {
-        merge_stats(self.execs.iter().map(|s| s.exec.stats()))
+        merge_stats(self.execs.iter().filter_map(|s| match &s.exec {
+            External::Exec(e) => Some(e.stats()),
+            External::Http(_) => None,
+        }))
+    }
+
+    /// What the `--http` steps did so far; `None` without one.
+    pub fn http_stats(&self) -> Option<HttpStats> {
+        merge_http_stats(self.execs.iter().filter_map(|s| match &s.exec {
+            External::Http(h) => Some(h.stats()),
+            External::Exec(_) => None,
+        }))
+    }
+
+    /// The `--http` steps' requests sent, in flight now, and 429 answers
+    /// so far, added up; `None` without one.
+    pub fn http_progress(&self) -> Option<(u64, u64, u64)> {
+        self.execs
+            .iter()
+            .filter_map(|s| match &s.exec {
+                External::Http(h) => Some(h.progress()),
+                External::Exec(_) => None,
+            })
+            .reduce(|a, b| (a.0 + b.0, a.1 + b.1, a.2 + b.2))
     }
 
     /// Kills the running `--exec` commands and starts no more: the run is
@@ -210,7 +271,7 @@ impl Chain {
         self.execs.iter().for_each(|s| s.exec.stop());
     }
 
-    /// Retries of the `--exec` steps so far.
+    /// Retries of the `--exec` and `--http` steps so far.
     pub fn exec_retries(&self) -> u64 {
         self.execs.iter().map(|s| s.exec.retries()).sum()
     }
@@ -218,7 +279,13 @@ impl Chain {
     /// The most processes the `--exec` steps run at once; `None` without
     /// one.
     pub fn exec_concurrency(&self) -> Option<usize> {
-        self.execs.iter().map(|s| s.exec.spec().concurrency).max()
+        self.execs
+            .iter()
+            .filter_map(|s| match &s.exec {
+                External::Exec(e) => Some(e.spec().concurrency),
+                External::Http(_) => None,
+            })
+            .max()
     }
 
     /// Parses `chunk`, runs the chain on each record and calls `fold` on
@@ -305,7 +372,7 @@ impl Chain {
             bad,
         )?;
         if !self.execs.is_empty() {
-            match self.run_execs(chunk, parse, read, &entered, buf, bad)? {
+            match self.run_execs(chunk, parse, read, &entered, buf, places, bad)? {
                 Some((b, p)) => (buf, places) = (b, p),
                 None => {
                     let (records, places) = (Vec::new(), Vec::new());
@@ -360,10 +427,13 @@ impl Chain {
         Ok(())
     }
 
-    /// Runs the `--exec` steps (and the steps after each) on the records
-    /// the first segment wrote to `buf`. Returns the records that come out
-    /// (NDJSON lines) with their places, or `None` when a command failed
-    /// for good and the chunk went to `bad` as one [`ErrorKind::Exec`].
+    /// Runs the external steps (and the steps after each) on the records
+    /// the first segment wrote to `buf` (at `places`). Returns the records
+    /// that come out (NDJSON lines) with their places, or `None` when a
+    /// command failed for good and the chunk went to `bad` as one
+    /// [`ErrorKind::Exec`]. A record an `--http` step failed on goes to
+    /// `bad` alone, as an [`ErrorKind::Http`].
+    #[allow(clippy::too_many_arguments)]
     fn run_execs(
         &self,
         chunk: &Chunk,
@@ -371,6 +441,7 @@ impl Chain {
         read: u64,
         entered: &[(u64, usize)],
         mut buf: Vec<u8>,
+        mut places: Vec<Place>,
         bad: &mut dyn FnMut(Error, BadRecord<'_>) -> Result<()>,
     ) -> Result<Option<(Vec<u8>, Vec<Place>)>> {
         let input = parse.input_names.get(chunk.input).map_or("<input>", String::as_str);
@@ -378,50 +449,82 @@ impl Chain {
         // index (which --max-errors counts by), the chunk's last record.
         let index = read.saturating_sub(1);
         let place = (chunk.first_line, chunk.offset, index);
-        let mut places = Vec::new();
         let write_field =
             |out: &mut Vec<u8>, text: &[u8]| self.writer.write_original(out, Field::Text(text));
         for ExecSegment { exec, rest } in &self.execs {
             if buf.is_empty() {
                 return Ok(Some((buf, Vec::new())));
             }
-            buf = match exec.run(&buf, &write_field, chunk.seq) {
-                Ok(out) => out,
-                Err(failure) => {
-                    let mut raw = Vec::new();
-                    for &(start, len) in entered {
-                        let at = usize::try_from(start).unwrap_or(usize::MAX);
-                        let text = chunk.data.get(at..).and_then(|d| d.get(..len));
-                        raw.extend_from_slice(text.unwrap_or_default());
-                        raw.push(b'\n');
-                    }
-                    let body = chunk.data.strip_suffix(b"\n").unwrap_or(&chunk.data);
-                    let last_line =
-                        chunk.first_line + memchr::memchr_iter(b'\n', body).count() as u64;
-                    let e = ErrorKind::Exec(Box::new(ExecError {
-                        at: Location { input: input.to_string(), line: chunk.first_line },
-                        last_line,
-                        setting: exec.spec().setting(),
-                        command: exec.spec().command.clone(),
-                        reason: failure.reason,
-                        attempts: failure.attempts,
-                        stderr: failure.stderr,
-                        records: entered.len() as u64,
-                    }));
-                    bad(e.into(), BadRecord { raw: &raw, offset: chunk.offset, index })?;
-                    return Ok(None);
+            match exec {
+                External::Exec(exec) => {
+                    buf = match exec.run(&buf, &write_field, chunk.seq) {
+                        Ok(out) => out,
+                        Err(failure) => {
+                            let mut raw = Vec::new();
+                            for &(start, len) in entered {
+                                let at = usize::try_from(start).unwrap_or(usize::MAX);
+                                let text = chunk.data.get(at..).and_then(|d| d.get(..len));
+                                raw.extend_from_slice(text.unwrap_or_default());
+                                raw.push(b'\n');
+                            }
+                            let body = chunk.data.strip_suffix(b"\n").unwrap_or(&chunk.data);
+                            let last_line =
+                                chunk.first_line + memchr::memchr_iter(b'\n', body).count() as u64;
+                            let e = ErrorKind::Exec(Box::new(ExecError {
+                                at: Location { input: input.to_string(), line: chunk.first_line },
+                                last_line,
+                                setting: exec.spec().setting(),
+                                command: exec.spec().command.clone(),
+                                reason: failure.reason,
+                                attempts: failure.attempts,
+                                stderr: failure.stderr,
+                                records: entered.len() as u64,
+                            }));
+                            bad(e.into(), BadRecord { raw: &raw, offset: chunk.offset, index })?;
+                            return Ok(None);
+                        }
+                    };
+                    places.clear();
+                    places.resize(memchr::memchr_iter(b'\n', &buf).count(), place);
                 }
-            };
-            let text = std::str::from_utf8(&buf)
-                .map_err(|e| ErrorKind::Internal(format!("--exec output is not UTF-8: {e}")))?;
-            places.clear();
+                External::Http(http) => {
+                    let results = http.run(&buf);
+                    let mut out = Vec::with_capacity(buf.len());
+                    let mut out_places = Vec::with_capacity(places.len());
+                    let lines = buf.split(|&b| b == b'\n').filter(|l| !l.is_empty());
+                    for ((line, result), &at) in lines.zip(results).zip(&places) {
+                        match result {
+                            Ok(records) => {
+                                let n = memchr::memchr_iter(b'\n', &records).count();
+                                out.extend_from_slice(&records);
+                                out_places.extend(std::iter::repeat_n(at, n));
+                            }
+                            Err(f) => {
+                                let e = ErrorKind::Http(Box::new(HttpError {
+                                    at: Location { input: input.to_string(), line: at.0 },
+                                    url: http.shown_url(),
+                                    reason: f.reason,
+                                    status: f.status,
+                                    attempts: f.attempts,
+                                    body: f.body,
+                                }));
+                                bad(e.into(), BadRecord { raw: line, offset: at.1, index: at.2 })?;
+                            }
+                        }
+                    }
+                    buf = out;
+                    places = out_places;
+                }
+            }
             if rest.steps.is_empty() {
-                places.resize(text.lines().count(), place);
                 continue;
             }
+            let text = std::str::from_utf8(&buf)
+                .map_err(|e| ErrorKind::Internal(format!("--exec output is not UTF-8: {e}")))?;
             let mut next = Vec::new();
+            let mut next_places = Vec::new();
             let mut pairs = Vec::new();
-            for line_text in text.lines() {
+            for (line_text, &(line, offset, index)) in text.lines().zip(&places) {
                 pairs.clear();
                 let raw = line_text.as_bytes();
                 object_pairs(line_text, &mut pairs)
@@ -429,27 +532,26 @@ impl Chain {
                 let rec = Record {
                     fields: Fields::Json(&pairs),
                     input,
-                    line: LineAt::Known(chunk.first_line),
+                    line: LineAt::Known(line),
                     raw,
-                    offset: chunk.offset,
+                    offset,
                     index,
                     chunk: chunk.seq,
                 };
                 match rest.run(
                     &rec,
                     &mut next,
-                    &mut places,
+                    &mut next_places,
                     &mut LineCursor::default(),
                     &self.writer,
                 ) {
                     Ok(_) => {}
-                    Err(e) if e.is_record_error() => {
-                        bad(e, BadRecord { raw, offset: chunk.offset, index })?
-                    }
+                    Err(e) if e.is_record_error() => bad(e, BadRecord { raw, offset, index })?,
                     Err(e) => return Err(e),
                 }
             }
             buf = next;
+            places = next_places;
         }
         Ok(Some((buf, places)))
     }

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use crate::transform::command::ExecSpec;
 use crate::transform::custom::MapRecord;
+use crate::transform::http::HttpSpec;
 
 /// One transform step, as given on the command line (or, for
 /// [`Step::Rust`], by a library user).
@@ -29,6 +30,10 @@ pub enum Step {
     /// command (a process per chunk, or persistent workers), whose output
     /// records replace them, voted on across [`ExecSpec::replicas`].
     Exec(ExecSpec),
+    /// `--http URL`: each record, as it is at this point, becomes one
+    /// request, and the records its answer makes replace it (see
+    /// [`HttpSpec`]).
+    Http(HttpSpec),
 }
 
 impl PartialEq for Step {
@@ -39,6 +44,7 @@ impl PartialEq for Step {
             (Step::Rename(a), Step::Rename(b)) => a == b,
             (Step::Rust(a), Step::Rust(b)) => Arc::ptr_eq(a, b),
             (Step::Exec(a), Step::Exec(b)) => a == b,
+            (Step::Http(a), Step::Http(b)) => a == b,
             _ => false,
         }
     }
@@ -48,9 +54,17 @@ impl Eq for Step {}
 
 impl Step {
     /// True for the steps that replace records ([`Step::Map`],
-    /// [`Step::Rust`], [`Step::Exec`]).
+    /// [`Step::Rust`], [`Step::Exec`], [`Step::Http`]).
     pub(crate) fn is_map(&self) -> bool {
-        matches!(self, Step::Map(_) | Step::Rust(_) | Step::Exec(_))
+        matches!(self, Step::Map(_) | Step::Rust(_) | Step::Exec(_) | Step::Http(_))
+    }
+
+    /// The spec of an [`Step::Http`].
+    pub(crate) fn http(&self) -> Option<&HttpSpec> {
+        match self {
+            Step::Http(spec) => Some(spec),
+            _ => None,
+        }
     }
 
     /// The command of an [`Step::Exec`].

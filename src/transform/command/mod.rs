@@ -63,7 +63,7 @@
 mod convert;
 pub(crate) mod persistent;
 mod process;
-mod spec;
+pub(crate) mod spec;
 mod stage;
 pub(crate) mod vote;
 
