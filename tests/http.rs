@@ -465,3 +465,39 @@ fn a_killed_run_resumes_without_asking_again() {
     // the journal.
     assert_eq!(asked(40), 40);
 }
+
+#[test]
+fn the_token_rate_spaces_requests_by_their_estimate() {
+    let server = TestServer::start();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let stats = dir.path().join("stats.json");
+    // 100 tokens a second (a burst of 100), 50 tokens a request: two at
+    // once, then one every half second.
+    let input = records(6, |_| "200".into());
+    let started = Instant::now();
+    let out = run_ok(
+        &[
+            "--http",
+            &server.url("/script"),
+            "--token-rate",
+            "6000/min",
+            "--tokens",
+            "(.script | length) * 10 + 20",
+            "--stats-json",
+            stats.to_str().expect("UTF-8 path"),
+        ],
+        &input,
+    );
+    assert_eq!(out, input);
+    let took = started.elapsed();
+    assert!(took >= Duration::from_millis(1800), "{took:?}");
+    let stats: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&stats).expect("stats")).expect("JSON");
+    assert_eq!(stats["http"]["tokens_estimated"], 6 * 50);
+    let (code, _, err) = run(
+        &["--http", &server.url("/script"), "--token-rate", "60/min", "--tokens", ".script"],
+        &input,
+    );
+    assert_eq!(code, 1);
+    assert!(err.contains("--tokens `.script`: the estimate must be a number"), "{err}");
+}
