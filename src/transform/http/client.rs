@@ -31,6 +31,9 @@
 //! answer's `Retry-After` says (seconds or an HTTP date, RFC 9110 §10.2.3)
 //! when that is longer.
 
+// Without the `http` feature only the stub client below uses this module.
+#![cfg_attr(not(feature = "http"), allow(dead_code))]
+
 use std::time::Duration;
 
 /// One request, as the stage made it from a record.
