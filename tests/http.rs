@@ -87,7 +87,21 @@ fn answers_replace_records_in_input_order_whatever_finishes_first() {
 fn null_drops_an_array_fans_out_and_csv_goes_in_and_out() {
     let server = TestServer::start();
     let input = records(3, |i| ["null", "array", "200"][i].to_string());
-    let out = run_ok(&["--http", &server.url("/script")], &input);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let stats = dir.path().join("stats.json");
+    let out = run_ok(
+        &["--http", &server.url("/script"), "--stats-json", stats.to_str().expect("UTF-8")],
+        &input,
+    );
+    // The record its answer drops counts as filtered: every record read is
+    // written, filtered or rejected.
+    let stats: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&stats).expect("stats")).expect("JSON");
+    assert_eq!(
+        (stats["records_read"].as_u64(), stats["records_filtered"].as_u64()),
+        (Some(3), Some(1))
+    );
+    assert_eq!(stats["records_written"], 3);
     let fanned = "{\"id\":1,\"script\":\"array\"}\n";
     assert_eq!(out, format!("{fanned}{fanned}{{\"id\":2,\"script\":\"200\"}}\n"));
     // CSV in, CSV out: the record is sent as a JSON object.

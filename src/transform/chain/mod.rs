@@ -22,6 +22,8 @@
 //!   through the next segment's steps. Records the command prints are
 //!   placed at their chunk's first line, and do not count as filtered.
 
+use std::collections::HashSet;
+
 use crate::cancel::CancelToken;
 use crate::error::{Error, ErrorKind, ExecError, HttpError, Location, Result, Setting};
 use crate::parse::{for_each_record_or, BadRecord, ParseOptions};
@@ -372,8 +374,28 @@ impl Chain {
             bad,
         )?;
         if !self.execs.is_empty() {
-            match self.run_execs(chunk, parse, read, &entered, buf, places, bad)? {
-                Some((b, p)) => (buf, places) = (b, p),
+            // With only `--http` steps each record keeps its own place, so
+            // a record all of whose answers are `null` (or that
+            // `--http-request` skips) counts as filtered, as a `--map` with
+            // no output does. (A command's output records have no input
+            // record of their own.)
+            let http_only = self.execs.iter().all(|s| matches!(s.exec, External::Http(_)));
+            let reached: HashSet<u64> =
+                if http_only { places.iter().map(|p| p.2).collect() } else { HashSet::new() };
+            let mut rejected = HashSet::new();
+            let mut note_bad = |e: Error, r: BadRecord<'_>| {
+                rejected.insert(r.index);
+                bad(e, r)
+            };
+            match self.run_execs(chunk, parse, read, &entered, buf, places, &mut note_bad)? {
+                Some((b, p)) => {
+                    let out: HashSet<u64> = p.iter().map(|p| p.2).collect();
+                    filtered += reached
+                        .iter()
+                        .filter(|i| !out.contains(i) && !rejected.contains(i))
+                        .count() as u64;
+                    (buf, places) = (b, p);
+                }
                 None => {
                     let (records, places) = (Vec::new(), Vec::new());
                     return Ok(Some(Mapped { read, filtered, records, places }));
