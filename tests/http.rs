@@ -515,3 +515,39 @@ fn the_token_rate_spaces_requests_by_their_estimate() {
     assert_eq!(code, 1);
     assert!(err.contains("--tokens `.script`: the estimate must be a number"), "{err}");
 }
+
+#[test]
+fn answers_reporting_more_tokens_are_charged_the_difference() {
+    let server = TestServer::start();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let stats = dir.path().join("stats.json");
+    // /echo answers each record as it is: its `usage` says 150 tokens, the
+    // estimate 10. At 100 tokens a second, the four calls take about 6 s
+    // of tokens less the burst of 100: well over 3 s. Charged the
+    // estimate only, they would take no time.
+    let input: String =
+        (0..4).map(|i| format!("{{\"id\":{i},\"usage\":{{\"total_tokens\":150}}}}\n")).collect();
+    let started = Instant::now();
+    let out = run_ok(
+        &[
+            "--http",
+            &server.url("/echo"),
+            "--token-rate",
+            "100/s",
+            "--tokens",
+            "10",
+            "--concurrency",
+            "1",
+            "--stats-json",
+            stats.to_str().expect("UTF-8 path"),
+        ],
+        &input,
+    );
+    assert_eq!(out, input);
+    let took = started.elapsed();
+    assert!(took >= Duration::from_millis(3000), "{took:?}");
+    let stats: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&stats).expect("stats")).expect("JSON");
+    assert_eq!(stats["http"]["tokens_estimated"], 40);
+    assert_eq!(stats["http"]["tokens_reported"], 600);
+}

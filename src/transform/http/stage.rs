@@ -48,9 +48,9 @@ pub struct HttpStats {
     /// Tokens the answers reported using (`usage`), where they did.
     pub tokens_reported: u64,
     /// Median time of one attempt, from sending to the whole answer, in
-    /// seconds (nearest rank).
+    /// seconds (within 1 %: a DDSketch).
     pub latency_p50_secs: f64,
-    /// 95th percentile of that time, in seconds (nearest rank).
+    /// 95th percentile of that time, in seconds (within 1 %).
     pub latency_p95_secs: f64,
     /// Longest such time, in seconds.
     pub latency_max_secs: f64,
@@ -497,14 +497,9 @@ impl HttpStage {
     /// The counters and latency percentiles so far.
     pub(crate) fn stats(&self) -> HttpStats {
         let c = &self.client.counters;
-        let mut lat = c.latencies.lock().clone();
-        lat.sort_by(f64::total_cmp);
-        let rank = |p: f64| -> f64 {
-            if lat.is_empty() {
-                return 0.0;
-            }
-            let i = ((p * lat.len() as f64).ceil() as usize).clamp(1, lat.len()) - 1;
-            lat[i]
+        let (p50, p95, max) = {
+            let lat = c.latencies.lock();
+            (lat.quantile(0.50), lat.quantile(0.95), lat.max())
         };
         let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
         HttpStats {
@@ -522,9 +517,9 @@ impl HttpStage {
             bytes_received: get(&c.bytes_received),
             tokens_estimated: get(&c.tokens_estimated),
             tokens_reported: get(&c.tokens_reported),
-            latency_p50_secs: rank(0.50),
-            latency_p95_secs: rank(0.95),
-            latency_max_secs: lat.last().copied().unwrap_or(0.0),
+            latency_p50_secs: p50,
+            latency_p95_secs: p95,
+            latency_max_secs: max,
         }
     }
 }
