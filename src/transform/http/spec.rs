@@ -74,6 +74,11 @@ impl std::fmt::Display for Rate {
 /// (by default a `POST` of the record as a JSON object), and the answer
 /// replaces it, under the limits below.
 ///
+/// The run's workers wait on the step's own client thread: run a pipeline
+/// with this step from ordinary threads, or from async code through
+/// `tokio::task::spawn_blocking`, not on a thread that is driving a tokio
+/// runtime (tokio refuses a blocking send there).
+///
 /// ```
 /// use fanfold::{HttpSpec, Rate};
 /// let mut spec = HttpSpec::new("http://127.0.0.1:8080/classify")?;
