@@ -193,25 +193,7 @@ impl ExecSpec {
     /// [`ErrorKind::Setting`](crate::ErrorKind::Setting) naming `--exec` (or `--exec-persistent`),
     /// `--concurrency`, `--replicas` or `--vote`.
     pub(crate) fn check(&self) -> Result<PathBuf> {
-        if self.concurrency == 0 {
-            return Err(Error::setting(Setting::Concurrency, "must be at least 1"));
-        }
-        match (self.replicas, &self.vote) {
-            (0, _) => return Err(Error::setting(Setting::Replicas, "must be at least 1")),
-            (1, Some(_)) => {
-                return Err(Error::setting(
-                    Setting::Vote,
-                    msg!["needs ", Setting::Replicas, " 2 or more"],
-                ))
-            }
-            (2.., None) => {
-                return Err(Error::setting(
-                    Setting::Replicas,
-                    msg!["needs ", Setting::Vote, " FIELD: the field to vote on"],
-                ))
-            }
-            _ => {}
-        }
+        check_copies(self.concurrency, self.replicas, self.vote.as_ref())?;
         let program = self.argv.first().map(String::as_str).unwrap_or_default();
         let found = if program.contains('/') {
             Some(PathBuf::from(program)).filter(|p| p.exists())
@@ -225,6 +207,34 @@ impl ExecSpec {
         found.ok_or_else(|| {
             Error::setting(self.setting(), format!("`{program}`: command not found"))
         })
+    }
+}
+
+/// Checks the settings an external step shares with `--http`: at least
+/// one at once, and `--replicas` 2 or more exactly when there is a
+/// `--vote` field.
+///
+/// # Errors
+/// [`ErrorKind::Setting`](crate::ErrorKind::Setting) naming
+/// `--concurrency`, `--replicas` or `--vote`.
+pub(crate) fn check_copies(
+    concurrency: usize,
+    replicas: usize,
+    vote: Option<&String>,
+) -> Result<()> {
+    if concurrency == 0 {
+        return Err(Error::setting(Setting::Concurrency, "must be at least 1"));
+    }
+    match (replicas, vote) {
+        (0, _) => Err(Error::setting(Setting::Replicas, "must be at least 1")),
+        (1, Some(_)) => {
+            Err(Error::setting(Setting::Vote, msg!["needs ", Setting::Replicas, " 2 or more"]))
+        }
+        (2.., None) => Err(Error::setting(
+            Setting::Replicas,
+            msg!["needs ", Setting::Vote, " FIELD: the field to vote on"],
+        )),
+        _ => Ok(()),
     }
 }
 

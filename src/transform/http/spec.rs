@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use crate::error::{msg, Error, Result, Setting};
-use crate::transform::command::spec::{DEFAULT_RETRY_DELAY, DEFAULT_RETRY_MAX_DELAY};
+use crate::transform::command::spec::{check_copies, DEFAULT_RETRY_DELAY, DEFAULT_RETRY_MAX_DELAY};
 
 /// Default [`HttpSpec::concurrency`]: 64 requests in flight.
 pub const DEFAULT_HTTP_CONCURRENCY: usize = 64;
@@ -184,25 +184,7 @@ impl HttpSpec {
     /// `--token-rate`.
     pub(crate) fn check(&self) -> Result<()> {
         check_url(&self.url, Setting::Http)?;
-        if self.concurrency == 0 {
-            return Err(Error::setting(Setting::Concurrency, "must be at least 1"));
-        }
-        match (self.replicas, &self.vote) {
-            (0, _) => return Err(Error::setting(Setting::Replicas, "must be at least 1")),
-            (1, Some(_)) => {
-                return Err(Error::setting(
-                    Setting::Vote,
-                    msg!["needs ", Setting::Replicas, " 2 or more"],
-                ))
-            }
-            (2.., None) => {
-                return Err(Error::setting(
-                    Setting::Replicas,
-                    msg!["needs ", Setting::Vote, " FIELD: the field to vote on"],
-                ))
-            }
-            _ => {}
-        }
+        check_copies(self.concurrency, self.replicas, self.vote.as_ref())?;
         if self.burst.is_some() && self.rate.is_none() {
             return Err(Error::setting(Setting::Burst, msg!["needs ", Setting::Rate]));
         }

@@ -102,7 +102,9 @@ const BODY_EXCERPT_CHARS: usize = 200;
 /// What a record makes: a request, or nothing (`--http-request` gave no
 /// output), or a failure before any request.
 enum Made {
-    Request(Request),
+    /// The request, and the record as a value when an expression needed
+    /// it (parsed once, for `--http-request` and `--http-response`).
+    Request(Request, Option<Val>),
     Skip,
     Failed(String),
 }
@@ -209,21 +211,21 @@ impl HttpStage {
         let made: Vec<Made> = lines.iter().map(|l| self.make(l)).collect();
         let mut requests = Vec::new();
         for m in &made {
-            if let Made::Request(r) = m {
+            if let Made::Request(r, _) = m {
                 requests.extend(std::iter::repeat_n(r.clone(), k));
             }
         }
         let mut outcomes = self.client.call_all(requests).into_iter();
-        let mut results = Vec::with_capacity(lines.len());
-        for (line, m) in lines.iter().zip(made) {
+        let mut results = Vec::with_capacity(made.len());
+        for m in made {
             let result = match m {
                 Made::Skip => Ok(Vec::new()),
                 Made::Failed(reason) => {
                     Err(RecordFailure { reason, status: None, attempts: 0, body: String::new() })
                 }
-                Made::Request(_) => {
+                Made::Request(_, record) => {
                     let replicas: Vec<Outcome> = outcomes.by_ref().take(k).collect();
-                    self.answer(line, replicas)
+                    self.answer(record, replicas)
                 }
             };
             if result.is_err() {
@@ -244,15 +246,20 @@ impl HttpStage {
             tokens: 0,
         };
         let mut body_value = None;
-        if let Some(p) = &self.request {
-            let record = match jaq_json::read::parse_single(line) {
-                Ok(v) => v,
+        // The record as a value, for the expressions that read it.
+        let record = if self.request.is_some() || self.response.is_some() {
+            match jaq_json::read::parse_single(line) {
+                Ok(v) => Some(v),
                 Err(e) => {
                     return Made::Failed(format!("internal error: a record is not JSON: {e}"))
                 }
-            };
+            }
+        } else {
+            None
+        };
+        if let (Some(p), Some(record)) = (&self.request, &record) {
             let mut first = None;
-            if let Err(e) = p.run(record, Vec::new(), |v| {
+            if let Err(e) = p.run(record.clone(), Vec::new(), |v| {
                 first = Some(v);
                 false
             }) {
@@ -298,7 +305,7 @@ impl HttpStage {
                 }
             }
         }
-        Made::Request(request)
+        Made::Request(request, record)
     }
 
     /// Fills `request` from what `--http-request` gave: a request object
@@ -374,7 +381,7 @@ impl HttpStage {
     /// failed.
     fn answer(
         &self,
-        line: &[u8],
+        record: Option<Val>,
         replicas: Vec<Outcome>,
     ) -> std::result::Result<Vec<u8>, RecordFailure> {
         let k = replicas.len();
@@ -382,12 +389,14 @@ impl HttpStage {
         let results: Vec<std::result::Result<Vec<u8>, RecordFailure>> = replicas
             .into_iter()
             .map(|o| match o.result {
-                Ok(answer) => self.records_of(line, &answer).map_err(|reason| RecordFailure {
-                    reason,
-                    status: Some(answer.status),
-                    attempts: o.attempts,
-                    body: self.excerpt(&answer.body),
-                }),
+                Ok(answer) => {
+                    self.records_of(record.as_ref(), &answer).map_err(|reason| RecordFailure {
+                        reason,
+                        status: Some(answer.status),
+                        attempts: o.attempts,
+                        body: self.excerpt(&answer.body),
+                    })
+                }
                 Err(Failed { reason, status, body }) => Err(RecordFailure {
                     reason: self.redactor.redact(&reason),
                     status,
@@ -439,7 +448,11 @@ impl HttpStage {
 
     /// The records an answer makes: through `--http-response`, or the body
     /// itself.
-    fn records_of(&self, line: &[u8], answer: &Answer) -> std::result::Result<Vec<u8>, String> {
+    fn records_of(
+        &self,
+        record: Option<&Val>,
+        answer: &Answer,
+    ) -> std::result::Result<Vec<u8>, String> {
         let body = jaq_json::read::parse_single(&answer.body);
         let mut out = Vec::new();
         let Some(p) = &self.response else {
@@ -447,8 +460,7 @@ impl HttpStage {
             push_records(&mut out, value, "the answer")?;
             return Ok(out);
         };
-        let record = jaq_json::read::parse_single(line)
-            .map_err(|e| format!("internal error: a record is not JSON: {e}"))?;
+        let record = record.cloned().unwrap_or(Val::Null);
         let body = body.unwrap_or_else(|_| {
             Val::utf8_str(String::from_utf8_lossy(&answer.body).into_owned().into_bytes())
         });
